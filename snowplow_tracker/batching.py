@@ -1,0 +1,160 @@
+"""Batching rules shared by every emitter: ``buffer_size``, ``byte_limit`` and batch age.
+
+A :class:`Batcher` collects encoded events (see :mod:`snowplow_tracker.wire`) and hands back a
+batch as soon as one of the limits is reached. It is not thread-safe; its owner locks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+from .errors import ConfigurationError
+from .wire import check_method, event_cost
+
+#: Default ``buffer_size`` for GET: every event leaves at once, as documented.
+DEFAULT_GET_BUFFER_SIZE = 1
+#: Default ``buffer_size`` for POST, as documented.
+DEFAULT_POST_BUFFER_SIZE = 10
+
+
+def _positive_int(value: Optional[int], name: str, where: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(
+            f"{where}: argument '{name}' must be a positive integer or None, got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """When a batch is full.
+
+    Attributes:
+        method: ``"get"`` or ``"post"``; it decides the default ``buffer_size`` and byte costs.
+        buffer_size: Events per batch (default 1 for GET, 10 for POST).
+        byte_limit: Bytes per batch as sent on the wire, or None for no byte limit. A batch is
+            sent when adding an event would exceed it; a single event larger than the limit is
+            sent alone.
+        max_age: Seconds a partial batch may wait before it is sent, or None to wait for a flush.
+    """
+
+    method: str = "post"
+    buffer_size: int = DEFAULT_POST_BUFFER_SIZE
+    byte_limit: Optional[int] = None
+    max_age: Optional[float] = None
+
+    @classmethod
+    def create(
+        cls,
+        method: str,
+        buffer_size: Optional[int] = None,
+        byte_limit: Optional[int] = None,
+        max_age: Optional[float] = None,
+        *,
+        where: str = "Emitter",
+    ) -> BatchLimits:
+        """Validate user arguments and fill in the documented defaults.
+
+        Args:
+            method: ``"get"`` or ``"post"`` (any case).
+            buffer_size: Positive integer or None for the method's default.
+            byte_limit: Positive integer or None.
+            max_age: Positive number of seconds or None.
+            where: The qualified name of the caller, for error messages.
+        """
+        method = check_method(method, where)
+        size = _positive_int(buffer_size, "buffer_size", where)
+        if size is None:
+            size = DEFAULT_GET_BUFFER_SIZE if method == "get" else DEFAULT_POST_BUFFER_SIZE
+        limit = _positive_int(byte_limit, "byte_limit", where)
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age <= 0
+        ):
+            raise ConfigurationError(
+                f"{where}: argument 'max_age' must be a positive number of seconds or None, "
+                f"got {max_age!r}"
+            )
+        return cls(method, size, limit, None if max_age is None else float(max_age))
+
+
+class Batcher:
+    """Accumulates encoded events and releases them in batches that respect :class:`BatchLimits`.
+
+    Args:
+        limits: The rules to apply.
+    """
+
+    __slots__ = ("_bytes", "_events", "_started", "limits")
+
+    def __init__(self, limits: BatchLimits) -> None:
+        self.limits = limits
+        self._events: List[bytes] = []
+        self._bytes = 0
+        self._started = 0.0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the buffered events will take on the wire."""
+        return self._bytes
+
+    def add(self, event: bytes) -> List[List[bytes]]:
+        """Buffer one event; return the batches that became ready (usually none or one).
+
+        Args:
+            event: Bytes from :func:`snowplow_tracker.wire.encode_event`.
+        """
+        limits = self.limits
+        ready: List[List[bytes]] = []
+        cost = event_cost(event, limits.method)
+        if (
+            limits.byte_limit is not None
+            and self._events
+            and self._bytes + cost > limits.byte_limit
+        ):
+            ready.append(self.drain())
+        if not self._events:
+            self._started = time.monotonic()
+        self._events.append(event)
+        self._bytes += cost
+        if len(self._events) >= limits.buffer_size or (
+            limits.byte_limit is not None and self._bytes >= limits.byte_limit
+        ):
+            ready.append(self.drain())
+        return ready
+
+    def extend(self, events: List[bytes]) -> List[List[bytes]]:
+        """Buffer many events; return the batches that became ready."""
+        ready: List[List[bytes]] = []
+        for event in events:
+            ready.extend(self.add(event))
+        return ready
+
+    def drain(self) -> List[bytes]:
+        """Take every buffered event as one batch (possibly empty)."""
+        events, self._events, self._bytes = self._events, [], 0
+        return events
+
+    def age(self, now: Optional[float] = None) -> float:
+        """Seconds since the oldest buffered event arrived (0 when empty)."""
+        if not self._events:
+            return 0.0
+        return (time.monotonic() if now is None else now) - self._started
+
+    def is_stale(self, now: Optional[float] = None) -> bool:
+        """True when a partial batch has waited longer than ``limits.max_age``."""
+        max_age = self.limits.max_age
+        return bool(self._events) and max_age is not None and self.age(now) >= max_age
+
+    def time_to_stale(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds until the partial batch is stale, or None when empty or without ``max_age``."""
+        max_age = self.limits.max_age
+        if not self._events or max_age is None:
+            return None
+        return max(0.0, max_age - self.age(now))

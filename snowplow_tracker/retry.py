@@ -1,0 +1,98 @@
+"""Retry policy shared by every emitter that retries: exponential backoff with jitter."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import FrozenSet, Optional
+
+from .errors import ConfigurationError
+
+#: Statuses that are never retried: the collector will answer the same again (as the 1.x tracker).
+DEFAULT_NO_RETRY_STATUSES: FrozenSet[int] = frozenset({400, 401, 403, 410, 422})
+
+
+def is_success(status: int) -> bool:
+    """Any 2xx or 3xx answer means the collector accepted the request."""
+    return 200 <= status < 400
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed request is retried.
+
+    A network error (refused, reset, timeout, garbage) and any status that is neither a success
+    nor in ``no_retry_statuses`` are retried after ``base_delay * 2**attempt`` seconds, capped at
+    ``max_delay``, with up to ``jitter`` of that delay removed at random (so that many senders do
+    not retry in step). A batch gives up, and its events go to ``on_failure``, once
+    ``max_attempts`` attempts were made or ``deadline`` seconds passed since its first attempt.
+
+    Attributes:
+        max_attempts: Attempts per batch including the first (default 8); None for no limit
+            (then ``deadline`` must be set).
+        deadline: Seconds after the first attempt after which a batch gives up (default 300);
+            None for no limit.
+        base_delay: Seconds before the first retry (default 0.5).
+        max_delay: Upper bound of one delay in seconds (default 60).
+        jitter: Fraction of each delay that is randomised, 0 to 1 (default 0.5).
+        no_retry_statuses: Statuses that fail at once (default 400, 401, 403, 410, 422).
+    """
+
+    max_attempts: Optional[int] = 8
+    deadline: Optional[float] = 300.0
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+    jitter: float = 0.5
+    no_retry_statuses: FrozenSet[int] = field(default=DEFAULT_NO_RETRY_STATUSES)
+
+    def __post_init__(self) -> None:
+        where = "RetryPolicy"
+        if self.max_attempts is not None and (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise ConfigurationError(
+                f"{where}: argument 'max_attempts' must be an integer >= 1 or None, "
+                f"got {self.max_attempts!r}"
+            )
+        if self.max_attempts is None and self.deadline is None:
+            raise ConfigurationError(
+                f"{where}: 'max_attempts' and 'deadline' cannot both be None (retries would be "
+                "unbounded)"
+            )
+        for name in ("deadline", "base_delay", "max_delay"):
+            value = getattr(self, name)
+            if value is None and name == "deadline":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(
+                    f"{where}: argument '{name}' must be a number >= 0, got {value!r}"
+                )
+        if not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter <= 1:
+            raise ConfigurationError(
+                f"{where}: argument 'jitter' must be a number from 0 to 1, got {self.jitter!r}"
+            )
+        object.__setattr__(self, "no_retry_statuses", frozenset(self.no_retry_statuses))
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that makes one attempt only (the synchronous ``Emitter``'s default)."""
+        return cls(max_attempts=1, deadline=None)
+
+    def is_retryable(self, status: Optional[int]) -> bool:
+        """Whether a failed attempt may be retried; ``status`` None means a network error."""
+        return status is None or (not is_success(status) and status not in self.no_retry_statuses)
+
+    def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
+        """Seconds to wait after the ``attempt``-th failed attempt (1-based)."""
+        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        if self.jitter:
+            raw -= raw * self.jitter * (rng or random).random()
+        return raw
+
+    def may_retry(self, attempts: int, elapsed: float, next_delay: float = 0.0) -> bool:
+        """Whether another attempt is allowed after ``attempts`` attempts and ``elapsed`` seconds."""
+        if self.max_attempts is not None and attempts >= self.max_attempts:
+            return False
+        return self.deadline is None or elapsed + next_delay <= self.deadline

@@ -1,0 +1,3 @@
+"""Root test configuration: shared fixtures live in ``tests/fixtures`` and are registered here."""
+
+pytest_plugins = ["tests.fixtures.collector"]
