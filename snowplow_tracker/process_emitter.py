@@ -29,6 +29,7 @@ import functools
 import multiprocessing
 import multiprocessing.process
 import os
+import signal
 import socket
 import threading
 import time
@@ -57,6 +58,24 @@ _drop_log = ThrottledLog()
 DEFAULT_IPC_BATCH_SIZE = 256
 #: Default seconds a partial micro-batch waits in the host before it goes to a sender.
 DEFAULT_IPC_MAX_DELAY = 0.05
+
+
+#: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
+#: :func:`_install_fork_guard`): a fork in the middle of ``Process.start()`` would copy
+#: multiprocessing's internal locks in the held state and the child could never start senders.
+_START_LOCK = threading.RLock()
+_fork_guard_installed = False
+
+
+def _install_fork_guard() -> None:
+    global _fork_guard_installed
+    if not _fork_guard_installed:
+        _fork_guard_installed = True
+        os.register_at_fork(
+            before=_START_LOCK.acquire,
+            after_in_parent=_START_LOCK.release,
+            after_in_child=_START_LOCK.release,
+        )
 
 
 def default_process_count() -> int:
@@ -204,6 +223,7 @@ class ProcessEmitter(BaseEmitter):
             log_level=logger.level,
         )
         self._s = _State()
+        _install_fork_guard()
         ref = weakref.ref(self)
         atexit.register(_close_at_exit, ref)
         os.register_at_fork(after_in_child=functools.partial(_reset_in_child, ref))
@@ -291,7 +311,8 @@ class ProcessEmitter(BaseEmitter):
             daemon=False,
         )
         try:
-            process.start()
+            with _START_LOCK:
+                process.start()
         except Exception:
             host_conn.close()
             logger.exception("could not start sender process %d", index)
@@ -381,6 +402,9 @@ class ProcessEmitter(BaseEmitter):
 
     def _listen(self, s: _State) -> None:
         """Listener thread: starts senders, takes acknowledgements, replaces dead senders."""
+        # Senders start from this thread: with SIGINT blocked here, they inherit the blocked
+        # mask through fork and exec, so a Ctrl-C cannot kill one before it ignores SIGINT.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         for index in range(self.process_count):
             try:
                 self._spawn(s, index)
@@ -461,6 +485,9 @@ class ProcessEmitter(BaseEmitter):
                 return
             lost = [bid for bid, (i, _) in s.in_flight.items() if i == handle.index]
             moved = self._requeue_locked(s, lost)
+            if moved:
+                # A flush may have been asked of the dead sender: have them sent promptly.
+                s.outbox.append(_FLUSH)
         logger.warning(
             "sender process %d (pid %s) exited with code %s; replacing it and handing its %d "
             "unacknowledged event(s) to the pool",
@@ -538,12 +565,16 @@ class ProcessEmitter(BaseEmitter):
             s.closing = True
             s.outbox.append(_STOP)
             self._wake_feeder_locked()
+        if s.feeder is not None:
+            s.feeder.join(max(0.1, deadline - time.monotonic()))
+        while time.monotonic() < deadline:
+            with s.lock:  # includes a replacement that started while we were closing
+                handles = [h for h in s.senders if h is not None and h.process.is_alive()]
+            if not handles:
+                break
+            handles[0].process.join(min(0.1, max(0.0, deadline - time.monotonic())))
+        with s.lock:
             handles = [h for h in s.senders if h is not None]
-        for thread in (s.feeder,):
-            if thread is not None:
-                thread.join(max(0.1, deadline - time.monotonic()))
-        for handle in handles:
-            handle.process.join(max(0.1, deadline - time.monotonic()))
         for handle in handles:
             if handle.process.is_alive():
                 handle.process.terminate()
@@ -564,8 +595,12 @@ class ProcessEmitter(BaseEmitter):
             s.micro = []
             s.in_flight_events = s.outbox_events = 0
             s.started = False
+        if left:
+            logger.warning(
+                "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline",
+                sum(map(len, left)),
+            )
         for events in left:
-            logger.warning("ProcessEmitter.close: dropped %d undelivered event(s)", len(events))
             self._report([], events, dropped=True)
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:

@@ -29,6 +29,8 @@ from .transport import HttpTransport, Timeout, deliver
 
 #: Seconds between checks that the host is still alive.
 LIVENESS_INTERVAL = 0.5
+#: Seconds a sender keeps retrying after SIGTERM before it gives up and exits.
+SIGTERM_GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,14 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
         config: See :class:`SenderConfig`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the host at start
     sender = Sender(conn, config)
 
     def on_sigterm(signum: int, frame: object) -> None:
+        # Drain: what is buffered is still sent, but retries end within SIGTERM_GRACE.
         sender.stopping = True
+        if sender.abandon_at is None:
+            sender.abandon_at = time.monotonic() + SIGTERM_GRACE
 
     signal.signal(signal.SIGTERM, on_sigterm)
     if config.log_level:

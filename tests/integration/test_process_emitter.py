@@ -1,0 +1,450 @@
+"""ProcessEmitter with real sender processes, real signals, real forks and a real collector."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import psutil
+import pytest
+
+import snowplow_tracker
+from snowplow_tracker.errors import EncodingError
+from snowplow_tracker.process_emitter import ProcessEmitter
+from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.testing import Collector
+
+ROOT = Path(snowplow_tracker.__file__).resolve().parents[1]
+FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=200, deadline=60)
+
+
+def event(**extra: str) -> Dict[str, str]:
+    payload = {"e": "se", "se_ca": "cat", "se_ac": "act", "eid": str(uuid.uuid4())}
+    payload.update({"tv": "py-test", "p": "srv"}, **extra)
+    return payload
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def no_orphans(pids: List[int], timeout: float = 20.0) -> bool:
+    def gone() -> bool:
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    return False
+            except psutil.NoSuchProcess:
+                continue
+        return True
+
+    return wait_until(gone, timeout)
+
+
+@pytest.fixture
+def make_emitter() -> Iterator[Any]:
+    """Builds ProcessEmitters and closes every one of them after the test."""
+    made: List[ProcessEmitter] = []
+
+    def make(endpoint: str, **kwargs: Any) -> ProcessEmitter:
+        kwargs.setdefault("process_count", 1)
+        kwargs.setdefault("start_method", "fork")
+        kwargs.setdefault("retry_policy", FAST_RETRY)
+        emitter = ProcessEmitter(endpoint, **kwargs)
+        made.append(emitter)
+        return emitter
+
+    yield make
+    for emitter in made:
+        pids = emitter.sender_pids()
+        emitter.close(timeout=10)
+        assert no_orphans(pids), "sender processes left behind"
+
+
+def run_script(code: str, *args: str, **kwargs: Any) -> "subprocess.Popen[str]":
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_many_threads_deliver_each_eid_exactly_once(
+    counting_collector: Collector, make_emitter: Any
+) -> None:
+    """100,000 events tracked from 8 threads reach the collector exactly once each."""
+    emitter = make_emitter(counting_collector.endpoint, buffer_size=200, process_count=2)
+    per_thread = 12_500
+
+    def track() -> None:
+        for _ in range(per_thread):
+            emitter.input(event())
+
+    threads = [threading.Thread(target=track) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert emitter.flush(timeout=60)
+    stats = counting_collector.stats()
+    assert stats["events"] == 100_000
+    assert stats["unique_eids"] == 100_000
+    assert stats["duplicates"] == 0
+    assert emitter.stats().sent == 100_000
+
+
+def test_collector_503_then_200_delivers_everything_with_spaced_retries(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """Retries follow the backoff policy and every event arrives once the collector recovers."""
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0, jitter=0.0, max_attempts=10, deadline=30)
+    emitter = make_emitter(collector.endpoint, buffer_size=50, retry_policy=policy)
+    collector.script([503, 503, 503])
+    events = [event() for _ in range(50)]
+    for e in events:
+        emitter.input(e)  # never waits for the collector
+    assert emitter.flush(timeout=30)
+    assert sorted(collector.eids()) == sorted(e["eid"] for e in events)
+    times = [r.received_at for r in collector.requests]
+    assert [r.status for r in collector.requests] == [503, 503, 503, 200]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    for gap, expected in zip(gaps, (0.1, 0.2, 0.4)):
+        assert gap >= expected * 0.9, (gaps, "retries not spaced by the backoff policy")
+    assert emitter.stats().retried == 150
+
+
+def test_unreachable_collector_bounds_memory_and_reports_drops(
+    make_emitter: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past max_queue_size events are dropped, counted, passed to on_failure and logged rarely."""
+    with Collector() as stopped:
+        endpoint = stopped.endpoint  # nothing listens there once it is stopped
+    failures: List[int] = []
+    emitter = make_emitter(
+        endpoint,
+        buffer_size=10,
+        max_queue_size=1_000,
+        ipc_batch_size=50,
+        on_failure=lambda n_ok, events: failures.append(len(events)),
+        retry_policy=RetryPolicy(base_delay=5, max_attempts=100, deadline=600),
+    )
+    with caplog.at_level(logging.WARNING, logger="snowplow_tracker"):
+        for _ in range(5_000):
+            emitter.input(event())
+            stats = emitter.stats()
+            assert stats.queued + stats.in_flight <= 1_000 + 50
+
+        def settled() -> bool:
+            stats = emitter.stats()
+            return stats.dropped + stats.queued + stats.in_flight == 5_000
+
+        assert wait_until(settled, timeout=10)
+    stats = emitter.stats()
+    assert stats.dropped >= 3_900
+    assert wait_until(lambda: sum(failures) == emitter.stats().dropped, timeout=10)
+    assert not emitter.close(timeout=1)  # the rest is dropped at the deadline, and reported
+    assert sum(failures) == 5_000
+    drop_logs = [r for r in caplog.records if "queue full" in r.getMessage()]
+    assert 1 <= len(drop_logs) <= 3
+
+
+def test_killed_sender_is_replaced_and_its_events_redelivered(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """SIGKILL of a sender mid-stream: a replacement starts and no event is lost."""
+    emitter = make_emitter(collector.endpoint, buffer_size=20, process_count=2)
+    collector.set_delay(0.05)
+    events = [event() for _ in range(2_000)]
+    for e in events[:1_000]:
+        emitter.input(e)
+    assert wait_until(lambda: len(emitter.sender_pids()) == 2)
+    assert wait_until(lambda: emitter.stats().in_flight > 0)
+    victim = emitter.sender_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    for e in events[1_000:]:
+        emitter.input(e)
+    assert wait_until(lambda: emitter.stats().restarts == 1)
+    collector.set_delay(0)
+    assert emitter.flush(timeout=60)
+    received = collector.eids()
+    assert set(received) == {e["eid"] for e in events}
+    stats = emitter.stats()
+    assert len(received) - len(events) <= stats.redelivered  # duplicates only from redelivery
+    assert victim not in emitter.sender_pids()
+    assert stats.senders_alive == 2
+
+
+HOST_EXIT = """
+import sys, uuid
+from snowplow_tracker.process_emitter import ProcessEmitter
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], buffer_size=25, process_count=2, max_batch_age=30,
+                       start_method=sys.argv[2])
+    for i in range(int(sys.argv[3])):
+        e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+                 "p": "srv"})
+    print("tracked", flush=True)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_host_exit_without_flush_delivers_everything(
+    counting_collector: Collector, start_method: str
+) -> None:
+    """The exit handler flushes: a host that never calls flush() loses nothing (each start method)."""
+    proc = run_script(HOST_EXIT, counting_collector.endpoint, start_method, "1010")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "tracked" in out
+    stats = counting_collector.stats()
+    assert stats["events"] == 1010 and stats["unique_eids"] == 1010
+
+
+HOST_KILLED = """
+import sys, time, uuid
+from snowplow_tracker.process_emitter import ProcessEmitter
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], buffer_size=1000, process_count=2, max_batch_age=60,
+                       start_method="fork", ipc_max_delay=0.01)
+    for i in range(500):
+        e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+                 "p": "srv"})
+    while e.stats().queued:  # everything handed to the senders, which hold it (max_batch_age)
+        time.sleep(0.01)
+    print(" ".join(map(str, e.sender_pids())), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_host_killed_senders_deliver_what_they_hold_and_exit(
+    counting_collector: Collector,
+) -> None:
+    """SIGKILL of the host: senders notice, send their buffers and exit (no orphans)."""
+    proc = run_script(HOST_KILLED, counting_collector.endpoint)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2, proc.stderr.read() if proc.stderr else line
+        assert counting_collector.stats()["events"] == 0  # the senders still hold them
+        proc.kill()
+        proc.wait(10)
+        assert counting_collector.wait_for_events(500, timeout=20)
+        assert no_orphans(pids)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert counting_collector.stats()["unique_eids"] == 500
+
+
+HOST_FORKS = """
+import os, sys, uuid
+from snowplow_tracker.process_emitter import ProcessEmitter
+
+def ev(tag):
+    return {"e": "se", "se_ca": tag, "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+            "p": "srv"}
+
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, max_batch_age=5,
+                       start_method=sys.argv[2])
+    for i in range(300):
+        e.input(ev("parent-before"))
+    pid = os.fork()  # with events still unsent in the parent
+    if pid == 0:
+        for i in range(200):
+            e.input(ev("child"))
+        sys.exit(0)  # no flush: the child's own exit handler delivers with its own senders
+    for i in range(100):
+        e.input(ev("parent-after"))
+    _, status = os.waitpid(pid, 0)
+    print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_fork_after_tracking_child_uses_own_senders_and_nothing_twice(
+    collector: Collector, start_method: str
+) -> None:
+    """A real os.fork(): child events arrive via the child's senders; parent events once."""
+    proc = run_script(HOST_FORKS, collector.endpoint, start_method)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "child-exit 0" in out
+    by_tag: Dict[str, int] = {}
+    for ev in collector.events:
+        by_tag[ev["se_ca"]] = by_tag.get(ev["se_ca"], 0) + 1
+    assert by_tag == {"parent-before": 300, "child": 200, "parent-after": 100}
+    eids = collector.eids()
+    assert len(eids) == len(set(eids)) == 600
+
+
+CTRL_C = """
+import sys, time, uuid
+from snowplow_tracker.process_emitter import ProcessEmitter
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], buffer_size=1000, process_count=2, max_batch_age=60,
+                       start_method="spawn", ipc_max_delay=0.01)
+    for i in range(400):
+        e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+                 "p": "srv"})
+    while e.stats().queued or e.stats().senders_alive < 2:
+        time.sleep(0.01)
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_ctrl_c_to_process_group_lets_senders_drain(counting_collector: Collector) -> None:
+    """SIGINT to the whole group (a terminal's Ctrl-C) kills the host, not the senders' work."""
+    proc = run_script(CTRL_C, counting_collector.endpoint, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+        assert counting_collector.wait_for_events(400, timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert counting_collector.stats()["unique_eids"] == 400
+
+
+def test_unserialisable_event_raises_in_caller_and_queues_nothing(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """Bad input never reaches a sender: the caller gets a clear EncodingError."""
+    emitter = make_emitter(collector.endpoint)
+    with pytest.raises(EncodingError, match=r"ProcessEmitter\.input: argument 'payload'"):
+        emitter.input({"e": "se", "se_ca": "\ud800"})  # a lone surrogate is not UTF-8
+    with pytest.raises(EncodingError, match="must be a dict"):
+        emitter.input(["not", "a", "dict"])
+    assert emitter.stats().accepted == 0
+    emitter.input(event())
+    assert emitter.flush(timeout=20)
+    assert len(collector.events) == 1
+
+
+@pytest.mark.parametrize("fault", ["garbage", "reset", "hang"])
+def test_misbehaving_collector_never_crashes_sender_or_host(
+    collector: Collector, make_emitter: Any, fault: str
+) -> None:
+    """Garbage, resets and silence are retried within the timeout; the sender survives."""
+    emitter = make_emitter(collector.endpoint, buffer_size=5, request_timeout=0.3)
+    collector.set_fault(fault)
+    events = [event() for _ in range(5)]
+    for e in events:
+        emitter.input(e)
+    assert wait_until(lambda: len(collector.requests) >= 2, timeout=20)
+    collector.set_fault(None)
+    assert emitter.flush(timeout=30)
+    assert {e["eid"] for e in events} <= set(collector.eids())
+    stats = emitter.stats()
+    assert stats.restarts == 0 and stats.retried >= 5 and stats.senders_alive == 1
+
+
+def test_non_retryable_status_reports_failure_with_event_dicts(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """A 400 is not retried: on_failure gets the event dicts on the emitter's thread."""
+    got: List[Any] = []
+    emitter = make_emitter(
+        collector.endpoint, buffer_size=3, on_failure=lambda n, evs: got.append((n, evs))
+    )
+    collector.respond_with(400)
+    events = [event() for _ in range(3)]
+    for e in events:
+        emitter.input(e)
+    assert emitter.flush(timeout=20)
+    assert got == [(0, events)]
+    assert emitter.stats().failed == 3 and emitter.stats().retried == 0
+
+
+def test_on_success_receives_sent_event_dicts(collector: Collector, make_emitter: Any) -> None:
+    """on_success is called in the host with the dicts that were sent."""
+    sent: List[Dict[str, str]] = []
+    emitter = make_emitter(collector.endpoint, buffer_size=4, on_success=sent.extend)
+    events = [event() for _ in range(8)]
+    for e in events:
+        emitter.input(e)
+    assert emitter.flush(timeout=20)
+    assert sorted(sent, key=lambda d: d["eid"]) == sorted(events, key=lambda d: d["eid"])
+
+
+def test_get_method_sends_one_request_per_event(collector: Collector, make_emitter: Any) -> None:
+    """GET works through the pool too: one /i request per event, stm appended."""
+    emitter = make_emitter(collector.endpoint, method="get")
+    events = [event(url="http://example.com/a b?c=é") for _ in range(5)]
+    for e in events:
+        emitter.input(e)
+    assert emitter.flush(timeout=20)
+    assert {r.path for r in collector.requests} == {"/i"}
+    assert len(collector.requests) == 5
+    assert all(ev["url"] == "http://example.com/a b?c=é" and "stm" in ev for ev in collector.events)
+
+
+def test_lone_event_leaves_without_flush(collector: Collector, make_emitter: Any) -> None:
+    """A partial batch is sent once max_batch_age passes, with no flush call."""
+    emitter = make_emitter(collector.endpoint, buffer_size=100, max_batch_age=0.2)
+    emitter.input(event())
+    assert collector.wait_for_events(1, timeout=10)
+
+
+def test_flush_async_returns_at_once_and_timeout_says_false(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """flush(is_async=True) does not wait; flush(timeout) returns False when not done."""
+    emitter = make_emitter(collector.endpoint, buffer_size=100, request_timeout=1)
+    collector.set_fault("hang")
+    emitter.input(event())
+    assert emitter.flush(is_async=True) is False
+    assert emitter.flush(timeout=0.3) is False
+    collector.set_fault(None)
+
+
+def test_close_is_idempotent_and_emitter_restarts_on_use(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """close() stops every sender; a later input starts the pool again."""
+    emitter = make_emitter(collector.endpoint, buffer_size=1)
+    emitter.input(event())
+    assert emitter.flush(timeout=20)
+    pids = emitter.sender_pids()
+    assert emitter.close(timeout=10)
+    assert emitter.close(timeout=10)
+    assert no_orphans(pids)
+    emitter.input(event())
+    assert emitter.flush(timeout=20)
+    assert len(collector.events) == 2
+
+
+def test_sigterm_to_sender_drains_then_replaced(collector: Collector, make_emitter: Any) -> None:
+    """SIGTERM makes a sender send what it holds and exit; the pool replaces it."""
+    emitter = make_emitter(collector.endpoint, buffer_size=1000, max_batch_age=60, ipc_max_delay=0.01)
+    for _ in range(30):
+        emitter.input(event())
+    assert wait_until(lambda: emitter.stats().queued == 0 and emitter.stats().in_flight == 30)
+    assert wait_until(lambda: len(emitter.sender_pids()) == 1)
+    os.kill(emitter.sender_pids()[0], signal.SIGTERM)
+    assert collector.wait_for_events(30, timeout=10)
+    assert wait_until(lambda: emitter.stats().restarts == 1 and emitter.stats().senders_alive == 1)
+    assert len(collector.events) == 30
