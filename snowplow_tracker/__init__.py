@@ -1,8 +1,51 @@
-"""Snowplow event tracker for Python (work in progress: the full exports come with the tracker)."""
+"""Snowplow event tracker for Python, with a multiprocess sender pool.
+
+Example:
+    >>> from snowplow_tracker import ProcessEmitter, Subject, Tracker
+    >>> emitter = ProcessEmitter("collector.example.com", method="post", buffer_size=100)
+    >>> tracker = Tracker(emitter, namespace="api", app_id="shop",
+    ...                   subject=Subject().set_user_id("user-42"))
+    >>> tracker.track_struct_event("shop", "add-to-basket", "sku-1", "pcs", 2)  # doctest: +SKIP
+
+Importing this package starts nothing: no thread, no process, no Celery app, no Redis
+connection. The ``celery`` and ``redis`` modules are imported only when their emitters are used.
+"""
 
 from ._logging import logger
 from ._version import VERSION
+from .celery_emitter import CeleryEmitter
+from .contracts import disable_contracts, enable_contracts
 from .emitters import AsyncEmitter, Emitter
+from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
+from .process_emitter import ProcessEmitter
+from .redis_emitter import RedisEmitter
+from .redis_worker import RedisWorker
+from .retry import RetryPolicy
+from .self_describing_json import SelfDescribingJson
+from .stats import EmitterStats
+from .subject import Subject
+from .tracker import Tracker
 
 __version__ = VERSION
-__all__ = ["AsyncEmitter", "Emitter", "logger"]
+
+__all__ = [
+    "AsyncEmitter",
+    "CeleryEmitter",
+    "ConfigurationError",
+    "Emitter",
+    "EmitterStats",
+    "EncodingError",
+    "ProcessEmitter",
+    "RedisEmitter",
+    "RedisWorker",
+    "RetryPolicy",
+    "SelfDescribingJson",
+    "SnowplowError",
+    "Subject",
+    "Tracker",
+    "ValidationError",
+    "__version__",
+    "disable_contracts",
+    "enable_contracts",
+    "logger",
+]

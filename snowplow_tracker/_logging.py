@@ -20,11 +20,17 @@ class ThrottledLog:
     def __init__(self, interval: float = 10.0, level: int = logging.WARNING) -> None:
         self.interval = interval
         self.level = level
-        self._last = 0.0
+        self._last = float("-inf")  # the first record is always logged
         self._suppressed = 0
 
-    def log(self, msg: str, *args: object) -> None:
-        """Log ``msg % args`` unless another record was logged less than ``interval`` ago."""
+    def log(self, msg: str, *args: object, exc_info: bool = False) -> None:
+        """Log ``msg % args`` unless another record was logged less than ``interval`` ago.
+
+        Args:
+            msg: The message, with ``%``-style placeholders for ``args``.
+            args: The values of the placeholders.
+            exc_info: Add the exception being handled to the record, as ``logging`` does.
+        """
         now = time.monotonic()
         if now - self._last < self.interval:
             self._suppressed += 1
@@ -32,6 +38,12 @@ class ThrottledLog:
         suppressed, self._suppressed = self._suppressed, 0
         self._last = now
         if suppressed:
-            logger.log(self.level, msg + " (%d similar messages suppressed)", *args, suppressed)
+            logger.log(
+                self.level,
+                msg + " (%d similar messages suppressed)",
+                *args,
+                suppressed,
+                exc_info=exc_info,
+            )
         else:
-            logger.log(self.level, msg, *args)
+            logger.log(self.level, msg, *args, exc_info=exc_info)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from .errors import ConfigurationError
-from .wire import check_method, event_cost
+from .wire import POST_ENVELOPE_OVERHEAD, check_method, event_cost
 
 #: Default ``buffer_size`` for GET: every event leaves at once, as documented.
 DEFAULT_GET_BUFFER_SIZE = 1
@@ -72,7 +72,7 @@ class BatchLimits:
             size = DEFAULT_GET_BUFFER_SIZE if method == "get" else DEFAULT_POST_BUFFER_SIZE
         limit = _positive_int(byte_limit, "byte_limit", where)
         if max_age is not None and (
-            isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age <= 0
+            isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or not max_age > 0
         ):
             raise ConfigurationError(
                 f"{where}: argument 'max_age' must be a positive number of seconds or None, "
@@ -121,6 +121,8 @@ class Batcher:
             ready.append(self.drain())
         if not self._events:
             self._started = time.monotonic()
+            # A POST body also carries the payload_data envelope: count it once per batch.
+            self._bytes = POST_ENVELOPE_OVERHEAD if limits.method == "post" else 0
         self._events.append(event)
         self._bytes += cost
         if len(self._events) >= limits.buffer_size or (

@@ -14,12 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
-from typing import Any, Callable, List, Mapping, Optional
-
-import orjson
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ._logging import ThrottledLog, logger
 from .batching import Batcher, BatchLimits
@@ -58,7 +57,7 @@ def encode_or_raise(payload: Mapping[str, Any], method: str, where: str) -> byte
         )
     try:
         return encode_event(payload, method)
-    except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - e.g. a value whose __str__ raises
         raise EncodingError(
             f"{where}.input: argument 'payload' cannot be serialised ({exc}); every value must "
             f"be a string or number, got {payload!r:.200}"
@@ -81,6 +80,8 @@ class BaseEmitter:
         byte_limit: Bytes per request batch as sent on the wire; default none.
         request_timeout: Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.
         retry_policy: How failed requests are retried (see :class:`RetryPolicy`).
+        max_batch_age: Seconds after which a partial batch is sent with the next event that
+            arrives (a flush or the flush timer sends it without waiting); default none.
     """
 
     _where = "Emitter"
@@ -161,7 +162,11 @@ class BaseEmitter:
             timeout: Seconds between flushes; a positive number.
             flush_now: Flush once at once as well.
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < math.inf
+        ):
             raise ConfigurationError(
                 f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
                 f"of seconds, got {timeout!r}"
@@ -230,6 +235,8 @@ class Emitter(BaseEmitter):
         event = encode_or_raise(payload, self.method, self._where)
         with self._lock:
             ready = self._batcher.add(event)
+            if not ready and self._batcher.is_stale():  # max_batch_age passed
+                ready.append(self._batcher.drain())
         self._counters.add(accepted=1)
         for batch in ready:
             self._send(batch)
@@ -251,6 +258,20 @@ class Emitter(BaseEmitter):
         with self._lock:
             batch = self._batcher.drain()
         self._send(batch)
+        return True
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Stop the flush timer, send every buffered event and close the HTTP connections.
+
+        Args:
+            timeout: Ignored; each request is bounded by ``request_timeout``.
+
+        Returns:
+            True (every buffered event was sent or reported to ``on_failure``).
+        """
+        self.cancel_flush_timer()
+        self.flush()
+        self.transport.close()
         return True
 
     def stats(self) -> EmitterStats:
@@ -291,9 +312,14 @@ class AsyncEmitter(Emitter):
                     f"{self._where}: argument '{name}' must be a positive integer, got {value!r}"
                 )
         self.thread_count = thread_count
-        self._queue: queue.Queue[Optional[List[bytes]]] = queue.Queue(max_queued_batches)
+        self._queue: queue.Queue[Optional[Tuple[int, List[bytes]]]] = queue.Queue(
+            max_queued_batches
+        )
         self._threads: List[threading.Thread] = []
-        self._pending = 0  # batches queued or being sent
+        # Batches queued or being sent, by ticket (in queueing order): their number of events.
+        self._outstanding: Dict[int, int] = {}
+        self._next_ticket = 0
+        self._in_flight = 0  # events taken by a sending thread
         self._idle = threading.Condition()
         self._closed = threading.Event()
 
@@ -314,9 +340,12 @@ class AsyncEmitter(Emitter):
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
-            if batch is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            ticket, batch = item
+            with self._idle:
+                self._in_flight += len(batch)
             try:
                 result = deliver(
                     self.transport, batch, self.retry_policy, wait=self._closed.wait
@@ -324,9 +353,9 @@ class AsyncEmitter(Emitter):
                 self._report_delivery(result)
             finally:
                 with self._idle:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.notify_all()
+                    self._in_flight -= len(batch)
+                    del self._outstanding[ticket]
+                    self._idle.notify_all()
 
     def _send(self, batch: List[bytes]) -> None:
         if not batch:
@@ -334,12 +363,15 @@ class AsyncEmitter(Emitter):
         if not self._threads:
             self._start_threads()
         with self._idle:
-            self._pending += 1
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._outstanding[ticket] = len(batch)
         try:
-            self._queue.put_nowait(batch)
+            self._queue.put_nowait((ticket, batch))
         except queue.Full:
             with self._idle:
-                self._pending -= 1
+                del self._outstanding[ticket]
+                self._idle.notify_all()
             _drop_log.log("AsyncEmitter queue full: dropped %d event(s)", len(batch))
             self._report([], batch, dropped=True)
 
@@ -360,7 +392,10 @@ class AsyncEmitter(Emitter):
             return False
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            while self._pending:
+            # Wait for the batches queued so far only: events tracked meanwhile by other
+            # threads must not keep a flush waiting for ever.
+            target = self._next_ticket
+            while self._outstanding and min(self._outstanding) < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -377,6 +412,7 @@ class AsyncEmitter(Emitter):
         Returns:
             Whether everything was delivered or reported before the timeout.
         """
+        self.cancel_flush_timer()
         done = self.flush(timeout=timeout)
         self._closed.set()
         for _ in self._threads:
@@ -384,11 +420,15 @@ class AsyncEmitter(Emitter):
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = []
+        self.transport.close()
         return done
 
     def stats(self) -> EmitterStats:
         """Counters of this emitter; see :class:`~snowplow_tracker.stats.EmitterStats`."""
         with self._lock:
-            queued = len(self._batcher)
+            buffered = len(self._batcher)
+        with self._idle:
+            in_flight = self._in_flight
+            queued = buffered + sum(self._outstanding.values()) - in_flight
         alive = sum(t.is_alive() for t in self._threads)
-        return self._counters.snapshot(queued=queued, senders_alive=alive)
+        return self._counters.snapshot(queued=queued, in_flight=in_flight, senders_alive=alive)

@@ -65,11 +65,15 @@ class RetryPolicy:
             value = getattr(self, name)
             if value is None and name == "deadline":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigurationError(
                     f"{where}: argument '{name}' must be a number >= 0, got {value!r}"
                 )
-        if not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter <= 1:
+        if (
+            isinstance(self.jitter, bool)
+            or not isinstance(self.jitter, (int, float))
+            or not 0 <= self.jitter <= 1
+        ):
             raise ConfigurationError(
                 f"{where}: argument 'jitter' must be a number from 0 to 1, got {self.jitter!r}"
             )
@@ -86,7 +90,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
         """Seconds to wait after the ``attempt``-th failed attempt (1-based)."""
-        raw = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        # A float power, bounded: an int power would overflow float() after ~1000 attempts.
+        raw = min(self.max_delay, self.base_delay * 2.0 ** min(max(0, attempt - 1), 1000))
         if self.jitter:
             raw -= raw * self.jitter * (rng or random).random()
         return raw

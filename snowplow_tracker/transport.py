@@ -7,7 +7,9 @@ adds the retry loop of a :class:`~snowplow_tracker.retry.RetryPolicy` around it.
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple, Union
@@ -37,7 +39,8 @@ def check_timeout(value: Optional[Timeout], where: str) -> Tuple[float, float]:
         return DEFAULT_TIMEOUT
     pair = value if isinstance(value, tuple) else (value, value)
     if len(pair) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in pair
+        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf
+        for v in pair
     ):
         raise ConfigurationError(
             f"{where}: argument 'request_timeout' must be a positive number of seconds or a "
@@ -117,6 +120,7 @@ class HttpTransport:
         self.retry_policy = retry_policy or RetryPolicy()
         self._session: Optional[requests.Session] = None
         self._pid = 0
+        self._session_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -125,10 +129,15 @@ class HttpTransport:
 
     def _get_session(self) -> requests.Session:
         pid = os.getpid()
-        if self._session is None or self._pid != pid:
-            self._session = requests.Session()
-            self._pid = pid
-        return self._session
+        session = self._session
+        if session is None or self._pid != pid:
+            # Locked: threads sending at once must share one session, not each leak their own.
+            with self._session_lock:
+                if self._session is None or self._pid != pid:
+                    self._session = requests.Session()
+                    self._pid = pid
+                session = self._session
+        return session
 
     def close(self) -> None:
         """Close the keep-alive connections of this process."""

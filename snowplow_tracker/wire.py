@@ -35,6 +35,9 @@ _POST_SUFFIX = b"]}"
 POST_EVENT_OVERHEAD = 23
 #: Bytes a GET event costs beyond its querystring: ``&stm=1700000000000``.
 GET_EVENT_OVERHEAD = 18
+#: Bytes of a POST body beyond the costs of its events: the ``payload_data`` envelope (less the
+#: one comma counted in ``POST_EVENT_OVERHEAD`` that the first event does not need).
+POST_ENVELOPE_OVERHEAD = len(_POST_PREFIX) + len(_POST_SUFFIX) - 1
 
 
 def check_method(method: str, where: str) -> str:
@@ -186,15 +189,23 @@ def collector_urls(
         url_port = parts.port
     except ValueError as exc:
         raise ConfigurationError(
-            f"{where}: argument 'endpoint' is not a valid host: {endpoint!r} ({exc})"
+            f"{where}: argument 'endpoint' must be a host name with an optional port from 1 to "
+            f"65535, got {endpoint!r} ({exc})"
         ) from None
+    if url_port == 0:
+        raise ConfigurationError(
+            f"{where}: argument 'endpoint' must be a host name with an optional port from 1 to "
+            f"65535, got {endpoint!r}"
+        )
     if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
         raise ConfigurationError(
             f"{where}: argument 'endpoint' must be a host name with an optional http(s) scheme, "
             f"port and path, got {endpoint!r}"
         )
     if any(c.isspace() for c in text):
-        raise ConfigurationError(f"{where}: argument 'endpoint' contains spaces: {endpoint!r}")
+        raise ConfigurationError(
+            f"{where}: argument 'endpoint' must be a host name without spaces, got {endpoint!r}"
+        )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"

@@ -1,3 +1,7 @@
 """Root test configuration: shared fixtures live in ``tests/fixtures`` and are registered here."""
 
-pytest_plugins = ["tests.fixtures.collector"]
+pytest_plugins = [
+    "tests.fixtures.collector",
+    "tests.fixtures.redis_server",
+    "tests.fixtures.celery_worker",
+]

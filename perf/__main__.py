@@ -1,0 +1,170 @@
+"""``python -m perf``: the performance suite, from the repository root.
+
+Examples::
+
+    python -m perf                 # full run (< 15 min on 2 cores)
+    python -m perf --quick         # < 3 min
+    python -m perf --smoke         # CI: tiny counts, no anchor venv, no Redis/Celery (< 60 s)
+    python -m perf --quick --variants process-2,anchor-async-post --scenarios caller,throughput
+    python -m perf --process-counts 1,2 --events 50000 --repeats 3 --out /tmp/perf
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from .collector import ROOT
+from .runner import ALL_SCENARIOS, Settings, run
+from .variants import SMOKE_VARIANTS, all_variants
+
+#: Counts per mode: caller events, throughput events, slowdown seconds, latency events, repeats.
+MODES: Dict[str, Dict[str, float]] = {
+    "smoke": {
+        "caller": 300,
+        "throughput": 1000,
+        "slowdown": 0.1,
+        "latency": 200,
+        "repeats": 1,
+        "warmup": 50,
+    },
+    "quick": {
+        "caller": 5000,
+        "throughput": 20000,
+        "slowdown": 0.3,
+        "latency": 1000,
+        "repeats": 3,
+        "warmup": 200,
+    },
+    "full": {
+        "caller": 20000,
+        "throughput": 100000,
+        "slowdown": 1.0,
+        "latency": 3000,
+        "repeats": 5,
+        "warmup": 500,
+    },
+}
+
+
+def _csv(text: str) -> List[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m perf",
+        description="Measure this tracker side by side with snowplow-tracker 1.1.0: caller cost, "
+        "end-to-end throughput, host slowdown, memory and latency. Writes results.md, "
+        "chart.png and results.json to --out.",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", action="store_true", help="smaller counts, 3 repetitions (< 3 min)"
+    )
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny counts, 1 repetition, no anchor, no Redis/Celery unless in --variants (CI)",
+    )
+    parser.add_argument(
+        "--scenarios", help=f"comma-separated, from {','.join(ALL_SCENARIOS)} (default: all)"
+    )
+    parser.add_argument(
+        "--variants",
+        help="comma-separated variant names (default: all; see --list)",
+    )
+    parser.add_argument("--events", type=int, help="events per throughput repetition")
+    parser.add_argument("--caller-events", type=int, help="calls per caller-cost repetition")
+    parser.add_argument(
+        "--process-counts",
+        default="1,2,4",
+        help="ProcessEmitter process_count values (default 1,2,4)",
+    )
+    parser.add_argument("--repeats", type=int, help="repetitions per scenario")
+    parser.add_argument(
+        "--no-anchor", action="store_true", help="skip the snowplow-tracker 1.1.0 variants"
+    )
+    parser.add_argument(
+        "--no-services", action="store_true", help="skip the Redis and Celery variants"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default perf/results/latest)")
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Turn the parsed options into :class:`Settings` (raises SystemExit on bad values)."""
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    counts = MODES[mode]
+    try:
+        process_counts = [int(x) for x in _csv(args.process_counts)]
+    except ValueError:
+        raise SystemExit(
+            f"--process-counts: integers expected, got {args.process_counts!r}"
+        ) from None
+    if not process_counts or any(c < 1 for c in process_counts):
+        raise SystemExit("--process-counts: positive integers expected")
+    known = all_variants(process_counts)
+    by_name = {v.name: v for v in known}
+    if args.variants:
+        names = _csv(args.variants)
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise SystemExit(f"--variants: unknown {unknown}; known: {', '.join(by_name)}")
+        variants = [by_name[n] for n in names]
+    elif mode == "smoke":
+        variants = [v for v in known if v.name in SMOKE_VARIANTS]
+    else:
+        variants = known
+    if args.no_anchor:
+        variants = [v for v in variants if v.lib != "anchor"]
+    if args.no_services:
+        variants = [v for v in variants if not v.needs]
+    scenarios = _csv(args.scenarios) if args.scenarios else list(ALL_SCENARIOS)
+    bad = [s for s in scenarios if s not in ALL_SCENARIOS]
+    if bad:
+        raise SystemExit(f"--scenarios: unknown {bad}; known: {', '.join(ALL_SCENARIOS)}")
+    for name in ("events", "caller_events", "repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise SystemExit(f"--{name.replace('_', '-')}: must be positive")
+    return Settings(
+        mode=mode,
+        scenarios=scenarios,
+        variants=variants,
+        caller_events=args.caller_events or int(counts["caller"]),
+        throughput_events=args.events or int(counts["throughput"]),
+        slowdown_seconds=float(counts["slowdown"]),
+        slowdown_rate=10_000.0,
+        latency_events=int(counts["latency"]),
+        latency_rate=1000.0,
+        repeats=args.repeats or int(counts["repeats"]),
+        warmup=int(counts["warmup"]),
+        out=args.out or ROOT / "perf" / "results" / "latest",
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the suite; exit status 1 when a step failed or an event was lost."""
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    if args.list:
+        for v in all_variants([int(x) for x in _csv(args.process_counts)]):
+            print(f"{v.name:<22} {v.description}")
+        return 0
+    results, out = run(settings)
+    print((out / "results.md").read_text())
+    lost = sum(row.get("lost", 0) for row in results["summary"].values())
+    if results["errors"]:
+        print("errors:\n  " + "\n  ".join(results["errors"]), file=sys.stderr)
+    if lost:
+        print(f"{lost} events lost", file=sys.stderr)
+    return 1 if results["errors"] or lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

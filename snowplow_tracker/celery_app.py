@@ -1,0 +1,23 @@
+"""The Celery application a worker loads to run the tasks of :class:`CeleryEmitter`.
+
+Importing this module imports Celery and creates the default app (see
+:func:`snowplow_tracker.celery_emitter.default_app`): it is meant for the worker command only::
+
+    SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
+        celery -A snowplow_tracker.celery_app worker --loglevel=info
+
+The app is configured from a module named ``snowplow_celery_config`` if one is importable,
+otherwise from the environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default
+``redis://localhost:6379/0``); it accepts JSON messages only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .celery_emitter import default_app
+
+__all__ = ["app"]
+
+#: The default app, with the ``snowplow_tracker.send_events`` task registered.
+app: Any = default_app()

@@ -1,0 +1,542 @@
+"""``CeleryEmitter``: the tracker enqueues batches of events as Celery tasks; workers send them.
+
+The emitter batches events in the host with the shared rules (``buffer_size``, ``byte_limit``,
+see :mod:`snowplow_tracker.batching`) and publishes each batch as **one** task,
+``snowplow_tracker.send_events``, whose arguments are the list of events as JSON strings and the
+sending configuration (collector URL, method, timeouts, retry policy). Messages are always
+serialised as JSON, never with pickle. A Celery worker sends the batch with the shared
+:class:`~snowplow_tracker.transport.HttpTransport`; on a retryable failure (network error, 5xx,
+429, ...) the task is retried by Celery after the policy's backoff (``self.retry(countdown=...)``)
+until the policy's attempts or deadline are spent, and only the events not yet accepted are
+sent again. Tasks are acknowledged late (``acks_late=True``, ``reject_on_worker_lost=True``): a
+worker that dies in the middle of a batch leaves it in the broker for another worker.
+
+Celery is imported only when an emitter publishes or an app is built: importing
+``snowplow_tracker`` or this module creates no Celery app and opens no connection. Install it
+with ``pip install snowplow-tracker[celery]``.
+
+Which Celery app:
+
+* ``CeleryEmitter(..., celery_app=app)`` registers the task on your app and changes nothing
+  else in its configuration. Your worker must know the task too: call
+  :func:`register_task` on the app in the module your worker loads
+  (``celery -A yourproject worker``).
+* Otherwise a default app is created on first use, configured from a module named
+  ``snowplow_celery_config`` if one is importable (any Celery settings, e.g.
+  ``broker_url = "redis://redis.internal:6379/0"``), else with the broker URL from the
+  environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default ``redis://localhost:6379/0``).
+  Either way it accepts and produces JSON only.
+
+Run a worker for the default app with::
+
+    SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
+        celery -A snowplow_tracker.celery_app worker --loglevel=info
+
+``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
+are sent in another process. Delivery failures are logged by the worker.
+
+Example:
+    >>> from snowplow_tracker import Tracker
+    >>> from snowplow_tracker.celery_emitter import CeleryEmitter
+    >>> e = CeleryEmitter("collector.example.com", protocol="https", buffer_size=100)
+    >>> t = Tracker(e)  # doctest: +SKIP
+    >>> t.track_page_view("https://www.example.com/")  # doctest: +SKIP
+    >>> e.flush()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+import weakref
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import orjson
+
+from ._logging import ThrottledLog, logger
+from .batching import Batcher
+from .emitters import BaseEmitter, encode_or_raise
+from .errors import ConfigurationError
+from .redis_emitter import mask_credentials
+from .retry import RetryPolicy
+from .stats import EmitterStats
+from .transport import HttpTransport, Timeout
+from .wire import POST_PATH, encode_event
+
+__all__ = [
+    "BROKER_URL_ENV",
+    "CONFIG_MODULE",
+    "TASK_NAME",
+    "CeleryEmitter",
+    "default_app",
+    "register_task",
+]
+
+#: The name the sending task is registered under (stable: queued messages refer to it).
+TASK_NAME = "snowplow_tracker.send_events"
+#: A module with this name, if importable, configures the default app.
+CONFIG_MODULE = "snowplow_celery_config"
+#: The environment variable with the default app's broker URL (when there is no config module).
+BROKER_URL_ENV = "SNOWPLOW_CELERY_BROKER_URL"
+DEFAULT_BROKER_URL = "redis://localhost:6379/0"
+#: Version of the task's ``config`` argument.
+MESSAGE_VERSION = 1
+#: How publishing a task retries a broker that cannot be reached (bounds the caller's wait).
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+
+_JSON_ONLY = {
+    "accept_content": ["json"],
+    "task_serializer": "json",
+    "result_serializer": "json",
+}
+
+_publish_log = ThrottledLog()
+_drop_log = ThrottledLog()
+_task_log = ThrottledLog()
+
+_default_app: Any = None
+_default_app_lock = threading.Lock()
+_registered: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_registered_lock = threading.Lock()
+
+
+def _import_celery() -> Any:
+    try:
+        import celery
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigurationError(
+            "CeleryEmitter needs the celery package: pip install snowplow-tracker[celery]"
+        ) from None
+    return celery
+
+
+def default_app() -> Any:
+    """The default Celery app, created (and the task registered on it) on first call.
+
+    Configured from the module ``snowplow_celery_config`` if it can be imported, else with the
+    broker URL from ``SNOWPLOW_CELERY_BROKER_URL`` (default ``redis://localhost:6379/0``).
+    JSON is the only accepted content and the task and result serializer, whatever the
+    configuration module says. Creating the app opens no connection.
+    """
+    global _default_app
+    with _default_app_lock:
+        if _default_app is not None:
+            return _default_app
+        celery = _import_celery()
+        app = celery.Celery("snowplow_tracker")
+        try:
+            config = importlib.import_module(CONFIG_MODULE)
+        except ModuleNotFoundError as exc:
+            if exc.name != CONFIG_MODULE:
+                raise  # the config module exists but imports something missing: say so
+            config = None
+        if config is not None:
+            app.config_from_object(config)
+            source = f"module {CONFIG_MODULE}"
+        else:
+            app.conf.broker_url = os.environ.get(BROKER_URL_ENV) or DEFAULT_BROKER_URL
+            source = f"${BROKER_URL_ENV}" if os.environ.get(BROKER_URL_ENV) else "the default"
+        app.conf.update(_JSON_ONLY)
+        if app.conf.get("broker_connection_retry_on_startup") is None:
+            app.conf.broker_connection_retry_on_startup = True
+        register_task(app)
+        logger.debug(
+            "CeleryEmitter: default Celery app configured from %s, broker %s",
+            source,
+            mask_credentials(str(app.conf.broker_url)),
+        )
+        _default_app = app
+        return app
+
+
+def register_task(app: Any) -> Any:
+    """Register the sending task on a Celery app (once) and return it.
+
+    Call it in the module your Celery worker loads, so that the worker can run the tasks that
+    :class:`CeleryEmitter` publishes. Only the task is added; the app's configuration is not
+    changed (the task itself is serialised as JSON and acknowledged late).
+
+    Args:
+        app: A ``celery.Celery`` application.
+
+    Returns:
+        The registered task.
+    """
+    if not callable(getattr(app, "task", None)):
+        raise ConfigurationError(
+            f"CeleryEmitter: argument 'celery_app' must be a celery.Celery app, got "
+            f"{type(app).__name__}"
+        )
+    with _registered_lock:
+        task = _registered.get(app)
+        if task is None:
+            task = app.task(
+                name=TASK_NAME,
+                bind=True,
+                shared=False,
+                serializer="json",
+                acks_late=True,
+                reject_on_worker_lost=True,
+                ignore_result=True,
+                max_retries=None,  # bounded by the RetryPolicy carried in each message
+            )(_send_events)
+            _registered[app] = task
+        return task
+
+
+# -- the task (runs in the Celery worker) ------------------------------------------------------
+
+_transports = threading.local()
+
+
+def _policy_from(config: Mapping[str, Any]) -> RetryPolicy:
+    retry = config.get("retry") or {}
+    return RetryPolicy(
+        max_attempts=retry.get("max_attempts", 8),
+        deadline=retry.get("deadline", 300.0),
+        base_delay=retry.get("base_delay", 0.5),
+        max_delay=retry.get("max_delay", 60.0),
+        jitter=retry.get("jitter", 0.5),
+        no_retry_statuses=frozenset(retry.get("no_retry_statuses", (400, 401, 403, 410, 422))),
+    )
+
+
+def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransport:
+    """A keep-alive transport per thread and configuration (worker pools may use threads)."""
+    timeout = config.get("timeout")
+    timeout_pair: Optional[Tuple[float, float]] = (
+        (float(timeout[0]), float(timeout[1])) if timeout else None
+    )
+    key = (config["url"], config["method"], timeout_pair, policy)
+    cache: Dict[Any, HttpTransport] = getattr(_transports, "cache", None) or {}
+    _transports.cache = cache
+    transport = cache.get(key)
+    if transport is None:
+        transport = HttpTransport(
+            config["url"],
+            config["method"],
+            request_timeout=timeout_pair,
+            retry_policy=policy,
+            where="CeleryEmitter task",
+        )
+        cache[key] = transport
+    return transport
+
+
+def _send_events(
+    task: Any,
+    events: List[str],
+    config: Dict[str, Any],
+    first_attempt: Optional[float] = None,
+) -> Dict[str, int]:
+    """The Celery task: send ``events`` to the collector; retry through Celery on failure.
+
+    Args:
+        task: The bound task (``self``).
+        events: The events, each the JSON object of one event (string values, no ``stm``).
+        config: ``{"v": 1, "url": collector base URL, "method": "post" or "get",
+            "timeout": [connect, read], "retry": RetryPolicy fields}``.
+        first_attempt: ``time.time()`` of the batch's first attempt (set on retries).
+
+    Returns:
+        Counts of ``sent``, ``rejected`` and ``failed`` events (ignored by default).
+    """
+    try:
+        policy = _policy_from(config)
+        transport = _transport_for(config, policy)
+        method = transport.method
+        if method == "post":
+            encoded = [event.encode("utf-8") for event in events]
+        else:
+            encoded = [encode_event(orjson.loads(event), "get") for event in events]
+    except Exception as exc:
+        # A malformed message will never succeed: log it (without its events) and drop it.
+        logger.error(
+            "CeleryEmitter task: malformed message with %d event(s) dropped: %s: %s",
+            len(events) if isinstance(events, list) else 0,
+            type(exc).__name__,
+            exc,
+        )
+        return {"sent": 0, "rejected": 0, "failed": len(events) if isinstance(events, list) else 0}
+    originals = {id(data): event for data, event in zip(encoded, events)}
+    started = first_attempt if first_attempt is not None else time.time()
+    result = transport.send(encoded)
+    if result.rejected:
+        logger.error(
+            "CeleryEmitter task: collector %s rejected %d event(s) (%s); not retried",
+            transport.url,
+            len(result.rejected),
+            result.error,
+        )
+    failed = 0
+    if result.retry:
+        attempts = int(task.request.retries) + 1
+        delay = policy.delay(attempts)
+        if policy.may_retry(attempts, time.time() - started, delay):
+            _task_log.log(
+                "CeleryEmitter task: sending %d event(s) to %s failed (%s); retry %d in %.1f s",
+                len(result.retry),
+                transport.url,
+                result.error,
+                attempts,
+                delay,
+            )
+            remaining = [originals[id(data)] for data in result.retry]
+            raise task.retry(
+                args=[remaining, config],
+                kwargs={"first_attempt": started},
+                countdown=delay,
+                max_retries=None if policy.max_attempts is None else policy.max_attempts - 1,
+            )
+        failed = len(result.retry)
+        logger.error(
+            "CeleryEmitter task: gave up on %d event(s) after %d attempt(s) to %s (%s)",
+            failed,
+            attempts,
+            transport.url,
+            result.error,
+        )
+    return {"sent": len(result.sent), "rejected": len(result.rejected), "failed": failed}
+
+
+# -- the emitter (runs in the host) -------------------------------------------------------------
+
+
+class CeleryEmitter(BaseEmitter):
+    """Batches events and publishes each batch as one Celery task (see the module docs).
+
+    Thread-safe. ``stats().sent`` counts events handed to the broker: their delivery to the
+    collector happens in the workers (see their logs). If the broker cannot be reached, the
+    batch is kept (up to ``max_pending`` events, then the oldest are dropped, counted in
+    ``stats().dropped`` and logged) and published again with the next batch or flush.
+    Publishing blocks the caller for one broker round trip per batch (about 1.5 s at most while
+    the broker is down).
+
+    Args:
+        endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it wins over
+            ``protocol``.
+        protocol: ``"http"`` (default) or ``"https"``.
+        port: Collector port; default: the scheme's.
+        method: ``"post"`` (default; one request per batch) or ``"get"`` (one per event).
+        buffer_size: Events per task (and per POST request); default 10 for POST, 1 for GET.
+        byte_limit: Bytes per task/request as sent on the wire; default none.
+        request_timeout: Seconds, or ``(connect, read)``, for the worker's requests; default
+            ``(5, 10)``.
+        celery_app: The Celery app to publish with (the task is registered on it, nothing else
+            changes); default: :func:`default_app`, created on first use.
+        retry_policy: How the worker retries a failed batch; default ``RetryPolicy()``
+            (8 attempts within 300 s, exponential backoff from 0.5 s).
+        on_success: Not supported; must be None.
+        on_failure: Not supported; must be None.
+        max_batch_age: Seconds a partial batch may wait before the next ``input`` publishes it;
+            see also :meth:`set_flush_timer`. Default: wait for a full batch or a flush.
+        max_pending: Events kept while the broker cannot be reached (default 100,000).
+
+    Raises:
+        ConfigurationError: An argument is invalid, or a callback was given.
+    """
+
+    _where = "CeleryEmitter"
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = "http",
+        port: Optional[int] = None,
+        method: str = "post",
+        buffer_size: Optional[int] = None,
+        byte_limit: Optional[int] = None,
+        request_timeout: Optional[Timeout] = None,
+        celery_app: Any = None,
+        *,
+        retry_policy: Optional[RetryPolicy] = None,
+        on_success: Any = None,
+        on_failure: Any = None,
+        max_batch_age: Optional[float] = None,
+        max_pending: int = 100_000,
+    ) -> None:
+        where = self._where
+        if on_success is not None or on_failure is not None:
+            raise ConfigurationError(
+                f"{where}: on_success and on_failure callbacks are not supported: the events "
+                "are sent by a Celery worker in another process (see the worker's logs)"
+            )
+        if celery_app is not None and not callable(getattr(celery_app, "task", None)):
+            raise ConfigurationError(
+                f"{where}: argument 'celery_app' must be a celery.Celery app or None, got "
+                f"{type(celery_app).__name__}"
+            )
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ConfigurationError(
+                f"{where}: argument 'max_pending' must be a positive integer, got {max_pending!r}"
+            )
+        super().__init__(
+            endpoint,
+            protocol,
+            port,
+            method,
+            buffer_size,
+            None,
+            None,
+            byte_limit,
+            request_timeout,
+            retry_policy=retry_policy,
+            max_batch_age=max_batch_age,
+        )
+        self.max_pending = max_pending
+        self._app = celery_app
+        self._task: Any = None
+        self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._batcher = Batcher(self.limits)
+        self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
+        policy = self.retry_policy
+        self.task_config: Dict[str, Any] = {
+            "v": MESSAGE_VERSION,
+            "url": self.transport.post_url[: -len(POST_PATH)],
+            "method": self.method,
+            "timeout": list(self.transport.timeout),
+            "retry": {
+                "max_attempts": policy.max_attempts,
+                "deadline": policy.deadline,
+                "base_delay": policy.base_delay,
+                "max_delay": policy.max_delay,
+                "jitter": policy.jitter,
+                "no_retry_statuses": sorted(policy.no_retry_statuses),
+            },
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"CeleryEmitter(url={self.task_config['url']!r}, method={self.method!r}, "
+            f"buffer_size={self.buffer_size})"
+        )
+
+    @property
+    def celery_app(self) -> Any:
+        """The Celery app used (the default one is created on first access)."""
+        if self._app is None:
+            self._app = default_app()
+        return self._app
+
+    @property
+    def task(self) -> Any:
+        """The sending task, registered on :attr:`celery_app`."""
+        if self._task is None:
+            self._task = register_task(self.celery_app)
+        return self._task
+
+    def input(self, payload: Mapping[str, Any]) -> None:
+        """Buffer one event; publish a task when the batch is full.
+
+        Args:
+            payload: The event: a flat dict of protocol field names to strings (not modified).
+
+        Raises:
+            EncodingError: The payload cannot be serialised; nothing was buffered.
+        """
+        event = encode_or_raise(payload, "post", self._where)
+        with self._lock:
+            ready = [] if not self._batcher.is_stale() else [self._batcher.drain()]
+            ready.extend(self._batcher.add(event))
+        self._counters.add(accepted=1)
+        for batch in ready:
+            self._publish(batch)
+
+    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
+        """Publish the buffered events (and any kept after a broker failure) now.
+
+        Does not wait for the workers to send them: there is no result backend.
+
+        Args:
+            is_async: Publish on a background thread and return at once.
+            timeout: Accepted for compatibility; publishing is bounded by the broker retry
+                policy.
+
+        Returns:
+            True when everything buffered was handed to the broker; False otherwise (or with
+            ``is_async``).
+        """
+        with self._lock:
+            batch = self._batcher.drain()
+        if is_async:
+            threading.Thread(
+                target=self._publish, args=(batch,), name="snowplow-celery-flush", daemon=True
+            ).start()
+            return False
+        return self._publish(batch)
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Stop the flush timer and publish what is buffered.
+
+        Args:
+            timeout: Accepted for symmetry with the other emitters.
+
+        Returns:
+            Whether everything was handed to the broker.
+        """
+        self.cancel_flush_timer()
+        return self.flush(timeout=timeout)
+
+    def stats(self) -> EmitterStats:
+        """Counters; ``sent`` counts events handed to the broker, ``queued`` events waiting here."""
+        with self._lock:
+            queued = len(self._batcher) + len(self._pending)
+        return self._counters.snapshot(queued=queued)
+
+    def _publish(self, batch: List[bytes]) -> bool:
+        """Publish the kept events then ``batch``; keep what the broker refused. Never raises."""
+        with self._publish_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            batches = self._split(pending) + ([batch] if batch else [])
+            for index, events in enumerate(batches):
+                try:
+                    self.task.apply_async(
+                        args=[[e.decode("utf-8") for e in events], self.task_config],
+                        serializer="json",
+                        retry=True,
+                        retry_policy=PUBLISH_RETRY_POLICY,
+                    )
+                except Exception as exc:
+                    _publish_log.log(
+                        "CeleryEmitter: publishing a task failed (%s: %s); %d event(s) kept",
+                        type(exc).__name__,
+                        mask_credentials(str(exc)),
+                        sum(len(b) for b in batches[index:]),
+                    )
+                    self._keep([e for b in batches[index:] for e in b])
+                    return False
+                self._counters.add(sent=len(events))
+            return True
+
+    def _split(self, events: List[bytes]) -> List[List[bytes]]:
+        """Cut kept events into batches again (they were kept flattened)."""
+        if not events:
+            return []
+        batcher = Batcher(self.limits)
+        batches = batcher.extend(events)
+        rest = batcher.drain()
+        return [*batches, rest] if rest else batches
+
+    def _keep(self, events: List[bytes]) -> None:
+        with self._lock:
+            self._pending[:0] = events
+            overflow = len(self._pending) - self.max_pending
+            dropped = self._pending[:overflow] if overflow > 0 else []
+            if dropped:
+                del self._pending[:overflow]
+        if dropped:
+            self._counters.add(dropped=len(dropped))
+            _drop_log.log(
+                "CeleryEmitter: broker unreachable and %d events kept: dropped %d event(s)",
+                self.max_pending,
+                len(dropped),
+            )

@@ -1,0 +1,826 @@
+"""``RedisWorker``: send the events a :class:`~snowplow_tracker.redis_emitter.RedisEmitter` stored.
+
+The worker drains a Redis list with the *reliable queue* pattern, so that an event leaves Redis
+only after the collector accepted it (or after the emitter gave up on it):
+
+1. ``BLMOVE``/``LMOVE`` atomically move up to ``batch_size`` items from the list ``key`` to the
+   worker's own processing list ``{key}:processing:{worker_id}``;
+2. each item (the event's JSON object) is decoded and handed to ``emitter.input``, then
+   ``emitter.flush()`` waits (bounded) until every event was sent or given up on;
+3. events the emitter reports to ``on_failure`` (retry budget spent, rejected by the collector)
+   and items that are not JSON objects go to the dead-letter list ``{key}:failed``, and the
+   processing list is deleted, in one ``MULTI`` transaction. Nothing is silently lost:
+   dead letters can be replayed with ``LMOVE {key}:failed {key} LEFT RIGHT``.
+
+Each worker keeps a heartbeat key ``{key}:worker:{worker_id}`` (``SET ... PX heartbeat_ttl``,
+refreshed by a thread). On start, and then every ``heartbeat_ttl`` seconds, a worker looks for
+processing lists whose worker has no heartbeat any more (it crashed, was killed or lost its
+machine) and moves their items back to the head of ``key``. Delivery is therefore
+*at-least-once*: an event that was being sent when its worker died may arrive twice, never
+zero times. Any number of workers on any number of machines can drain the same list.
+
+``run()`` stops on :meth:`RedisWorker.stop` or, when it runs on the main thread, on SIGINT or
+SIGTERM: it stops taking items, flushes and acknowledges what it holds (within
+``shutdown_timeout``; what is still unsent then goes back to ``key``), and returns.
+
+The ``redis`` package is imported only when a worker builds its client.
+
+Command line (console script ``snowplow-redis-worker``, or ``python -m
+snowplow_tracker.redis_worker``; options also come from environment variables)::
+
+    SNOWPLOW_REDIS_URL=redis://:secret@redis.internal:6379/0 \\
+    snowplow-redis-worker --endpoint collector.example.com --protocol https --process-count 2
+
+Example:
+    >>> from snowplow_tracker import AsyncEmitter
+    >>> from snowplow_tracker.redis_worker import RedisWorker
+    >>> e = AsyncEmitter("collector.example.com", method="post", buffer_size=100)
+    >>> RedisWorker(e, key="snowplow").run()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from types import FrameType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import orjson
+
+from ._logging import ThrottledLog, logger
+from .errors import ConfigurationError
+from .redis_emitter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_SOCKET_TIMEOUT,
+    check_redis_url,
+    describe_client,
+    mask_credentials,
+    redis_client,
+)
+
+__all__ = ["RedisWorker", "WorkerStats", "main"]
+
+_error_log = ThrottledLog()
+_invalid_log = ThrottledLog()
+_flush_log = ThrottledLog()
+
+#: Moves per pipeline when a processing list is given back to the main list.
+_REQUEUE_CHUNK = 1000
+_GLOB_SPECIALS = "\\*?[]"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in _GLOB_SPECIALS else c for c in text)
+
+
+def _text(value: Union[bytes, str]) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def default_worker_id() -> str:
+    """``hostname-pid-random``: unique across machines, processes and restarts."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class WorkerStats:
+    """Counters of a :class:`RedisWorker`, in items (events) unless said otherwise.
+
+    Attributes:
+        taken: Items moved from the list to this worker's processing list.
+        delivered: Events acknowledged after the emitter sent them.
+        dead_lettered: Items moved to ``{key}:failed`` (given up on by the emitter, or invalid).
+        invalid: Of those, items that were not JSON objects or that the emitter refused.
+        recovered: Items moved back to the list from processing lists of dead workers.
+        requeued: Items this worker gave back to the list because it stopped before they were
+            sent.
+        batches: Batches acknowledged.
+        redis_errors: Redis operations that failed (and were retried).
+    """
+
+    taken: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    invalid: int = 0
+    recovered: int = 0
+    requeued: int = 0
+    batches: int = 0
+    redis_errors: int = 0
+
+    def as_dict(self) -> Dict[str, int]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+
+def _positive(value: Any, name: str, where: str, *, integer: bool = False) -> Any:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integer and not isinstance(value, int))
+        or value <= 0
+    ):
+        what = "a positive integer" if integer else "a positive number of seconds"
+        raise ConfigurationError(f"{where}: argument '{name}' must be {what}, got {value!r}")
+    return value
+
+
+class RedisWorker:
+    """Moves events from a Redis list to an emitter, reliably (see the module documentation).
+
+    Args:
+        emitter: Where events go: any object with ``input(dict)`` and ``flush()`` (an
+            ``Emitter``, ``AsyncEmitter`` or ``ProcessEmitter``). Its ``on_failure`` attribute
+            is wrapped while :meth:`run` runs (the original is still called) so that failed
+            events reach the dead-letter list; ``flush`` must return only once the events
+            were sent or reported to ``on_failure``.
+        key: The Redis list to drain (default ``"snowplow"``).
+        rdb: A ``redis.Redis`` client; its socket timeout must exceed ``block_timeout``. By
+            default one is created from ``url`` (or for ``localhost:6379`` database 0).
+        url: A Redis URL for the default client; cannot be combined with ``rdb``.
+        batch_size: Items taken, sent and acknowledged together (default 500).
+        block_timeout: Seconds one ``BLMOVE`` waits for an item; also how soon :meth:`stop`
+            is noticed when idle (default 1.0).
+        worker_id: This worker's name in Redis keys; default ``hostname-pid-random``. Reuse a
+            fixed id only if a single process ever runs with it.
+        heartbeat_ttl: Seconds after which a worker that stopped refreshing its heartbeat is
+            considered dead and its processing list is recovered by others (default 30).
+        flush_timeout: Seconds one ``emitter.flush`` may take before it is logged and tried
+            again (default 60).
+        shutdown_timeout: Seconds allowed, after a stop was requested, to finish sending what
+            was taken; the rest goes back to the list (default 30).
+
+    Raises:
+        ConfigurationError: An argument is invalid (the message names it).
+    """
+
+    _where = "RedisWorker"
+
+    def __init__(
+        self,
+        emitter: Any,
+        key: str = "snowplow",
+        rdb: Any = None,
+        *,
+        url: Optional[str] = None,
+        batch_size: int = 500,
+        block_timeout: float = 1.0,
+        worker_id: Optional[str] = None,
+        heartbeat_ttl: float = 30.0,
+        flush_timeout: float = 60.0,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        where = self._where
+        if not callable(getattr(emitter, "input", None)) or not callable(
+            getattr(emitter, "flush", None)
+        ):
+            raise ConfigurationError(
+                f"{where}: argument 'emitter' must have input() and flush() methods (an "
+                f"Emitter, AsyncEmitter or ProcessEmitter), got {type(emitter).__name__}"
+            )
+        if key is None:  # the 0.7 documentation's default
+            key = "snowplow"
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(
+                f"{where}: argument 'key' must be a non-empty string, got {key!r}"
+            )
+        if rdb is not None and not callable(getattr(rdb, "pipeline", None)):
+            raise ConfigurationError(
+                f"{where}: argument 'rdb' must be a redis.Redis client or None, got "
+                f"{type(rdb).__name__}"
+            )
+        if rdb is not None and url is not None:
+            raise ConfigurationError(f"{where}: pass either 'rdb' or 'url', not both")
+        self.url = None if url is None else check_redis_url(url, where)
+        self.batch_size: int = _positive(batch_size, "batch_size", where, integer=True)
+        self.block_timeout = float(_positive(block_timeout, "block_timeout", where))
+        self.heartbeat_ttl = float(_positive(heartbeat_ttl, "heartbeat_ttl", where))
+        self.flush_timeout = float(_positive(flush_timeout, "flush_timeout", where))
+        self.shutdown_timeout = float(_positive(shutdown_timeout, "shutdown_timeout", where))
+        if worker_id is None:
+            worker_id = default_worker_id()
+        if not isinstance(worker_id, str) or not worker_id or any(c.isspace() for c in worker_id):
+            raise ConfigurationError(
+                f"{where}: argument 'worker_id' must be a non-empty string without spaces, "
+                f"got {worker_id!r}"
+            )
+        self.emitter = emitter
+        self.key = key
+        self.worker_id = worker_id
+        self.processing_key = f"{key}:processing:{worker_id}"
+        self.heartbeat_key = f"{key}:worker:{worker_id}"
+        self.failed_key = f"{key}:failed"
+        self._rdb = rdb
+        self._stop = threading.Event()
+        self._running = threading.Lock()
+        self._failed_lock = threading.Lock()
+        self._failed: List[Mapping[str, Any]] = []
+        self._stats = WorkerStats()
+        self._stop_deadline: Optional[float] = None
+        self._resync = False
+        self._flush_takes_timeout = _accepts_timeout(emitter.flush)
+
+    def __repr__(self) -> str:
+        if self.url is not None:
+            target = mask_credentials(self.url)
+        elif self._rdb is not None:
+            target = describe_client(self._rdb)
+        else:
+            target = "localhost:6379/0"
+        return f"RedisWorker(key={self.key!r}, worker_id={self.worker_id!r}, redis={target!r})"
+
+    @property
+    def client(self) -> Any:
+        """The Redis client, created on first use when none was given."""
+        if self._rdb is None:
+            self._rdb = redis_client(
+                self.url,
+                socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, self.block_timeout + 5.0),
+                socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+            )
+        return self._rdb
+
+    def stats(self) -> WorkerStats:
+        """A copy of this worker's counters."""
+        return WorkerStats(**self._stats.as_dict())
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop taking items, finish the current batch and return.
+
+        Safe from any thread and from signal handlers.
+        """
+        if not self._stop.is_set():
+            self._stop_deadline = time.monotonic() + self.shutdown_timeout
+            self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was requested."""
+        return self._stop.is_set()
+
+    # -- the main loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Drain the list until :meth:`stop` (or SIGINT/SIGTERM on the main thread).
+
+        Redis outages are logged (throttled) and retried with back-off; they never end the
+        loop. Signal handlers are installed only on the main thread and restored on return.
+
+        Raises:
+            RuntimeError: The worker is already running.
+        """
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError("RedisWorker.run: this worker is already running")
+        self._stop.clear()
+        self._stop_deadline = None
+        restore_signals = self._install_signal_handlers()
+        original_on_failure = self._hook_on_failure()
+        heartbeat = threading.Thread(
+            target=self._heartbeat_loop, name="snowplow-redis-heartbeat", daemon=True
+        )
+        logger.info(
+            "RedisWorker %s: draining Redis list %r on %s", self.worker_id, self.key, repr(self)
+        )
+        try:
+            self._retrying(self._beat)
+            heartbeat.start()
+            self._retrying(lambda: self.recover(include_own=True))
+            next_recover = time.monotonic() + self.heartbeat_ttl
+            while not self._stop.is_set():
+                if time.monotonic() >= next_recover:
+                    self._retrying(self.recover)
+                    next_recover = time.monotonic() + self.heartbeat_ttl
+                items = self._retrying(self._take)
+                if items:
+                    self._process(items)
+        finally:
+            self._stop.set()
+            if heartbeat.is_alive():
+                heartbeat.join(timeout=self.heartbeat_ttl)
+            self._give_back()
+            try:
+                self.client.delete(self.heartbeat_key)
+            except Exception as exc:  # Redis down at exit: the heartbeat expires by itself
+                self._redis_error("deleting the heartbeat", exc)
+            self._unhook_on_failure(original_on_failure)
+            restore_signals()
+            self._running.release()
+            logger.info("RedisWorker %s stopped: %s", self.worker_id, self._stats.as_dict())
+
+    def _retrying(self, operation: Callable[[], Any]) -> Any:
+        """Run a Redis operation, retrying with back-off until it works or a stop is asked."""
+        delay = 0.1
+        while True:
+            try:
+                return operation()
+            except Exception as exc:
+                if not _is_redis_error(exc):
+                    raise
+                self._redis_error("draining the list", exc)
+            if self._stop.wait(delay):
+                return None
+            delay = min(delay * 2, 5.0)
+
+    def _redis_error(self, doing: str, exc: BaseException) -> None:
+        self._stats.redis_errors += 1
+        _error_log.log(
+            "RedisWorker %s: Redis error while %s: %s: %s",
+            self.worker_id,
+            doing,
+            type(exc).__name__,
+            mask_credentials(str(exc)),
+        )
+
+    def _take(self) -> List[bytes]:
+        """Move up to ``batch_size`` items to the processing list (blocking for the first).
+
+        After a Redis error in the middle of a move, the processing list may hold items that
+        were never returned here: the next call then takes the whole processing list as the
+        batch, so that acknowledging (deleting it) cannot lose them.
+        """
+        client = self.client
+        if self._resync:
+            items: List[bytes] = list(client.lrange(self.processing_key, 0, -1))
+            self._resync = False
+            if items:
+                self._stats.taken += len(items)
+                return items
+        self._resync = True
+        first = client.blmove(self.key, self.processing_key, self.block_timeout, "LEFT", "RIGHT")
+        if first is None:
+            self._resync = False
+            return []
+        items = [first]
+        if self.batch_size > 1:
+            available = min(self.batch_size - 1, int(client.llen(self.key)))
+            if available > 0:
+                pipe = client.pipeline(transaction=False)
+                for _ in range(available):
+                    pipe.lmove(self.key, self.processing_key, "LEFT", "RIGHT")
+                items.extend(item for item in pipe.execute() if item is not None)
+        self._resync = False
+        self._stats.taken += len(items)
+        return items
+
+    def _process(self, items: List[bytes]) -> None:
+        """Send ``items`` through the emitter, then dead-letter the failures and acknowledge."""
+        dead: List[bytes] = []
+        handed = 0
+        for raw in items:
+            event = _decode(raw)
+            if event is None:
+                dead.append(raw)
+                continue
+            try:
+                self.emitter.input(event)
+                handed += 1
+            except Exception as exc:  # the emitter refused it: it would refuse it again
+                logger.debug("RedisWorker: emitter refused an item", exc_info=True)
+                _invalid_log.log(
+                    "RedisWorker %s: the emitter refused an item (%s); dead-lettered",
+                    self.worker_id,
+                    type(exc).__name__,
+                )
+                dead.append(raw)
+        invalid = len(dead)
+        if invalid:
+            _invalid_log.log(
+                "RedisWorker %s: %d item(s) are not valid events; moved to %r",
+                self.worker_id,
+                invalid,
+                self.failed_key,
+            )
+        if not self._flush_emitter():
+            return  # stopping and out of time: _give_back() requeues the processing list
+        with self._failed_lock:
+            failed, self._failed = self._failed, []
+        dead.extend(orjson.dumps(dict(event)) for event in failed)
+        acknowledged = self._retrying(lambda: self._acknowledge(dead))
+        if acknowledged:
+            self._stats.batches += 1
+            self._stats.invalid += invalid
+            self._stats.dead_lettered += len(dead)
+            self._stats.delivered += max(0, handed - len(failed))
+            logger.debug(
+                "RedisWorker %s: batch of %d done (%d dead-lettered)",
+                self.worker_id,
+                len(items),
+                len(dead),
+            )
+
+    def _flush_emitter(self) -> bool:
+        """Flush until done; False only when stopping and ``shutdown_timeout`` passed."""
+        while True:
+            timeout = self.flush_timeout
+            deadline = self._stop_deadline
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+            try:
+                if self._flush_takes_timeout:
+                    done = self.emitter.flush(timeout=timeout)
+                else:
+                    done = self.emitter.flush()
+            except Exception:
+                logger.exception("RedisWorker %s: emitter.flush() raised", self.worker_id)
+                done = False
+            if done is None or done:
+                return True
+            if self._stop_deadline is not None and time.monotonic() >= self._stop_deadline:
+                logger.warning(
+                    "RedisWorker %s: stopping before the emitter finished sending; the batch "
+                    "goes back to the list (its events may arrive twice)",
+                    self.worker_id,
+                )
+                return False
+            _flush_log.log(
+                "RedisWorker %s: emitter.flush() did not finish within %.0f s; waiting again",
+                self.worker_id,
+                timeout,
+            )
+            self._stop.wait(0.1)  # never spin on an emitter whose flush fails at once
+
+    def _acknowledge(self, dead: List[bytes]) -> bool:
+        """Dead-letter ``dead`` and delete the processing list, atomically."""
+        pipe = self.client.pipeline(transaction=True)
+        if dead:
+            pipe.rpush(self.failed_key, *dead)
+        pipe.delete(self.processing_key)
+        pipe.execute()
+        return True
+
+    def _give_back(self) -> None:
+        """At exit: move what is still in the processing list back to the main list."""
+        try:
+            moved = self._requeue(self.processing_key)
+        except Exception as exc:
+            self._redis_error("giving back the processing list", exc)
+            return
+        if moved:
+            self._stats.requeued += moved
+            logger.warning(
+                "RedisWorker %s: gave %d unsent item(s) back to %r", self.worker_id, moved, self.key
+            )
+
+    # -- recovery and heartbeat --------------------------------------------------------------
+
+    def recover(self, include_own: bool = False) -> int:
+        """Move the items of dead workers' processing lists back to the head of the list.
+
+        A worker is dead when its heartbeat key has expired.
+
+        Args:
+            include_own: Also recover this worker's own processing list (left by an earlier
+                process with the same ``worker_id``); only safe before taking anything.
+
+        Returns:
+            How many items were moved back.
+        """
+        client = self.client
+        prefix = f"{self.key}:processing:"
+        total = 0
+        for name in client.scan_iter(match=_glob_escape(prefix) + "*", count=200):
+            list_name = _text(name)
+            worker_id = list_name[len(prefix) :]
+            if worker_id == self.worker_id:
+                if not include_own:
+                    continue
+            elif client.exists(f"{self.key}:worker:{worker_id}"):
+                continue
+            moved = self._requeue(list_name)
+            if moved:
+                logger.warning(
+                    "RedisWorker %s: recovered %d item(s) left by worker %s",
+                    self.worker_id,
+                    moved,
+                    worker_id,
+                )
+            total += moved
+        self._stats.recovered += total
+        return total
+
+    def _requeue(self, list_name: str) -> int:
+        """Move every item of ``list_name`` to the head of ``key``, keeping their order."""
+        client = self.client
+        moved = 0
+        while True:
+            length = int(client.llen(list_name))
+            if length == 0:
+                return moved
+            pipe = client.pipeline(transaction=False)
+            for _ in range(min(length, _REQUEUE_CHUNK)):
+                pipe.lmove(list_name, self.key, "RIGHT", "LEFT")
+            results = pipe.execute()
+            done = sum(1 for r in results if r is not None)
+            moved += done
+            if done == 0:
+                return moved
+
+    def _beat(self) -> None:
+        value = orjson.dumps({"worker_id": self.worker_id, "pid": os.getpid(), "at": time.time()})
+        self.client.set(self.heartbeat_key, value, px=max(1, int(self.heartbeat_ttl * 1000)))
+
+    def _heartbeat_loop(self) -> None:
+        interval = self.heartbeat_ttl / 3.0
+        while not self._stop.wait(interval):
+            try:
+                self._beat()
+            except Exception as exc:
+                self._redis_error("refreshing the heartbeat", exc)
+
+    # -- the emitter's failure callback ------------------------------------------------------
+
+    def _hook_on_failure(self) -> Any:
+        if not hasattr(self.emitter, "on_failure"):
+            logger.warning(
+                "RedisWorker: %s has no on_failure attribute: events it fails to send cannot "
+                "be dead-lettered",
+                type(self.emitter).__name__,
+            )
+            return None
+        original = self.emitter.on_failure
+
+        def on_failure(sent: int, failed: List[Mapping[str, Any]]) -> None:
+            with self._failed_lock:
+                self._failed.extend(failed)
+            if original is not None:
+                original(sent, failed)
+
+        self.emitter.on_failure = on_failure
+        return original
+
+    def _unhook_on_failure(self, original: Any) -> None:
+        if hasattr(self.emitter, "on_failure"):
+            self.emitter.on_failure = original
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: Optional[FrameType]) -> None:
+            self.stop()
+
+        previous = {
+            signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+
+        def restore() -> None:
+            for signum, old in previous.items():
+                signal.signal(signum, old)
+
+        return restore
+
+
+def _is_redis_error(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
+
+
+def _decode(raw: bytes) -> Optional[Dict[str, Any]]:
+    """The event dict of a list item, or None if it is not a JSON object."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict) or not event:
+        return None
+    return event
+
+
+def _accepts_timeout(flush: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(flush).parameters
+    except (TypeError, ValueError):
+        return False
+    return "timeout" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+# -- the command line --------------------------------------------------------------------------
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _env(name: str, default: Optional[str] = None) -> Optional[str]:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``snowplow-redis-worker`` argument parser (each option can come from the environment)."""
+    parser = argparse.ArgumentParser(
+        prog="snowplow-redis-worker",
+        description=(
+            "Send the Snowplow events that RedisEmitter stored in a Redis list to a collector, "
+            "with a ProcessEmitter. Items move atomically to a per-worker processing list and "
+            "are removed only after the collector accepted them; events given up on go to "
+            "KEY:failed. Stop with SIGTERM or Ctrl-C: the worker finishes its batch first."
+        ),
+        epilog=(
+            "Prefer SNOWPLOW_REDIS_URL to --redis-url when the URL holds a password: command "
+            "lines are visible to other users. The password is never logged."
+        ),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=_env("SNOWPLOW_REDIS_URL", "redis://localhost:6379/0"),
+        help="Redis URL, e.g. redis://:PASSWORD@host:6379/0, rediss://..., unix:///path "
+        "(env SNOWPLOW_REDIS_URL; default redis://localhost:6379/0)",
+    )
+    parser.add_argument(
+        "--key",
+        default=_env("SNOWPLOW_REDIS_KEY", "snowplow"),
+        help="the Redis list RedisEmitter pushes to (env SNOWPLOW_REDIS_KEY; default snowplow)",
+    )
+    endpoint = _env("SNOWPLOW_COLLECTOR")
+    parser.add_argument(
+        "--endpoint",
+        default=endpoint,
+        required=endpoint is None,
+        help="collector host, optionally with scheme, port and path, e.g. "
+        "collector.example.com (env SNOWPLOW_COLLECTOR; required)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("http", "https"),
+        default=_env("SNOWPLOW_PROTOCOL", "http"),
+        help="collector protocol; a scheme in --endpoint wins (env SNOWPLOW_PROTOCOL; "
+        "default http, as the emitters)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=_env("SNOWPLOW_PORT"),
+        help="collector port (env SNOWPLOW_PORT; default: the protocol's)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("get", "post"),
+        default=_env("SNOWPLOW_METHOD", "post"),
+        help="post: batches of events per request; get: one request per event "
+        "(env SNOWPLOW_METHOD; default post)",
+    )
+    parser.add_argument(
+        "--process-count",
+        type=int,
+        default=_env("SNOWPLOW_PROCESS_COUNT"),
+        help="sender processes of the ProcessEmitter (env SNOWPLOW_PROCESS_COUNT; default: "
+        "the ProcessEmitter's)",
+    )
+    parser.add_argument(
+        "--buffer-size",
+        type=int,
+        default=_env("SNOWPLOW_BUFFER_SIZE", "100"),
+        help="events per POST request (env SNOWPLOW_BUFFER_SIZE; default 100)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=_env("SNOWPLOW_BATCH_SIZE", "500"),
+        help="items taken from Redis, sent and acknowledged together "
+        "(env SNOWPLOW_BATCH_SIZE; default 500)",
+    )
+    parser.add_argument(
+        "--heartbeat-ttl",
+        type=float,
+        default=_env("SNOWPLOW_HEARTBEAT_TTL", "30"),
+        help="seconds without a heartbeat after which a worker counts as dead and its "
+        "items are recovered by others (env SNOWPLOW_HEARTBEAT_TTL; default 30)",
+    )
+    parser.add_argument(
+        "--block-timeout",
+        type=float,
+        default=_env("SNOWPLOW_BLOCK_TIMEOUT", "1"),
+        help="seconds one BLMOVE waits for an item (env SNOWPLOW_BLOCK_TIMEOUT; default 1)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=_env("SNOWPLOW_SHUTDOWN_TIMEOUT", "30"),
+        help="seconds allowed to finish sending after SIGTERM/SIGINT "
+        "(env SNOWPLOW_SHUTDOWN_TIMEOUT; default 30)",
+    )
+    parser.add_argument(
+        "--worker-id",
+        default=_env("SNOWPLOW_WORKER_ID"),
+        help="this worker's name in Redis keys (env SNOWPLOW_WORKER_ID; default "
+        "hostname-pid-random; must be unique among running workers)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=_LEVELS,
+        default=(_env("SNOWPLOW_LOG_LEVEL") or "INFO").upper(),
+        help="logging level (env SNOWPLOW_LOG_LEVEL; default INFO)",
+    )
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    # Defaults from the environment are strings: convert and check them like the options.
+    for name, kind in (
+        ("port", int),
+        ("process_count", int),
+        ("buffer_size", int),
+        ("batch_size", int),
+        ("heartbeat_ttl", float),
+        ("block_timeout", float),
+        ("shutdown_timeout", float),
+    ):
+        value = getattr(args, name)
+        if isinstance(value, str):
+            try:
+                value = kind(value)
+            except ValueError:
+                parser.error(f"--{name.replace('_', '-')}: invalid {kind.__name__} {value!r}")
+            setattr(args, name, value)
+        if value is not None and value <= 0:
+            parser.error(f"--{name.replace('_', '-')}: must be positive, got {value!r}")
+    try:
+        args.redis_url = check_redis_url(args.redis_url, "snowplow-redis-worker --redis-url")
+    except ConfigurationError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The ``snowplow-redis-worker`` program: run a :class:`RedisWorker` over a ProcessEmitter.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 after a clean stop (SIGTERM, SIGINT).
+    """
+    parser = build_parser()
+    args = _parse(parser, argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+    from .process_emitter import ProcessEmitter  # imported here: it starts nothing until used
+
+    options: Dict[str, Any] = {
+        "protocol": args.protocol,
+        "port": args.port,
+        "method": args.method,
+        "buffer_size": args.buffer_size,
+    }
+    if args.process_count is not None:
+        options["process_count"] = args.process_count
+    try:
+        emitter = ProcessEmitter(args.endpoint, **options)
+    except ConfigurationError as exc:
+        parser.error(mask_credentials(str(exc)))
+    client = redis_client(
+        args.redis_url, socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, args.block_timeout + 5.0)
+    )
+    try:
+        worker = RedisWorker(
+            emitter,
+            args.key,
+            client,
+            batch_size=args.batch_size,
+            block_timeout=args.block_timeout,
+            worker_id=args.worker_id,
+            heartbeat_ttl=args.heartbeat_ttl,
+            shutdown_timeout=args.shutdown_timeout,
+        )
+    except ConfigurationError as exc:
+        emitter.close(timeout=1.0)
+        client.close()
+        parser.error(mask_credentials(str(exc)))
+    logger.info(
+        "snowplow-redis-worker %s: Redis %s, list %r -> collector %s",
+        worker.worker_id,
+        mask_credentials(args.redis_url),
+        args.key,
+        _collector_url(emitter, args.endpoint),
+    )
+    try:
+        worker.run()
+    finally:
+        done = emitter.close(timeout=args.shutdown_timeout)
+        client.close()
+    if done is False:
+        logger.warning("snowplow-redis-worker: the emitter did not finish sending before exit")
+    return 0
+
+
+def _collector_url(emitter: Any, endpoint: str) -> str:
+    transport = getattr(emitter, "transport", None)
+    url = getattr(transport, "url", None)
+    return url if isinstance(url, str) else endpoint
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The Subject: who (and on what) the tracked events happen: user id, platform, screen...
+
+A :class:`Subject` keeps its protocol fields in a ready-made ``dict[str, str]`` that the tracker
+copies into each event as is, so a tracked event pays nothing for the subject beyond one
+``dict.update``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from . import contracts as _contracts
+from .constants import DEFAULT_PLATFORM, SUPPORTED_PLATFORMS
+from .payload import to_str
+
+
+class Subject:
+    """The user and device an event is about; every setter returns the subject, for chaining.
+
+    A fresh subject has only the platform ``p="pc"``. Setters validate their argument while
+    contracts are enabled (:class:`~snowplow_tracker.errors.ValidationError` otherwise). Passing
+    None (or ``""``) to a single-value setter other than :meth:`set_platform` removes the field.
+
+    Used as a tracker's subject (``Tracker(subject=...)``, ``Tracker.set_subject``) or as an
+    event-level subject (``track_*(..., event_subject=...)``): the event subject's fields are then
+    merged over the tracker subject's (see :meth:`combine_subject`).
+
+    Example::
+
+        s = Subject().set_platform("srv").set_user_id("user-42").set_lang("en")
+    """
+
+    __slots__ = ("_pairs", "_platform_set")
+
+    def __init__(self) -> None:
+        self._pairs: Dict[str, str] = {"p": DEFAULT_PLATFORM}
+        self._platform_set = False
+
+    @property
+    def standard_nv_pairs(self) -> Dict[str, str]:
+        """The subject's protocol fields (``p``, ``uid``, ``res``...). Read it; do not modify it."""
+        return self._pairs
+
+    def _set(self, key: str, value: Any) -> Subject:
+        if value is None or value == "":
+            self._pairs.pop(key, None)
+        else:
+            self._pairs[key] = to_str(value)
+        return self
+
+    def set_platform(self, value: str) -> Subject:
+        """Set the platform ``p``: one of web, mob, pc, srv, app, tv, cnsl, iot, headset.
+
+        Args:
+            value: The platform code (default ``"pc"``).
+        """
+        if _contracts._enabled:
+            _contracts.one_of("Subject.set_platform", "value", value, SUPPORTED_PLATFORMS)
+        if value:
+            self._pairs["p"] = to_str(value)
+            self._platform_set = True
+        else:  # only reachable with contracts disabled: back to the default
+            self._pairs["p"] = DEFAULT_PLATFORM
+            self._platform_set = False
+        return self
+
+    def set_user_id(self, user_id: Optional[str]) -> Subject:
+        """Set the business user id ``uid``.
+
+        Args:
+            user_id: Any string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_user_id", "user_id", user_id)
+        return self._set("uid", user_id)
+
+    def set_screen_resolution(self, width: int, height: int) -> Subject:
+        """Set the screen resolution ``res`` (``"<width>x<height>"``).
+
+        Args:
+            width: Screen width in pixels, a positive integer.
+            height: Screen height in pixels, a positive integer.
+        """
+        if _contracts._enabled:
+            _contracts.positive_int("Subject.set_screen_resolution", "width", width)
+            _contracts.positive_int("Subject.set_screen_resolution", "height", height)
+        self._pairs["res"] = f"{width}x{height}"
+        return self
+
+    def set_viewport(self, width: int, height: int) -> Subject:
+        """Set the viewport size ``vp`` (``"<width>x<height>"``).
+
+        Args:
+            width: Viewport width in pixels, a positive integer.
+            height: Viewport height in pixels, a positive integer.
+        """
+        if _contracts._enabled:
+            _contracts.positive_int("Subject.set_viewport", "width", width)
+            _contracts.positive_int("Subject.set_viewport", "height", height)
+        self._pairs["vp"] = f"{width}x{height}"
+        return self
+
+    def set_color_depth(self, depth: Optional[int]) -> Subject:
+        """Set the colour depth ``cd`` in bits per pixel.
+
+        Args:
+            depth: A positive integer, or None to remove it.
+        """
+        if _contracts._enabled and depth is not None:
+            _contracts.positive_int("Subject.set_color_depth", "depth", depth)
+        return self._set("cd", depth)
+
+    def set_timezone(self, timezone: Optional[str]) -> Subject:
+        """Set the time zone ``tz``, e.g. ``"Europe/London"``.
+
+        Args:
+            timezone: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_timezone", "timezone", timezone)
+        return self._set("tz", timezone)
+
+    def set_lang(self, lang: Optional[str]) -> Subject:
+        """Set the language ``lang``, e.g. ``"en"``.
+
+        Args:
+            lang: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_lang", "lang", lang)
+        return self._set("lang", lang)
+
+    def set_ip_address(self, ip: Optional[str]) -> Subject:
+        """Set the IP address ``ip`` (overrides the one the collector sees).
+
+        Args:
+            ip: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_ip_address", "ip", ip)
+        return self._set("ip", ip)
+
+    def set_useragent(self, ua: Optional[str]) -> Subject:
+        """Set the user agent ``ua`` (overrides the one the collector sees).
+
+        Args:
+            ua: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_useragent", "ua", ua)
+        return self._set("ua", ua)
+
+    def set_domain_user_id(self, duid: Optional[str]) -> Subject:
+        """Set the domain user id ``duid`` (the JavaScript tracker's first-party cookie id).
+
+        Args:
+            duid: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_domain_user_id", "duid", duid)
+        return self._set("duid", duid)
+
+    def set_domain_session_id(self, sid: Optional[str]) -> Subject:
+        """Set the domain session id ``sid``; Snowplow Enrich requires a UUID.
+
+        Args:
+            sid: A UUID string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_uuid_string("Subject.set_domain_session_id", "sid", sid)
+        return self._set("sid", sid)
+
+    def set_domain_session_index(self, vid: Optional[int]) -> Subject:
+        """Set the domain session index ``vid``.
+
+        Args:
+            vid: A positive integer (at most 2147483647), or None to remove it.
+        """
+        if _contracts._enabled and vid is not None:
+            _contracts.positive_int("Subject.set_domain_session_index", "vid", vid)
+        return self._set("vid", vid)
+
+    def set_network_user_id(self, nuid: Optional[str]) -> Subject:
+        """Set the network user id; sent as ``tnuid``, which overrides the collector's cookie id.
+
+        Written to ``tnuid`` (not ``nuid``) as tracker 1.1.0 does.
+
+        Args:
+            nuid: A string, or None to remove it.
+        """
+        if _contracts._enabled:
+            _contracts.optional_string("Subject.set_network_user_id", "nuid", nuid)
+        return self._set("tnuid", nuid)
+
+    def combine_subject(self, subject: Optional[Subject]) -> Dict[str, str]:
+        """Return this (event-level) subject's fields merged over ``subject``'s (tracker-level).
+
+        Every field this subject set wins. The platform is the exception to "every field": a
+        fresh Subject carries the default ``p="pc"``, and tracker 1.1.0 lets that default replace
+        the tracker subject's platform. Here the tracker subject's platform is kept unless this
+        subject called :meth:`set_platform` explicitly.
+
+        Args:
+            subject: The tracker's subject, or None.
+
+        Returns:
+            A new dict of protocol fields.
+        """
+        if subject is None:
+            return dict(self._pairs)
+        merged = dict(subject._pairs)
+        merged.update(self._pairs)
+        if not self._platform_set:
+            merged["p"] = subject._pairs.get("p", DEFAULT_PLATFORM)
+        return merged
+
+    def __repr__(self) -> str:
+        return f"Subject({self._pairs!r})"

@@ -1,0 +1,481 @@
+"""Integration tests of :mod:`snowplow_tracker.transport` against the embedded collector."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional
+from urllib.parse import parse_qsl
+from uuid import uuid4
+
+import orjson
+import pytest
+
+from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.testing import Collector
+from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_timeout, deliver
+from snowplow_tracker.wire import PAYLOAD_DATA_SCHEMA, encode_event
+
+pytestmark = pytest.mark.integration
+
+POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
+FAST = RetryPolicy(base_delay=0.001, max_delay=0.01, jitter=0, max_attempts=3)
+
+MakeTransport = Callable[..., HttpTransport]
+
+
+def make_payload(**extra: str) -> Dict[str, str]:
+    payload = {
+        "e": "se",
+        "se_ca": "c",
+        "se_ac": "a",
+        "eid": str(uuid4()),
+        "tv": "py-test",
+        "p": "srv",
+    }
+    payload.update(extra)
+    return payload
+
+
+def encoded(n: int, method: str) -> List[bytes]:
+    return [encode_event(make_payload(se_la=f"label é {i}"), method) for i in range(n)]
+
+
+def no_wait(delays: List[float]) -> Callable[[float], bool]:
+    """A ``wait`` for :func:`deliver` that records the delays instead of sleeping."""
+
+    def wait(seconds: float) -> bool:
+        delays.append(seconds)
+        return False
+
+    return wait
+
+
+@pytest.fixture
+def make_transport() -> Iterator[MakeTransport]:
+    """Builds transports and closes them all after the test."""
+    made: List[HttpTransport] = []
+
+    def make(endpoint: str, method: str = "post", **kwargs: Any) -> HttpTransport:
+        transport = HttpTransport(endpoint, method, **kwargs)
+        made.append(transport)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.close()
+
+
+@pytest.fixture
+def refused_endpoint() -> str:
+    """``127.0.0.1:PORT`` of a port that was bound and closed: connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+def connection_threads(collector: Collector) -> List[str]:
+    prefix = f"snowplow-collector-{collector.port}-conn-"
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix))
+
+
+# -- requests on the wire -----------------------------------------------------------------------
+
+
+def test_post_sends_the_batch_as_one_payload_data_request(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    payloads = [make_payload(se_la="é ✓ 😀 & = +", se_pr=str(i)) for i in range(3)]
+    events = [encode_event(p, "post") for p in payloads]
+    result = transport.send(events)
+    assert result.sent == events
+    assert result.retry == result.rejected == []
+    assert result.status == 200
+    assert result.error is None
+    [request] = collector.requests
+    assert request.method == "POST"
+    assert request.path == POST_PATH
+    assert request.query == ""
+    assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+    doc = orjson.loads(request.body)
+    assert doc["schema"] == PAYLOAD_DATA_SCHEMA
+    stms = {e.pop("stm") for e in doc["data"]}
+    assert len(stms) == 1  # one send time for the whole request
+    assert doc["data"] == payloads
+    assert collector.bad_requests == 0
+
+
+def test_get_sends_one_request_per_event_to_i(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "get")
+    payloads = [make_payload(se_la="é ✓ 😀 & = +", se_pr=str(i)) for i in range(3)]
+    events = [encode_event(p, "get") for p in payloads]
+    result = transport.send(events)
+    assert result.sent == events
+    requests = collector.requests
+    assert [(r.method, r.path) for r in requests] == [("GET", "/i")] * 3
+    for request, payload in zip(requests, payloads):
+        pairs = parse_qsl(request.query)
+        assert pairs[-1][0] == "stm"
+        assert dict(pairs[:-1]) == payload
+        assert request.body == b""
+    assert collector.events == [{**p, "stm": r.events[0]["stm"]} for p, r in zip(payloads, requests)]
+
+
+def test_url_is_the_post_or_get_collector_url(collector: Collector) -> None:
+    post = HttpTransport(collector.endpoint, "post")
+    get = HttpTransport(collector.endpoint, "get")
+    assert post.url == f"http://{collector.endpoint}{POST_PATH}"
+    assert get.url == f"http://{collector.endpoint}/i"
+
+
+def test_sending_nothing_makes_no_request(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    result = make_transport(collector.endpoint, "post").send([])
+    assert result.sent == result.retry == result.rejected == []
+    assert collector.requests == []
+
+
+# -- statuses -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 301, 302, 307, 399])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_2xx_and_3xx_count_as_sent_without_following_redirects(
+    collector: Collector, make_transport: MakeTransport, status: int, method: str
+) -> None:
+    collector.respond_with(status)
+    events = encoded(2, method)
+    result = make_transport(collector.endpoint, method).send(events)
+    assert result.sent == events
+    assert result.status == status
+    assert len(collector.requests) == (1 if method == "post" else 2)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 410, 422])
+def test_non_retryable_4xx_rejects_the_events(
+    collector: Collector, make_transport: MakeTransport, status: int
+) -> None:
+    collector.respond_with(status)
+    events = encoded(2, "post")
+    result = make_transport(collector.endpoint, "post").send(events)
+    assert result.rejected == events
+    assert result.sent == result.retry == []
+    assert result.status == status
+    assert result.error == f"HTTP {status}"
+
+
+@pytest.mark.parametrize("status", [404, 429, 500, 502, 503, 504])
+def test_5xx_and_other_statuses_are_retryable(
+    collector: Collector, make_transport: MakeTransport, status: int
+) -> None:
+    collector.respond_with(status)
+    events = encoded(2, "post")
+    result = make_transport(collector.endpoint, "post").send(events)
+    assert result.retry == events
+    assert result.sent == result.rejected == []
+    assert result.status == status
+
+
+def test_custom_no_retry_statuses_decide_what_is_rejected(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    policy = RetryPolicy(no_retry_statuses={503})
+    transport = make_transport(collector.endpoint, "post", retry_policy=policy)
+    events = encoded(1, "post")
+    collector.script([503, 400])
+    assert transport.send(events).rejected == events
+    assert transport.send(events).retry == events
+
+
+def test_get_sorts_each_event_by_its_own_answer(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.script([200, 503, 400, 302])
+    events = encoded(4, "get")
+    result = make_transport(collector.endpoint, "get").send(events)
+    assert result.sent == [events[0], events[3]]
+    assert result.retry == [events[1]]
+    assert result.rejected == [events[2]]
+
+
+# -- network failures ---------------------------------------------------------------------------
+
+
+def test_connection_refused_is_a_retryable_failure(
+    refused_endpoint: str, make_transport: MakeTransport
+) -> None:
+    events = encoded(2, "post")
+    result = make_transport(refused_endpoint, "post", request_timeout=2).send(events)
+    assert result.retry == events
+    assert result.sent == result.rejected == []
+    assert result.status is None
+    assert result.error == "ConnectionError"
+
+
+@pytest.mark.parametrize("fault", ["reset", "garbage", "hang"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_connection_faults_are_retryable_failures_without_raising(
+    collector: Collector, make_transport: MakeTransport, fault: str, method: str
+) -> None:
+    collector.set_fault(fault)
+    transport = make_transport(collector.endpoint, method, request_timeout=0.3)
+    events = encoded(1, method)
+    result = transport.send(events)
+    assert result.retry == events
+    assert result.sent == result.rejected == []
+    assert result.status is None
+    assert result.error
+    assert collector.wait_for_requests(1, timeout=5)
+
+
+def test_a_hanging_collector_times_out_on_read(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.set_fault("hang")
+    transport = make_transport(collector.endpoint, "post", request_timeout=(2.0, 0.2))
+    result = transport.send(encoded(1, "post"))
+    assert result.error == "ReadTimeout"
+
+
+def test_a_new_connection_is_used_after_a_failure(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    collector.script(["reset", "garbage"])
+    events = encoded(1, "post")
+    assert transport.send(events).retry == events
+    assert transport.send(events).retry == events
+    assert transport.send(events).sent == events
+    assert collector.eids() == [orjson.loads(events[0])["eid"]]
+
+
+# -- keep-alive ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_requests_reuse_one_keep_alive_connection(
+    collector: Collector, make_transport: MakeTransport, method: str
+) -> None:
+    transport = make_transport(collector.endpoint, method)
+    for _ in range(5):
+        assert len(transport.send(encoded(2, method)).sent) == 2
+    assert len(collector.requests) == (5 if method == "post" else 10)
+    # The collector serves each connection on its own numbered thread: only the first exists.
+    assert connection_threads(collector) == [f"snowplow-collector-{collector.port}-conn-1"]
+
+
+def test_threads_sending_at_once_share_the_transport(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    start = threading.Barrier(4)
+    results: List[int] = []
+
+    def send() -> None:
+        start.wait(timeout=5)
+        for _ in range(10):
+            results.append(len(transport.send(encoded(3, "post")).sent))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert results == [3] * 40
+    assert len(collector.eids()) == len(set(collector.eids())) == 120
+    assert len(connection_threads(collector)) <= 4
+
+
+def test_close_releases_the_connection_and_the_transport_can_send_again(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    assert transport.send(encoded(1, "post")).sent
+    transport.close()
+    transport.close()  # idempotent
+    assert transport.send(encoded(1, "post")).sent
+    assert collector.wait_for_events(2, timeout=5)
+
+
+# -- deliver ------------------------------------------------------------------------------------
+
+
+def test_deliver_retries_503_twice_then_succeeds(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.script([503, 503, 200])
+    events = encoded(3, "post")
+    delays: List[float] = []
+    policy = RetryPolicy(base_delay=0.001, jitter=0, max_attempts=5)
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, policy, no_wait(delays))
+    assert outcome.sent == events
+    assert outcome.failed == []
+    assert outcome.attempts == 3
+    assert outcome.retried == 6  # 3 events sent again, twice
+    assert delays == [0.001, 0.002]
+    assert [r.status for r in collector.requests] == [503, 503, 200]
+    assert len(collector.events) == 3
+
+
+def test_deliver_really_waits_between_attempts_by_default(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.script([503])
+    events = encoded(1, "post")
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, FAST)
+    assert outcome.sent == events
+    assert outcome.retried == 1
+
+
+def test_deliver_uses_the_transport_policy_by_default(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond_with(503)
+    transport = make_transport(collector.endpoint, "post", retry_policy=FAST)
+    outcome = deliver(transport, encoded(1, "post"), wait=no_wait([]))
+    assert outcome.attempts == 3
+
+
+def test_deliver_gives_up_after_max_attempts_and_reports_failed(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond_with(503)
+    events = encoded(2, "post")
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, FAST, no_wait([]))
+    assert outcome.sent == []
+    assert outcome.failed == events
+    assert outcome.attempts == 3
+    assert outcome.retried == 4
+    assert len(collector.requests) == 3
+
+
+def test_deliver_gives_up_at_the_deadline(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond_with(500)
+    policy = RetryPolicy(max_attempts=None, deadline=0.5, base_delay=0.3, jitter=0)
+    events = encoded(1, "post")
+    delays: List[float] = []
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, policy, no_wait(delays))
+    # The second delay (0.6 s) would pass the deadline: no third attempt.
+    assert outcome.attempts == 2
+    assert delays == [0.3]
+    assert outcome.failed == events
+
+
+def test_deliver_does_not_retry_a_rejected_batch(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond_with(400)
+    events = encoded(2, "post")
+    delays: List[float] = []
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, FAST, no_wait(delays))
+    assert outcome.failed == events
+    assert outcome.attempts == 1
+    assert outcome.retried == 0
+    assert delays == []
+
+
+def test_deliver_stops_when_wait_returns_true(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond_with(503)
+    events = encoded(2, "post")
+    calls: List[float] = []
+
+    def stop(seconds: float) -> bool:
+        calls.append(seconds)
+        return True
+
+    outcome = deliver(make_transport(collector.endpoint, "post"), events, FAST, stop)
+    assert outcome.failed == events
+    assert outcome.attempts == 1
+    assert outcome.retried == 0
+    assert len(calls) == 1
+    assert len(collector.requests) == 1
+
+
+def test_deliver_retries_only_the_get_events_that_failed(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.script([503, 200, 400, 200])
+    events = encoded(3, "get")
+    outcome = deliver(make_transport(collector.endpoint, "get"), events, FAST, no_wait([]))
+    assert outcome.sent == [events[1], events[0]]
+    assert outcome.failed == [events[2]]
+    assert outcome.attempts == 2
+    assert outcome.retried == 1
+
+
+def test_deliver_recovers_from_network_faults(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.script(["reset", "garbage"])
+    events = encoded(2, "post")
+    transport = make_transport(collector.endpoint, "post", request_timeout=2)
+    outcome = deliver(transport, events, FAST, no_wait([]))
+    assert outcome.sent == events
+    assert outcome.attempts == 3
+    assert sorted(collector.eids()) == sorted(orjson.loads(e)["eid"] for e in events)
+
+
+def test_deliver_reports_refused_connections_as_failed(
+    refused_endpoint: str, make_transport: MakeTransport
+) -> None:
+    events = encoded(1, "post")
+    outcome = deliver(make_transport(refused_endpoint, "post"), events, FAST, no_wait([]))
+    assert outcome.failed == events
+    assert outcome.attempts == 3
+
+
+def test_deliver_of_nothing_makes_no_attempt(make_transport: MakeTransport) -> None:
+    outcome = deliver(make_transport("127.0.0.1:9", "post"), [], FAST)
+    assert outcome.attempts == 0
+    assert outcome.sent == outcome.failed == []
+
+
+# -- request_timeout ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, DEFAULT_TIMEOUT),
+        (2, (2.0, 2.0)),
+        (0.5, (0.5, 0.5)),
+        ((1, 2.5), (1.0, 2.5)),
+    ],
+)
+def test_check_timeout_accepts_a_number_or_a_connect_read_pair(
+    value: Any, expected: Optional[tuple]
+) -> None:
+    assert check_timeout(value, "Emitter") == expected
+
+
+def test_default_timeout_is_5_seconds_to_connect_and_10_to_read() -> None:
+    assert DEFAULT_TIMEOUT == (5.0, 10.0)
+    assert HttpTransport("c.example.com").timeout == (5.0, 10.0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [0, -1, "5", True, (1, 2, 3), (1,), (0, 1), (1, None), [1, 2], float("nan"), float("inf")],
+)
+def test_check_timeout_rejects_anything_else_with_a_clear_message(bad: Any) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        check_timeout(bad, "Emitter")
+    message = str(info.value)
+    assert message.startswith("Emitter: argument 'request_timeout'")
+    assert "positive number of seconds or a (connect, read) tuple" in message
+    assert repr(bad) in message
+
+
+def test_transport_validates_its_endpoint() -> None:
+    with pytest.raises(ConfigurationError, match=r"^Emitter: argument 'endpoint'"):
+        HttpTransport("")
