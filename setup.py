@@ -31,7 +31,7 @@ setup(
             "redis>=4.2",
             "celery>=5.2",
         ],
-        "lint": ["ruff>=0.4", "mypy>=1.8", "types-requests", "celery-types"],
+        "lint": ["ruff>=0.4", "mypy>=1.8", "types-requests", "types-psutil"],
         "perf": ["matplotlib>=3.5", "redis>=4.2", "celery>=5.2"],
     },
     entry_points={

@@ -256,7 +256,7 @@ def _send_events(
             encoded = [event.encode("utf-8") for event in events]
         else:
             encoded = [encode_event(orjson.loads(event), "get") for event in events]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a malformed message never succeeds
         # A malformed message will never succeed: log it (without its events) and drop it.
         logger.error(
             "CeleryEmitter task: malformed message with %d event(s) dropped: %s: %s",
@@ -505,7 +505,7 @@ class CeleryEmitter(BaseEmitter):
                         retry=True,
                         retry_policy=PUBLISH_RETRY_POLICY,
                     )
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any broker/kombu error: keep the batch
                     _publish_log.log(
                         "CeleryEmitter: publishing a task failed (%s: %s); %d event(s) kept",
                         type(exc).__name__,

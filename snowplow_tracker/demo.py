@@ -30,10 +30,20 @@ def track_everything(tracker: Tracker) -> None:
     tracker.track_add_to_cart("sku-1", 2, "Widget", "tools", 4.75, "EUR", context=ctx)
     tracker.track_remove_from_cart("sku-1", 1, "Widget", "tools", 4.75, "EUR")
     tracker.track_form_change("form-1", "email", "INPUT", "a@b.c", "email")
-    tracker.track_form_submit("form-1", ["c1"], [{"name": "email", "value": "a@b.c", "nodeName": "INPUT"}])
+    tracker.track_form_submit(
+        "form-1", ["c1"], [{"name": "email", "value": "a@b.c", "nodeName": "INPUT"}]
+    )
     tracker.track_site_search(["shoes", "red"], {"size": "42"}, 10, 5)
     tracker.track_ecommerce_transaction(
-        "order-1", 12.5, "store", 1.25, 3, "Paris", "IDF", "FR", "EUR",
+        "order-1",
+        12.5,
+        "store",
+        1.25,
+        3,
+        "Paris",
+        "IDF",
+        "FR",
+        "EUR",
         items=[{"sku": "sku-1", "price": 4.75, "quantity": 2, "name": "Widget"}],
     )
     tracker.track_ecommerce_transaction_item("order-2", "sku-2", 9.99, 1, "Gadget", "tools", "EUR")

@@ -306,7 +306,10 @@ class AsyncEmitter(Emitter):
     ) -> None:
         kwargs.setdefault("protocol", "http")
         super().__init__(*args, **kwargs)
-        for name, value in (("thread_count", thread_count), ("max_queued_batches", max_queued_batches)):
+        for name, value in (
+            ("thread_count", thread_count),
+            ("max_queued_batches", max_queued_batches),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(
                     f"{self._where}: argument '{name}' must be a positive integer, got {value!r}"
@@ -332,9 +335,7 @@ class AsyncEmitter(Emitter):
             if self._threads:
                 return
             for i in range(self.thread_count):
-                thread = threading.Thread(
-                    target=self._run, name=f"snowplow-async-{i}", daemon=True
-                )
+                thread = threading.Thread(target=self._run, name=f"snowplow-async-{i}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
 
@@ -347,9 +348,7 @@ class AsyncEmitter(Emitter):
             with self._idle:
                 self._in_flight += len(batch)
             try:
-                result = deliver(
-                    self.transport, batch, self.retry_policy, wait=self._closed.wait
-                )
+                result = deliver(self.transport, batch, self.retry_policy, wait=self._closed.wait)
                 self._report_delivery(result)
             finally:
                 with self._idle:

@@ -24,7 +24,8 @@ JsonEncoder = Callable[[Any], Any]
 #: What an emitter receives: protocol field names to string values.
 PayloadDict = Dict[str, str]
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
+#: ``bytes.translate`` table turning standard base64 into the URL-safe alphabet.
+URLSAFE_TABLE = bytes.maketrans(b"+/", b"-_")
 
 
 def to_str(value: Any) -> str:
@@ -96,7 +97,7 @@ def base64_text(raw: bytes) -> str:
     Args:
         raw: The bytes to encode (UTF-8 JSON text).
     """
-    return b2a_base64(raw, newline=False).translate(_URLSAFE).decode("ascii")
+    return b2a_base64(raw, newline=False).translate(URLSAFE_TABLE).decode("ascii")
 
 
 def encode_json(
@@ -120,7 +121,7 @@ def encode_json(
     """
     raw = json_bytes(obj, json_encoder, where, arg)
     if encode_base64:
-        return b2a_base64(raw, newline=False).translate(_URLSAFE).decode("ascii")
+        return b2a_base64(raw, newline=False).translate(URLSAFE_TABLE).decode("ascii")
     return raw.decode("utf-8")
 
 

@@ -193,7 +193,10 @@ class ProcessEmitter(BaseEmitter):
                 raise ConfigurationError(
                     f"{where}: argument '{name}' must be a positive integer, got {value!r}"
                 )
-        for name, number in (("ipc_max_delay", ipc_max_delay), ("shutdown_timeout", shutdown_timeout)):
+        for name, number in (
+            ("ipc_max_delay", ipc_max_delay),
+            ("shutdown_timeout", shutdown_timeout),
+        ):
             if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
                 raise ConfigurationError(
                     f"{where}: argument '{name}' must be a positive number of seconds, "
@@ -210,7 +213,7 @@ class ProcessEmitter(BaseEmitter):
         self.ipc_max_delay = float(ipc_max_delay)
         self.shutdown_timeout = float(shutdown_timeout)
         self.start_method = start_method
-        self._ctx = multiprocessing.get_context(start_method)
+        self._ctx: Any = multiprocessing.get_context(start_method)
         self._sender_config = SenderConfig(
             endpoint=endpoint,
             protocol=protocol,
@@ -298,7 +301,9 @@ class ProcessEmitter(BaseEmitter):
         s.listener = threading.Thread(
             target=self._listen, args=(s,), name="snowplow-listener", daemon=True
         )
-        s.feeder = threading.Thread(target=self._feed, args=(s,), name="snowplow-feeder", daemon=True)
+        s.feeder = threading.Thread(
+            target=self._feed, args=(s,), name="snowplow-feeder", daemon=True
+        )
         s.listener.start()
         s.feeder.start()
 

@@ -144,7 +144,7 @@ def describe_client(client: Any) -> str:
         if "path" in kwargs:
             return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
         return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-    except Exception:  # any client-like object will do
+    except Exception:  # noqa: BLE001 - any client-like object will do
         return type(client).__name__
 
 
@@ -187,7 +187,7 @@ def _flush_all_at_exit() -> None:
     for emitter in list(_live):
         try:
             emitter.close()
-        except Exception:  # interpreter exit: best effort, never raise
+        except Exception:  # noqa: BLE001 - interpreter exit: best effort
             logger.debug("RedisEmitter: flush at exit failed", exc_info=True)
 
 
@@ -446,7 +446,7 @@ class RedisEmitter:
         """Push ``batch``; on failure put it back at the head of the buffer. Never raises."""
         try:
             pushed, failed = _push_chunks(self.client, self.key, batch)
-        except Exception as exc:  # nothing Redis does may crash the host
+        except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
             if not _is_redis_error(exc):
                 logger.exception("RedisEmitter: unexpected error while pushing")
             else:
@@ -500,7 +500,7 @@ class RedisEmitter:
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
             callback(*args)
-        except Exception:  # a user's callback must not break tracking
+        except Exception:  # noqa: BLE001 - a user's callback must not break tracking
             _callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
             logger.debug("RedisEmitter: callback traceback", exc_info=True)
 

@@ -61,6 +61,7 @@ from .errors import ConfigurationError
 from .redis_emitter import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_SOCKET_TIMEOUT,
+    _is_redis_error,
     check_redis_url,
     describe_client,
     mask_credentials,
@@ -75,6 +76,8 @@ _flush_log = ThrottledLog()
 
 #: Moves per pipeline when a processing list is given back to the main list.
 _REQUEUE_CHUNK = 1000
+#: Longest single wait in ``emitter.flush``: how fast a stop request is noticed while sending.
+_FLUSH_SLICE = 1.0
 _GLOB_SPECIALS = "\\*?[]"
 
 
@@ -153,8 +156,8 @@ class RedisWorker:
             fixed id only if a single process ever runs with it.
         heartbeat_ttl: Seconds after which a worker that stopped refreshing its heartbeat is
             considered dead and its processing list is recovered by others (default 30).
-        flush_timeout: Seconds one ``emitter.flush`` may take before it is logged and tried
-            again (default 60).
+        flush_timeout: Seconds a batch may take to be sent before a warning is logged (the
+            worker keeps waiting: the emitter's retry policy bounds the wait; default 60).
         shutdown_timeout: Seconds allowed, after a stop was requested, to finish sending what
             was taken; the rest goes back to the list (default 30).
 
@@ -306,9 +309,10 @@ class RedisWorker:
             if heartbeat.is_alive():
                 heartbeat.join(timeout=self.heartbeat_ttl)
             self._give_back()
+            self._dead_letter_late_failures()
             try:
                 self.client.delete(self.heartbeat_key)
-            except Exception as exc:  # Redis down at exit: the heartbeat expires by itself
+            except Exception as exc:  # noqa: BLE001 - Redis down at exit: the heartbeat expires by itself
                 self._redis_error("deleting the heartbeat", exc)
             self._unhook_on_failure(original_on_failure)
             restore_signals()
@@ -382,7 +386,7 @@ class RedisWorker:
             try:
                 self.emitter.input(event)
                 handed += 1
-            except Exception as exc:  # the emitter refused it: it would refuse it again
+            except Exception as exc:  # noqa: BLE001 - the emitter refused it: it would refuse it again
                 logger.debug("RedisWorker: emitter refused an item", exc_info=True)
                 _invalid_log.log(
                     "RedisWorker %s: the emitter refused an item (%s); dead-lettered",
@@ -417,35 +421,43 @@ class RedisWorker:
             )
 
     def _flush_emitter(self) -> bool:
-        """Flush until done; False only when stopping and ``shutdown_timeout`` passed."""
+        """Flush until done; False only when stopping and ``shutdown_timeout`` passed.
+
+        The wait is cut in slices of at most a second so that a stop request is noticed while
+        the emitter retries; a flush slower than ``flush_timeout`` is logged (throttled).
+        """
+        started = time.monotonic()
         while True:
-            timeout = self.flush_timeout
+            now = time.monotonic()
             deadline = self._stop_deadline
-            if deadline is not None:
-                timeout = min(timeout, max(0.0, deadline - time.monotonic()))
-            try:
-                if self._flush_takes_timeout:
-                    done = self.emitter.flush(timeout=timeout)
-                else:
-                    done = self.emitter.flush()
-            except Exception:
-                logger.exception("RedisWorker %s: emitter.flush() raised", self.worker_id)
-                done = False
-            if done is None or done:
-                return True
-            if self._stop_deadline is not None and time.monotonic() >= self._stop_deadline:
+            if deadline is not None and now >= deadline:
                 logger.warning(
                     "RedisWorker %s: stopping before the emitter finished sending; the batch "
                     "goes back to the list (its events may arrive twice)",
                     self.worker_id,
                 )
                 return False
-            _flush_log.log(
-                "RedisWorker %s: emitter.flush() did not finish within %.0f s; waiting again",
-                self.worker_id,
-                timeout,
-            )
-            self._stop.wait(0.1)  # never spin on an emitter whose flush fails at once
+            timeout = _FLUSH_SLICE if deadline is None else min(_FLUSH_SLICE, deadline - now)
+            try:
+                if self._flush_takes_timeout:
+                    done = self.emitter.flush(timeout=timeout)
+                else:
+                    done = self.emitter.flush()
+                failed = False
+            except Exception:  # noqa: BLE001 - a broken emitter must not kill the worker
+                logger.exception("RedisWorker %s: emitter.flush() raised", self.worker_id)
+                done, failed = False, True
+            if done is None or done:
+                return True
+            if time.monotonic() - started >= self.flush_timeout:
+                _flush_log.log(
+                    "RedisWorker %s: the emitter has not finished sending after %.0f s "
+                    "(collector down?); still waiting",
+                    self.worker_id,
+                    time.monotonic() - started,
+                )
+            if failed or not self._flush_takes_timeout:
+                self._stop.wait(0.1)  # never spin on a flush that returns at once
 
     def _acknowledge(self, dead: List[bytes]) -> bool:
         """Dead-letter ``dead`` and delete the processing list, atomically."""
@@ -460,7 +472,7 @@ class RedisWorker:
         """At exit: move what is still in the processing list back to the main list."""
         try:
             moved = self._requeue(self.processing_key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Redis down at exit: logged
             self._redis_error("giving back the processing list", exc)
             return
         if moved:
@@ -468,6 +480,24 @@ class RedisWorker:
             logger.warning(
                 "RedisWorker %s: gave %d unsent item(s) back to %r", self.worker_id, moved, self.key
             )
+
+    def _dead_letter_late_failures(self) -> None:
+        """At exit: dead-letter failures the emitter reported after the last acknowledgement."""
+        with self._failed_lock:
+            failed, self._failed = self._failed, []
+        if not failed:
+            return
+        try:
+            self.client.rpush(self.failed_key, *(orjson.dumps(dict(e)) for e in failed))
+        except Exception as exc:  # noqa: BLE001 - Redis down at exit: logged
+            self._redis_error("dead-lettering failed events", exc)
+            logger.error(
+                "RedisWorker %s: %d failed event(s) could not be dead-lettered",
+                self.worker_id,
+                len(failed),
+            )
+            return
+        self._stats.dead_lettered += len(failed)
 
     # -- recovery and heartbeat --------------------------------------------------------------
 
@@ -532,7 +562,7 @@ class RedisWorker:
         while not self._stop.wait(interval):
             try:
                 self._beat()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the heartbeat thread must survive outages
                 self._redis_error("refreshing the heartbeat", exc)
 
     # -- the emitter's failure callback ------------------------------------------------------
@@ -576,12 +606,6 @@ class RedisWorker:
                 signal.signal(signum, old)
 
         return restore
-
-
-def _is_redis_error(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
-        return True
-    return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
 
 
 def _decode(raw: bytes) -> Optional[Dict[str, Any]]:

@@ -97,7 +97,7 @@ class RetryPolicy:
         return raw
 
     def may_retry(self, attempts: int, elapsed: float, next_delay: float = 0.0) -> bool:
-        """Whether another attempt is allowed after ``attempts`` attempts and ``elapsed`` seconds."""
+        """Whether another attempt is allowed after ``attempts`` attempts and ``elapsed`` s."""
         if self.max_attempts is not None and attempts >= self.max_attempts:
             return False
         return self.deadline is None or elapsed + next_delay <= self.deadline

@@ -100,7 +100,7 @@ class Sender:
         try:
             if self._host is None:
                 self._host = psutil.Process(pid)
-            return self._host.is_running() and self._host.status() != psutil.STATUS_ZOMBIE
+            return bool(self._host.is_running() and self._host.status() != psutil.STATUS_ZOMBIE)
         except psutil.Error:
             return False
 

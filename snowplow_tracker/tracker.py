@@ -47,7 +47,7 @@ from .constants import (
     UNSTRUCT_EVENT_SCHEMA,
 )
 from .errors import ConfigurationError, ValidationError
-from .payload import _URLSAFE, JsonEncoder, PayloadDict, add, encode_json, json_bytes, to_str
+from .payload import URLSAFE_TABLE, JsonEncoder, PayloadDict, add, encode_json, json_bytes, to_str
 from .self_describing_json import SelfDescribingJson
 from .subject import Subject
 
@@ -534,7 +534,7 @@ class Tracker:
                     envelope, self.json_encoder, "Tracker.track_struct_event", "context"
                 )
             if self.encode_base64:
-                p["cx"] = _b2a_base64(raw, newline=False).translate(_URLSAFE).decode("ascii")
+                p["cx"] = _b2a_base64(raw, newline=False).translate(URLSAFE_TABLE).decode("ascii")
             else:
                 p["co"] = raw.decode("utf-8")
         if tstamp is not None:

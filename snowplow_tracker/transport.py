@@ -39,8 +39,7 @@ def check_timeout(value: Optional[Timeout], where: str) -> Tuple[float, float]:
         return DEFAULT_TIMEOUT
     pair = value if isinstance(value, tuple) else (value, value)
     if len(pair) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf
-        for v in pair
+        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in pair
     ):
         raise ConfigurationError(
             f"{where}: argument 'request_timeout' must be a positive number of seconds or a "
@@ -199,11 +198,16 @@ class HttpTransport:
         return result
 
 
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 def deliver(
     transport: HttpTransport,
     events: List[bytes],
     policy: Optional[RetryPolicy] = None,
-    wait: Callable[[float], bool] = lambda s: (time.sleep(s), False)[1],
+    wait: Callable[[float], bool] = _sleep,
 ) -> DeliveryResult:
     """Send ``events`` with retries until each is accepted or given up on.
 

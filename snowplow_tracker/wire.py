@@ -48,7 +48,9 @@ def check_method(method: str, where: str) -> str:
         where: The qualified name of the caller, for the error message.
     """
     if not isinstance(method, str) or method.lower() not in METHODS:
-        raise ConfigurationError(f"{where}: argument 'method' must be 'get' or 'post', got {method!r}")
+        raise ConfigurationError(
+            f"{where}: argument 'method' must be 'get' or 'post', got {method!r}"
+        )
     return method.lower()
 
 
@@ -62,10 +64,11 @@ def _stringify(payload: Mapping[str, Any]) -> PayloadDict:
 
 
 def normalize_payload(payload: Mapping[str, Any]) -> PayloadDict:
-    """Return ``payload`` as the protocol wants it: every value a string, no empty values, no ``stm``.
+    """Return ``payload`` as the protocol wants: values are non-empty strings, no ``stm``.
 
     The tracker already builds such dicts, so this is a cheap check that returns the same object;
-    a dict from a custom caller (for instance events re-sent from ``on_failure``) is copied and fixed.
+    a dict from a custom caller (for instance events re-sent from ``on_failure``) is copied and
+    fixed.
 
     Args:
         payload: A flat mapping of protocol field names to values.
@@ -147,7 +150,7 @@ def get_query(event: bytes, stm: Optional[int] = None) -> str:
     """
     if stm is None:
         stm = sent_timestamp()
-    return "%s&stm=%d" % (event.decode("ascii"), stm) if event else "stm=%d" % stm
+    return f"{event.decode('ascii')}&stm={stm}" if event else f"stm={stm}"
 
 
 def collector_urls(

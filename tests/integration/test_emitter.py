@@ -462,7 +462,7 @@ def test_many_threads_tracking_at_once_deliver_every_event_exactly_once(
     emitter = make_emitter(collector.endpoint, method="post")
     threads, per_thread = 8, 500
     start = threading.Barrier(threads)
-    errors: List[BaseException] = []
+    errors: List[Exception] = []
     eids: List[List[str]] = [[] for _ in range(threads)]
 
     def track(n: int) -> None:
@@ -472,7 +472,7 @@ def test_many_threads_tracking_at_once_deliver_every_event_exactly_once(
                 payload = make_payload(se_la=f"thread {n}", se_va=str(i))
                 eids[n].append(payload["eid"])
                 emitter.input(payload)
-        except BaseException as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     workers = [threading.Thread(target=track, args=(n,)) for n in range(threads)]

@@ -75,7 +75,7 @@ def make_emitter() -> Iterator[Any]:
         assert no_orphans(pids), "sender processes left behind"
 
 
-def run_script(code: str, *args: str, **kwargs: Any) -> "subprocess.Popen[str]":
+def run_script(code: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
@@ -209,7 +209,7 @@ if __name__ == "__main__":
 def test_host_exit_without_flush_delivers_everything(
     counting_collector: Collector, start_method: str
 ) -> None:
-    """The exit handler flushes: a host that never calls flush() loses nothing (each start method)."""
+    """The exit handler flushes: a host that never calls flush() loses nothing."""
     proc = run_script(HOST_EXIT, counting_collector.endpoint, start_method, "1010")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -439,7 +439,9 @@ def test_close_is_idempotent_and_emitter_restarts_on_use(
 
 def test_sigterm_to_sender_drains_then_replaced(collector: Collector, make_emitter: Any) -> None:
     """SIGTERM makes a sender send what it holds and exit; the pool replaces it."""
-    emitter = make_emitter(collector.endpoint, buffer_size=1000, max_batch_age=60, ipc_max_delay=0.01)
+    emitter = make_emitter(
+        collector.endpoint, buffer_size=1000, max_batch_age=60, ipc_max_delay=0.01
+    )
     for _ in range(30):
         emitter.input(event())
     assert wait_until(lambda: emitter.stats().queued == 0 and emitter.stats().in_flight == 30)

@@ -123,7 +123,9 @@ def test_get_sends_one_request_per_event_to_i(
         assert pairs[-1][0] == "stm"
         assert dict(pairs[:-1]) == payload
         assert request.body == b""
-    assert collector.events == [{**p, "stm": r.events[0]["stm"]} for p, r in zip(payloads, requests)]
+    assert collector.events == [
+        {**p, "stm": r.events[0]["stm"]} for p, r in zip(payloads, requests)
+    ]
 
 
 def test_url_is_the_post_or_get_collector_url(collector: Collector) -> None:

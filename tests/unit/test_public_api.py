@@ -49,4 +49,4 @@ def test_version_is_the_wire_tracker_version() -> None:
     """``tv`` on the wire is py-<__version__>."""
     from snowplow_tracker._version import TRACKER_VERSION
 
-    assert TRACKER_VERSION == "py-" + snowplow_tracker.__version__
+    assert "py-" + snowplow_tracker.__version__ == TRACKER_VERSION

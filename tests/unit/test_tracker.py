@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import time
 import uuid
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
@@ -346,6 +348,26 @@ def test_new_event_id_sets_version_and_variant_bits_on_every_call() -> None:
         assert value[14] == "4"
         assert value[19] in "89ab"
         assert uuid.UUID(value).version == 4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_event_ids_differ_between_a_parent_and_its_forked_children() -> None:
+    def child_id() -> str:
+        read_fd, write_fd = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.write(write_fd, new_event_id().encode())
+            os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as pipe:
+            value = pipe.read().decode()
+        os.waitpid(pid, 0)
+        return value
+
+    first, second = child_id(), child_id()
+    assert len({first, second, new_event_id()}) == 3
 
 
 def test_get_uuid_and_get_timestamp_static_helpers() -> None:

@@ -1,0 +1,460 @@
+"""Integration tests of :class:`AsyncEmitter` (sending threads) against the embedded collector."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
+from uuid import uuid4
+
+import pytest
+
+from snowplow_tracker import AsyncEmitter, emitters
+from snowplow_tracker._logging import ThrottledLog
+from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.testing import Collector
+
+pytestmark = pytest.mark.integration
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0, max_attempts=3)
+
+MakeEmitter = Callable[..., AsyncEmitter]
+
+
+def make_payload(**extra: str) -> Dict[str, str]:
+    payload = {
+        "e": "se",
+        "se_ca": "c",
+        "se_ac": "a",
+        "eid": str(uuid4()),
+        "tv": "py-test",
+        "p": "srv",
+    }
+    payload.update(extra)
+    return payload
+
+
+def without_stm(events: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    return [{k: v for k, v in e.items() if k != "stm"} for e in events]
+
+
+class Calls:
+    """Records the calls of ``on_success`` and ``on_failure`` (made on the sending threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.successes: List[List[Dict[str, str]]] = []
+        self.failures: List[Tuple[int, List[Dict[str, str]]]] = []
+        self.failed = threading.Event()
+
+    def on_success(self, events: List[Dict[str, str]]) -> None:
+        with self.lock:
+            self.successes.append(events)
+
+    def on_failure(self, sent: int, unsent: List[Dict[str, str]]) -> None:
+        with self.lock:
+            self.failures.append((sent, unsent))
+        self.failed.set()
+
+    def sent_eids(self) -> List[str]:
+        with self.lock:
+            return [e["eid"] for batch in self.successes for e in batch]
+
+
+class Gates:
+    """An ``on_success`` that holds the sending thread on chosen events until released."""
+
+    def __init__(self, *eids: str) -> None:
+        self.entered = {eid: threading.Event() for eid in eids}
+        self.released = {eid: threading.Event() for eid in eids}
+        self.sent: List[str] = []
+
+    def on_success(self, events: List[Dict[str, str]]) -> None:
+        for event in events:
+            eid = event["eid"]
+            self.sent.append(eid)
+            if eid in self.entered:
+                self.entered[eid].set()
+                self.released[eid].wait(timeout=10)
+
+    def wait_entered(self, eid: str) -> None:
+        assert self.entered[eid].wait(timeout=5)
+
+    def release(self, eid: str) -> None:
+        self.released[eid].set()
+
+
+def wait_until_flush_waits(emitter: AsyncEmitter) -> None:
+    """Wait (bounded) until a ``flush()`` on another thread waits for the sending threads."""
+    deadline = time.monotonic() + 5
+    while not emitter._idle._waiters:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "flush() never started waiting"
+        time.sleep(0.001)
+
+
+def library_threads() -> Set[threading.Thread]:
+    return {
+        t
+        for t in threading.enumerate()
+        if t.name.startswith(("snowplow-async", "snowplow-flush-timer"))
+    }
+
+
+@pytest.fixture
+def make_emitter() -> Iterator[MakeEmitter]:
+    """Builds async emitters and closes them all after the test (asserting no thread is left)."""
+    before = library_threads()
+    made: List[AsyncEmitter] = []
+
+    def make(*args: Any, **kwargs: Any) -> AsyncEmitter:
+        emitter = AsyncEmitter(*args, **kwargs)
+        made.append(emitter)
+        return emitter
+
+    yield make
+    for emitter in made:
+        emitter.close(timeout=5)
+    assert library_threads() - before == set()
+
+
+# -- sending from threads -----------------------------------------------------------------------
+
+
+def test_input_returns_before_the_request_completes(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    collector.set_delay(0.3)
+    calls = Calls()
+    emitter = make_emitter(collector.endpoint, on_success=calls.on_success)
+    payload = make_payload()
+    emitter.input(payload)  # GET: the batch is full at once, but a thread sends it
+    # The collector answers (and records) only after its delay.
+    assert collector.requests == []
+    assert calls.successes == []
+    assert emitter.stats().in_flight + emitter.stats().queued == 1
+    assert emitter.flush() is True
+    assert calls.successes == [[payload]]
+    assert collector.eids() == [payload["eid"]]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_flush_blocks_until_every_event_is_delivered(
+    collector: Collector, make_emitter: MakeEmitter, method: str
+) -> None:
+    emitter = make_emitter(collector.endpoint, method=method)
+    payloads = [make_payload(se_la="é ✓ 😀 & =", se_va=str(i)) for i in range(25)]
+    for payload in payloads:
+        emitter.input(payload)
+    assert emitter.flush() is True
+    assert sorted(collector.eids()) == sorted(p["eid"] for p in payloads)
+    assert sorted(without_stm(collector.events), key=lambda e: e["eid"]) == sorted(
+        payloads, key=lambda e: e["eid"]
+    )
+    stats = emitter.stats()
+    assert (stats.accepted, stats.sent, stats.queued, stats.in_flight) == (25, 25, 0, 0)
+
+
+def test_flush_is_async_queues_the_buffer_and_returns_at_once(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    emitter = make_emitter(collector.endpoint, method="post")
+    emitter.input(make_payload())
+    assert emitter.flush(is_async=True) is False
+    assert collector.wait_for_events(1, timeout=5)
+
+
+def test_flush_with_a_timeout_returns_false_while_the_collector_hangs(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    collector.set_fault("hang")
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        request_timeout=0.5,
+        retry_policy=FAST,
+        on_success=calls.on_success,
+    )
+    payload = make_payload()
+    emitter.input(payload)
+    assert emitter.flush(timeout=0.1) is False
+    assert collector.wait_for_requests(1, timeout=5)
+    stats = emitter.stats()
+    assert (stats.queued, stats.in_flight) == (0, 1)
+    collector.set_fault(None)  # the retry after the read timeout succeeds
+    assert emitter.flush(timeout=10) is True
+    assert calls.sent_eids() == [payload["eid"]]
+    assert emitter.stats().retried == 1
+
+
+def test_flush_does_not_wait_for_events_tracked_after_it_started(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    first, second = make_payload(), make_payload()
+    gates = Gates(first["eid"], second["eid"])
+    emitter = make_emitter(collector.endpoint, method="get", on_success=gates.on_success)
+    emitter.input(first)
+    gates.wait_entered(first["eid"])  # the sending thread holds the first batch
+    results: List[bool] = []
+    flusher = threading.Thread(target=lambda: results.append(emitter.flush(timeout=10)))
+    flusher.start()
+    wait_until_flush_waits(emitter)
+    emitter.input(second)  # tracked while the flush waits
+    gates.release(first["eid"])
+    flusher.join(timeout=10)
+    assert results == [True]  # the second batch is still held by its callback
+    gates.wait_entered(second["eid"])
+    assert emitter.stats().in_flight == 1
+    gates.release(second["eid"])
+    assert emitter.flush(timeout=10) is True
+    assert collector.eids() == [first["eid"], second["eid"]]
+
+
+# -- concurrency --------------------------------------------------------------------------------
+
+
+def test_many_sending_threads_deliver_every_event_exactly_once(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    emitter = make_emitter(collector.endpoint, method="post", thread_count=4)
+    producers, per_producer = 4, 500
+    start = threading.Barrier(producers)
+    eids: List[List[str]] = [[] for _ in range(producers)]
+
+    def track(n: int) -> None:
+        start.wait(timeout=10)
+        for i in range(per_producer):
+            payload = make_payload(se_la=f"producer {n}", se_va=str(i))
+            eids[n].append(payload["eid"])
+            emitter.input(payload)
+
+    workers = [threading.Thread(target=track, args=(n,)) for n in range(producers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert emitter.stats().senders_alive == 4
+    assert emitter.flush(timeout=30) is True
+    expected = sorted(e for chunk in eids for e in chunk)
+    assert len(expected) == producers * per_producer
+    assert sorted(collector.eids()) == expected
+    assert collector.stats()["duplicates"] == 0
+    stats = emitter.stats()
+    assert (stats.accepted, stats.sent, stats.failed, stats.dropped) == (2000, 2000, 0, 0)
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+def test_retries_503_then_succeeds(collector: Collector, make_emitter: MakeEmitter) -> None:
+    collector.script([503, 503])
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=3,
+        retry_policy=RetryPolicy(base_delay=0.01),
+        on_success=calls.on_success,
+        on_failure=calls.on_failure,
+    )
+    payloads = [make_payload() for _ in range(3)]
+    for payload in payloads:
+        emitter.input(payload)
+    assert emitter.flush(timeout=10) is True
+    assert calls.successes == [payloads]
+    assert calls.failures == []
+    assert [r.status for r in collector.requests] == [503, 503, 200]
+    assert collector.eids() == [p["eid"] for p in payloads]
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed, stats.retried) == (3, 0, 6)
+
+
+def test_gives_up_after_max_attempts_and_calls_on_failure(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    collector.respond_with(503)
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=2,
+        retry_policy=FAST,
+        on_success=calls.on_success,
+        on_failure=calls.on_failure,
+    )
+    payloads = [make_payload(), make_payload()]
+    for payload in payloads:
+        emitter.input(payload)
+    assert emitter.flush(timeout=10) is True
+    assert calls.failures == [(0, payloads)]
+    assert calls.successes == []
+    assert len(collector.requests) == 3
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed, stats.retried) == (0, 2, 4)
+
+
+def test_a_non_retryable_status_fails_at_once(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    collector.respond_with(422)
+    calls = Calls()
+    emitter = make_emitter(collector.endpoint, retry_policy=FAST, on_failure=calls.on_failure)
+    payload = make_payload()
+    emitter.input(payload)
+    assert emitter.flush(timeout=10) is True
+    assert calls.failures == [(0, [payload])]
+    assert len(collector.requests) == 1
+
+
+def test_retries_by_default(make_emitter: MakeEmitter) -> None:
+    emitter = make_emitter("collector.example.com")
+    assert emitter.retry_policy == RetryPolicy()
+    assert emitter.thread_count == 1
+    assert emitter.buffer_size == 1
+
+
+def test_failed_events_passed_to_input_again_are_delivered(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        retry_policy=RetryPolicy.never(),
+        on_failure=calls.on_failure,
+    )
+    payloads = [make_payload() for _ in range(3)]
+    collector.respond_with(500)
+    for payload in payloads:
+        emitter.input(payload)
+    assert emitter.flush(timeout=10) is True
+    [(sent, unsent)] = calls.failures
+    assert (sent, unsent) == (0, payloads)
+    collector.respond_with(200)
+    for event in unsent:
+        emitter.input(event)
+    assert emitter.flush(timeout=10) is True
+    assert collector.eids() == [p["eid"] for p in payloads]
+
+
+def test_a_raising_callback_does_not_stop_the_sending_thread(
+    collector: Collector, make_emitter: MakeEmitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emitters, "_callback_log", ThrottledLog())
+
+    def boom(events: List[Dict[str, str]]) -> None:
+        raise RuntimeError("callback bug")
+
+    emitter = make_emitter(collector.endpoint, on_success=boom)
+    for _ in range(3):
+        emitter.input(make_payload())
+        assert emitter.flush(timeout=10) is True
+    assert len(collector.events) == 3
+    assert emitter.stats().senders_alive == 1
+
+
+# -- bounded queue ------------------------------------------------------------------------------
+
+
+def test_a_full_queue_drops_the_batch_counts_it_and_reports_it_to_on_failure(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    calls = Calls()
+    first, second, third = make_payload(), make_payload(), make_payload()
+    gates = Gates(first["eid"])
+    emitter = make_emitter(
+        collector.endpoint,
+        method="get",
+        max_queued_batches=1,
+        on_success=gates.on_success,
+        on_failure=calls.on_failure,
+    )
+    emitter.input(first)
+    gates.wait_entered(first["eid"])  # the only thread is busy with the first batch
+    emitter.input(second)  # fills the queue
+    emitter.input(third)  # dropped, reported at once in the caller
+    assert calls.failures == [(0, [third])]
+    stats = emitter.stats()
+    assert (stats.accepted, stats.dropped, stats.failed) == (3, 1, 0)
+    assert (stats.in_flight, stats.queued) == (1, 1)
+    gates.release(first["eid"])
+    assert emitter.flush(timeout=10) is True
+    assert collector.eids() == [first["eid"], second["eid"]]
+    assert gates.sent == [first["eid"], second["eid"]]
+
+
+# -- close --------------------------------------------------------------------------------------
+
+
+def test_close_delivers_the_buffer_and_stops_every_thread(collector: Collector) -> None:
+    before = library_threads()
+    emitter = AsyncEmitter(collector.endpoint, method="post", thread_count=3)
+    emitter.set_flush_timer(0.05)
+    payloads = [make_payload() for _ in range(25)]
+    for payload in payloads:
+        emitter.input(payload)
+    assert len(library_threads() - before) == 4  # three senders and the flush timer
+    assert emitter.close() is True
+    assert library_threads() - before == set()
+    assert sorted(collector.eids()) == sorted(p["eid"] for p in payloads)
+    assert emitter.stats().senders_alive == 0
+    assert emitter.close() is True  # idempotent
+
+
+def test_close_with_a_timeout_gives_up_on_a_hanging_collector(collector: Collector) -> None:
+    before = library_threads()
+    collector.set_fault("hang")
+    calls = Calls()
+    emitter = AsyncEmitter(
+        collector.endpoint,
+        method="post",
+        request_timeout=0.3,
+        retry_policy=RetryPolicy(base_delay=0.01),
+        on_failure=calls.on_failure,
+    )
+    payload = make_payload()
+    emitter.input(payload)
+    emitter.flush(is_async=True)
+    assert emitter.close(timeout=0.1) is False
+    # The attempt in progress ends at its read timeout; no retry follows the close.
+    assert library_threads() - before == set()
+    assert calls.failures == [(0, [payload])]
+    assert emitter.stats().failed == 1
+
+
+def test_close_without_any_event_starts_no_thread() -> None:
+    before = library_threads()
+    emitter = AsyncEmitter("collector.example.com")
+    assert emitter.close() is True
+    assert library_threads() - before == set()
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["thread_count", "max_queued_batches"])
+@pytest.mark.parametrize("bad", [0, -1, "2", 1.5, True, None])
+def test_invalid_thread_arguments_raise_configuration_error(name: str, bad: Any) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AsyncEmitter("collector.example.com", **{name: bad})
+    message = str(info.value)
+    assert message.startswith(f"AsyncEmitter: argument '{name}'")
+    assert "positive integer" in message
+    assert repr(bad) in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"endpoint": ""}, "endpoint"),
+        ({"method": "put"}, "method"),
+        ({"buffer_size": 0}, "buffer_size"),
+        ({"on_failure": "x"}, "on_failure"),
+        ({"request_timeout": -1}, "request_timeout"),
+    ],
+)
+def test_error_messages_name_the_async_emitter(kwargs: Dict[str, Any], argument: str) -> None:
+    arguments: Dict[str, Any] = {"endpoint": "collector.example.com", **kwargs}
+    with pytest.raises(ConfigurationError, match=rf"^AsyncEmitter: argument '{argument}'"):
+        AsyncEmitter(**arguments)
