@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from . import report
 from .collector import ROOT
 from .runner import ALL_SCENARIOS, Settings, run
 from .variants import SMOKE_VARIANTS, all_variants
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-services", action="store_true", help="skip the Redis and Celery variants"
     )
     parser.add_argument("--out", type=Path, help="output folder (default perf/results/latest)")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also copy the report to perf/RESULTS.md and perf/chart.png (linked by the README)",
+    )
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     return parser
 
@@ -157,6 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{v.name:<22} {v.description}")
         return 0
     results, out = run(settings)
+    if args.publish:
+        report.publish(out, ROOT)
     print((out / "results.md").read_text())
     lost = sum(row.get("lost", 0) for row in results["summary"].values())
     if results["errors"]:

@@ -356,7 +356,7 @@ class Suite:
                     t0 = self.progress.begin(f"{variant.name:<20} {scenario}")
                     try:
                         result = self.run_step(variant, scenario)
-                    except Exception as exc:  # a service failed to start: record it, go on
+                    except Exception as exc:  # noqa: BLE001 - record the failure, go on
                         result = {
                             "variant": variant.name,
                             "scenario": scenario,

@@ -344,16 +344,23 @@ def scenario_slowdown(
     per_s = sorted(probe / _workload_plain_with_check(probe, 10**9) for _ in range(5))[2]
     every = max(1, round(per_s / rate))
     iterations = int(per_s * seconds)
-    events = len(range(0, iterations, every))
+    chunk = max(every, iterations // 4)
+    events_per_chunk = len(range(0, chunk, every))
     reps = []
     for _ in range(int(spec["repeats"])):
         before = client.stats()
         gc.collect()
-        base_a = _workload_plain_with_check(iterations, every)
-        tracked = _workload(iterations, every, target.track)
-        base_b = _workload_plain_with_check(iterations, every)
+        # Four short pairs, alternating which comes first, cancel slow drifts of the machine.
+        base = tracked = 0.0
+        for pair in range(4):
+            if pair % 2 == 0:
+                base += _workload_plain_with_check(chunk, every)
+                tracked += _workload(chunk, every, target.track)
+            else:
+                tracked += _workload(chunk, every, target.track)
+                base += _workload_plain_with_check(chunk, every)
+        events = 4 * events_per_chunk
         after = _deliver(target, client, before["events"] + events, 120.0)
-        base = (base_a + base_b) / 2
         reps.append(
             {
                 "ratio": tracked / base,
@@ -441,7 +448,7 @@ def main(argv: List[str]) -> int:
     try:
         result = run(spec)
         status = 0
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as the result
         result = {
             "variant": spec.get("variant"),
             "scenario": spec.get("scenario"),

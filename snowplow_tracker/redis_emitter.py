@@ -307,7 +307,9 @@ class RedisEmitter:
 
     def _reset_after_fork(self) -> None:
         # The parent still holds (and will push) the buffered events: the child starts empty.
-        # redis-py's connection pool notices the new pid by itself.
+        # redis-py's connection pool notices the new pid by itself. Locks (the counters' too)
+        # may have been held by another thread at the fork: make new ones.
+        self._counters = Counters()
         self._init_state()
 
     def __repr__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -41,4 +42,5 @@ def test_perf_smoke_runs_and_loses_nothing(tmp_path: Path) -> None:
         assert row["throughput_eps"]["median"] > 0, name
         assert row["latency_received"] == row["latency_expected"], name
     assert (out / "results.md").read_text().startswith("# Performance")
-    assert (out / "chart.png").stat().st_size > 1000
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (out / "chart.png").stat().st_size > 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl
 from uuid import uuid4
 
@@ -187,7 +187,7 @@ def test_5xx_and_other_statuses_are_retryable(
 def test_custom_no_retry_statuses_decide_what_is_rejected(
     collector: Collector, make_transport: MakeTransport
 ) -> None:
-    policy = RetryPolicy(no_retry_statuses={503})
+    policy = RetryPolicy(no_retry_statuses=frozenset({503}))
     transport = make_transport(collector.endpoint, "post", retry_policy=policy)
     events = encoded(1, "post")
     collector.script([503, 400])
@@ -455,7 +455,7 @@ def test_deliver_of_nothing_makes_no_attempt(make_transport: MakeTransport) -> N
     ],
 )
 def test_check_timeout_accepts_a_number_or_a_connect_read_pair(
-    value: Any, expected: Optional[tuple]
+    value: Any, expected: Tuple[float, float]
 ) -> None:
     assert check_timeout(value, "Emitter") == expected
 

@@ -60,7 +60,7 @@ def test_successes_are_not_retried(status: int) -> None:
 
 
 def test_custom_no_retry_statuses_replace_the_defaults() -> None:
-    policy = RetryPolicy(no_retry_statuses=[404, 501])
+    policy = RetryPolicy(no_retry_statuses=[404, 501])  # type: ignore[arg-type]
     assert policy.no_retry_statuses == frozenset({404, 501})
     assert not policy.is_retryable(404)
     assert not policy.is_retryable(501)
@@ -194,7 +194,7 @@ def test_durations_must_be_non_negative_numbers(name: str, bad: Any) -> None:
 @pytest.mark.parametrize("name", ["base_delay", "max_delay"])
 def test_delays_may_not_be_none(name: str) -> None:
     with pytest.raises(ConfigurationError, match=f"argument '{name}'"):
-        RetryPolicy(**{name: None})
+        RetryPolicy(**{name: None})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", None, True, float("nan")])
