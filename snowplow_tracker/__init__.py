@@ -11,6 +11,8 @@ Importing this package starts nothing: no thread, no process, no Celery app, no 
 connection. The ``celery`` and ``redis`` modules are imported only when their emitters are used.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._logging import logger
 from ._version import VERSION
 from .celery_emitter import CeleryEmitter
@@ -19,14 +21,26 @@ from .emitters import AsyncEmitter, Emitter
 from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
 from .process_emitter import ProcessEmitter
 from .redis_emitter import RedisEmitter
-from .redis_worker import RedisWorker
 from .retry import RetryPolicy
 from .self_describing_json import SelfDescribingJson
 from .stats import EmitterStats
 from .subject import Subject
 from .tracker import Tracker
 
+if TYPE_CHECKING:
+    from .redis_worker import RedisWorker
+
 __version__ = VERSION
+
+
+def __getattr__(name: str) -> Any:
+    # RedisWorker is loaded on first access, so that ``python -m snowplow_tracker.redis_worker``
+    # does not find its own module already imported by the package.
+    if name == "RedisWorker":
+        from .redis_worker import RedisWorker
+
+        return RedisWorker
+    raise AttributeError(f"module 'snowplow_tracker' has no attribute {name!r}")
 
 __all__ = [
     "AsyncEmitter",

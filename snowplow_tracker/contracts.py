@@ -62,7 +62,7 @@ def describe(value: Any) -> str:
     """
     try:
         text = repr(value)
-    except Exception:  # a broken __repr__ must not hide the validation error
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the validation error
         text = f"<{type(value).__name__} object>"
     if len(text) > _MAX_REPR:
         text = text[:_MAX_REPR] + "..."

@@ -37,7 +37,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
 import psutil
 
@@ -106,6 +106,7 @@ class _State:
     next_id: int = 1
     senders: List[Optional[_SenderHandle]] = field(default_factory=list)
     drops: List[List[bytes]] = field(default_factory=list)
+    reporting: Set[int] = field(default_factory=set)  # acknowledged, callbacks not yet run
     feeder: Optional[threading.Thread] = None
     listener: Optional[threading.Thread] = None
     wake_r: Optional[socket.socket] = None
@@ -469,7 +470,15 @@ class ProcessEmitter(BaseEmitter):
             handle = s.senders[index]
             if handle is not None:
                 handle.in_flight -= len(events)
-            self._done_cond.notify_all()
+            s.reporting.add(batch_id)  # flush() waits until on_failure/on_success have run
+        try:
+            self._report_ack(events, retried, failed_idx)
+        finally:
+            with s.lock:
+                s.reporting.discard(batch_id)
+                self._done_cond.notify_all()
+
+    def _report_ack(self, events: List[bytes], retried: int, failed_idx: List[int]) -> None:
         if retried:
             self._counters.add(retried=retried)
         if failed_idx:
@@ -543,7 +552,7 @@ class ProcessEmitter(BaseEmitter):
 
     @staticmethod
     def _pending_locked(s: _State, watermark: int) -> bool:
-        if any(bid <= watermark for bid in s.in_flight):
+        if any(bid <= watermark for bid in s.in_flight) or s.reporting:
             return True
         return any(not isinstance(item, str) and item[0] <= watermark for item in s.outbox)
 

@@ -450,7 +450,12 @@ class RedisEmitter:
             pushed, failed = _push_chunks(self.client, self.key, batch)
         except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
             if not _is_redis_error(exc):
-                logger.exception("RedisEmitter: unexpected error while pushing")
+                logger.error(
+                    "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
+                    type(exc).__name__,
+                    mask_credentials(str(exc)),
+                )
+                logger.debug("RedisEmitter: traceback", exc_info=True)
             else:
                 _push_log.log(
                     "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
