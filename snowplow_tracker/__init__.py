@@ -42,6 +42,7 @@ def __getattr__(name: str) -> Any:
         return RedisWorker
     raise AttributeError(f"module 'snowplow_tracker' has no attribute {name!r}")
 
+
 __all__ = [
     "AsyncEmitter",
     "CeleryEmitter",
