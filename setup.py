@@ -30,6 +30,7 @@ setup(
             "jsonschema>=4.17",
             "redis>=4.2",
             "celery>=5.2",
+            "matplotlib>=3.5",
         ],
         "lint": ["ruff>=0.4", "mypy>=1.8", "types-requests", "types-psutil"],
         "perf": ["matplotlib>=3.5", "redis>=4.2", "celery>=5.2"],

@@ -18,6 +18,7 @@ import math
 import queue
 import threading
 import time
+from collections import abc
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ._logging import ThrottledLog, logger
@@ -50,7 +51,7 @@ def encode_or_raise(payload: Mapping[str, Any], method: str, where: str) -> byte
     Raises:
         EncodingError: ``payload`` is not a dict of JSON-serialisable values.
     """
-    if not isinstance(payload, Mapping):
+    if payload.__class__ is not dict and not isinstance(payload, abc.Mapping):
         raise EncodingError(
             f"{where}.input: argument 'payload' must be a dict of field names to strings, "
             f"got {type(payload).__name__}: {payload!r:.200}"

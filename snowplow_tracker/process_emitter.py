@@ -136,7 +136,7 @@ class ProcessEmitter(BaseEmitter):
         process_count: Sender processes (default: :func:`default_process_count`).
         max_queue_size: Events held in the host (waiting or in flight) before new events are
             dropped and reported to ``on_failure`` (default 100,000). ``track_*`` never blocks.
-        max_batch_age: Seconds a partial request batch may wait in a sender (default 1.0); a
+        max_batch_age: Seconds a partial request batch may wait in a sender (default 0.25); a
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
         retry_policy: Backoff, attempt/deadline limits and never-retried statuses (default
             :class:`~snowplow_tracker.retry.RetryPolicy()`: 8 attempts within 300 s).
@@ -162,7 +162,7 @@ class ProcessEmitter(BaseEmitter):
         process_count: Optional[int] = None,
         *,
         max_queue_size: int = 100_000,
-        max_batch_age: float = 1.0,
+        max_batch_age: float = 0.25,
         retry_policy: Optional[RetryPolicy] = None,
         start_method: str = "spawn",
         ipc_batch_size: int = DEFAULT_IPC_BATCH_SIZE,

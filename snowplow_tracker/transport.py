@@ -48,6 +48,22 @@ def check_timeout(value: Optional[Timeout], where: str) -> Tuple[float, float]:
     return (float(pair[0]), float(pair[1]))
 
 
+def _new_session(url: str) -> requests.Session:
+    """A session whose environment settings are read once, not on every request.
+
+    requests re-reads proxy and CA-bundle variables from the environment for each request
+    (about a tenth of a sender's time); the collector URL is fixed, so read them here once.
+    TLS verification stays on.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
+
+
 @dataclass
 class SendResult:
     """What one attempt at sending a batch gave.
@@ -133,7 +149,7 @@ class HttpTransport:
             # Locked: threads sending at once must share one session, not each leak their own.
             with self._session_lock:
                 if self._session is None or self._pid != pid:
-                    self._session = requests.Session()
+                    self._session = _new_session(self.url)
                     self._pid = pid
                 session = self._session
         return session

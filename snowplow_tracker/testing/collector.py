@@ -42,7 +42,6 @@ import contextlib
 import itertools
 import logging
 import re
-import select
 import signal
 import socket
 import socketserver
@@ -861,7 +860,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 return self._read_chunked()
             except ValueError as exc:
-                self._send(400, f"bad chunked body: {exc}\n".encode(), close=True)
+                self._unreadable(400, f"bad chunked body: {exc}")
                 return None
         length_header = self.headers.get("Content-Length")
         if length_header is None:
@@ -871,16 +870,24 @@ class _Handler(BaseHTTPRequestHandler):
             if length < 0:
                 raise ValueError(length_header)
         except ValueError:
-            self._send(400, b"bad Content-Length\n", close=True)
+            self._unreadable(400, "bad Content-Length")
             return None
         if length > _MAX_BODY:
-            self._send(413, b"body too large\n", close=True)
+            self._unreadable(413, "body too large")
             return None
         body = self.rfile.read(length) if length else b""
         if len(body) < length:
             self.close_connection = True
             return None
         return body
+
+    def _unreadable(self, status: int, reason: str) -> None:
+        """Count a request whose body cannot be read as bad, answer and close the connection."""
+        path, _, query = self.path.partition("?")
+        self.server.collector._record_request(
+            self.command, path, query, self._headers_dict, b"", status, time.time(), None, True
+        )
+        self._send(status, f"{reason}\n".encode(), close=True)
 
     def _read_chunked(self) -> bytes:
         parts: List[bytes] = []
@@ -949,10 +956,11 @@ class _Handler(BaseHTTPRequestHandler):
         sock = self.connection
         while not self.server.stopping.wait(0.05):
             try:
-                readable, _, _ = select.select([sock], [], [], 0)
-                if readable and not sock.recv(1, socket.MSG_PEEK):
+                if not sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
                     break  # the client closed its side
-            except (OSError, ValueError):
+            except BlockingIOError:
+                continue  # nothing to read: the client is still waiting
+            except OSError:
                 break
         self._abort(reset=False)
 
