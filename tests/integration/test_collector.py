@@ -211,6 +211,33 @@ def test_fault_hang_never_answers_and_records_no_event(collector: Collector) -> 
     assert get(collector, "/i?e=pv").status_code == 200
 
 
+def test_hanging_request_ends_when_the_client_gives_up(collector: Collector) -> None:
+    collector.set_fault("hang")
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(collector.url + "/i?e=pv", timeout=(2.0, 0.1))
+
+    deadline = time.monotonic() + 2.0
+    while any("-conn-" in t.name for t in collector_threads()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any("-conn-" in t.name for t in collector_threads())
+
+
+def test_unreadable_body_answers_400_or_413_and_is_counted(collector: Collector) -> None:
+    for length, status in ((b"-1", b"400"), (b"x", b"400"), (b"999999999", b"413")):
+        with socket.create_connection((collector.host, collector.port), timeout=2.0) as raw:
+            raw.sendall(
+                b"POST " + POST_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: " + length + b"\r\n\r\n"
+            )
+            answer = b""
+            while chunk := raw.recv(4096):  # the collector closes the connection
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 " + status)
+        assert b"\r\nContent-Length: " in answer
+    assert collector.bad_requests == 3
+    assert [r.status for r in collector.requests] == [400, 400, 413]
+
+
 def test_fault_in_a_script_is_used_once(collector: Collector) -> None:
     collector.script(["reset", 200])
 
