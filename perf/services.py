@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,11 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from snowplow_tracker.testing import RedisServer
+
 from .collector import ROOT, repo_env
+
+__all__ = ["CeleryWorkerProcess", "RedisServer", "RedisWorkerProcess", "workdir"]
 
 _started: List[subprocess.Popen[bytes]] = []
 
@@ -68,76 +70,6 @@ def start_process(
         log.close()
     _started.append(proc)
     return proc
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A throw-away ``redis-server`` (no persistence) on a free loopback port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = 0
-        self.proc: Optional[subprocess.Popen[bytes]] = None
-
-    @property
-    def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> RedisServer:
-        """Start it and wait until it answers PING.
-
-        Raises:
-            RuntimeError: ``redis-server`` is missing or does not answer in time.
-        """
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        if not os.path.exists(exe):
-            raise RuntimeError("redis-server not found: install it (apt-get install redis-server)")
-        for _ in range(3):
-            self.port = free_port()
-            self.proc = start_process(
-                [
-                    exe,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.workdir),
-                ],
-                self.workdir / f"redis-{self.port}.log",
-                env=dict(os.environ),
-            )
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if _ping(self.port):
-                    return self
-                time.sleep(0.05)
-            stop_process(self.proc)
-        raise RuntimeError(f"redis-server did not start; see {self.workdir}")
-
-    def stop(self) -> None:
-        """Stop the server."""
-        stop_process(self.proc)
 
 
 class RedisWorkerProcess:

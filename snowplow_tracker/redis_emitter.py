@@ -148,6 +148,15 @@ def describe_client(client: Any) -> str:
         return type(client).__name__
 
 
+def describe_target(url: Optional[str], client: Any) -> str:
+    """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
+    if url is not None:
+        return mask_credentials(url)
+    if client is not None:
+        return describe_client(client)
+    return "localhost:6379/0"
+
+
 def _is_redis_error(exc: BaseException) -> bool:
     """Whether ``exc`` comes from talking to Redis (the client's errors or the socket's)."""
     if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
@@ -313,12 +322,7 @@ class RedisEmitter:
         self._init_state()
 
     def __repr__(self) -> str:
-        if self.url is not None:
-            target = mask_credentials(self.url)
-        elif self._rdb is not None:
-            target = describe_client(self._rdb)
-        else:
-            target = "localhost:6379/0"
+        target = describe_target(self.url, self._rdb)
         return f"RedisEmitter(key={self.key!r}, redis={target!r}, buffer_size={self.buffer_size})"
 
     @property

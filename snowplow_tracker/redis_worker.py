@@ -63,7 +63,7 @@ from .redis_emitter import (
     DEFAULT_SOCKET_TIMEOUT,
     _is_redis_error,
     check_redis_url,
-    describe_client,
+    describe_target,
     mask_credentials,
     redis_client,
 )
@@ -232,12 +232,7 @@ class RedisWorker:
         self._flush_takes_timeout = _accepts_timeout(emitter.flush)
 
     def __repr__(self) -> str:
-        if self.url is not None:
-            target = mask_credentials(self.url)
-        elif self._rdb is not None:
-            target = describe_client(self._rdb)
-        else:
-            target = "localhost:6379/0"
+        target = describe_target(self.url, self._rdb)
         return f"RedisWorker(key={self.key!r}, worker_id={self.worker_id!r}, redis={target!r})"
 
     @property

@@ -1,4 +1,4 @@
-"""Testing helpers for code that uses ``snowplow_tracker``: an embedded local collector.
+"""Testing helpers for code that uses ``snowplow_tracker``: a local collector, a Redis server.
 
 Example:
     ::
@@ -19,13 +19,18 @@ from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
     from .collector import Collector, RecordedRequest
+    from .redis_server import RedisServer
 
-__all__ = ["Collector", "RecordedRequest"]
+__all__ = ["Collector", "RecordedRequest", "RedisServer"]
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily so that ``python -m snowplow_tracker.testing.collector`` does not find the
     # module already imported by its package (runpy would warn).
+    if name == "RedisServer":
+        from .redis_server import RedisServer
+
+        return RedisServer
     if name in __all__:
         from . import collector
 

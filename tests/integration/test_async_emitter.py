@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
-from uuid import uuid4
 
 import pytest
 
@@ -14,29 +13,13 @@ from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
+from tests.payloads import make_payload, without_stm
 
 pytestmark = pytest.mark.integration
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0, max_attempts=3)
 
 MakeEmitter = Callable[..., AsyncEmitter]
-
-
-def make_payload(**extra: str) -> Dict[str, str]:
-    payload = {
-        "e": "se",
-        "se_ca": "c",
-        "se_ac": "a",
-        "eid": str(uuid4()),
-        "tv": "py-test",
-        "p": "srv",
-    }
-    payload.update(extra)
-    return payload
-
-
-def without_stm(events: List[Dict[str, str]]) -> List[Dict[str, str]]:
-    return [{k: v for k, v in e.items() if k != "stm"} for e in events]
 
 
 class Calls:

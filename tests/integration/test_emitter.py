@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
-from uuid import uuid4
 
 import orjson
 import pytest
@@ -18,29 +17,13 @@ from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.wire import encode_event, post_body
+from tests.payloads import make_payload, without_stm
 
 pytestmark = pytest.mark.integration
 
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
 
 MakeEmitter = Callable[..., Emitter]
-
-
-def make_payload(**extra: str) -> Dict[str, str]:
-    payload = {
-        "e": "se",
-        "se_ca": "c",
-        "se_ac": "a",
-        "eid": str(uuid4()),
-        "tv": "py-test",
-        "p": "srv",
-    }
-    payload.update(extra)
-    return payload
-
-
-def without_stm(events: List[Dict[str, str]]) -> List[Dict[str, str]]:
-    return [{k: v for k, v in e.items() if k != "stm"} for e in events]
 
 
 class Calls:

@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -22,15 +21,10 @@ from snowplow_tracker.errors import EncodingError
 from snowplow_tracker.process_emitter import ProcessEmitter
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
+from tests.payloads import make_payload as event
 
 ROOT = Path(snowplow_tracker.__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=200, deadline=60)
-
-
-def event(**extra: str) -> Dict[str, str]:
-    payload = {"e": "se", "se_ca": "cat", "se_ac": "act", "eid": str(uuid.uuid4())}
-    payload.update({"tv": "py-test", "p": "srv"}, **extra)
-    return payload
 
 
 def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> bool:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Tuple
 from urllib.parse import parse_qsl
-from uuid import uuid4
 
 import orjson
 import pytest
@@ -16,6 +15,7 @@ from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_timeout, deliver
 from snowplow_tracker.wire import PAYLOAD_DATA_SCHEMA, encode_event
+from tests.payloads import make_payload
 
 pytestmark = pytest.mark.integration
 
@@ -23,19 +23,6 @@ POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01, jitter=0, max_attempts=3)
 
 MakeTransport = Callable[..., HttpTransport]
-
-
-def make_payload(**extra: str) -> Dict[str, str]:
-    payload = {
-        "e": "se",
-        "se_ca": "c",
-        "se_ac": "a",
-        "eid": str(uuid4()),
-        "tv": "py-test",
-        "p": "srv",
-    }
-    payload.update(extra)
-    return payload
 
 
 def encoded(n: int, method: str) -> List[bytes]:
