@@ -343,7 +343,8 @@ class Tracker:
 
     def _send(self, p: PayloadDict) -> None:
         for emitter in self.emitters:
-            emitter.input(p)
+            # Emitters of this library may offer a path that skips re-checking our own dicts.
+            getattr(emitter, "_tracker_input", emitter.input)(p)
 
     def _track_sdj(
         self,
@@ -548,7 +549,8 @@ class Tracker:
         p["dtm"] = str(_time_ns() // 1_000_000)
         p.update(self._standard)
         for emitter in self.emitters:
-            emitter.input(p)
+            # Emitters of this library may offer a path that skips re-checking our own dicts.
+            getattr(emitter, "_tracker_input", emitter.input)(p)
         return self
 
     # ------------------------------------------------------------------ self-describing events

@@ -13,10 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import requests
 
 from ._logging import ThrottledLog, logger
+from .connections import ConnectionPool, RequestFailed
 from .errors import ConfigurationError
 from .retry import RetryPolicy, is_success
 from .wire import POST_CONTENT_TYPE, collector_urls, get_query, post_body, sent_timestamp
@@ -101,10 +103,12 @@ class DeliveryResult:
 
 
 class HttpTransport:
-    """Sends batches of encoded events to a collector over one keep-alive ``requests.Session``.
+    """Sends batches of encoded events to a collector over keep-alive connections.
 
-    The session is created on first use in each process, so a transport that crossed a fork
-    never shares a connection with its parent. TLS certificates are always verified.
+    Requests go over a :class:`~snowplow_tracker.connections.ConnectionPool` (``http.client``),
+    or over a ``requests.Session`` when the environment configures a proxy for the collector.
+    Connections are made on first use in each process, so a transport that crossed a fork
+    never shares one with its parent. TLS certificates are always verified.
 
     Args:
         endpoint: Collector host, optionally with a scheme (which wins over ``protocol``),
@@ -136,6 +140,10 @@ class HttpTransport:
         self._session: Optional[requests.Session] = None
         self._pid = 0
         self._session_lock = threading.Lock()
+        self._pool = ConnectionPool(self.url, self.timeout)
+        self._get_target = urlsplit(self.get_url).path
+        self._post_target = urlsplit(self.post_url).path
+        self._proxied: Optional[bool] = None  # whether the environment sets a proxy
 
     @property
     def url(self) -> str:
@@ -156,11 +164,35 @@ class HttpTransport:
 
     def close(self) -> None:
         """Close the keep-alive connections of this process."""
+        self._pool.close()
         if self._session is not None and self._pid == os.getpid():
             self._session.close()
         self._session = None
 
     def _request(self, events: List[bytes], stm: int) -> Tuple[Optional[int], Optional[str]]:
+        if self._proxied is None:
+            self._proxied = bool(requests.utils.get_environ_proxies(self.url))
+        if self._proxied:
+            return self._request_via_requests(events, stm)
+        try:
+            if self.method == "post":
+                return self._pool.request(
+                    "POST",
+                    self._post_target,
+                    post_body(events, stm),
+                    {"Content-Type": POST_CONTENT_TYPE},
+                ), None
+            return self._pool.request(
+                "GET", self._get_target + "?" + get_query(events[0], stm), None, {}
+            ), None
+        except RequestFailed as exc:
+            return None, exc.name
+        except Exception as exc:  # noqa: BLE001 - nothing a collector answers may crash a sender
+            return None, f"{type(exc).__name__}: {exc}"
+
+    def _request_via_requests(
+        self, events: List[bytes], stm: int
+    ) -> Tuple[Optional[int], Optional[str]]:
         session = self._get_session()
         try:
             if self.method == "post":

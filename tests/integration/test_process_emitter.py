@@ -444,3 +444,22 @@ def test_sigterm_to_sender_drains_then_replaced(collector: Collector, make_emitt
     assert collector.wait_for_events(30, timeout=10)
     assert wait_until(lambda: emitter.stats().restarts == 1 and emitter.stats().senders_alive == 1)
     assert len(collector.events) == 30
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_tracker_with_process_emitter_sends_schema_valid_events(
+    collector: Collector, make_emitter: Any, method: str
+) -> None:
+    """Tracker works with a ProcessEmitter exactly as with an Emitter (the Tracker fast path)."""
+    from snowplow_tracker import Subject, Tracker
+    from snowplow_tracker.demo import track_everything
+    from tests.schema_validation import validate_event
+
+    emitter = make_emitter(collector.endpoint, method=method, buffer_size=50)
+    tracker = Tracker(emitter, subject=Subject().set_user_id("u-1"), namespace="ns", app_id="a")
+    track_everything(tracker)
+    assert tracker.flush() is tracker
+    assert len(collector.events) == 15 and collector.bad_requests == 0
+    for received in collector.events:
+        validate_event(received)
+        assert received["uid"] == "u-1" and received["tna"] == "ns"
