@@ -54,7 +54,6 @@ def producer_app(redis_server: RedisServer) -> Iterator[celery.Celery]:
 # -- scenario 4 --------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_5000_events_through_a_real_worker_as_json_messages(
     redis_client: redis.Redis,
     collector: Collector,
@@ -103,7 +102,6 @@ def test_5000_events_through_a_real_worker_as_json_messages(
 # -- scenario 5 --------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_the_task_retries_while_the_collector_answers_503(
     redis_client: redis.Redis,
     collector: Collector,
@@ -131,7 +129,6 @@ def test_the_task_retries_while_the_collector_answers_503(
 # -- scenario 6 --------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
 def test_a_worker_stopped_with_tasks_queued_and_started_again_loses_nothing(
     redis_client: redis.Redis,
     collector: Collector,
