@@ -15,7 +15,6 @@ from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from tests.payloads import make_payload, without_stm
 
-
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0, max_attempts=3)
 
 MakeEmitter = Callable[..., AsyncEmitter]

@@ -20,7 +20,6 @@ import requests
 
 from snowplow_tracker.testing import Collector, RecordedRequest
 
-
 SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}

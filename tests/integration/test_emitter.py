@@ -19,7 +19,6 @@ from snowplow_tracker.testing import Collector
 from snowplow_tracker.wire import encode_event, post_body
 from tests.payloads import make_payload, without_stm
 
-
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
 
 MakeEmitter = Callable[..., Emitter]

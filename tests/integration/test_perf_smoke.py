@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_VARIANTS = {"emitter-get", "emitter-post", "async-post", "process-1", "process-2"}
 SCENARIOS = {"caller", "throughput", "slowdown", "latency"}

@@ -28,7 +28,6 @@ from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
 
-
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Wk-s3cr3t-pw"
 

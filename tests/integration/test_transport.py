@@ -17,7 +17,6 @@ from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_tim
 from snowplow_tracker.wire import PAYLOAD_DATA_SCHEMA, encode_event
 from tests.payloads import make_payload
 
-
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.01, jitter=0, max_attempts=3)
 
