@@ -57,9 +57,9 @@ import orjson
 
 from ._logging import ThrottledLog, logger
 from .batching import Batcher
+from .credentials import mask_credentials
 from .emitters import BaseEmitter, encode_or_raise
 from .errors import ConfigurationError
-from .redis_emitter import mask_credentials
 from .retry import RetryPolicy
 from .stats import EmitterStats
 from .transport import HttpTransport, Timeout

@@ -34,19 +34,19 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
 import time
 import weakref
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from ._logging import ThrottledLog, logger
+from .credentials import mask_credentials
 from .emitters import check_callback, encode_or_raise
 from .errors import ConfigurationError
 from .stats import Counters, EmitterStats
 from .wire import PayloadDict, decode_events
 
-__all__ = ["RedisEmitter", "mask_credentials", "redis_client"]
+__all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]
@@ -62,32 +62,10 @@ RPUSH_CHUNK = 1000
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^@/\s?#]*)@")
-_QUERY_SECRET_RE = re.compile(r"(?i)(?P<key>[?&](?:password|passwd|pwd)=)[^&#\s]*")
 
 _drop_log = ThrottledLog()
 _push_log = ThrottledLog()
 _callback_log = ThrottledLog()
-
-
-def mask_credentials(text: str) -> str:
-    """Hide the passwords of every URL in ``text`` (for logs, reprs and error messages).
-
-    ``redis://user:secret@host:6379/0`` becomes ``redis://user:***@host:6379/0`` and
-    ``redis://:secret@host`` becomes ``redis://:***@host``; a ``password=`` query parameter is
-    masked too. Text without credentials is returned unchanged.
-
-    Args:
-        text: A URL or any message that may contain URLs.
-    """
-
-    def userinfo(match: re.Match[str]) -> str:
-        info = match.group("userinfo")
-        if ":" in info:
-            info = info.split(":", 1)[0] + ":***"
-        return f"{match.group('scheme')}{info}@"
-
-    return _QUERY_SECRET_RE.sub(r"\g<key>***", _USERINFO_RE.sub(userinfo, text))
 
 
 def check_redis_url(url: Any, where: str) -> str:
@@ -157,7 +135,7 @@ def describe_target(url: Optional[str], client: Any) -> str:
     return "localhost:6379/0"
 
 
-def _is_redis_error(exc: BaseException) -> bool:
+def is_redis_error(exc: BaseException) -> bool:
     """Whether ``exc`` comes from talking to Redis (the client's errors or the socket's)."""
     if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
         return True
@@ -453,7 +431,7 @@ class RedisEmitter:
         try:
             pushed, failed = _push_chunks(self.client, self.key, batch)
         except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
-            if not _is_redis_error(exc):
+            if not is_redis_error(exc):
                 logger.error(
                     "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
                     type(exc).__name__,

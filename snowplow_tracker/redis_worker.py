@@ -57,14 +57,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 import orjson
 
 from ._logging import ThrottledLog, logger
+from .credentials import mask_credentials
 from .errors import ConfigurationError
 from .redis_emitter import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_SOCKET_TIMEOUT,
-    _is_redis_error,
     check_redis_url,
     describe_target,
-    mask_credentials,
+    is_redis_error,
     redis_client,
 )
 
@@ -321,7 +321,7 @@ class RedisWorker:
             try:
                 return operation()
             except Exception as exc:
-                if not _is_redis_error(exc):
+                if not is_redis_error(exc):
                     raise
                 self._redis_error("draining the list", exc)
             if self._stop.wait(delay):

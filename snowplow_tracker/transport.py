@@ -119,6 +119,8 @@ class HttpTransport:
         port: Port, or None for the scheme's default or the one in ``endpoint``.
         request_timeout: Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.
         retry_policy: Decides which statuses are retryable.
+        session: A ``requests.Session`` of the user's (proxies, adapters, certificates, mocks);
+            when given, every request goes through it, and :meth:`close` leaves it open.
         where: The qualified name of the owner, for error messages.
     """
 
@@ -131,6 +133,7 @@ class HttpTransport:
         request_timeout: Optional[Timeout] = None,
         retry_policy: Optional[RetryPolicy] = None,
         *,
+        session: Optional[requests.Session] = None,
         where: str = "Emitter",
     ) -> None:
         self.get_url, self.post_url = collector_urls(endpoint, protocol, port, where=where)
@@ -144,6 +147,9 @@ class HttpTransport:
         self._get_target = urlsplit(self.get_url).path
         self._post_target = urlsplit(self.post_url).path
         self._proxied: Optional[bool] = None  # whether the environment sets a proxy
+        self._user_session = session
+        if session is not None:
+            self._session, self._pid, self._proxied = session, os.getpid(), True
 
     @property
     def url(self) -> str:
@@ -151,6 +157,8 @@ class HttpTransport:
         return self.post_url if self.method == "post" else self.get_url
 
     def _get_session(self) -> requests.Session:
+        if self._user_session is not None:
+            return self._user_session
         pid = os.getpid()
         session = self._session
         if session is None or self._pid != pid:
@@ -165,6 +173,8 @@ class HttpTransport:
     def close(self) -> None:
         """Close the keep-alive connections of this process."""
         self._pool.close()
+        if self._user_session is not None:
+            return
         if self._session is not None and self._pid == os.getpid():
             self._session.close()
         self._session = None

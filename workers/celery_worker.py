@@ -33,7 +33,7 @@ except ImportError:  # run from a checkout: use the library next to this folder
     sys.path.insert(0, _CHECKOUT)
 
 from snowplow_tracker.celery_emitter import BROKER_URL_ENV, DEFAULT_BROKER_URL  # noqa: E402
-from snowplow_tracker.redis_emitter import mask_credentials  # noqa: E402
+from snowplow_tracker.credentials import mask_credentials  # noqa: E402
 
 APP_MODULE = "snowplow_tracker.celery_app"
 

@@ -16,8 +16,9 @@ import orjson
 import pytest
 
 from snowplow_tracker import AsyncEmitter
+from snowplow_tracker.credentials import mask_credentials
 from snowplow_tracker.errors import ConfigurationError, EncodingError
-from snowplow_tracker.redis_emitter import RedisEmitter, mask_credentials
+from snowplow_tracker.redis_emitter import RedisEmitter
 from snowplow_tracker.redis_worker import RedisWorker, build_parser, main
 from snowplow_tracker.wire import encode_event
 
