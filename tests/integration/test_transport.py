@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import socket
 import threading
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl
 
 import orjson
 import pytest
 
 from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.http_client import CLIENTS
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_timeout, deliver
@@ -37,12 +40,13 @@ def no_wait(delays: List[float]) -> Callable[[float], bool]:
     return wait
 
 
-@pytest.fixture
-def make_transport() -> Iterator[MakeTransport]:
-    """Builds transports and closes them all after the test."""
+@pytest.fixture(params=CLIENTS)
+def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
+    """Builds transports on each client (requests, urllib3) and closes them after the test."""
     made: List[HttpTransport] = []
 
     def make(endpoint: str, method: str = "post", **kwargs: Any) -> HttpTransport:
+        kwargs.setdefault("client", request.param)
         transport = HttpTransport(endpoint, method, **kwargs)
         made.append(transport)
         return transport
@@ -277,6 +281,59 @@ def test_threads_sending_at_once_share_the_transport(
     assert results == [3] * 40
     assert len(collector.eids()) == len(set(collector.eids())) == 120
     assert len(connection_threads(collector)) <= 4
+
+
+@pytest.mark.parametrize("pool_size", [1, 3])
+def test_pool_size_requests_are_in_flight_at_once_on_as_many_connections(
+    make_transport: MakeTransport, pool_size: int
+) -> None:
+    """Twice pool_size threads send at once: the collector holds each request until pool_size
+    are open together (a barrier), and never sees more connections than pool_size."""
+    barrier = threading.Barrier(pool_size, timeout=10)
+    broken: List[BaseException] = []
+
+    def hold(event: Dict[str, str]) -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError as exc:
+            broken.append(exc)
+
+    with Collector(on_event=hold) as collector:
+        transport = make_transport(collector.endpoint, "post", pool_size=pool_size)
+        results: List[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(len(transport.send(encoded(1, "post")).sent))
+            )
+            for _ in range(2 * pool_size)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert results == [1] * 2 * pool_size
+        assert broken == []
+        assert len(connection_threads(collector)) == pool_size
+
+
+def test_credentials_in_the_endpoint_are_sent_as_basic_auth_and_never_shown(
+    collector: Collector, make_transport: MakeTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.10 style ``user:password@host``: the password is percent-decoded, sent in the
+    Authorization header, and appears in no URL or log line."""
+    caplog.set_level(logging.DEBUG, logger="snowplow_tracker")
+    transport = make_transport(f"http://an%40lyst:s3cr%3At@{collector.endpoint}", "post")
+    assert transport.url == f"http://{collector.endpoint}{POST_PATH}"
+    collector.script([503, 200])
+    events = encoded(2, "post")
+    assert transport.send(events).retry == events
+    assert transport.send(events).sent == events
+    expected = "Basic " + base64.b64encode(b"an@lyst:s3cr:t").decode()
+    for request in collector.requests:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert headers["authorization"] == expected
+    assert "s3cr" not in caplog.text
+    assert f"sent 2 event(s) to {transport.url}" in caplog.text  # the URL is logged, bare
 
 
 def test_close_releases_the_connection_and_the_transport_can_send_again(
