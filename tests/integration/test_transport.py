@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import socket
 import threading
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl
 
@@ -334,6 +336,37 @@ def test_credentials_in_the_endpoint_are_sent_as_basic_auth_and_never_shown(
         assert headers["authorization"] == expected
     assert "s3cr" not in caplog.text
     assert f"sent 2 event(s) to {transport.url}" in caplog.text  # the URL is logged, bare
+
+
+def test_a_forked_child_sends_on_its_own_connection_and_the_parents_stays_usable(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    assert transport.send(encoded(1, "post")).sent
+    sent_r, sent_w = os.pipe()
+    go_r, go_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        ok = len(transport.send(encoded(2, "post")).sent) == 2
+        os.write(sent_w, b"1" if ok else b"0")
+        os.read(go_r, 1)  # keep the child's connection open until the parent has looked
+        os._exit(0)
+    try:
+        assert os.read(sent_r, 1) == b"1"
+        # The parent's connection (1) is still open; the child made its own (2).
+        assert connection_threads(collector) == [
+            f"snowplow-collector-{collector.port}-conn-{i}" for i in (1, 2)
+        ]
+    finally:
+        os.write(go_w, b"1")
+        os.waitpid(pid, 0)
+        for fd in (sent_r, sent_w, go_r, go_w):
+            os.close(fd)
+    assert transport.send(encoded(1, "post")).sent
+    assert collector.wait_for_events(4, timeout=5)
+    assert len(collector.requests) == 3
 
 
 def test_close_releases_the_connection_and_the_transport_can_send_again(
