@@ -1,9 +1,10 @@
 """The HTTP clients a transport sends through: ``requests`` or ``urllib3``, never hand-written HTTP.
 
-Both clients keep ``pool_size`` keep-alive connections to the collector, are safe to use from
-several threads at once (a thread beyond ``pool_size`` waits for a free connection), verify TLS
-certificates (the ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` bundle when set, else certifi's, as
-``requests`` does), read the proxy settings of the environment once, and never follow redirects.
+Both clients open up to ``pool_size`` keep-alive connections to the collector as needed, are
+safe to use from several threads at once (a thread beyond ``pool_size`` waits for a connection),
+verify TLS certificates (the ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` bundle when set, else
+certifi's, as ``requests`` does), read the proxy settings of the environment once, and never
+follow redirects.
 
 * :class:`RequestsClient` sends through a ``requests.Session``: the one the user gave (then used
   as it is: proxies, adapters, client certificates, mocks), or one of its own.
@@ -97,7 +98,7 @@ class RequestsClient:
     Args:
         url: Any URL on the collector (selects the proxy from the environment).
         timeout: ``(connect, read)`` seconds.
-        pool_size: Keep-alive connections kept (ignored with a user's session).
+        pool_size: Most connections open at once (ignored with a user's session).
         session: A user's session, used as it is and never closed here; None for one of ours:
             environment settings read once (proxy, CA bundle), TLS verified, no cookies kept.
     """
@@ -149,7 +150,7 @@ class Urllib3Client:
     Args:
         url: Any URL on the collector.
         timeout: ``(connect, read)`` seconds.
-        pool_size: Keep-alive connections kept.
+        pool_size: Most connections open at once.
     """
 
     def __init__(self, url: str, timeout: Timeout, pool_size: int = 1) -> None:

@@ -42,6 +42,10 @@ Timeout = Union[float, Tuple[float, float]]
 #: Default ``(connect, read)`` timeout in seconds: a silent collector never hangs a sender.
 DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 10.0)
 
+#: Default most connections per transport (``requests``' own default): threads sending at once
+#: beyond it wait for a free connection.
+DEFAULT_POOL_SIZE = 10
+
 _failure_log = ThrottledLog()
 
 
@@ -125,7 +129,9 @@ class HttpTransport:
         client: Without a session, ``"requests"`` (default: a ``requests.Session``, proxy and CA
             bundle read from the environment once) or ``"urllib3"`` (a ``urllib3`` pool, the
             same settings, less CPU per request: for sender processes).
-        pool_size: Keep-alive connections kept, as many as requests sent at once (default 1).
+        pool_size: Most connections open at once, each kept alive, opened as needed: as many
+            requests can be in flight (default 10, as ``requests``; a sender that keeps N
+            requests in flight passes N).
         where: The qualified name of the owner, for error messages.
     """
 
@@ -140,7 +146,7 @@ class HttpTransport:
         *,
         session: Optional[requests.Session] = None,
         client: str = "requests",
-        pool_size: int = 1,
+        pool_size: int = DEFAULT_POOL_SIZE,
         where: str = "Emitter",
     ) -> None:
         self.get_url, self.post_url = collector_urls(endpoint, protocol, port, where=where)

@@ -8,7 +8,7 @@ import requests
 
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.http_client import RequestsClient, Urllib3Client
-from snowplow_tracker.transport import HttpTransport
+from snowplow_tracker.transport import DEFAULT_POOL_SIZE, HttpTransport
 
 URL = "https://collector.example.com/com.snowplowanalytics.snowplow/tp2"
 
@@ -66,6 +66,18 @@ def test_the_session_keeps_no_cookie_from_the_collector() -> None:
     assert not policy.set_ok(cookie, request)
     assert DefaultCookiePolicy().set_ok(cookie, request)  # which a default policy keeps
     client.close()
+
+
+def test_default_pool_is_that_of_requests_and_the_default_client_is_requests() -> None:
+    transport = HttpTransport("c.example.com")
+    assert (
+        (transport.pool_size, transport.client_name)
+        == (DEFAULT_POOL_SIZE, "requests")
+        == (
+            10,
+            "requests",
+        )
+    )
 
 
 @pytest.mark.parametrize(
