@@ -293,6 +293,8 @@ def test_collector_urls_rejects_invalid_endpoints_with_a_clear_message(
         ("http://u:pw-s3cret@host?x=1", "'http://u:***@host?x=1'"),
         ("http://u:pw-s3cret@host/a b", "'http://u:***@host/a b'"),
         ("u:pw-s3cret@host:0", "'u:***@host:0'"),
+        ("https://u:pw@s3cret@host:99999", "'https://u:***@host:99999'"),
+        ("u:pw@s3cret@host:99999", "'u:***@host:99999'"),
     ],
 )
 def test_collector_urls_errors_never_echo_a_password(endpoint: str, shown: str) -> None:
