@@ -172,7 +172,7 @@ class HttpTransport:
         self._headers = {
             "post": {"Content-Type": POST_CONTENT_TYPE, **auth},
             "get": auth,
-        }[method]
+        }[self.method]
         self._lock = threading.Lock()
         self._client: Optional[Client] = None  # ours, made on first use in each process
         self._pid = 0
@@ -225,9 +225,10 @@ class HttpTransport:
     def send(self, events: List[bytes]) -> SendResult:
         """Make one attempt at sending ``events``; never raises for network or HTTP errors.
 
-        A POST batch answered 413 (too large) is split in halves, recursively, and each half
-        sent in this same attempt; an event too large on its own is rejected at once, as is a
-        GET answered 414. So every event ends up in exactly one of the result's lists.
+        A POST batch answered 413 (too large) is split in halves, recursively, and the halves
+        sent one after the other in this same attempt; an event too large on its own is
+        rejected at once, as is a GET answered 414 (and a POST answered 414: its URL does not
+        depend on the events). So every event ends up in exactly one of the result's lists.
 
         Args:
             events: Encoded events (for this transport's method).

@@ -236,6 +236,29 @@ def test_a_hanging_collector_times_out_on_read(
     assert result.error == "ReadTimeout"
 
 
+def test_a_full_listen_queue_times_out_on_connect(make_transport: MakeTransport) -> None:
+    """A listening socket that accepts nothing, its backlog filled: the SYN is never answered."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                try:
+                    filler.connect(("127.0.0.1", port))
+                except BlockingIOError:
+                    pass
+            transport = make_transport(f"127.0.0.1:{port}", "post", request_timeout=(0.2, 1))
+            result = transport.send(encoded(1, "post"))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert result.error == "ConnectTimeout"
+    assert len(result.retry) == 1
+
+
 def test_a_new_connection_is_used_after_a_failure(
     collector: Collector, make_transport: MakeTransport
 ) -> None:

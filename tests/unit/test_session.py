@@ -97,3 +97,9 @@ def test_transport_rejects_bad_client_settings(kwargs: dict, message: str) -> No
         HttpTransport("c.example.com", where="ProcessEmitter", **kwargs)
     assert str(info.value).startswith("ProcessEmitter: ")
     assert message in str(info.value)
+
+
+def test_method_is_checked_and_lower_cased_by_the_transport() -> None:
+    assert HttpTransport("c.example.com", "POST").method == "post"
+    with pytest.raises(ConfigurationError, match="argument 'method' must be 'get' or 'post'"):
+        HttpTransport("c.example.com", "put")
