@@ -158,6 +158,19 @@ def test_a_get_answered_414_fails_alone_at_once(collector: Collector, client: st
     assert [r.status for r in collector.requests] == [200, 414, 200, 200]
 
 
+def test_the_issues_100_kb_get_event_fails_alone_at_once(collector: Collector) -> None:
+    """No limit set: the collector's HTTP server itself answers 414 past 64 KiB of URL."""
+    transport = HttpTransport(collector.endpoint, "get", retry_policy=RETRYING)
+    events = [encode_event(make_payload(se_la="y" * 100_000), "get"), *small(1, "get")]
+    try:
+        outcome = deliver(transport, events, RETRYING, no_wait([]))
+    finally:
+        transport.close()
+    assert outcome.failed == events[:1]
+    assert outcome.sent == events[1:]
+    assert outcome.attempts == 1
+
+
 # -- through the emitters -----------------------------------------------------------------------
 
 
