@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^@/\s?#]*)@")
+# The userinfo runs to the LAST "@" of the authority, as URL parsers read it: a password may hold
+# a raw "@" ("u:p@ss@host"), which must not leave "ss" visible.
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s?#]*)@")
 _QUERY_SECRET_RE = re.compile(r"(?i)(?P<key>[?&](?:password|passwd|pwd)=)[^&#\s]*")
 
 

@@ -10,6 +10,11 @@ from .errors import ConfigurationError
 
 #: Statuses that are never retried: the collector will answer the same again (as the 1.x tracker).
 DEFAULT_NO_RETRY_STATUSES: FrozenSet[int] = frozenset({400, 401, 403, 410, 422})
+#: Statuses saying a request was too large (413 body, 414 URL): never retried as they are,
+#: whatever the policy; the same request would be refused again.
+TOO_LARGE_STATUSES: FrozenSet[int] = frozenset({413, 414})
+#: Of those, the ones a smaller batch may avoid: the batch is split in halves and sent again.
+SPLIT_STATUSES: FrozenSet[int] = frozenset({413})
 
 
 def is_success(status: int) -> bool:
@@ -17,15 +22,27 @@ def is_success(status: int) -> bool:
     return 200 <= status < 400
 
 
+def should_split(status: int, events: int) -> bool:
+    """Whether a batch of ``events`` answered ``status`` is split in halves and sent again
+    (a 413 to more than one event); a single event answered 413 fails alone.
+
+    Args:
+        status: The HTTP status answered.
+        events: How many events the request carried.
+    """
+    return status in SPLIT_STATUSES and events > 1
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How a failed request is retried.
 
-    A network error (refused, reset, timeout, garbage) and any status that is neither a success
-    nor in ``no_retry_statuses`` are retried after ``base_delay * 2**attempt`` seconds, capped at
-    ``max_delay``, with up to ``jitter`` of that delay removed at random (so that many senders do
-    not retry in step). A batch gives up, and its events go to ``on_failure``, once
-    ``max_attempts`` attempts were made or ``deadline`` seconds passed since its first attempt.
+    A network error (refused, reset, timeout, garbage) and any status that is neither a success,
+    nor in ``no_retry_statuses``, nor 413/414 (:data:`TOO_LARGE_STATUSES`, never retried as they
+    are) are retried after ``base_delay * 2**attempt`` seconds, capped at ``max_delay``, with up
+    to ``jitter`` of that delay removed at random (so that many senders do not retry in step).
+    A batch gives up, and its events go to ``on_failure``, once ``max_attempts`` attempts were
+    made or ``deadline`` seconds passed since its first attempt.
 
     Attributes:
         max_attempts: Attempts per batch including the first (default 8); None for no limit
@@ -86,7 +103,11 @@ class RetryPolicy:
 
     def is_retryable(self, status: Optional[int]) -> bool:
         """Whether a failed attempt may be retried; ``status`` None means a network error."""
-        return status is None or (not is_success(status) and status not in self.no_retry_statuses)
+        return status is None or (
+            not is_success(status)
+            and status not in self.no_retry_statuses
+            and status not in TOO_LARGE_STATUSES
+        )
 
     def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
         """Seconds to wait after the ``attempt``-th failed attempt (1-based)."""

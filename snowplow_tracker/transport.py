@@ -1,4 +1,4 @@
-"""HTTP sending shared by every emitter: one keep-alive session, timeouts, retries.
+"""HTTP sending shared by every emitter: keep-alive connections, timeouts, retries.
 
 :class:`HttpTransport` turns a batch of encoded events into requests (built by
 :mod:`snowplow_tracker.wire`) and reports which events the collector accepted. :func:`deliver`
@@ -11,21 +11,40 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple, Union
-from urllib.parse import urlsplit
 
 import requests
 
 from ._logging import ThrottledLog, logger
-from .connections import ConnectionPool, RequestFailed
 from .errors import ConfigurationError
-from .retry import RetryPolicy, is_success
-from .wire import POST_CONTENT_TYPE, collector_urls, get_query, post_body, sent_timestamp
+from .http_client import (
+    CLIENTS,
+    Client,
+    RequestsClient,
+    Urllib3Client,
+    basic_auth_header,
+    error_name,
+)
+from .retry import RetryPolicy, is_success, should_split
+from .wire import (
+    POST_CONTENT_TYPE,
+    check_method,
+    collector_credentials,
+    collector_urls,
+    get_query,
+    post_body,
+    sent_timestamp,
+)
 
 Timeout = Union[float, Tuple[float, float]]
 #: Default ``(connect, read)`` timeout in seconds: a silent collector never hangs a sender.
 DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 10.0)
+
+#: Default most connections per transport (``requests``' own default): threads sending at once
+#: beyond it wait for a free connection.
+DEFAULT_POOL_SIZE = 10
 
 _failure_log = ThrottledLog()
 
@@ -50,22 +69,6 @@ def check_timeout(value: Optional[Timeout], where: str) -> Tuple[float, float]:
     return (float(pair[0]), float(pair[1]))
 
 
-def _new_session(url: str) -> requests.Session:
-    """A session whose environment settings are read once, not on every request.
-
-    requests re-reads proxy and CA-bundle variables from the environment for each request
-    (about a tenth of a sender's time); the collector URL is fixed, so read them here once.
-    TLS verification stays on.
-    """
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-    return session
-
-
 @dataclass
 class SendResult:
     """What one attempt at sending a batch gave.
@@ -75,7 +78,7 @@ class SendResult:
         retry: Events whose request failed in a way that may succeed later.
         rejected: Events whose request failed for good (a status in ``no_retry_statuses``).
         status: The last HTTP status seen, or None after a network error.
-        error: A short description of the last failure, or None.
+        error: A short description of the last failed request, or None if none failed.
     """
 
     sent: List[bytes] = field(default_factory=list)
@@ -105,14 +108,16 @@ class DeliveryResult:
 class HttpTransport:
     """Sends batches of encoded events to a collector over keep-alive connections.
 
-    Requests go over a :class:`~snowplow_tracker.connections.ConnectionPool` (``http.client``),
-    or over a ``requests.Session`` when the environment configures a proxy for the collector.
-    Connections are made on first use in each process, so a transport that crossed a fork
-    never shares one with its parent. TLS certificates are always verified.
+    Safe to call from several threads at once: each request takes one of ``pool_size`` kept-alive
+    connections (a thread beyond that waits for one). Connections are made on first use in each
+    process, so a transport that crossed a fork never shares one with its parent. TLS
+    certificates are always verified; redirects are not followed (a 3xx counts as sent).
+    Credentials in the endpoint (``https://user:password@host``) are sent as HTTP basic auth and
+    never appear in URLs, logs or error messages.
 
     Args:
         endpoint: Collector host, optionally with a scheme (which wins over ``protocol``),
-            port and path.
+            credentials, port and path.
         method: ``"get"`` (one request per event to ``/i``) or ``"post"`` (one request per
             batch to ``/com.snowplowanalytics.snowplow/tp2``).
         protocol: ``"http"`` or ``"https"``.
@@ -121,6 +126,12 @@ class HttpTransport:
         retry_policy: Decides which statuses are retryable.
         session: A ``requests.Session`` of the user's (proxies, adapters, certificates, mocks);
             when given, every request goes through it, and :meth:`close` leaves it open.
+        client: Without a session, ``"requests"`` (default: a ``requests.Session``, proxy and CA
+            bundle read from the environment once) or ``"urllib3"`` (a ``urllib3`` pool, the
+            same settings, less CPU per request: for sender processes).
+        pool_size: Most connections open at once, each kept alive, opened as needed: as many
+            requests can be in flight (default 10, as ``requests``; a sender that keeps N
+            requests in flight passes N).
         where: The qualified name of the owner, for error messages.
     """
 
@@ -134,103 +145,90 @@ class HttpTransport:
         retry_policy: Optional[RetryPolicy] = None,
         *,
         session: Optional[requests.Session] = None,
+        client: str = "requests",
+        pool_size: int = DEFAULT_POOL_SIZE,
         where: str = "Emitter",
     ) -> None:
         self.get_url, self.post_url = collector_urls(endpoint, protocol, port, where=where)
-        self.method = method
+        self.method = check_method(method, where)
         self.timeout = check_timeout(request_timeout, where)
         self.retry_policy = retry_policy or RetryPolicy()
-        self._session: Optional[requests.Session] = None
+        if client not in CLIENTS:
+            raise ConfigurationError(
+                f"{where}: argument 'client' must be one of {CLIENTS}, got {client!r}"
+            )
+        if session is not None and client != "requests":
+            raise ConfigurationError(
+                f"{where}: argument 'session' is a requests.Session: it needs client='requests', "
+                f"got {client!r}"
+            )
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ConfigurationError(
+                f"{where}: argument 'pool_size' must be a positive integer, got {pool_size!r}"
+            )
+        self.client_name = client
+        self.pool_size = pool_size
+        auth = basic_auth_header(collector_credentials(endpoint, protocol))
+        self._headers = {
+            "post": {"Content-Type": POST_CONTENT_TYPE, **auth},
+            "get": auth,
+        }[self.method]
+        self._lock = threading.Lock()
+        self._client: Optional[Client] = None  # ours, made on first use in each process
         self._pid = 0
-        self._session_lock = threading.Lock()
-        self._pool = ConnectionPool(self.url, self.timeout)
-        self._get_target = urlsplit(self.get_url).path
-        self._post_target = urlsplit(self.post_url).path
-        self._proxied: Optional[bool] = None  # whether the environment sets a proxy
-        self._user_session = session
-        if session is not None:
-            self._session, self._pid, self._proxied = session, os.getpid(), True
+        self._user_client = (
+            None if session is None else RequestsClient(self.url, self.timeout, session=session)
+        )
 
     @property
     def url(self) -> str:
-        """The URL requests go to (the GET one without its querystring)."""
+        """The URL requests go to (the GET one without its querystring; never credentials)."""
         return self.post_url if self.method == "post" else self.get_url
 
-    def _get_session(self) -> requests.Session:
-        if self._user_session is not None:
-            return self._user_session
-        pid = os.getpid()
-        session = self._session
-        if session is None or self._pid != pid:
-            # Locked: threads sending at once must share one session, not each leak their own.
-            with self._session_lock:
-                if self._session is None or self._pid != pid:
-                    self._session = _new_session(self.url)
-                    self._pid = pid
-                session = self._session
-        return session
+    def _get_client(self) -> Client:
+        if self._user_client is not None:
+            return self._user_client
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
+        # Locked: threads sending at once must share one pool, not each make their own.
+        with self._lock:
+            if self._client is None or self._pid != os.getpid():
+                if self.client_name == "urllib3":
+                    self._client = Urllib3Client(self.url, self.timeout, self.pool_size)
+                else:
+                    self._client = RequestsClient(self.url, self.timeout, self.pool_size)
+                self._pid = os.getpid()
+            return self._client
 
     def close(self) -> None:
-        """Close the keep-alive connections of this process."""
-        self._pool.close()
-        if self._user_session is not None:
-            return
-        if self._session is not None and self._pid == os.getpid():
-            self._session.close()
-        self._session = None
+        """Close the keep-alive connections of this process (a user's session stays open)."""
+        with self._lock:
+            client, self._client = self._client, None
+            if client is not None and self._pid == os.getpid():
+                client.close()  # a copy from before a fork is the parent's: left alone
 
     def _request(self, events: List[bytes], stm: int) -> Tuple[Optional[int], Optional[str]]:
-        if self._proxied is None:
-            self._proxied = bool(requests.utils.get_environ_proxies(self.url))
-        if self._proxied:
-            return self._request_via_requests(events, stm)
+        client = self._get_client()
         try:
             if self.method == "post":
-                return self._pool.request(
-                    "POST",
-                    self._post_target,
-                    post_body(events, stm),
-                    {"Content-Type": POST_CONTENT_TYPE},
-                ), None
-            return self._pool.request(
-                "GET", self._get_target + "?" + get_query(events[0], stm), None, {}
-            ), None
-        except RequestFailed as exc:
-            return None, exc.name
-        except Exception as exc:  # noqa: BLE001 - nothing a collector answers may crash a sender
-            return None, f"{type(exc).__name__}: {exc}"
-
-    def _request_via_requests(
-        self, events: List[bytes], stm: int
-    ) -> Tuple[Optional[int], Optional[str]]:
-        session = self._get_session()
-        try:
-            if self.method == "post":
-                response = session.post(
-                    self.post_url,
-                    data=post_body(events, stm),
-                    headers={"Content-Type": POST_CONTENT_TYPE},
-                    timeout=self.timeout,
-                    allow_redirects=False,
+                status = client.request(
+                    "POST", self.post_url, post_body(events, stm), self._headers
                 )
             else:
-                response = session.get(
-                    self.get_url + "?" + get_query(events[0], stm),
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            response.close()
-            return response.status_code, None
-        except requests.RequestException as exc:
-            # The connection may be in any state now; start the next request on a fresh one.
-            session.close()
-            return None, type(exc).__name__
+                url = self.get_url + "?" + get_query(events[0], stm)
+                status = client.request("GET", url, None, self._headers)
         except Exception as exc:  # noqa: BLE001 - nothing a collector answers may crash a sender
-            session.close()
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, error_name(exc)
+        return status, None
 
     def send(self, events: List[bytes]) -> SendResult:
         """Make one attempt at sending ``events``; never raises for network or HTTP errors.
+
+        A POST batch answered 413 (too large) is split in halves, recursively, and the halves
+        sent one after the other in this same attempt; an event too large on its own is
+        rejected at once, as is a GET answered 414 (and a POST answered 414: its URL does not
+        depend on the events). So every event ends up in exactly one of the result's lists.
 
         Args:
             events: Encoded events (for this transport's method).
@@ -239,19 +237,25 @@ class HttpTransport:
         if not events:
             return result
         stm = sent_timestamp()
-        batches = [events] if self.method == "post" else [[e] for e in events]
-        for batch in batches:
+        pending = deque([events] if self.method == "post" else [[e] for e in events])
+        while pending:
+            batch = pending.popleft()
             status, error = self._request(batch, stm)
-            result.status, result.error = status, error
+            result.status = status
             if status is not None and is_success(status):
                 result.sent.extend(batch)
                 logger.debug("sent %d event(s) to %s: HTTP %d", len(batch), self.url, status)
                 continue
-            if status is not None and not self.retry_policy.is_retryable(status):
-                result.rejected.extend(batch)
-            else:
-                result.retry.extend(batch)
             result.error = error or f"HTTP {status}"
+            if status is not None and should_split(status, len(batch)):
+                half = len(batch) // 2
+                pending.extendleft((batch[half:], batch[:half]))
+                logger.debug("%s answered %d to %d events: split", self.url, status, len(batch))
+                continue
+            if self.retry_policy.is_retryable(status):
+                result.retry.extend(batch)
+            else:
+                result.rejected.extend(batch)
             _failure_log.log("request to %s failed: %s", self.url, result.error)
         return result
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import orjson
 
+from .credentials import mask_credentials
 from .errors import ConfigurationError
 
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -153,17 +154,31 @@ def get_query(event: bytes, stm: Optional[int] = None) -> str:
     return f"{event.decode('ascii')}&stm={stm}" if event else f"stm={stm}"
 
 
+def _with_scheme(endpoint: str, protocol: str) -> str:
+    text = endpoint.strip()
+    return text if "://" in text else f"{protocol}://{text}"
+
+
+def _shown(endpoint: str) -> str:
+    """``repr(endpoint)`` for an error message, its password masked (with or without scheme)."""
+    if "://" in endpoint:
+        return repr(mask_credentials(endpoint))
+    return repr(mask_credentials("x://" + endpoint)[len("x://") :])
+
+
 def collector_urls(
     endpoint: str, protocol: str = "http", port: Optional[int] = None, *, where: str = "Emitter"
 ) -> Tuple[str, str]:
-    """Return the collector's ``(get_url, post_url)``.
+    """Return the collector's ``(get_url, post_url)``, without the credentials of ``endpoint``.
 
     Args:
-        endpoint: Host name, optionally with ``:port``, a path prefix, or a scheme
+        endpoint: Host name, optionally with ``:port``, a path prefix, credentials
+            (``user:password@host``, see :func:`collector_credentials`) or a scheme
             (``https://host``), which then wins over ``protocol``.
         protocol: ``"http"`` or ``"https"``.
         port: A port, which wins over one in ``endpoint``.
-        where: The qualified name of the caller, for error messages.
+        where: The qualified name of the caller, for error messages (which never show a
+            password).
 
     Raises:
         ConfigurationError: The endpoint is empty or malformed, or the protocol or port is invalid.
@@ -183,31 +198,24 @@ def collector_urls(
         raise ConfigurationError(
             f"{where}: argument 'port' must be an integer from 1 to 65535, got {port!r}"
         )
-    text = endpoint.strip()
-    if "://" not in text:
-        text = f"{protocol}://{text}"
+    text = _with_scheme(endpoint, protocol)
+    bad = f"{where}: argument 'endpoint' must be a host name with an optional"
     try:
         parts = urlsplit(text)
         host = parts.hostname
         url_port = parts.port
     except ValueError as exc:
         raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a host name with an optional port from 1 to "
-            f"65535, got {endpoint!r} ({exc})"
+            f"{bad} port from 1 to 65535, got {_shown(endpoint)} ({mask_credentials(str(exc))})"
         ) from None
     if url_port == 0:
-        raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a host name with an optional port from 1 to "
-            f"65535, got {endpoint!r}"
-        )
+        raise ConfigurationError(f"{bad} port from 1 to 65535, got {_shown(endpoint)}")
     if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a host name with an optional http(s) scheme, "
-            f"port and path, got {endpoint!r}"
-        )
+        raise ConfigurationError(f"{bad} http(s) scheme, port and path, got {_shown(endpoint)}")
     if any(c.isspace() for c in text):
         raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a host name without spaces, got {endpoint!r}"
+            f"{where}: argument 'endpoint' must be a host name without spaces, "
+            f"got {_shown(endpoint)}"
         )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
@@ -216,3 +224,17 @@ def collector_urls(
         netloc += f":{url_port}"
     base = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
     return base + GET_PATH, base + POST_PATH
+
+
+def collector_credentials(endpoint: str, protocol: str = "http") -> Optional[str]:
+    """The ``"user:password"`` in ``endpoint`` (percent-decoded), sent as HTTP basic auth; None
+    when it has none. Call it after :func:`collector_urls` accepted the endpoint.
+
+    Args:
+        endpoint: As given to :func:`collector_urls`.
+        protocol: As given to :func:`collector_urls`.
+    """
+    parts = urlsplit(_with_scheme(endpoint, protocol))
+    if parts.username is None and parts.password is None:
+        return None
+    return f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"

@@ -293,6 +293,8 @@ class Collector:
         self._script: Deque[Answer] = deque()
         self._delay = 0.0
         self._fault: Optional[str] = None
+        self._max_body_bytes: Optional[int] = None
+        self._max_url_bytes: Optional[int] = None
         # Recorded data.
         self._events: List[Event] = []
         self._requests: List[RecordedRequest] = []
@@ -479,6 +481,44 @@ class Collector:
         checked = _check_fault(fault, "Collector.set_fault")
         with self._lock:
             self._fault = checked
+
+    def set_size_limits(
+        self, body_bytes: Optional[int] = None, url_bytes: Optional[int] = None
+    ) -> None:
+        """Refuse tracker requests that are too large, as real collectors and proxies do.
+
+        A request whose body is longer than ``body_bytes`` is answered 413, one whose target
+        (path and querystring) is longer than ``url_bytes`` is answered 414; its events count as
+        rejected. The limits apply before the scripted answers (a refused request does not use
+        one up).
+
+        Args:
+            body_bytes: Most body bytes accepted, or None for no limit.
+            url_bytes: Most request-target bytes accepted, or None for no limit.
+
+        Raises:
+            ValueError: A limit is not a non-negative integer or None.
+        """
+        for name, value in (("body_bytes", body_bytes), ("url_bytes", url_bytes)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValueError(
+                    f"Collector.set_size_limits: {name!r} must be an int >= 0 or None, "
+                    f"got {value!r}"
+                )
+        with self._lock:
+            self._max_body_bytes, self._max_url_bytes = body_bytes, url_bytes
+
+    def _size_refusal(self, body: bytes, target: str) -> Optional[int]:
+        """413 or 414 when the request passes a limit of :meth:`set_size_limits`, else None."""
+        with self._lock:
+            max_body, max_url = self._max_body_bytes, self._max_url_bytes
+        if max_url is not None and len(target.encode("latin-1", "replace")) > max_url:
+            return 414
+        if max_body is not None and len(body) > max_body:
+            return 413
+        return None
 
     def control(self) -> Dict[str, Any]:
         """The current scripted behaviour, as ``/_control`` shows it.
@@ -1006,6 +1046,13 @@ class _Handler(BaseHTTPRequestHandler):
                 method, path, query, self._headers_dict, body, 400, received_at, None, bad=True
             )
             self._send(400, f"bad request: {exc}\n".encode())
+            return
+        refusal = collector._size_refusal(body, self.path)
+        if refusal is not None:
+            collector._record_request(
+                method, path, query, self._headers_dict, body, refusal, received_at, decoded
+            )
+            self._send(refusal, f"{_STATUS_REASONS[refusal]} (size limit)\n".encode())
             return
         answer, delay, location = collector._next_answer()
         if delay > 0 and self.server.stopping.wait(delay):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import logging
+import os
 import socket
 import threading
-from typing import Any, Callable, Iterator, List, Tuple
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl
 
 import orjson
 import pytest
 
 from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.http_client import CLIENTS
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_timeout, deliver
@@ -37,12 +42,13 @@ def no_wait(delays: List[float]) -> Callable[[float], bool]:
     return wait
 
 
-@pytest.fixture
-def make_transport() -> Iterator[MakeTransport]:
-    """Builds transports and closes them all after the test."""
+@pytest.fixture(params=CLIENTS)
+def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
+    """Builds transports on each client (requests, urllib3) and closes them after the test."""
     made: List[HttpTransport] = []
 
     def make(endpoint: str, method: str = "post", **kwargs: Any) -> HttpTransport:
+        kwargs.setdefault("client", request.param)
         transport = HttpTransport(endpoint, method, **kwargs)
         made.append(transport)
         return transport
@@ -230,6 +236,29 @@ def test_a_hanging_collector_times_out_on_read(
     assert result.error == "ReadTimeout"
 
 
+def test_a_full_listen_queue_times_out_on_connect(make_transport: MakeTransport) -> None:
+    """A listening socket that accepts nothing, its backlog filled: the SYN is never answered."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                try:
+                    filler.connect(("127.0.0.1", port))
+                except BlockingIOError:
+                    pass
+            transport = make_transport(f"127.0.0.1:{port}", "post", request_timeout=(0.2, 1))
+            result = transport.send(encoded(1, "post"))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert result.error == "ConnectTimeout"
+    assert len(result.retry) == 1
+
+
 def test_a_new_connection_is_used_after_a_failure(
     collector: Collector, make_transport: MakeTransport
 ) -> None:
@@ -277,6 +306,90 @@ def test_threads_sending_at_once_share_the_transport(
     assert results == [3] * 40
     assert len(collector.eids()) == len(set(collector.eids())) == 120
     assert len(connection_threads(collector)) <= 4
+
+
+@pytest.mark.parametrize("pool_size", [1, 3])
+def test_pool_size_requests_are_in_flight_at_once_on_as_many_connections(
+    make_transport: MakeTransport, pool_size: int
+) -> None:
+    """Twice pool_size threads send at once: the collector holds each request until pool_size
+    are open together (a barrier), and never sees more connections than pool_size."""
+    barrier = threading.Barrier(pool_size, timeout=10)
+    broken: List[BaseException] = []
+
+    def hold(event: Dict[str, str]) -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError as exc:
+            broken.append(exc)
+
+    with Collector(on_event=hold) as collector:
+        transport = make_transport(collector.endpoint, "post", pool_size=pool_size)
+        results: List[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(len(transport.send(encoded(1, "post")).sent))
+            )
+            for _ in range(2 * pool_size)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert results == [1] * 2 * pool_size
+        assert broken == []
+        assert len(connection_threads(collector)) == pool_size
+
+
+def test_credentials_in_the_endpoint_are_sent_as_basic_auth_and_never_shown(
+    collector: Collector, make_transport: MakeTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.10 style ``user:password@host``: the password is percent-decoded, sent in the
+    Authorization header, and appears in no URL or log line."""
+    caplog.set_level(logging.DEBUG, logger="snowplow_tracker")
+    transport = make_transport(f"http://an%40lyst:s3cr%3At@{collector.endpoint}", "post")
+    assert transport.url == f"http://{collector.endpoint}{POST_PATH}"
+    collector.script([503, 200])
+    events = encoded(2, "post")
+    assert transport.send(events).retry == events
+    assert transport.send(events).sent == events
+    expected = "Basic " + base64.b64encode(b"an@lyst:s3cr:t").decode()
+    for request in collector.requests:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert headers["authorization"] == expected
+    assert "s3cr" not in caplog.text
+    assert f"sent 2 event(s) to {transport.url}" in caplog.text  # the URL is logged, bare
+
+
+def test_a_forked_child_sends_on_its_own_connection_and_the_parents_stays_usable(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport(collector.endpoint, "post")
+    assert transport.send(encoded(1, "post")).sent
+    sent_r, sent_w = os.pipe()
+    go_r, go_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        ok = len(transport.send(encoded(2, "post")).sent) == 2
+        os.write(sent_w, b"1" if ok else b"0")
+        os.read(go_r, 1)  # keep the child's connection open until the parent has looked
+        os._exit(0)
+    try:
+        assert os.read(sent_r, 1) == b"1"
+        # The parent's connection (1) is still open; the child made its own (2).
+        assert connection_threads(collector) == [
+            f"snowplow-collector-{collector.port}-conn-{i}" for i in (1, 2)
+        ]
+    finally:
+        os.write(go_w, b"1")
+        os.waitpid(pid, 0)
+        for fd in (sent_r, sent_w, go_r, go_w):
+            os.close(fd)
+    assert transport.send(encoded(1, "post")).sent
+    assert collector.wait_for_events(4, timeout=5)
+    assert len(collector.requests) == 3
 
 
 def test_close_releases_the_connection_and_the_transport_can_send_again(

@@ -9,7 +9,12 @@ from typing import Any, Dict
 import pytest
 
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import DEFAULT_NO_RETRY_STATUSES, RetryPolicy, is_success
+from snowplow_tracker.retry import (
+    DEFAULT_NO_RETRY_STATUSES,
+    RetryPolicy,
+    is_success,
+    should_split,
+)
 
 # -- is_success ---------------------------------------------------------------------------------
 
@@ -67,6 +72,25 @@ def test_custom_no_retry_statuses_replace_the_defaults() -> None:
     assert policy.is_retryable(400)
     assert policy.is_retryable(503)
     assert policy.is_retryable(None)
+
+
+@pytest.mark.parametrize("status", [413, 414])
+@pytest.mark.parametrize("no_retry", [DEFAULT_NO_RETRY_STATUSES, frozenset()])
+def test_too_large_statuses_are_never_retried_whatever_the_policy(
+    status: int, no_retry: Any
+) -> None:
+    """The same request would be refused again (413 body, 414 URL)."""
+    assert not RetryPolicy(no_retry_statuses=no_retry).is_retryable(status)
+
+
+@pytest.mark.parametrize(
+    ("status", "events", "expected"),
+    [(413, 2, True), (413, 100, True), (413, 1, False), (414, 10, False), (503, 10, False)],
+)
+def test_only_a_413_to_several_events_splits_the_batch(
+    status: int, events: int, expected: bool
+) -> None:
+    assert should_split(status, events) is expected
 
 
 # -- delay --------------------------------------------------------------------------------------

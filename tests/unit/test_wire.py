@@ -18,6 +18,7 @@ from snowplow_tracker.wire import (
     POST_ENVELOPE_OVERHEAD,
     POST_PATH,
     check_method,
+    collector_credentials,
     collector_urls,
     decode_event,
     decode_events,
@@ -280,6 +281,45 @@ def test_collector_urls_rejects_invalid_endpoints_with_a_clear_message(
     assert message.startswith("Emitter: argument 'endpoint' must be")
     assert expectation in message
     assert repr(endpoint) in message
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "shown"),
+    [
+        ("https://u:pw-s3cret@host:99999", "'https://u:***@host:99999'"),
+        ("u:pw-s3cret@host:99999", "'u:***@host:99999'"),
+        ("http://u:pw-s3cret@host:abc", "'http://u:***@host:abc'"),
+        ("ftp://u:pw-s3cret@host", "'ftp://u:***@host'"),
+        ("http://u:pw-s3cret@host?x=1", "'http://u:***@host?x=1'"),
+        ("http://u:pw-s3cret@host/a b", "'http://u:***@host/a b'"),
+        ("u:pw-s3cret@host:0", "'u:***@host:0'"),
+        ("https://u:pw@s3cret@host:99999", "'https://u:***@host:99999'"),
+        ("u:pw@s3cret@host:99999", "'u:***@host:99999'"),
+    ],
+)
+def test_collector_urls_errors_never_echo_a_password(endpoint: str, shown: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        collector_urls(endpoint)
+    message = str(info.value)
+    assert "s3cret" not in message
+    assert shown in message
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "base", "credentials"),
+    [
+        ("https://user:pass@c.example.com:8443", "https://c.example.com:8443", "user:pass"),
+        ("user:pass@c.example.com", "http://c.example.com", "user:pass"),
+        ("https://us%40er:p%3Aa%2Fss@c.example.com", "https://c.example.com", "us@er:p:a/ss"),
+        ("https://token@c.example.com", "https://c.example.com", "token:"),
+        ("https://c.example.com", "https://c.example.com", None),
+    ],
+)
+def test_credentials_leave_the_urls_and_are_returned_decoded_for_basic_auth(
+    endpoint: str, base: str, credentials: Optional[str]
+) -> None:
+    assert collector_urls(endpoint)[0] == base + "/i"
+    assert collector_credentials(endpoint) == credentials
 
 
 @pytest.mark.parametrize("protocol", ["ftp", "HTTP", "", None, "http://"])
