@@ -335,6 +335,21 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
     if QUEUE not in queues.consume_from:
         queues.select_add(QUEUE)
         logger.info("CeleryEmitter: worker %s also consumes the queue %r", sender, QUEUE)
+    allowed = allowed_endpoints(app)
+    if allowed is None:
+        logger.warning(
+            "CeleryEmitter: worker %s sends to any collector named in a task; set %s (or the "
+            "app setting %s) to restrict it",
+            sender,
+            ALLOWED_ENDPOINTS_ENV,
+            ALLOWED_ENDPOINTS_CONF,
+        )
+    else:
+        logger.info(
+            "CeleryEmitter: worker %s sends only to %s",
+            sender,
+            mask_credentials(", ".join(allowed)) or "(nothing)",
+        )
 
 
 def connect_worker_signals() -> None:

@@ -1,4 +1,4 @@
-"""The documented Celery setup: a user's module builds its app and the emitter; a real worker runs it.
+"""The documented Celery setup: a user's module builds its app and emitter; a real worker runs it.
 
 The producer (this test process) and a real ``celery -A shop worker`` subprocess both import the
 same user module, written to ``tmp_path``; the broker is the test ``redis-server``; every event
@@ -7,6 +7,7 @@ must reach the embedded collector (duplicates are allowed and counted, losses ar
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator, Tuple
@@ -73,7 +74,9 @@ def test_5000_events_tracked_by_the_users_module_reach_the_collector(
     assert sum(labels_seen(collector).values()) == 5000  # no worker died: no duplicate
 
 
-def test_a_503_outage_then_recovery_loses_nothing(shop: Shop, collector: Collector) -> None:
+def test_a_503_outage_then_recovery_loses_nothing(
+    shop: Shop, collector: Collector, redis_client: redis.Redis
+) -> None:
     module, worker = shop
     worker.start()
     collector.respond_with(503)
@@ -82,6 +85,10 @@ def test_a_503_outage_then_recovery_loses_nothing(shop: Shop, collector: Collect
     assert module.emitter.flush() is True
     assert collector.wait_for_requests(40, timeout=20), worker.log()  # 20 tasks, retried
     assert collector.stats()["events"] == 0
+    # Retries go back to the snowplow queue (never to a queue other workers consume).
+    routing_keys = {json.loads(v)[2] for v in redis_client.hvals("unacked")}
+    assert routing_keys == {QUEUE}, routing_keys
+    assert redis_client.llen("celery") == 0
     collector.respond_with(200)
     assert wait_for_labels(collector, set(labels), timeout=30), worker.log()
     assert worker.stop() == 0
