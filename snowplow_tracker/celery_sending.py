@@ -49,6 +49,7 @@ __all__ = [
     "endpoint_allowed",
     "policy_from_message",
     "policy_to_message",
+    "replay_dead_letters",
     "send_events",
 ]
 
@@ -199,6 +200,38 @@ def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, 
         )
         raise Reject(reason, requeue=True) from None
     return {"sent": 0, "rejected": 0, "failed": 0, "dead_lettered": count}
+
+
+def replay_dead_letters(app: Any, limit: Optional[int] = None, queue: str = QUEUE) -> int:
+    """Publish the dead-lettered tasks again to ``queue``, oldest first, once their cause is fixed.
+
+    Each message leaves the dead-letter queue only after it was published again (as a new JSON
+    task; only JSON messages are read). Messages still refused go back to the dead-letter queue.
+
+    Args:
+        app: A Celery app on the broker that holds the dead-letter queue.
+        limit: At most this many messages (default: all).
+        queue: Where to publish them (default ``"snowplow"``).
+
+    Returns:
+        How many messages were published again.
+    """
+    moved = 0
+    with app.connection_for_write() as conn:
+        dead = conn.SimpleQueue(DEAD_LETTER_QUEUE, accept=["json"])
+        try:
+            while limit is None or moved < limit:
+                try:
+                    message = dead.get(block=False)
+                except dead.Empty:
+                    break
+                args, kwargs, _embed = message.decode()
+                app.send_task(TASK_NAME, args=args, kwargs=kwargs, queue=queue, serializer="json")
+                message.ack()
+                moved += 1
+        finally:
+            dead.close()
+    return moved
 
 
 # -- the task ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from snowplow_tracker.celery_sending import (
     allowed_endpoints,
     endpoint_allowed,
     policy_from_message,
+    replay_dead_letters,
 )
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.retry import RetryPolicy
@@ -35,7 +36,7 @@ from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
 
 FAST_RETRIES = RetryPolicy(max_attempts=30, deadline=60, base_delay=0.1, max_delay=0.5)
-QUEUE = "snowplow"  # the emitter's queue: a Redis list of that name
+QUEUE = celery_sending.QUEUE  # the emitter's queue: a Redis list of that name
 
 
 def make_event(i: int) -> Dict[str, str]:
@@ -273,6 +274,28 @@ def test_a_refused_destination_is_never_sent_and_is_dead_lettered(
     monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, f"collector.example.com,{collector.endpoint}")
     task.apply(args=[['{"e":"pv","eid":"x"}'], emitter.task_config])
     assert collector.eids() == ["x"]
+
+
+def test_dead_letters_are_replayed_to_the_snowplow_queue_unchanged(
+    memory_app: celery.Celery,
+) -> None:
+    task = register_task(memory_app)
+    config = {"v": 2, "url": "http://h", "method": "post"}
+    for i in range(3):
+        task.apply(args=[[f'{{"e":"pv","eid":"{i}"}}'], config])
+    assert replay_dead_letters(memory_app, limit=2) == 2
+    assert replay_dead_letters(memory_app) == 1
+    assert replay_dead_letters(memory_app) == 0
+    with memory_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue(QUEUE, accept=["json"])
+        try:
+            replayed = [queue.get(timeout=1) for _ in range(3)]
+        finally:
+            queue.close()
+    assert [m.decode()[0] for m in replayed] == [
+        [[f'{{"e":"pv","eid":"{i}"}}'], config] for i in range(3)
+    ]
+    assert all(m.headers["task"] == TASK_NAME for m in replayed)
 
 
 # -- the retry policy travels whole ------------------------------------------------------------

@@ -124,6 +124,7 @@ def test_a_worker_without_the_task_never_takes_it_and_an_include_worker_delivers
     assert collector.stats()["requests"] == 0
 
     reporting = workers("reporting")
+    reporting.queues = "celery"  # an explicit -Q without snowplow: it is added anyway
     reporting.start()
     assert wait_for_labels(collector, set(labels), timeout=30), reporting.log()
     assert reporting.stop() == 0
