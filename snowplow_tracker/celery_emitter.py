@@ -63,6 +63,7 @@ from .celery_sending import (
     connect_worker_signals,
     policy_to_message,
     send_events,
+    task_options,
 )
 from .credentials import mask_credentials
 from .emitters import BaseEmitter, encode_or_raise
@@ -387,10 +388,9 @@ class CeleryEmitter(BaseEmitter):
                 try:
                     self.task.apply_async(
                         args=[[e.decode("utf-8") for e in events], self.task_config],
-                        serializer="json",
-                        queue=self.queue,
                         retry=True,
                         retry_policy=PUBLISH_RETRY_POLICY,
+                        **task_options(events, self.queue),
                     )
                 except Exception as exc:  # noqa: BLE001 - any broker/kombu error: keep the batch
                     _publish_log.log(

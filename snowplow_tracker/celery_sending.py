@@ -51,6 +51,7 @@ __all__ = [
     "policy_to_message",
     "replay_dead_letters",
     "send_events",
+    "task_options",
 ]
 
 #: The name the sending task is registered under (stable: queued messages refer to it).
@@ -84,6 +85,20 @@ _unrestricted_log = ThrottledLog(interval=3600.0)
 _transports = threading.local()
 _signals_lock = threading.Lock()
 _signals_connected = False
+
+
+def task_options(events: Sequence[Any], queue: Optional[str]) -> Dict[str, Any]:
+    """Publishing options of a snowplow task: JSON, its queue, no event contents in headers.
+
+    Celery copies a ``repr`` of the arguments into the message headers (``argsrepr``), which
+    monitoring tools and Celery's own error logs show; a count replaces it here.
+    """
+    return {
+        "queue": queue,
+        "serializer": "json",
+        "argsrepr": f"<{len(events)} snowplow event(s)>",
+        "kwargsrepr": "{}",
+    }
 
 
 # -- the retry policy in a message ------------------------------------------------------------
@@ -185,9 +200,8 @@ def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, 
         task.app.send_task(
             TASK_NAME,
             args=[events, config],
-            queue=DEAD_LETTER_QUEUE,
-            serializer="json",
             headers={"snowplow_dead_letter_reason": reason},
+            **task_options(events if isinstance(events, list) else [], DEAD_LETTER_QUEUE),
         )
     except Exception as exc:  # noqa: BLE001 - keep the message in its queue instead
         from celery.exceptions import Reject
@@ -226,7 +240,7 @@ def replay_dead_letters(app: Any, limit: Optional[int] = None, queue: str = QUEU
                 except dead.Empty:
                     break
                 args, kwargs, _embed = message.decode()
-                app.send_task(TASK_NAME, args=args, kwargs=kwargs, queue=queue, serializer="json")
+                app.send_task(TASK_NAME, args=args, kwargs=kwargs, **task_options(args[0], queue))
                 message.ack()
                 moved += 1
         finally:
@@ -344,6 +358,8 @@ def send_events(
                 kwargs={"first_attempt": started},
                 countdown=delay,
                 max_retries=None if policy.max_attempts is None else policy.max_attempts - 1,
+                argsrepr=task_options(remaining, None)["argsrepr"],
+                kwargsrepr="{}",
             )
         failed = len(result.retry)
         logger.error(

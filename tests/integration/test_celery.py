@@ -86,6 +86,7 @@ def test_events_reach_the_default_apps_worker_as_json_messages(
         envelope = json.loads(message)
         assert envelope["content-type"] == "application/json"
         assert envelope["headers"]["task"] == TASK_NAME
+        assert envelope["headers"]["argsrepr"] == "<100 snowplow event(s)>"  # no contents
         assert b"pickle" not in message
         assert envelope["properties"]["body_encoding"] == "base64"
         args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))

@@ -86,8 +86,9 @@ def test_a_503_outage_then_recovery_loses_nothing(
     assert collector.wait_for_requests(40, timeout=20), worker.log()  # 20 tasks, retried
     assert collector.stats()["events"] == 0
     # Retries go back to the snowplow queue (never to a queue other workers consume).
-    routing_keys = {json.loads(v)[2] for v in redis_client.hvals("unacked")}
-    assert routing_keys == {QUEUE}, routing_keys
+    unacked = [json.loads(v) for v in redis_client.hvals("unacked")]
+    assert {rk for _message, _exchange, rk in unacked} == {QUEUE}
+    assert all("snowplow event(s)>" in m["headers"]["argsrepr"] for m, _, _ in unacked)
     assert redis_client.llen("celery") == 0
     collector.respond_with(200)
     assert wait_for_labels(collector, set(labels), timeout=30), worker.log()
