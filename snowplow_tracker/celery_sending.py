@@ -384,6 +384,13 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
     if QUEUE not in queues.consume_from:
         queues.select_add(QUEUE)
         logger.info("CeleryEmitter: worker %s also consumes the queue %r", sender, QUEUE)
+    accepted = {str(c).lower() for c in (app.conf.accept_content or ())}
+    if accepted & {"pickle", "application/x-python-serialize"}:
+        logger.warning(
+            "CeleryEmitter: worker %s accepts pickle messages (accept_content): anyone who can "
+            "publish to the broker can run code in it; snowplow tasks need JSON only",
+            sender,
+        )
     allowed = allowed_endpoints(app)
     if allowed is None:
         logger.warning(

@@ -15,6 +15,7 @@ import types
 from typing import Any, Dict, Iterator, List
 
 import celery
+import celery.signals
 import pytest
 import redis
 
@@ -415,3 +416,26 @@ def test_an_unreachable_broker_never_raises_is_bounded_and_hides_its_password(
         assert "s3cret" not in caplog.text
     finally:
         app.close()
+
+
+def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
+    memory_app: celery.Celery, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    worker = types.SimpleNamespace(app=memory_app)  # what celeryd_after_setup hands over
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert QUEUE not in memory_app.amqp.queues.consume_from  # it does not know the task
+
+    register_task(memory_app)
+    memory_app.conf.accept_content = ["json", "pickle"]
+    memory_app.amqp.queues.select(["celery"])  # as `-Q celery` does
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert QUEUE in memory_app.amqp.queues.consume_from
+    assert "worker w@h accepts pickle messages" in caplog.text
+    assert "worker w@h sends to any collector named in a task" in caplog.text
+
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="snowplow_tracker")
+    memory_app.conf.snowplow_allowed_endpoints = ["https://u:pw@c.example.com"]
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert "worker w@h sends only to https://u:***@c.example.com" in caplog.text
