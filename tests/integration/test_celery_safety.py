@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Tuple
 
+import celery
 import pytest
 import redis
 
@@ -196,3 +197,29 @@ def test_the_evil_payload_really_creates_its_file_when_unpickled(tmp_path: Path)
     marker = tmp_path / "unpickled"
     pickle.loads(pickle.dumps(_Evil(str(marker)))).close()
     assert marker.exists()
+
+
+def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
+    redis_server: RedisServer, redis_client: redis.Redis, collector: Collector, tmp_path: Path
+) -> None:
+    password = "s3cret-broker-pw"
+    url = redis_server.url.replace("redis://", f"redis://:{password}@", 1)
+    redis_client.config_set("requirepass", password)
+    worker = CeleryWorkerProcess(url, tmp_path / "worker.log", loglevel="info")
+    app = celery.Celery("snowplow-test-password", broker=url)
+    try:
+        worker.start()
+        emitter = CeleryEmitter(collector.endpoint, buffer_size=10, celery_app=app)
+        for i in range(20):
+            emitter.input({"e": "pv", "eid": f"pw-{i}", "p": "srv"})
+        assert emitter.flush() is True
+        assert collector.wait_for_events(20, timeout=30), worker.log()
+        assert worker.stop() == 0
+    finally:
+        app.close()
+        worker.kill()
+        redis.Redis.from_url(url).config_set("requirepass", "")
+    output = (tmp_path / "worker.log").read_text()
+    assert "redis://:**@" in output  # Celery's banner, masked
+    assert password not in output
+    assert "pw-1" not in output  # nor event contents (INFO log)
