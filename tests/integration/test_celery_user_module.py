@@ -8,6 +8,7 @@ must reach the embedded collector (duplicates are allowed and counted, losses ar
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator, Tuple
@@ -87,6 +88,10 @@ def test_a_503_outage_then_recovery_loses_nothing(
     assert collector.stats()["events"] == 0
     # Retries go back to the snowplow queue (never to a queue other workers consume).
     unacked = [json.loads(v) for v in redis_client.hvals("unacked")]
+    deadline = time.monotonic() + 10
+    while not unacked and time.monotonic() < deadline:  # retries wait, unacked, for their ETA
+        time.sleep(0.05)
+        unacked = [json.loads(v) for v in redis_client.hvals("unacked")]
     assert {rk for _message, _exchange, rk in unacked} == {QUEUE}
     assert all("snowplow event(s)>" in m["headers"]["argsrepr"] for m, _, _ in unacked)
     assert redis_client.llen("celery") == 0
