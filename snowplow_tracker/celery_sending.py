@@ -47,6 +47,7 @@ __all__ = [
     "allowed_endpoints",
     "connect_worker_signals",
     "endpoint_allowed",
+    "invalid_entries",
     "policy_from_message",
     "policy_to_message",
     "replay_dead_letters",
@@ -127,15 +128,27 @@ def policy_from_message(config: Mapping[str, Any]) -> RetryPolicy:
 _Entry = Tuple[FrozenSet[str], str, Optional[int], str]
 
 
-def _parse_entry(entry: str) -> _Entry:
+def _parse_entry(entry: str) -> Optional[_Entry]:
+    """An allowlist entry as (schemes, host, port, path); None when it is not a valid one."""
     text = entry.strip()
-    if "://" not in text:  # host[:port]: http or https
-        parts = urlsplit(f"//{text}")
-        return frozenset(_DEFAULT_PORTS), (parts.hostname or ""), parts.port, ""
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    port = parts.port or _DEFAULT_PORTS.get(scheme)
-    return frozenset({scheme}), (parts.hostname or ""), port, parts.path.rstrip("/")
+    try:
+        if "://" not in text:  # host[:port]: http or https
+            parts = urlsplit(f"//{text}")
+            schemes, port = frozenset(_DEFAULT_PORTS), parts.port
+        else:
+            parts = urlsplit(text)
+            scheme = parts.scheme.lower()
+            schemes, port = frozenset({scheme}), parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number or out of range
+        return None
+    if not parts.hostname:
+        return None
+    return schemes, parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def invalid_entries(entries: Sequence[str]) -> List[str]:
+    """The allowlist entries that can match nothing (reported when a worker starts)."""
+    return [entry for entry in entries if _parse_entry(entry) is None]
 
 
 def endpoint_allowed(url: str, entries: Sequence[str]) -> bool:
@@ -158,10 +171,13 @@ def endpoint_allowed(url: str, entries: Sequence[str]) -> bool:
         return False
     path = parts.path.rstrip("/")
     for entry in entries:
-        schemes, entry_host, entry_port, entry_path = _parse_entry(entry)
+        parsed = _parse_entry(entry)
+        if parsed is None:
+            continue
+        schemes, entry_host, entry_port, entry_path = parsed
         if (
             scheme in schemes
-            and host == entry_host.lower()
+            and host == entry_host
             and ((entry_port is None and port == _DEFAULT_PORTS[scheme]) or port == entry_port)
             and (path == entry_path or path.startswith(entry_path + "/"))
         ):
@@ -314,7 +330,10 @@ def send_events(
     Returns:
         Counts of ``sent``, ``rejected``, ``failed`` and ``dead_lettered`` events.
     """
-    refusal = _refusal(task, events, config)
+    try:
+        refusal = _refusal(task, events, config)
+    except Exception as exc:  # noqa: BLE001 - never lose a message to an unexpected error
+        refusal = f"the message could not be checked ({type(exc).__name__}: {exc})"
     if refusal is not None:
         return _dead_letter(task, events, config, refusal)
     try:
@@ -406,6 +425,14 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
             sender,
             mask_credentials(", ".join(allowed)) or "(nothing)",
         )
+        invalid = invalid_entries(allowed)
+        if invalid:
+            logger.warning(
+                "CeleryEmitter: worker %s ignores invalid allowed endpoint(s) %s (expected "
+                "scheme://host[:port][/path] or host[:port])",
+                sender,
+                mask_credentials(", ".join(invalid)),
+            )
 
 
 def connect_worker_signals() -> None:

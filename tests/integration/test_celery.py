@@ -240,6 +240,9 @@ def test_a_message_the_worker_cannot_run_is_dead_lettered_unchanged(
         ("https://c.example.com:99999", ["c.example.com"], False),
         ("https://other.example.com", ["a.example.com", " https://other.example.com "], True),
         ("https://c.example.com", [], False),
+        ("https://c.example.com", ["c.example.com:abc", "https://", "c.example.com"], True),
+        ("https://c.example.com", ["c.example.com:abc", "http://c.example.com:0x1"], False),
+        ("not a url", ["c.example.com"], False),
     ],
 )
 def test_the_allowlist_matches_scheme_host_port_and_path(
@@ -436,6 +439,7 @@ def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
 
     caplog.clear()
     caplog.set_level(logging.INFO, logger="snowplow_tracker")
-    memory_app.conf.snowplow_allowed_endpoints = ["https://u:pw@c.example.com"]
+    memory_app.conf.snowplow_allowed_endpoints = ["https://u:pw@c.example.com", "h:port"]
     celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
-    assert "worker w@h sends only to https://u:***@c.example.com" in caplog.text
+    assert "worker w@h sends only to https://u:***@c.example.com, h:port" in caplog.text
+    assert "worker w@h ignores invalid allowed endpoint(s) h:port" in caplog.text
