@@ -8,7 +8,9 @@ Importing this module imports Celery and creates the default app (see
 
 The app is configured from a module named ``snowplow_celery_config`` if one is importable,
 otherwise from the environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default
-``redis://localhost:6379/0``); it accepts JSON messages only.
+``redis://localhost:6379/0``); it accepts JSON messages only. Its workers consume the queue
+``snowplow``. Restrict where they send with ``snowplow_allowed_endpoints`` in the configuration
+module or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS`` (see :mod:`snowplow_tracker.celery_sending`).
 """
 
 from __future__ import annotations

@@ -2,32 +2,32 @@
 
 The emitter batches events in the host with the shared rules (``buffer_size``, ``byte_limit``,
 see :mod:`snowplow_tracker.batching`) and publishes each batch as **one** task,
-``snowplow_tracker.send_events``, whose arguments are the list of events as JSON strings and the
-sending configuration (collector URL, method, timeouts, retry policy). Messages are always
-serialised as JSON, never with pickle. A Celery worker sends the batch with the shared
-:class:`~snowplow_tracker.transport.HttpTransport`; on a retryable failure (network error, 5xx,
-429, ...) the task is retried by Celery after the policy's backoff (``self.retry(countdown=...)``)
-until the policy's attempts or deadline are spent, and only the events not yet accepted are
-sent again. Tasks are acknowledged late (``acks_late=True``, ``reject_on_worker_lost=True``): a
-worker that dies in the middle of a batch leaves it in the broker for another worker.
+``snowplow_tracker.send_events``, on the queue ``snowplow``. Its arguments are the list of events
+as JSON strings and the sending configuration (collector URL, method, timeouts, retry policy).
+Messages are always serialised as JSON, never with pickle. A Celery worker sends the batch with
+the shared :class:`~snowplow_tracker.transport.HttpTransport`, retries through Celery with the
+policy carried in the message, and acknowledges late (see
+:mod:`snowplow_tracker.celery_sending` for the worker side: allowlist, dead letters).
 
-Celery is imported only when an emitter publishes or an app is built: importing
-``snowplow_tracker`` or this module creates no Celery app and opens no connection. Install it
-with ``pip install snowplow-tracker[celery]``.
+Celery is imported only when an app is given or built: importing ``snowplow_tracker`` or this
+module creates no Celery app and opens no connection. Install it with
+``pip install snowplow-tracker[celery]``.
 
 Which Celery app:
 
-* ``CeleryEmitter(..., celery_app=app)`` registers the task on your app and changes nothing
-  else in its configuration. Your worker must know the task too: call
-  :func:`register_task` on the app in the module your worker loads
-  (``celery -A yourproject worker``).
+* ``CeleryEmitter(..., celery_app=app)`` registers the task on your app when the emitter is
+  built, and changes nothing in the app's configuration. Build the emitter in the module your
+  worker loads (``celery -A yourproject worker``), or add the task to any app in one line:
+  ``Celery(..., include=["snowplow_tracker.celery_task"])`` (or call :func:`register_task`).
 * Otherwise a default app is created on first use, configured from a module named
   ``snowplow_celery_config`` if one is importable (any Celery settings, e.g.
   ``broker_url = "redis://redis.internal:6379/0"``), else with the broker URL from the
   environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default ``redis://localhost:6379/0``).
   Either way it accepts and produces JSON only.
 
-Run a worker for the default app with::
+The tasks travel on their own queue, ``snowplow`` (argument ``queue``): a worker whose app knows
+the task consumes it automatically, and workers that do not know the task never receive (and
+drop) them. Run a worker for the default app with::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
         celery -A snowplow_tracker.celery_app worker --loglevel=info
@@ -49,40 +49,46 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-import time
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Tuple
-
-import orjson
+from typing import Any, Dict, List, Mapping, Optional
 
 from ._logging import ThrottledLog, logger
 from .batching import Batcher
+from .celery_sending import (
+    DEAD_LETTER_QUEUE,
+    MESSAGE_VERSION,
+    QUEUE,
+    TASK_NAME,
+    TASK_OPTIONS,
+    connect_worker_signals,
+    policy_to_message,
+    send_events,
+    task_options,
+)
 from .credentials import mask_credentials
 from .emitters import BaseEmitter, encode_or_raise
 from .errors import ConfigurationError
 from .retry import RetryPolicy
 from .stats import EmitterStats
-from .transport import HttpTransport, Timeout
-from .wire import POST_PATH, encode_event
+from .transport import Timeout
+from .wire import POST_PATH
 
 __all__ = [
     "BROKER_URL_ENV",
     "CONFIG_MODULE",
+    "DEAD_LETTER_QUEUE",
+    "QUEUE",
     "TASK_NAME",
     "CeleryEmitter",
     "default_app",
     "register_task",
 ]
 
-#: The name the sending task is registered under (stable: queued messages refer to it).
-TASK_NAME = "snowplow_tracker.send_events"
 #: A module with this name, if importable, configures the default app.
 CONFIG_MODULE = "snowplow_celery_config"
 #: The environment variable with the default app's broker URL (when there is no config module).
 BROKER_URL_ENV = "SNOWPLOW_CELERY_BROKER_URL"
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
-#: Version of the task's ``config`` argument.
-MESSAGE_VERSION = 1
 #: How publishing a task retries a broker that cannot be reached (bounds the caller's wait).
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -99,7 +105,6 @@ _JSON_ONLY = {
 
 _publish_log = ThrottledLog()
 _drop_log = ThrottledLog()
-_task_log = ThrottledLog()
 
 _default_app: Any = None
 _default_app_lock = threading.Lock()
@@ -159,9 +164,11 @@ def default_app() -> Any:
 def register_task(app: Any) -> Any:
     """Register the sending task on a Celery app (once) and return it.
 
-    Call it in the module your Celery worker loads, so that the worker can run the tasks that
-    :class:`CeleryEmitter` publishes. Only the task is added; the app's configuration is not
-    changed (the task itself is serialised as JSON and acknowledged late).
+    :class:`CeleryEmitter` calls it when built with an app. Call it yourself in the module
+    your Celery worker loads if that module builds no emitter (or list
+    ``snowplow_tracker.celery_task`` in the app's ``include``). Only the task is added; the
+    app's configuration is not changed (the task itself is serialised as JSON and acknowledged
+    late). A worker whose app has the task also consumes the queue ``snowplow``.
 
     Args:
         app: A ``celery.Celery`` application.
@@ -177,133 +184,10 @@ def register_task(app: Any) -> Any:
     with _registered_lock:
         task = _registered.get(app)
         if task is None:
-            task = app.task(
-                name=TASK_NAME,
-                bind=True,
-                shared=False,
-                serializer="json",
-                acks_late=True,
-                reject_on_worker_lost=True,
-                ignore_result=True,
-                max_retries=None,  # bounded by the RetryPolicy carried in each message
-            )(_send_events)
+            task = app.task(shared=False, **TASK_OPTIONS)(send_events)
             _registered[app] = task
-        return task
-
-
-# -- the task (runs in the Celery worker) ------------------------------------------------------
-
-_transports = threading.local()
-
-
-def _policy_from(config: Mapping[str, Any]) -> RetryPolicy:
-    retry = config.get("retry") or {}
-    return RetryPolicy(
-        max_attempts=retry.get("max_attempts", 8),
-        deadline=retry.get("deadline", 300.0),
-        base_delay=retry.get("base_delay", 0.5),
-        max_delay=retry.get("max_delay", 60.0),
-        jitter=retry.get("jitter", 0.5),
-        no_retry_statuses=frozenset(retry.get("no_retry_statuses", (400, 401, 403, 410, 422))),
-    )
-
-
-def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransport:
-    """A keep-alive transport per thread and configuration (worker pools may use threads)."""
-    timeout = config.get("timeout")
-    timeout_pair: Optional[Tuple[float, float]] = (
-        (float(timeout[0]), float(timeout[1])) if timeout else None
-    )
-    key = (config["url"], config["method"], timeout_pair, policy)
-    cache: Dict[Any, HttpTransport] = getattr(_transports, "cache", None) or {}
-    _transports.cache = cache
-    transport = cache.get(key)
-    if transport is None:
-        transport = HttpTransport(
-            config["url"],
-            config["method"],
-            request_timeout=timeout_pair,
-            retry_policy=policy,
-            where="CeleryEmitter task",
-        )
-        cache[key] = transport
-    return transport
-
-
-def _send_events(
-    task: Any,
-    events: List[str],
-    config: Dict[str, Any],
-    first_attempt: Optional[float] = None,
-) -> Dict[str, int]:
-    """The Celery task: send ``events`` to the collector; retry through Celery on failure.
-
-    Args:
-        task: The bound task (``self``).
-        events: The events, each the JSON object of one event (string values, no ``stm``).
-        config: ``{"v": 1, "url": collector base URL, "method": "post" or "get",
-            "timeout": [connect, read], "retry": RetryPolicy fields}``.
-        first_attempt: ``time.time()`` of the batch's first attempt (set on retries).
-
-    Returns:
-        Counts of ``sent``, ``rejected`` and ``failed`` events (ignored by default).
-    """
-    try:
-        policy = _policy_from(config)
-        transport = _transport_for(config, policy)
-        method = transport.method
-        if method == "post":
-            encoded = [event.encode("utf-8") for event in events]
-        else:
-            encoded = [encode_event(orjson.loads(event), "get") for event in events]
-    except Exception as exc:  # noqa: BLE001 - a malformed message never succeeds
-        # A malformed message will never succeed: log it (without its events) and drop it.
-        logger.error(
-            "CeleryEmitter task: malformed message with %d event(s) dropped: %s: %s",
-            len(events) if isinstance(events, list) else 0,
-            type(exc).__name__,
-            exc,
-        )
-        return {"sent": 0, "rejected": 0, "failed": len(events) if isinstance(events, list) else 0}
-    originals = {id(data): event for data, event in zip(encoded, events)}
-    started = first_attempt if first_attempt is not None else time.time()
-    result = transport.send(encoded)
-    if result.rejected:
-        logger.error(
-            "CeleryEmitter task: collector %s rejected %d event(s) (%s); not retried",
-            transport.url,
-            len(result.rejected),
-            result.error,
-        )
-    failed = 0
-    if result.retry:
-        attempts = int(task.request.retries) + 1
-        delay = policy.delay(attempts)
-        if policy.may_retry(attempts, time.time() - started, delay):
-            _task_log.log(
-                "CeleryEmitter task: sending %d event(s) to %s failed (%s); retry %d in %.1f s",
-                len(result.retry),
-                transport.url,
-                result.error,
-                attempts,
-                delay,
-            )
-            remaining = [originals[id(data)] for data in result.retry]
-            raise task.retry(
-                args=[remaining, config],
-                kwargs={"first_attempt": started},
-                countdown=delay,
-                max_retries=None if policy.max_attempts is None else policy.max_attempts - 1,
-            )
-        failed = len(result.retry)
-        logger.error(
-            "CeleryEmitter task: gave up on %d event(s) after %d attempt(s) to %s (%s)",
-            failed,
-            attempts,
-            transport.url,
-            result.error,
-        )
-    return {"sent": len(result.sent), "rejected": len(result.rejected), "failed": failed}
+    connect_worker_signals()
+    return task
 
 
 # -- the emitter (runs in the host) -------------------------------------------------------------
@@ -329,8 +213,8 @@ class CeleryEmitter(BaseEmitter):
         byte_limit: Bytes per task/request as sent on the wire; default none.
         request_timeout: Seconds, or ``(connect, read)``, for the worker's requests; default
             ``(5, 10)``.
-        celery_app: The Celery app to publish with (the task is registered on it, nothing else
-            changes); default: :func:`default_app`, created on first use.
+        celery_app: The Celery app to publish with; the task is registered on it now (nothing
+            else changes). Default: :func:`default_app`, created on first use.
         retry_policy: How the worker retries a failed batch; default ``RetryPolicy()``
             (8 attempts within 300 s, exponential backoff from 0.5 s).
         on_success: Not supported; must be None.
@@ -338,6 +222,9 @@ class CeleryEmitter(BaseEmitter):
         max_batch_age: Seconds a partial batch may wait before the next ``input`` publishes it;
             see also :meth:`set_flush_timer`. Default: wait for a full batch or a flush.
         max_pending: Events kept while the broker cannot be reached (default 100,000).
+        queue: The queue the tasks are published to (default ``"snowplow"``, which workers
+            that know the task consume automatically; give another name to route them to
+            dedicated workers started with ``-Q NAME``; None: the app's own routing).
 
     Raises:
         ConfigurationError: An argument is invalid, or a callback was given.
@@ -361,6 +248,7 @@ class CeleryEmitter(BaseEmitter):
         on_failure: Any = None,
         max_batch_age: Optional[float] = None,
         max_pending: int = 100_000,
+        queue: Optional[str] = QUEUE,
     ) -> None:
         where = self._where
         if on_success is not None or on_failure is not None:
@@ -390,27 +278,26 @@ class CeleryEmitter(BaseEmitter):
             retry_policy=retry_policy,
             max_batch_age=max_batch_age,
         )
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise ConfigurationError(
+                f"{where}: argument 'queue' must be a non-empty string or None, got {queue!r}"
+            )
         self.max_pending = max_pending
+        self.queue = queue
         self._app = celery_app
-        self._task: Any = None
+        # Registered now, not at the first publish: a worker that imports the module building
+        # this emitter must know the task (else Celery drops its messages as unregistered).
+        self._task: Any = None if celery_app is None else register_task(celery_app)
         self._lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._batcher = Batcher(self.limits)
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
-        policy = self.retry_policy
         self.task_config: Dict[str, Any] = {
             "v": MESSAGE_VERSION,
             "url": self.transport.post_url[: -len(POST_PATH)],
             "method": self.method,
             "timeout": list(self.transport.timeout),
-            "retry": {
-                "max_attempts": policy.max_attempts,
-                "deadline": policy.deadline,
-                "base_delay": policy.base_delay,
-                "max_delay": policy.max_delay,
-                "jitter": policy.jitter,
-                "no_retry_statuses": sorted(policy.no_retry_statuses),
-            },
+            "retry": policy_to_message(self.retry_policy),
         }
 
     def __repr__(self) -> str:
@@ -501,9 +388,9 @@ class CeleryEmitter(BaseEmitter):
                 try:
                     self.task.apply_async(
                         args=[[e.decode("utf-8") for e in events], self.task_config],
-                        serializer="json",
                         retry=True,
                         retry_policy=PUBLISH_RETRY_POLICY,
+                        **task_options(events, self.queue),
                     )
                 except Exception as exc:  # noqa: BLE001 - any broker/kombu error: keep the batch
                     _publish_log.log(

@@ -4,7 +4,12 @@
 A thin launcher for operators: it turns options and environment variables into the ``celery``
 command line and replaces itself with it (``exec``), so signals reach Celery directly (SIGTERM:
 warm shutdown, running batches finish; unfinished tasks stay in the broker thanks to late
-acknowledgement). The app and the task live in :mod:`snowplow_tracker.celery_app`.
+acknowledgement). The app and the task live in :mod:`snowplow_tracker.celery_app`; the worker
+consumes the queue ``snowplow`` (where ``CeleryEmitter`` publishes) in addition to ``--queues``.
+
+Restrict the collectors the worker may send to with ``--allowed-endpoints`` (or
+``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``): a task for any other destination is moved to the
+dead-letter queue ``snowplow.failed`` and never sent.
 
 The broker URL is passed through the environment (``SNOWPLOW_CELERY_BROKER_URL``), never on the
 command line, so that its password does not show in ``ps``. If a module named
@@ -12,7 +17,8 @@ command line, so that its password does not show in ``ps``. If a module named
 ``workers/README.md``)::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://:PASSWORD@redis.internal:6379/0 \\
-        python workers/celery_worker.py --concurrency 8
+        python workers/celery_worker.py --concurrency 8 \\
+        --allowed-endpoints https://collector.example.com
 
     python workers/celery_worker.py --dry-run   # print the command it would run
 """
@@ -33,6 +39,7 @@ except ImportError:  # run from a checkout: use the library next to this folder
     sys.path.insert(0, _CHECKOUT)
 
 from snowplow_tracker.celery_emitter import BROKER_URL_ENV, DEFAULT_BROKER_URL  # noqa: E402
+from snowplow_tracker.celery_sending import ALLOWED_ENDPOINTS_ENV  # noqa: E402
 from snowplow_tracker.credentials import mask_credentials  # noqa: E402
 
 APP_MODULE = "snowplow_tracker.celery_app"
@@ -57,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         "variable when the URL holds a password.",
     )
     parser.add_argument(
+        "--allowed-endpoints",
+        default=os.environ.get(ALLOWED_ENDPOINTS_ENV),
+        help="comma-separated collectors the worker may send to, each "
+        "scheme://host[:port][/path] or host[:port] (env "
+        f"{ALLOWED_ENDPOINTS_ENV}; default: any, with a warning). Tasks for other "
+        "destinations go to the dead-letter queue snowplow.failed, unsent.",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=int(_env("SNOWPLOW_CELERY_CONCURRENCY", "4")),
@@ -72,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--queues",
         default=_env("SNOWPLOW_CELERY_QUEUES", ""),
-        help="comma-separated queues to consume (env SNOWPLOW_CELERY_QUEUES; default: "
-        "Celery's default queue)",
+        help="comma-separated queues to consume besides snowplow (env SNOWPLOW_CELERY_QUEUES; "
+        "default: Celery's default queue)",
     )
     parser.add_argument(
         "--loglevel",
@@ -118,10 +133,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = celery_command(args)
     env = dict(os.environ)
     env[BROKER_URL_ENV] = args.broker_url
+    if args.allowed_endpoints:
+        env[ALLOWED_ENDPOINTS_ENV] = args.allowed_endpoints
     if _CHECKOUT is not None:  # the worker must find the library where this launcher did
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_CHECKOUT, env.get("PYTHONPATH")) if p)
     if args.dry_run:
-        print(f"{BROKER_URL_ENV}={mask_credentials(args.broker_url)} {' '.join(command)}")
+        allowed = (
+            f"{ALLOWED_ENDPOINTS_ENV}={mask_credentials(args.allowed_endpoints)} "
+            if args.allowed_endpoints
+            else ""
+        )
+        print(f"{BROKER_URL_ENV}={mask_credentials(args.broker_url)} {allowed}{' '.join(command)}")
         return 0
     os.execve(sys.executable, command, env)
     return 1  # not reached

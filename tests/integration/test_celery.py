@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sys
 import time
 import types
 from typing import Any, Dict, Iterator, List
 
 import celery
+import celery.signals
 import pytest
 import redis
 
-from snowplow_tracker import celery_emitter
+from snowplow_tracker import celery_emitter, celery_sending
+from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.celery_emitter import TASK_NAME, CeleryEmitter, default_app, register_task
+from snowplow_tracker.celery_sending import (
+    ALLOWED_ENDPOINTS_ENV,
+    DEAD_LETTER_QUEUE,
+    allowed_endpoints,
+    endpoint_allowed,
+    policy_from_message,
+    replay_dead_letters,
+)
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
@@ -26,7 +37,7 @@ from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
 
 FAST_RETRIES = RetryPolicy(max_attempts=30, deadline=60, base_delay=0.1, max_delay=0.5)
-QUEUE = "celery"  # Celery's default queue: a Redis list of that name
+QUEUE = celery_sending.QUEUE  # the emitter's queue: a Redis list of that name
 
 
 def make_event(i: int) -> Dict[str, str]:
@@ -51,16 +62,16 @@ def producer_app(redis_server: RedisServer) -> Iterator[celery.Celery]:
         app.close()
 
 
-# -- scenario 4 --------------------------------------------------------------------------------
+# -- the default app's worker (celery -A snowplow_tracker.celery_app) ---------------------------
 
 
-def test_5000_events_through_a_real_worker_as_json_messages(
+def test_events_reach_the_default_apps_worker_as_json_messages(
     redis_client: redis.Redis,
     collector: Collector,
     producer_app: celery.Celery,
     celery_worker_process: CeleryWorkerProcess,
 ) -> None:
-    n = 5000
+    n = 1000
     emitter = CeleryEmitter(
         collector.endpoint, buffer_size=100, celery_app=producer_app, retry_policy=FAST_RETRIES
     )
@@ -76,6 +87,7 @@ def test_5000_events_through_a_real_worker_as_json_messages(
         envelope = json.loads(message)
         assert envelope["content-type"] == "application/json"
         assert envelope["headers"]["task"] == TASK_NAME
+        assert envelope["headers"]["argsrepr"] == "<100 snowplow event(s)>"  # no contents
         assert b"pickle" not in message
         assert envelope["properties"]["body_encoding"] == "base64"
         args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
@@ -83,7 +95,7 @@ def test_5000_events_through_a_real_worker_as_json_messages(
         assert len(events) == 100 and all(isinstance(e, str) for e in events)
         assert json.loads(events[0])["e"] == "pv"
         assert config["url"] == collector.url and config["method"] == "post"
-        assert config["retry"]["max_attempts"] == 30
+        assert policy_from_message(config) == FAST_RETRIES  # every field, no defaults
 
     celery_worker_process.start()
     ready = time.perf_counter()
@@ -97,67 +109,6 @@ def test_5000_events_through_a_real_worker_as_json_messages(
         f"\nCeleryEmitter publish: {n / (published - started):,.0f} events/s; "
         f"worker -> collector: {n / (delivered - ready):,.0f} events/s"
     )
-
-
-# -- scenario 5 --------------------------------------------------------------------------------
-
-
-def test_the_task_retries_while_the_collector_answers_503(
-    redis_client: redis.Redis,
-    collector: Collector,
-    producer_app: celery.Celery,
-    celery_worker_process: CeleryWorkerProcess,
-) -> None:
-    n = 1000
-    celery_worker_process.start()
-    collector.respond_with(503)
-    emitter = CeleryEmitter(
-        collector.endpoint, buffer_size=100, celery_app=producer_app, retry_policy=FAST_RETRIES
-    )
-    expected = track(emitter, n)
-    # Every task failed at least twice before the collector recovers.
-    assert collector.wait_for_requests(2 * n // 100, timeout=20), celery_worker_process.log()
-    assert collector.stats()["events"] == 0
-    collector.respond_with(200)
-    assert collector.wait_for_events(n, timeout=30), celery_worker_process.log()
-    assert sorted(collector.eids()) == expected
-    assert collector.stats()["rejected_events"] >= 2 * n
-    assert celery_worker_process.stop() == 0
-    assert "failed (HTTP 503); retry" in celery_worker_process.log()
-
-
-# -- scenario 6 --------------------------------------------------------------------------------
-
-
-def test_a_worker_stopped_with_tasks_queued_and_started_again_loses_nothing(
-    redis_client: redis.Redis,
-    collector: Collector,
-    producer_app: celery.Celery,
-    celery_worker_process: CeleryWorkerProcess,
-) -> None:
-    n = 3000
-    celery_worker_process.start()
-    collector.set_delay(0.2)  # 60 tasks at 4 at a time: about 3 s of work
-    emitter = CeleryEmitter(
-        collector.endpoint, buffer_size=50, celery_app=producer_app, retry_policy=FAST_RETRIES
-    )
-    expected = track(emitter, n)
-    assert collector.wait_for_requests(4, timeout=20), celery_worker_process.log()
-    assert celery_worker_process.stop() == 0  # warm shutdown: running tasks finish
-    arrived = len(collector.eids())
-    assert arrived < n
-    assert redis_client.llen(QUEUE) > 0  # the rest is still queued (reserved ones restored)
-
-    collector.set_delay(0)
-    celery_worker_process.start()
-    assert collector.wait_for_events(n, timeout=30), (
-        f"{len(set(collector.eids()))} of {n}\n{celery_worker_process.log()}"
-    )
-    assert set(collector.eids()) == set(expected)
-    assert celery_worker_process.stop() == 0
-    assert redis_client.llen(QUEUE) == 0
-    assert redis_client.hlen("unacked") == 0
-    print(f"\n{arrived} events arrived before the stop; duplicates: {len(collector.eids()) - n}")
 
 
 # -- the task, eagerly (no worker) -------------------------------------------------------------
@@ -211,12 +162,164 @@ def test_get_batches_are_sent_as_one_request_per_event(
     assert all("stm" in e for e in collector.events)
 
 
-def test_a_malformed_message_is_dropped_with_an_error_log(
-    caplog: pytest.LogCaptureFixture, eager_app: celery.Celery
+@pytest.fixture(autouse=True)
+def fresh_dead_letter_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the first dead-letter record (the log is throttled)."""
+    monkeypatch.setattr(celery_sending, "_dead_letter_log", ThrottledLog(level=logging.ERROR))
+
+
+@pytest.fixture
+def memory_app() -> Iterator[celery.Celery]:
+    """An app on kombu's in-memory broker (not eager: dead letters are published for real)."""
+    app = celery.Celery("snowplow-test-memory", broker="memory://")
+    app.conf.update(accept_content=["json"], task_serializer="json")
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def dead_letters(app: celery.Celery) -> List[Any]:
+    """The messages in the dead-letter queue of ``app``'s in-memory broker."""
+    found = []
+    with app.connection_for_write() as conn:
+        queue = conn.SimpleQueue(DEAD_LETTER_QUEUE)
+        try:
+            while True:
+                try:
+                    message = queue.get(timeout=0.2)
+                except queue.Empty:
+                    return found
+                message.ack()
+                found.append(message)
+        finally:
+            queue.close()
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ({"v": 1, "url": "", "method": "post"}, "malformed message (ConfigurationError"),
+        ({"v": 1, "url": "http://h", "method": "post", "retry": {"jitter": 7}}, "'jitter'"),
+        ({"v": 2, "url": "http://h", "method": "post"}, "message format version 2 is not 1"),
+        ("config", "malformed message (events or config of the wrong type)"),
+    ],
+)
+def test_a_message_the_worker_cannot_run_is_dead_lettered_unchanged(
+    config: Any, reason: str, caplog: pytest.LogCaptureFixture, memory_app: celery.Celery
 ) -> None:
-    task = register_task(eager_app)
-    task.apply(args=[["{}"], {"v": 1, "url": "", "method": "post"}])
-    assert "malformed message with 1 event(s) dropped" in caplog.text
+    task = register_task(memory_app)
+    task.apply(args=[['{"e":"pv"}'], config])
+    assert (
+        reason in caplog.text and "moved to the dead-letter queue 'snowplow.failed'" in caplog.text
+    )
+    [message] = dead_letters(memory_app)
+    assert message.headers["task"] == TASK_NAME
+    assert reason in message.headers["snowplow_dead_letter_reason"]
+    assert message.content_type == "application/json"
+    assert message.decode()[0] == [['{"e":"pv"}'], config]
+
+
+# -- the worker's allowlist --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "entries", "allowed"),
+    [
+        ("https://c.example.com", ["https://c.example.com"], True),
+        ("https://c.example.com:443", ["https://C.Example.com"], True),
+        ("https://u:pw@c.example.com", ["c.example.com"], True),
+        ("http://c.example.com", ["c.example.com"], True),
+        ("http://c.example.com:8080", ["c.example.com"], False),
+        ("http://c.example.com:8080", ["c.example.com:8080"], True),
+        ("http://c.example.com", ["https://c.example.com"], False),
+        ("https://c.example.com.evil.net", ["https://c.example.com"], False),
+        ("https://evil.net/c.example.com", ["https://c.example.com"], False),
+        ("https://c.example.com/a/b", ["https://c.example.com/a"], True),
+        ("https://c.example.com/ab", ["https://c.example.com/a"], False),
+        ("https://c.example.com:99999", ["c.example.com"], False),
+        ("https://other.example.com", ["a.example.com", " https://other.example.com "], True),
+        ("https://c.example.com", [], False),
+        ("https://c.example.com", ["c.example.com:abc", "https://", "c.example.com"], True),
+        ("https://c.example.com", ["c.example.com:abc", "http://c.example.com:0x1"], False),
+        ("not a url", ["c.example.com"], False),
+    ],
+)
+def test_the_allowlist_matches_scheme_host_port_and_path(
+    url: str, entries: List[str], allowed: bool
+) -> None:
+    assert endpoint_allowed(url, entries) is allowed
+
+
+def test_the_allowlist_comes_from_the_app_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch, memory_app: celery.Celery
+) -> None:
+    monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    assert allowed_endpoints(memory_app) is None  # unrestricted (a warning is logged once)
+    monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, "a.example.com, https://b.example.com:8443")
+    assert allowed_endpoints(memory_app) == ["a.example.com", "https://b.example.com:8443"]
+    memory_app.conf.snowplow_allowed_endpoints = ["https://c.example.com"]
+    assert allowed_endpoints(memory_app) == ["https://c.example.com"]
+
+
+def test_a_refused_destination_is_never_sent_and_is_dead_lettered(
+    collector: Collector,
+    memory_app: celery.Celery,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, "collector.example.com")
+    emitter = CeleryEmitter(collector.endpoint, buffer_size=2, celery_app=memory_app)
+    task = emitter.task
+    task.apply(args=[['{"e":"pv","eid":"x"}'], emitter.task_config])
+    assert collector.stats()["requests"] == 0
+    assert "is not in this worker's allowed endpoints" in caplog.text
+    assert len(dead_letters(memory_app)) == 1
+
+    monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, f"collector.example.com,{collector.endpoint}")
+    task.apply(args=[['{"e":"pv","eid":"x"}'], emitter.task_config])
+    assert collector.eids() == ["x"]
+
+
+def test_dead_letters_are_replayed_to_the_snowplow_queue_unchanged(
+    memory_app: celery.Celery,
+) -> None:
+    task = register_task(memory_app)
+    config = {"v": 2, "url": "http://h", "method": "post"}
+    for i in range(3):
+        task.apply(args=[[f'{{"e":"pv","eid":"{i}"}}'], config])
+    assert replay_dead_letters(memory_app, limit=2) == 2
+    assert replay_dead_letters(memory_app) == 1
+    assert replay_dead_letters(memory_app) == 0
+    with memory_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue(QUEUE, accept=["json"])
+        try:
+            replayed = [queue.get(timeout=1) for _ in range(3)]
+        finally:
+            queue.close()
+    assert [m.decode()[0] for m in replayed] == [
+        [[f'{{"e":"pv","eid":"{i}"}}'], config] for i in range(3)
+    ]
+    assert all(m.headers["task"] == TASK_NAME for m in replayed)
+
+
+# -- the retry policy travels whole ------------------------------------------------------------
+
+
+def test_the_worker_rebuilds_the_producers_retry_policy_exactly() -> None:
+    policy = RetryPolicy(
+        max_attempts=None,
+        deadline=12.5,
+        base_delay=0.01,
+        max_delay=2,
+        jitter=0,
+        no_retry_statuses=frozenset({418}),
+    )
+    emitter = CeleryEmitter("collector.example.com", retry_policy=policy)
+    config = json.loads(json.dumps(emitter.task_config))  # as it travels
+    assert policy_from_message(config) == policy
+    assert policy_from_message({"retry": {}}) == RetryPolicy()
+    assert policy_from_message({}) == RetryPolicy()
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -233,6 +336,7 @@ def test_a_malformed_message_is_dropped_with_an_error_log(
         ({"endpoint": ""}, "CeleryEmitter: argument 'endpoint' must be a non-empty host name"),
         ({"max_pending": 0}, "argument 'max_pending' must be a positive integer, got 0"),
         ({"retry_policy": 3}, "argument 'retry_policy' must be a RetryPolicy or None"),
+        ({"queue": ""}, "CeleryEmitter: argument 'queue' must be a non-empty string or None"),
     ],
 )
 def test_argument_errors(kwargs: Dict[str, Any], message: str) -> None:
@@ -283,18 +387,23 @@ def test_a_config_module_wins_but_cannot_enable_pickle(monkeypatch: pytest.Monke
         app.close()
 
 
-def test_a_user_app_gets_the_task_and_nothing_else(producer_app: celery.Celery) -> None:
+def test_a_user_app_gets_the_task_when_the_emitter_is_built_and_nothing_else(
+    producer_app: celery.Celery,
+) -> None:
     producer_app.conf.task_default_queue = "mine"
     before = {k: producer_app.conf[k] for k in ("accept_content", "task_default_queue")}
     emitter = CeleryEmitter("collector.example.com", celery_app=producer_app)
+    assert TASK_NAME in producer_app.tasks  # at build time, before any publish
     assert emitter.task.name == TASK_NAME
     assert register_task(producer_app) is emitter.task  # registered once
     assert TASK_NAME in producer_app.tasks
     assert {k: producer_app.conf[k] for k in before} == before
 
 
-def test_an_unreachable_broker_never_raises_and_is_bounded(collector: Collector) -> None:
-    app = celery.Celery("snowplow-test-down", broker="redis://127.0.0.1:1/0")
+def test_an_unreachable_broker_never_raises_is_bounded_and_hides_its_password(
+    collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = celery.Celery("snowplow-test-down", broker="redis://:s3cret@127.0.0.1:1/0")
     try:
         emitter = CeleryEmitter(collector.endpoint, buffer_size=10, celery_app=app, max_pending=25)
         started = time.monotonic()
@@ -306,5 +415,31 @@ def test_an_unreachable_broker_never_raises_and_is_bounded(collector: Collector)
         assert stats.sent == 0
         assert stats.dropped == 15 and stats.queued == 25
         assert elapsed < 20
+        assert "publishing a task failed" in caplog.text
+        assert "s3cret" not in caplog.text
     finally:
         app.close()
+
+
+def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
+    memory_app: celery.Celery, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    worker = types.SimpleNamespace(app=memory_app)  # what celeryd_after_setup hands over
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert QUEUE not in memory_app.amqp.queues.consume_from  # it does not know the task
+
+    register_task(memory_app)
+    memory_app.conf.accept_content = ["json", "pickle"]
+    memory_app.amqp.queues.select(["celery"])  # as `-Q celery` does
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert QUEUE in memory_app.amqp.queues.consume_from
+    assert "worker w@h accepts pickle messages" in caplog.text
+    assert "worker w@h sends to any collector named in a task" in caplog.text
+
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="snowplow_tracker")
+    memory_app.conf.snowplow_allowed_endpoints = ["https://u:pw@c.example.com", "h:port"]
+    celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+    assert "worker w@h sends only to https://u:***@c.example.com, h:port" in caplog.text
+    assert "worker w@h ignores invalid allowed endpoint(s) h:port" in caplog.text

@@ -1,0 +1,134 @@
+"""The documented Celery setup: a user's module builds its app and emitter; a real worker runs it.
+
+The producer (this test process) and a real ``celery -A shop worker`` subprocess both import the
+same user module, written to ``tmp_path``; the broker is the test ``redis-server``; every event
+must reach the embedded collector (duplicates are allowed and counted, losses are not).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Iterator, Tuple
+
+import pytest
+import redis
+
+from snowplow_tracker.celery_emitter import QUEUE, TASK_NAME
+from snowplow_tracker.testing import Collector
+from tests.fixtures.celery_worker import CeleryWorkerProcess
+from tests.fixtures.redis_server import RedisServer
+from tests.integration.celery_user_app import (
+    import_user_module,
+    labels_seen,
+    track_labelled,
+    wait_for_labels,
+    write_user_module,
+)
+
+Shop = Tuple[ModuleType, CeleryWorkerProcess]
+
+
+@pytest.fixture
+def shop(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    collector: Collector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Shop]:
+    """The user's module imported here (producer) and a worker for it (not started)."""
+    env = {"SHOP_BROKER_URL": redis_server.url, "SHOP_COLLECTOR": collector.endpoint}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    name = write_user_module(tmp_path)
+    worker = CeleryWorkerProcess(
+        redis_server.url, tmp_path / "worker.log", app_module=name, env=env, pythonpath=[tmp_path]
+    )
+    try:
+        yield from ((module, worker) for module in import_user_module(tmp_path, name))
+    finally:
+        if worker.running:
+            worker.stop(timeout=10)
+        worker.kill()
+
+
+def test_the_emitter_registers_the_task_on_the_users_app_when_built(shop: Shop) -> None:
+    module, _ = shop
+    assert TASK_NAME in module.app.tasks
+
+
+def test_5000_events_tracked_by_the_users_module_reach_the_collector(
+    shop: Shop, collector: Collector, redis_client: redis.Redis
+) -> None:
+    module, worker = shop
+    labels = [f"batch-{i}" for i in range(5000)]
+    track_labelled(module.tracker, labels)
+    assert module.emitter.flush() is True
+    assert redis_client.llen(QUEUE) == 100  # waiting in the broker before any worker runs
+    worker.start()
+    assert wait_for_labels(collector, set(labels), timeout=30), worker.log()
+    assert worker.stop() == 0
+    assert "unregistered task" not in worker.log()
+    # Duplicates are possible (a task reserved longer than the 3 s visibility timeout is
+    # restored while it waits), losses are not.
+    print(f"\n5000 events: {sum(labels_seen(collector).values()) - 5000} duplicates")
+
+
+def test_a_503_outage_then_recovery_loses_nothing(
+    shop: Shop, collector: Collector, redis_client: redis.Redis
+) -> None:
+    module, worker = shop
+    worker.start()
+    collector.respond_with(503)
+    labels = [f"outage-{i}" for i in range(1000)]
+    track_labelled(module.tracker, labels)
+    assert module.emitter.flush() is True
+    assert collector.wait_for_requests(40, timeout=20), worker.log()  # 20 tasks, retried
+    assert collector.stats()["events"] == 0
+    # Retries go back to the snowplow queue (never to a queue other workers consume).
+    unacked = [json.loads(v) for v in redis_client.hvals("unacked")]
+    deadline = time.monotonic() + 10
+    while not unacked and time.monotonic() < deadline:  # retries wait, unacked, for their ETA
+        time.sleep(0.05)
+        unacked = [json.loads(v) for v in redis_client.hvals("unacked")]
+    assert {rk for _message, _exchange, rk in unacked} == {QUEUE}
+    assert all("snowplow event(s)>" in m["headers"]["argsrepr"] for m, _, _ in unacked)
+    assert redis_client.llen("celery") == 0
+    collector.respond_with(200)
+    assert wait_for_labels(collector, set(labels), timeout=30), worker.log()
+    assert worker.stop() == 0
+    assert "failed (HTTP 503); retry" in worker.log()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_worker_restarted_with_tasks_queued_loses_nothing(
+    how: str, shop: Shop, collector: Collector, redis_client: redis.Redis
+) -> None:
+    """SIGTERM: warm shutdown; SIGKILL: unacked tasks come back after the visibility timeout."""
+    module, worker = shop
+    worker.start()
+    collector.set_delay(0.2)  # 40 tasks at 4 at a time: about 2 s of work
+    labels = [f"{how}-{i}" for i in range(2000)]
+    track_labelled(module.tracker, labels)
+    assert module.emitter.flush() is True
+    assert collector.wait_for_requests(4, timeout=20), worker.log()
+    if how == "SIGTERM":
+        assert worker.stop() == 0
+    else:
+        worker.kill()
+        assert redis_client.hlen("unacked") > 0  # the killed worker's tasks, not acknowledged
+    arrived = len(set(labels_seen(collector)) & set(labels))
+    assert arrived < len(labels)
+
+    collector.set_delay(0)
+    worker.start()
+    assert wait_for_labels(collector, set(labels), timeout=30), (
+        f"{len(set(labels_seen(collector)))} of {len(labels)}\n{worker.log()}"
+    )
+    assert worker.stop() == 0
+    assert redis_client.llen(QUEUE) == 0 and redis_client.hlen("unacked") == 0
+    duplicates = sum(labels_seen(collector).values()) - len(labels)
+    print(f"\n{how}: {arrived} events arrived before the restart; {duplicates} duplicates")
