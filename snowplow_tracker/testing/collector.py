@@ -511,6 +511,9 @@ class Collector:
     def hold(self) -> None:
         """Hold every tracker request from now on: none is answered until :meth:`release`.
 
+        Each held request is answered as scripted when it arrived (answers are taken from the
+        script in arrival order).
+
         Held requests count in ``in_flight``; with them, a test sees how many requests a client
         keeps open at once without any timing (:meth:`wait_for_in_flight`, ``max_in_flight``).
         """
@@ -1073,11 +1076,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(400, f"bad request: {exc}\n".encode())
             return
+        open_request = [True]
+
+        def answered() -> None:
+            if open_request:
+                open_request.pop()
+                collector._closed()
+
         collector._opened()
         try:
-            self._answer(method, path, query, body, received_at, decoded)
+            self._answer(method, path, query, body, received_at, decoded, answered)
         finally:
-            collector._closed()
+            answered()
 
     def _answer(
         self,
@@ -1087,13 +1097,20 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         received_at: float,
         decoded: _Decoded,
+        answered: Callable[[], None],
     ) -> None:
-        """Wait at the gate and for the delay, then answer as scripted."""
+        """Wait at the gate and for the delay, then answer as scripted.
+
+        ``answered`` ends the request's count in ``in_flight``: before it is recorded (so that
+        whoever sees its events also sees it closed), or after a hang.
+        """
         collector = self.server.collector
         stopping = self.server.stopping
         answer, delay, location = collector._next_answer()
         if not collector._wait_at_gate(stopping) or (delay > 0 and stopping.wait(delay)):
             answer = "stopped"
+        if answer != "hang":
+            answered()
         status = answer if isinstance(answer, int) else 0
         collector._record_request(
             method, path, query, self._headers_dict, body, status, received_at, decoded
