@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
+import psutil
 import pytest
 import requests
 
+import snowplow_tracker
 from snowplow_tracker.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.process_emitter import ProcessEmitter
@@ -17,6 +24,7 @@ from snowplow_tracker.sender import DEFAULT_MAX_IN_FLIGHT
 from snowplow_tracker.testing import Collector
 from tests.payloads import make_payload as event
 
+ROOT = Path(snowplow_tracker.__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(base_delay=0.02, max_delay=0.1, max_attempts=50, deadline=60)
 #: How long a test looks for an extra request that must never come (a bound, not a timing).
 LOOK = 0.5
@@ -261,3 +269,56 @@ def test_mix_of_fast_slow_and_failing_requests_loses_and_doubles_nothing(
     assert (stats.sent, stats.failed, stats.dropped) == (len(accepted_eids), len(refused_eids), 0)
     assert stats.sent + stats.failed == len(tracked)
     assert stats.retried > 0
+
+
+# -- the host dies while requests are on the wire --------------------------------------------
+
+HOST_DIES = """
+import sys, time, uuid
+from snowplow_tracker.process_emitter import ProcessEmitter
+
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], method="get", process_count=1, max_in_flight=3,
+                       start_method="fork", shutdown_timeout=1.0, request_timeout=(5, 120))
+    for i in range(20):
+        e.input({"e": "pv", "eid": str(uuid.uuid4()), "tv": "t", "p": "srv"})
+    e.flush(is_async=True)
+    while not e.sender_pids():
+        time.sleep(0.01)
+    print(" ".join(map(str, e.sender_pids())), flush=True)
+    time.sleep(120)
+"""
+
+
+def test_sender_exits_when_the_host_dies_with_requests_held(collector: Collector) -> None:
+    """Requests stuck on the wire never keep a sender alive once its host is gone."""
+    collector.hold()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOST_DIES), collector.endpoint],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 1, proc.stderr.read() if proc.stderr else line
+        assert collector.wait_for_in_flight(3, timeout=20)
+        proc.kill()
+        proc.wait(10)
+
+        def gone() -> bool:
+            try:
+                return psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        # orphan_timeout (shutdown_timeout, 1 s) plus the grace for requests on the wire.
+        assert wait_until(gone, timeout=20)
+        assert collector.stats()["max_in_flight"] == 3
+    finally:
+        collector.release()
+        proc.kill()
+        proc.communicate()
