@@ -2,59 +2,31 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import psutil
 import pytest
 import requests
 
-import snowplow_tracker
 from snowplow_tracker.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.process_emitter import ProcessEmitter
-from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.sender import DEFAULT_MAX_IN_FLIGHT
 from snowplow_tracker.testing import Collector
+from tests.integration import test_process_emitter as process_tests
 from tests.payloads import make_payload as event
 
-ROOT = Path(snowplow_tracker.__file__).resolve().parents[1]
-FAST_RETRY = RetryPolicy(base_delay=0.02, max_delay=0.1, max_attempts=50, deadline=60)
 #: How long a test looks for an extra request that must never come (a bound, not a timing).
 LOOK = 0.5
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-@pytest.fixture
-def make_emitter() -> Iterator[Any]:
-    """Builds ProcessEmitters (fork, one sender, fast retries) and closes them after the test."""
-    made: List[ProcessEmitter] = []
-
-    def make(endpoint: str, **kwargs: Any) -> ProcessEmitter:
-        kwargs.setdefault("process_count", 1)
-        kwargs.setdefault("start_method", "fork")
-        kwargs.setdefault("retry_policy", FAST_RETRY)
-        emitter = ProcessEmitter(endpoint, **kwargs)
-        made.append(emitter)
-        return emitter
-
-    yield make
-    for emitter in made:
-        emitter.close(timeout=10)
+# The ProcessEmitter tests' helpers: an emitter fixture (fork, one sender, fast retries, closed
+# and checked for orphans after the test), a bounded wait, and a script runner.
+make_emitter = process_tests.make_emitter
+wait_until = process_tests.wait_until
+run_script = process_tests.run_script
 
 
 class Outcomes:
@@ -293,13 +265,7 @@ if __name__ == "__main__":
 def test_sender_exits_when_the_host_dies_with_requests_held(collector: Collector) -> None:
     """Requests stuck on the wire never keep a sender alive once its host is gone."""
     collector.hold()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOST_DIES), collector.endpoint],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = run_script(HOST_DIES, collector.endpoint)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
