@@ -215,7 +215,9 @@ class RequestPool:
         self._policy = policy
         self._on_done = on_done
         self._abandon = abandon
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._has_work = threading.Condition(lock)  # request threads wait here for work
+        self._idle = threading.Condition(lock)  # wait_idle() waits here
         self._queue: Deque[Request] = deque()
         self._threads: List[threading.Thread] = []
         self._waiting = 0  # threads waiting for a request
@@ -229,7 +231,7 @@ class RequestPool:
 
     def submit(self, request: Request) -> None:
         """Queue a request; a thread picks it up at once if fewer than ``size`` are busy."""
-        with self._cond:
+        with self._has_work:
             self._queue.append(request)
             if len(self._queue) > self._waiting and len(self._threads) < self.size:
                 thread = threading.Thread(
@@ -239,57 +241,65 @@ class RequestPool:
                 )
                 self._threads.append(thread)
                 thread.start()
-            else:
-                self._cond.notify()
-
-    def idle(self) -> bool:
-        """Whether no request is queued or being delivered."""
-        with self._cond:
-            return not self._queue and not self._active
+            self._has_work.notify()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until :meth:`idle`; return whether it is."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and not self._active, timeout)
+        """Wait up to ``timeout`` seconds until no request is queued or being delivered.
+
+        Returns:
+            Whether the pool is idle.
+        """
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._queue and not self._active, timeout)
 
     def close(self) -> None:
         """Let the threads end once the queue is empty."""
-        with self._cond:
+        with self._has_work:
             self._closing = True
-            self._cond.notify_all()
+            self._has_work.notify_all()
+
+    def _next(self) -> Optional[Request]:
+        """The next request for this thread, or None when the pool is closed and empty."""
+        with self._has_work:
+            while not self._queue and not self._closing:
+                self._waiting += 1
+                self._has_work.wait()
+                self._waiting -= 1
+            if not self._queue:
+                return None
+            self._active += 1
+            return self._queue.popleft()
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._active -= 1
+            if not self._active and not self._queue:
+                self._idle.notify_all()
 
     def _work(self) -> None:
-        transport: Optional[HttpTransport] = None
-        cond = self._cond
+        own: List[HttpTransport] = []  # this thread's transport, made on its first request
         try:
             while True:
-                with cond:
-                    while not self._queue and not self._closing:
-                        self._waiting += 1
-                        cond.wait()
-                        self._waiting -= 1
-                    if not self._queue:
-                        return
-                    request = self._queue.popleft()
-                    self._active += 1
+                request = self._next()
+                if request is None:
+                    return
                 try:
-                    if transport is None:
-                        transport = self._new_transport()
-                    result = self._deliver(transport, request)
-                    self._on_done(request, result)
+                    self._on_done(request, self._deliver(own, request))
+                except Exception:  # noqa: BLE001 - the thread must live on for the next request
+                    _crash_log.log("sender: unexpected error after a request", exc_info=True)
                 finally:
-                    with cond:
-                        self._active -= 1
-                        cond.notify_all()
+                    self._finished()
         finally:
-            if transport is not None:
+            for transport in own:
                 transport.close()
 
-    def _deliver(self, transport: HttpTransport, request: Request) -> DeliveryResult:
+    def _deliver(self, own: List[HttpTransport], request: Request) -> DeliveryResult:
         if self._abandon.is_set():
             return DeliveryResult(failed=list(request.events))
         try:
-            return deliver(transport, request.events, self._policy, wait=self._abandon.wait)
+            if not own:
+                own.append(self._new_transport())
+            return deliver(own[0], request.events, self._policy, wait=self._abandon.wait)
         except Exception:  # noqa: BLE001 - nothing may kill a request thread; report the events
             _crash_log.log("sender: unexpected error while sending a request", exc_info=True)
             return DeliveryResult(failed=list(request.events))
