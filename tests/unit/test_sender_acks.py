@@ -117,3 +117,28 @@ def test_abandoned_pool_fails_queued_requests_without_sending_them() -> None:
     assert pool.threads <= 2
     assert sorted(len(r.failed) for r in results) == [1, 1, 1]
     assert all(not r.sent and r.attempts == 0 for r in results)
+
+
+def test_request_whose_transport_cannot_be_made_fails_and_the_thread_lives_on() -> None:
+    calls: List[int] = []
+    results: List[DeliveryResult] = []
+    finished = threading.Event()
+
+    def new_transport() -> HttpTransport:
+        calls.append(1)
+        raise OSError("no sockets left")
+
+    def on_done(request: Request, result: DeliveryResult) -> None:
+        results.append(result)
+        if len(results) == 2:
+            finished.set()
+
+    pool = RequestPool(1, new_transport, RetryPolicy(), on_done, threading.Event())
+    pool.submit(Request([b'{"e":"pv"}'], [(1, 0)]))
+    pool.submit(Request([b'{"e":"se"}'], [(2, 0)]))
+    assert finished.wait(10)
+    assert pool.wait_idle(10)
+    pool.close()
+    assert pool.threads == 1
+    assert [r.failed for r in results] == [[b'{"e":"pv"}'], [b'{"e":"se"}']]
+    assert len(calls) == 2  # tried again for the second request
