@@ -44,10 +44,11 @@ from orjson import dumps as _dumps
 
 from . import ipc
 from ._logging import ThrottledLog, logger
+from .batching import throughput_defaults
 from .emitters import BaseEmitter, FailureCallback, SuccessCallback, encode_or_raise
 from .errors import ConfigurationError
 from .retry import RetryPolicy
-from .sender import SenderConfig, sender_main
+from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight, sender_main
 from .stats import EmitterStats
 from .transport import Timeout
 from .wire import PayloadDict, encode_event
@@ -129,11 +130,14 @@ class ProcessEmitter(BaseEmitter):
         protocol: ``"http"`` (default) or ``"https"``.
         port: Collector port; default: the scheme's.
         method: ``"post"`` (default; batches) or ``"get"`` (one request per event).
-        buffer_size: Events per request (default 10 for POST, 1 for GET; raise it for speed).
+        buffer_size: Events per request (default 500 for POST, so that ``byte_limit`` and
+            ``max_batch_age`` cut batches; 1 for GET, one request per event anyway).
         on_success: Called on the emitter's listener thread with the sent event dicts.
         on_failure: Called on the listener thread with ``(number sent, unsent event dicts)``
             for events given up on after retries, or dropped because a bound was reached.
-        byte_limit: Bytes per request as sent on the wire (default: no limit).
+        byte_limit: Bytes per request as sent on the wire (default 64,000 for POST, also when
+            only ``buffer_size`` is given; see
+            :func:`~snowplow_tracker.batching.throughput_defaults`).
         request_timeout: Seconds, or ``(connect, read)``; default ``(5, 10)``.
         process_count: Sender processes (default: :func:`default_process_count`).
         max_queue_size: Events held in the host (waiting or in flight) before new events are
@@ -146,6 +150,14 @@ class ProcessEmitter(BaseEmitter):
         ipc_batch_size: Events per pipe message (default 256).
         ipc_max_delay: Seconds a partial pipe message waits in the host (default 0.05).
         shutdown_timeout: Seconds ``close()`` and the exit handler wait (default 10.0).
+        max_in_flight: Requests each sender keeps open at once (default 64), each on its own
+            keep-alive connection, opened only when that many requests wait. A sender delivers
+            about ``max_in_flight * events per request / round trip`` events per second: 64
+            requests of ~125 events over a 50 ms link is 160,000/s, over 200 ms 40,000/s. With
+            GET (one event per request) it is the bound: 1,280 events/s per sender over 50 ms.
+
+    The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
+    full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
     """
 
     _where = "ProcessEmitter"
@@ -170,7 +182,9 @@ class ProcessEmitter(BaseEmitter):
         ipc_batch_size: int = DEFAULT_IPC_BATCH_SIZE,
         ipc_max_delay: float = DEFAULT_IPC_MAX_DELAY,
         shutdown_timeout: float = 10.0,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        buffer_size, byte_limit = throughput_defaults(method, buffer_size, byte_limit)
         super().__init__(
             endpoint,
             protocol,
@@ -211,6 +225,7 @@ class ProcessEmitter(BaseEmitter):
                 f"{where}: argument 'start_method' must be one of {methods}, got {start_method!r}"
             )
         self.process_count = process_count
+        self.max_in_flight = check_max_in_flight(max_in_flight, where)
         self.max_queue_size = max_queue_size
         self.ipc_batch_size = ipc_batch_size
         self.ipc_max_delay = float(ipc_max_delay)
@@ -227,6 +242,7 @@ class ProcessEmitter(BaseEmitter):
             host_pid=os.getpid(),
             orphan_timeout=self.shutdown_timeout,
             log_level=logger.level,
+            max_in_flight=self.max_in_flight,
         )
         self._s = _State()
         # The Tracker's fast path, unless a subclass changed what input() does.

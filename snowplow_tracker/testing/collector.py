@@ -132,6 +132,8 @@ class _StatsBase(TypedDict):
     bad_requests: int
     cpu_seconds: float
     wall_seconds: float
+    in_flight: int
+    max_in_flight: int
 
 
 class CollectorStats(_StatsBase, total=False):
@@ -146,6 +148,10 @@ class CollectorStats(_StatsBase, total=False):
         bad_requests: Requests answered 400 (malformed), 404 (unknown path), 405 or 413.
         cpu_seconds: CPU time of the whole process since ``start()`` or the last clear.
         wall_seconds: Wall-clock time since ``start()`` or the last clear.
+        in_flight: Tracker requests open now: received and not yet answered (held, delayed,
+            hanging or being answered).
+        max_in_flight: The most tracker requests open at once since ``start()`` or the last
+            clear.
         ru_utime_seconds: User CPU time of the process since it started (``getrusage``).
         ru_stime_seconds: System CPU time of the process since it started (``getrusage``).
         ru_maxrss_kb: Peak resident set size of the process, in KiB (``getrusage``).
@@ -295,6 +301,11 @@ class Collector:
         self._fault: Optional[str] = None
         self._max_body_bytes: Optional[int] = None
         self._max_url_bytes: Optional[int] = None
+        # Requests open at once, and the gate that holds them (see hold()).
+        self._open = 0
+        self._max_open = 0
+        self._gate = threading.Event()
+        self._gate.set()
         # Recorded data.
         self._events: List[Event] = []
         self._requests: List[RecordedRequest] = []
@@ -535,6 +546,57 @@ class Collector:
                 "fault": self._fault,
             }
 
+    # -- holding requests (to pin concurrency in tests) ----------------------------------------
+
+    def hold(self) -> None:
+        """Hold every tracker request from now on: none is answered until :meth:`release`.
+
+        Each held request is answered as scripted when it arrived (answers are taken from the
+        script in arrival order).
+
+        Held requests count in ``in_flight``; with them, a test sees how many requests a client
+        keeps open at once without any timing (:meth:`wait_for_in_flight`, ``max_in_flight``).
+        """
+        self._gate.clear()
+
+    def release(self) -> None:
+        """Answer the held requests (each as scripted) and stop holding new ones."""
+        self._gate.set()
+
+    def wait_for_in_flight(self, n: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``n`` tracker requests are open at once, or timeout.
+
+        Args:
+            n: How many open requests to wait for.
+            timeout: Seconds to wait at most.
+
+        Returns:
+            Whether ``n`` requests were open at once in time.
+        """
+        with self._cond:
+            self._cond.wait_for(lambda: self._open >= n or self._server is None, timeout=timeout)
+            return self._open >= n
+
+    def _opened(self) -> None:
+        with self._cond:
+            self._open += 1
+            if self._open > self._max_open:
+                self._max_open = self._open
+            self._cond.notify_all()
+
+    def _closed(self) -> None:
+        with self._cond:
+            self._open -= 1
+            self._cond.notify_all()
+
+    def _wait_at_gate(self, stopping: threading.Event) -> bool:
+        """Wait while requests are held; False when the collector stops first."""
+        gate = self._gate
+        while not gate.wait(0.05):
+            if stopping.is_set():
+                return False
+        return True
+
     # -- recorded data -----------------------------------------------------------------------
 
     @property
@@ -579,11 +641,16 @@ class Collector:
             self._rejected_events = 0
             self._duplicates = 0
             self._bad_requests = 0
+            self._max_open = self._open
             self._cpu_start = time.process_time()
             self._wall_start = time.monotonic()
 
     def reset(self) -> None:
-        """:meth:`clear`, and restore the default behaviour: 200, no delay, script or fault."""
+        """:meth:`clear`, and restore the default behaviour: 200, no delay, script or fault.
+
+        Held requests are released.
+        """
+        self._gate.set()
         with self._lock:
             self._status = 200
             self._location = _REDIRECT_TARGET
@@ -610,6 +677,8 @@ class Collector:
                 bad_requests=self._bad_requests,
                 cpu_seconds=round(time.process_time() - self._cpu_start, 6),
                 wall_seconds=round(time.monotonic() - self._wall_start, 6),
+                in_flight=self._open,
+                max_in_flight=self._max_open,
             )
         if resource is not None:
             usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -1054,9 +1123,41 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(refusal, f"{_STATUS_REASONS[refusal]} (size limit)\n".encode())
             return
+        open_request = [True]
+
+        def answered() -> None:
+            if open_request:
+                open_request.pop()
+                collector._closed()
+
+        collector._opened()
+        try:
+            self._answer(method, path, query, body, received_at, decoded, answered)
+        finally:
+            answered()
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        received_at: float,
+        decoded: _Decoded,
+        answered: Callable[[], None],
+    ) -> None:
+        """Wait at the gate and for the delay, then answer as scripted.
+
+        ``answered`` ends the request's count in ``in_flight``: before it is recorded (so that
+        whoever sees its events also sees it closed), or after a hang.
+        """
+        collector = self.server.collector
+        stopping = self.server.stopping
         answer, delay, location = collector._next_answer()
-        if delay > 0 and self.server.stopping.wait(delay):
+        if not collector._wait_at_gate(stopping) or (delay > 0 and stopping.wait(delay)):
             answer = "stopped"
+        if answer != "hang":
+            answered()
         status = answer if isinstance(answer, int) else 0
         collector._record_request(
             method, path, query, self._headers_dict, body, status, received_at, decoded

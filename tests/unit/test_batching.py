@@ -11,8 +11,11 @@ import pytest
 from snowplow_tracker.batching import (
     DEFAULT_GET_BUFFER_SIZE,
     DEFAULT_POST_BUFFER_SIZE,
+    THROUGHPUT_BYTE_LIMIT,
+    THROUGHPUT_POST_BUFFER_SIZE,
     Batcher,
     BatchLimits,
+    throughput_defaults,
 )
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.wire import encode_event, event_cost, get_query, post_body
@@ -232,3 +235,31 @@ def test_create_rejects_a_non_positive_max_age(bad: Any) -> None:
 def test_create_rejects_an_unknown_method() -> None:
     with pytest.raises(ConfigurationError, match=r"^Emitter: argument 'method' must be"):
         BatchLimits.create("put")
+
+
+# -- ProcessEmitter's throughput defaults -------------------------------------------------------
+
+
+def test_throughput_defaults_cut_post_batches_by_bytes() -> None:
+    assert throughput_defaults("post", None, None) == (
+        THROUGHPUT_POST_BUFFER_SIZE,
+        THROUGHPUT_BYTE_LIMIT,
+    )
+    assert throughput_defaults("POST", 100, None) == (100, THROUGHPUT_BYTE_LIMIT)
+    assert throughput_defaults("post", None, 1000) == (THROUGHPUT_POST_BUFFER_SIZE, 1000)
+    assert 50_000 <= THROUGHPUT_BYTE_LIMIT <= 100_000  # far below what collectors accept
+
+
+def test_throughput_defaults_leave_get_and_bad_methods_alone() -> None:
+    assert throughput_defaults("get", None, None) == (None, None)
+    assert throughput_defaults(42, None, None) == (None, None)  # create() names the error
+
+
+def test_throughput_batcher_fills_64kb_bodies_of_typical_events() -> None:
+    buffer_size, byte_limit = throughput_defaults("post", None, None)
+    batcher = Batcher(BatchLimits.create("post", buffer_size, byte_limit))
+    events = [event(label="x" * 300) for _ in range(1000)]
+    ready = batcher.extend(events)
+    assert len(ready) >= 2
+    for batch in ready:
+        assert THROUGHPUT_BYTE_LIMIT - 1000 < wire_size(batch, "post") <= THROUGHPUT_BYTE_LIMIT
