@@ -69,7 +69,7 @@ class Gates:
 def wait_until_flush_waits(emitter: AsyncEmitter) -> None:
     """Wait (bounded) until a ``flush()`` on another thread waits for the sending threads."""
     deadline = time.monotonic() + 5
-    while not emitter._idle._waiters:  # type: ignore[attr-defined]
+    while not emitter._done._waiters:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "flush() never started waiting"
         time.sleep(0.001)
 
@@ -414,8 +414,15 @@ def test_close_without_any_event_starts_no_thread() -> None:
 # -- arguments ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["thread_count", "max_queued_batches"])
-@pytest.mark.parametrize("bad", [0, -1, "2", 1.5, True, None])
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        (name, bad)
+        for name in ("thread_count", "max_queue_bytes", "max_queued_batches")
+        for bad in (0, -1, "2", 1.5, True, None)
+        if not (name == "max_queued_batches" and bad is None)  # None: no bound by count
+    ],
+)
 def test_invalid_thread_arguments_raise_configuration_error(name: str, bad: Any) -> None:
     with pytest.raises(ConfigurationError) as info:
         AsyncEmitter("collector.example.com", **{name: bad})
