@@ -31,6 +31,7 @@ from collections import abc, deque
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ._logging import ThrottledLog, logger
 from .batching import Batcher, BatchLimits
@@ -97,6 +98,20 @@ def _wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Call
         return False
 
     return wait
+
+
+def _forget_pooled_connections(session: requests.Session) -> None:
+    """In a forked child: give the session's adapters fresh, empty connection pools.
+
+    The pooled connections are the parent's sockets; a child that used them would mix its
+    requests into the parent's. ``close()`` is not used: it takes urllib3's locks, which another
+    thread of the parent may have held at the fork. Re-initialising through the adapter's own
+    pickling protocol keeps its configuration (and a subclass's ``init_poolmanager``).
+    """
+    for adapter in session.adapters.values():
+        if isinstance(adapter, HTTPAdapter):
+            # Both exist at run time (requests pickles adapters); the type stubs omit them.
+            adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]
 
 
 def encode_or_raise(payload: Mapping[str, Any], method: str, where: str) -> bytes:
@@ -360,8 +375,7 @@ class Emitter(BaseEmitter):
         self._counters = Counters()
         self._timer, self._timer_stop, self._timer_interval = None, threading.Event(), None
         if self.session is not None:
-            # Pooled connections are shared with the parent: the child must not use them.
-            self.session.close()
+            _forget_pooled_connections(self.session)
         self.transport = self._new_transport()
         if interval is not None:
             self.set_flush_timer(interval)

@@ -63,6 +63,47 @@ def test_async_emitter_rebuilds_itself_in_a_forked_child(collector: Collector) -
     assert len(eids) == len(set(eids))
 
 
+ASYNC_FORK_SESSION = (
+    PRELUDE
+    + """
+import requests
+session = requests.Session()
+session.headers["X-Snowplow-Test"] = "forked"
+adapter = session.get_adapter("http://x")
+e = AsyncEmitter(sys.argv[1], method="post", buffer_size=5, session=session)
+for i in range(5):
+    e.input(ev("parent-before"))
+assert e.flush(timeout=10)
+print("parent-pools", len(adapter.poolmanager.pools), flush=True)
+pid = os.fork()
+if pid == 0:
+    print("child-pools", len(adapter.poolmanager.pools), flush=True)
+    for i in range(5):
+        e.input(ev("child"))
+    print("child-flush", e.flush(timeout=3), flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+for i in range(5):
+    e.input(ev("parent-after"))
+print("parent-flush", e.flush(timeout=10), flush=True)
+"""
+)
+
+
+def test_a_users_session_crossing_a_fork_gets_fresh_connection_pools_in_the_child(
+    collector: Collector,
+) -> None:
+    """The child never writes into the parent's pooled keep-alive connection."""
+    proc = run_script(ASYNC_FORK_SESSION, collector.endpoint)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "parent-pools 1" in out
+    assert "child-pools 0" in out
+    assert "child-flush True" in out and "parent-flush True" in out
+    assert tags(collector) == {"parent-before": 5, "child": 5, "parent-after": 5}
+    assert {r.headers.get("X-Snowplow-Test") for r in collector.requests} == {"forked"}
+
+
 SYNC_FORK_TIMER = (
     PRELUDE
     + """
