@@ -155,6 +155,8 @@ class BaseEmitter:
         session: A ``requests.Session`` of yours that every request goes through (proxies,
             adapters, client certificates, mocks); it is never closed by the emitter. Default:
             the emitter's own keep-alive connections.
+        shutdown_timeout: Seconds ``close()`` and the exit handler spend delivering what is
+            left when the interpreter exits (default 5).
     """
 
     _where = "Emitter"
@@ -174,6 +176,7 @@ class BaseEmitter:
         retry_policy: Optional[RetryPolicy] = None,
         max_batch_age: Optional[float] = None,
         session: Optional[requests.Session] = None,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         where = self._where
         self.method = check_method(method, where)
@@ -187,6 +190,7 @@ class BaseEmitter:
             )
         self.retry_policy = retry_policy or self._default_retry_policy()
         self.session = check_session(session, where)
+        self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
         self.request_timeout = check_timeout(request_timeout, where)
         self._transport_args = (endpoint, protocol, port)
         self.transport = self._new_transport()
@@ -310,11 +314,7 @@ class Emitter(BaseEmitter):
     By default a failed request is not retried here: its events go to ``on_failure``, from
     where they can be passed to ``input`` again. Arguments as :class:`BaseEmitter` (the 0.10
     positional order: ``endpoint, protocol, port, method, buffer_size, on_success, on_failure,
-    byte_limit, request_timeout``), plus:
-
-    Args:
-        shutdown_timeout: Seconds :meth:`close` and the exit handler spend sending what is
-            buffered when the interpreter exits (default 5); see :meth:`close`.
+    byte_limit, request_timeout``; the others are keywords).
 
     Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler, and
     after ``os.fork()`` the child starts with an empty buffer, new locks, new connections and
@@ -323,38 +323,8 @@ class Emitter(BaseEmitter):
 
     _where = "Emitter"
 
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "get",
-        buffer_size: Optional[int] = None,
-        on_success: Optional[SuccessCallback] = None,
-        on_failure: Optional[FailureCallback] = None,
-        byte_limit: Optional[int] = None,
-        request_timeout: Optional[Timeout] = None,
-        *,
-        retry_policy: Optional[RetryPolicy] = None,
-        max_batch_age: Optional[float] = None,
-        session: Optional[requests.Session] = None,
-        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
-    ) -> None:
-        super().__init__(
-            endpoint,
-            protocol,
-            port,
-            method,
-            buffer_size,
-            on_success,
-            on_failure,
-            byte_limit,
-            request_timeout,
-            retry_policy=retry_policy,
-            max_batch_age=max_batch_age,
-            session=session,
-        )
-        self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", self._where)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._init_process_state()
         _watch_lifecycle(self)
 
@@ -523,7 +493,8 @@ class AsyncEmitter(Emitter):
 
     Positional arguments in the documented 0.10 order: ``endpoint, protocol, port, method,
     buffer_size, on_success, on_failure, thread_count, byte_limit`` (see :class:`BaseEmitter`);
-    the others are keywords.
+    the others (``request_timeout``, ``retry_policy``, ``max_batch_age``, ``session``,
+    ``shutdown_timeout`` and those below) are keywords.
 
     Args:
         thread_count: Requests in flight at once, one sending thread each (default 1).
@@ -531,8 +502,6 @@ class AsyncEmitter(Emitter):
             are dropped (default 64 MiB, :data:`DEFAULT_MAX_QUEUE_BYTES`).
         max_queued_batches: Also drop when this many batches wait (default None: no bound by
             count).
-        shutdown_timeout: Seconds the exit handler (and ``close()`` by default) spends
-            delivering what is left (default 5).
 
     Lifecycle: at interpreter exit an ``atexit`` handler delivers what is buffered and queued
     within ``shutdown_timeout`` (see :meth:`close`); after ``os.fork()`` the child gets a fresh,
@@ -553,13 +522,9 @@ class AsyncEmitter(Emitter):
         thread_count: int = 1,
         byte_limit: Optional[int] = None,
         *,
-        request_timeout: Optional[Timeout] = None,
-        retry_policy: Optional[RetryPolicy] = None,
-        max_batch_age: Optional[float] = None,
-        session: Optional[requests.Session] = None,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         max_queued_batches: Optional[int] = None,
-        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        **kwargs: Any,
     ) -> None:
         for name, value, optional in (
             ("thread_count", thread_count, False),
@@ -578,21 +543,8 @@ class AsyncEmitter(Emitter):
         self.max_queued_batches = max_queued_batches
         # Sending threads plus those waiting out a retry backoff.
         self._max_threads = thread_count + max(thread_count, 4)
-        super().__init__(
-            endpoint,
-            protocol,
-            port,
-            method,
-            buffer_size,
-            on_success,
-            on_failure,
-            byte_limit,
-            request_timeout,
-            retry_policy=retry_policy,
-            max_batch_age=max_batch_age,
-            session=session,
-            shutdown_timeout=shutdown_timeout,
-        )
+        kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
+        super().__init__(endpoint, protocol, port, method, buffer_size, **kwargs)
 
     @staticmethod
     def _default_retry_policy() -> RetryPolicy:

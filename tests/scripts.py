@@ -25,3 +25,11 @@ def run_script(code: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
         text=True,
         **kwargs,
     )
+
+
+def run_to_end(code: str, *args: str, timeout: float = 60.0) -> str:
+    """Run the script to its end (bounded); assert it exited 0 and return its stdout."""
+    proc = run_script(code, *args)
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
@@ -53,15 +52,6 @@ def make_emitter() -> Iterator[MakeEmitter]:
     for emitter in made:
         emitter.cancel_flush_timer()
         emitter.transport.close()
-
-
-@pytest.fixture
-def refused_endpoint() -> str:
-    """``127.0.0.1:PORT`` of a port that was bound and closed: connecting is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"127.0.0.1:{port}"
 
 
 def flush_timer_threads() -> List[threading.Thread]:

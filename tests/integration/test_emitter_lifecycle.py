@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from snowplow_tracker.testing import Collector
-from tests.scripts import run_script
+from tests.scripts import run_to_end
 
 PRELUDE = """
 import logging, os, sys, threading, time, uuid
@@ -48,9 +48,7 @@ def tags(collector: Collector) -> Counter[str]:
 
 def test_async_emitter_rebuilds_itself_in_a_forked_child(collector: Collector) -> None:
     """The child's flush(timeout=3) is True and its events arrive; nothing is sent twice."""
-    proc = run_script(ASYNC_FORK, collector.endpoint)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(ASYNC_FORK, collector.endpoint)
     assert "child-flush True 25" in out
     assert "parent-flush True" in out
     assert tags(collector) == {
@@ -94,9 +92,7 @@ def test_a_users_session_crossing_a_fork_gets_fresh_connection_pools_in_the_chil
     collector: Collector,
 ) -> None:
     """The child never writes into the parent's pooled keep-alive connection."""
-    proc = run_script(ASYNC_FORK_SESSION, collector.endpoint)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(ASYNC_FORK_SESSION, collector.endpoint)
     assert "parent-pools 1" in out
     assert "child-pools 0" in out
     assert "child-flush True" in out and "parent-flush True" in out
@@ -127,9 +123,7 @@ e.cancel_flush_timer()
 
 def test_emitter_flush_timer_runs_again_in_a_forked_child(collector: Collector) -> None:
     """The child gets its own flush timer thread, which sends its partial buffer."""
-    proc = run_script(SYNC_FORK_TIMER, collector.endpoint)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(SYNC_FORK_TIMER, collector.endpoint)
     assert "child-sent 3 timers 1" in out
     assert tags(collector) == {"child": 3}
 
@@ -157,9 +151,7 @@ print("tracked", flush=True)
 
 def test_emitter_sends_its_buffer_at_interpreter_exit(collector: Collector) -> None:
     """5 events buffered (buffer_size=10) when the script ends normally: all 5 arrive."""
-    proc = run_script(SYNC_EXIT, collector.endpoint)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(SYNC_EXIT, collector.endpoint)
     assert "tracked 0" in out
     assert tags(collector) == {"exit": 5}
 
@@ -170,9 +162,7 @@ def test_async_emitter_delivers_queued_and_buffered_events_at_exit(
 ) -> None:
     """25 events tracked just before a normal exit: every one arrives (threads are daemons)."""
     collector.set_delay(0.02)  # the threads are still busy when the main thread ends
-    proc = run_script(ASYNC_EXIT, collector.endpoint, method, buffer_size)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(ASYNC_EXIT, collector.endpoint, method, buffer_size)
     assert "tracked" in out
     assert tags(collector) == {"exit": 25}
 
@@ -181,7 +171,7 @@ EXIT_COLLECTOR_HANGS = (
     PRELUDE
     + """
 import atexit
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="LOG %(message)s")
+logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="LOG %(message)s")
 failed = []
 # Registered before the emitter exists, so it runs after the emitter's own exit handler.
 atexit.register(lambda: print("on_failure-total", len(failed), flush=True))
@@ -199,9 +189,7 @@ def test_async_emitter_at_exit_reports_what_it_could_not_send_within_the_deadlin
 ) -> None:
     """A hanging collector: exit ends after the deadline; every event reaches on_failure."""
     collector.set_fault("hang")
-    proc = run_script(EXIT_COLLECTOR_HANGS, collector.endpoint)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out = run_to_end(EXIT_COLLECTOR_HANGS, collector.endpoint)
     assert "on_failure-total 25" in out
-    exit_logs = [line for line in err.splitlines() if line.startswith("LOG") and "exit" in line]
-    assert len(exit_logs) == 1, err
+    exit_logs = [line for line in out.splitlines() if line.startswith("LOG") and "exit" in line]
+    assert len(exit_logs) == 1, out
