@@ -566,6 +566,32 @@ def test_a_failing_request_does_not_hold_up_the_events_tracked_after_it(
     assert emitter.stats().failed == 2
 
 
+def test_a_hanging_request_does_not_hold_up_the_other_thread(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """Two threads: while one waits on a hanging request, the other sends everything else."""
+    collector.script(["hang"])
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=1,
+        thread_count=2,
+        request_timeout=1.0,
+        retry_policy=RetryPolicy(base_delay=0.01, jitter=0),
+    )
+    first, *others = [make_payload() for _ in range(5)]
+    emitter.input(first)
+    assert collector.wait_for_requests(1, timeout=10)
+    for payload in others:
+        emitter.input(payload)
+    assert collector.wait_for_events(4, timeout=10)
+    assert collector.eids() == [p["eid"] for p in others]
+    assert emitter.flush(timeout=20) is True  # the hung request timed out and was retried
+    assert collector.eids() == [p["eid"] for p in others] + [first["eid"]]
+    stats = emitter.stats()
+    assert (stats.sent, stats.retried, stats.failed) == (5, 1, 0)
+
+
 def test_a_mix_of_slow_failing_and_reset_requests_loses_and_doubles_nothing(
     collector: Collector, make_emitter: MakeEmitter
 ) -> None:
