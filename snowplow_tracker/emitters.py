@@ -851,15 +851,17 @@ def _close_all_at_exit() -> None:
     with _live_lock:
         emitters = [e for e in _live if e._pid == pid]
     start = time.monotonic()
-    for emitter in emitters:  # start every async emitter's sending before waiting on any
-        if isinstance(emitter, AsyncEmitter):
-            emitter.flush(is_async=True)
-    for emitter in emitters:
-        try:
-            remaining = start + emitter.shutdown_timeout - time.monotonic()
-            emitter._shutdown(remaining, "exit")
-        except Exception:  # noqa: BLE001 - never fail interpreter exit
-            logger.exception("%s: error while delivering at exit", emitter._where)
+    # Start every async emitter's sending before waiting on any, then close each.
+    steps: List[Callable[[Emitter], object]] = [
+        lambda e: e.flush(is_async=True) if isinstance(e, AsyncEmitter) else None,
+        lambda e: e._shutdown(start + e.shutdown_timeout - time.monotonic(), "exit"),
+    ]
+    for step in steps:
+        for emitter in emitters:
+            try:
+                step(emitter)
+            except Exception:  # noqa: BLE001 - never fail interpreter exit
+                logger.exception("%s: error while delivering at exit", emitter._where)
 
 
 def _rebuild_all_in_child() -> None:

@@ -175,8 +175,9 @@ logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="LOG %(mess
 failed = []
 # Registered before the emitter exists, so it runs after the emitter's own exit handler.
 atexit.register(lambda: print("on_failure-total", len(failed), flush=True))
-e = AsyncEmitter(sys.argv[1], method="get", request_timeout=0.5, shutdown_timeout=1.0,
-                 on_failure=lambda n, events: failed.extend(events))
+cls = AsyncEmitter if sys.argv[2] == "AsyncEmitter" else Emitter
+e = cls(sys.argv[1], method="get", buffer_size=int(sys.argv[3]), request_timeout=0.5,
+        shutdown_timeout=1.0, on_failure=lambda n, events: failed.extend(events))
 for i in range(25):
     e.input(ev("exit"))
 print("tracked", flush=True)
@@ -184,12 +185,13 @@ print("tracked", flush=True)
 )
 
 
-def test_async_emitter_at_exit_reports_what_it_could_not_send_within_the_deadline(
-    collector: Collector,
+@pytest.mark.parametrize(("cls", "buffer_size"), [("AsyncEmitter", "1"), ("Emitter", "30")])
+def test_exit_reports_what_could_not_be_sent_within_the_deadline(
+    collector: Collector, cls: str, buffer_size: str
 ) -> None:
     """A hanging collector: exit ends after the deadline; every event reaches on_failure."""
     collector.set_fault("hang")
-    out = run_to_end(EXIT_COLLECTOR_HANGS, collector.endpoint)
+    out = run_to_end(EXIT_COLLECTOR_HANGS, collector.endpoint, cls, buffer_size)
     assert "on_failure-total 25" in out
     exit_logs = [line for line in out.splitlines() if line.startswith("LOG") and "exit" in line]
     assert len(exit_logs) == 1, out
