@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.collector",
     "tests.fixtures.redis_server",
     "tests.fixtures.celery_worker",
+    "tests.fixtures.network",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import tracemalloc
 from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
 
 import pytest
@@ -13,6 +15,8 @@ from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
+from snowplow_tracker.wire import encode_event
+from tests.http_sessions import TAG_HEADER, CountingAdapter, session_with
 from tests.payloads import make_payload, without_stm
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0, max_attempts=3)
@@ -69,7 +73,7 @@ class Gates:
 def wait_until_flush_waits(emitter: AsyncEmitter) -> None:
     """Wait (bounded) until a ``flush()`` on another thread waits for the sending threads."""
     deadline = time.monotonic() + 5
-    while not emitter._idle._waiters:  # type: ignore[attr-defined]
+    while not emitter._done._waiters:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "flush() never started waiting"
         time.sleep(0.001)
 
@@ -414,8 +418,15 @@ def test_close_without_any_event_starts_no_thread() -> None:
 # -- arguments ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["thread_count", "max_queued_batches"])
-@pytest.mark.parametrize("bad", [0, -1, "2", 1.5, True, None])
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        (name, bad)
+        for name in ("thread_count", "max_queue_bytes", "max_queued_batches")
+        for bad in (0, -1, "2", 1.5, True, None)
+        if not (name == "max_queued_batches" and bad is None)  # None: no bound by count
+    ],
+)
 def test_invalid_thread_arguments_raise_configuration_error(name: str, bad: Any) -> None:
     with pytest.raises(ConfigurationError) as info:
         AsyncEmitter("collector.example.com", **{name: bad})
@@ -439,3 +450,275 @@ def test_error_messages_name_the_async_emitter(kwargs: Dict[str, Any], argument:
     arguments: Dict[str, Any] = {"endpoint": "collector.example.com", **kwargs}
     with pytest.raises(ConfigurationError, match=rf"^AsyncEmitter: argument '{argument}'"):
         AsyncEmitter(**arguments)
+
+
+# -- a user's requests.Session ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_request_goes_through_the_users_session(
+    collector: Collector, make_emitter: MakeEmitter, method: str
+) -> None:
+    adapter = CountingAdapter()
+    emitter = make_emitter(
+        collector.endpoint, method=method, buffer_size=2, session=session_with(adapter)
+    )
+    for _ in range(4):
+        emitter.input(make_payload())
+    assert emitter.flush(timeout=10) is True
+    assert len(collector.events) == 4
+    requests = collector.requests
+    assert len(requests) == adapter.started == (4 if method == "get" else 2)
+    assert {r.headers.get(TAG_HEADER) for r in requests} == {"via-user-session"}
+
+
+def test_a_session_that_is_not_a_requests_session_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"^AsyncEmitter: argument 'session' must be"):
+        AsyncEmitter("collector.example.com", session="http://proxy:3128")  # type: ignore[arg-type]
+
+
+# -- the documented positional order ------------------------------------------------------------
+
+
+def test_the_documented_positional_order_is_accepted(collector: Collector) -> None:
+    """0.10: endpoint, protocol, port, method, buffer_size, on_success, on_failure,
+    thread_count, byte_limit."""
+    calls = Calls()
+    emitter = AsyncEmitter(
+        collector.host, "http", collector.port, "post", 3, calls.on_success, calls.on_failure, 2,
+        50_000,
+    )  # fmt: skip
+    try:
+        assert (emitter.method, emitter.buffer_size, emitter.thread_count) == ("post", 3, 2)
+        assert emitter.byte_limit == 50_000
+        assert (emitter.on_success, emitter.on_failure) == (calls.on_success, calls.on_failure)
+        payloads = [make_payload() for _ in range(3)]
+        for payload in payloads:
+            emitter.input(payload)
+        assert emitter.flush(timeout=10) is True
+        assert calls.successes == [payloads]
+    finally:
+        emitter.close()
+
+
+def test_protocol_as_second_positional_argument() -> None:
+    emitter = AsyncEmitter("collector.example.com", "https")
+    assert emitter.transport.get_url == "https://collector.example.com/i"
+    emitter.close()
+
+
+# -- requests in flight at once ------------------------------------------------------------------
+
+
+def test_thread_count_requests_are_in_flight_at_once_and_never_more(
+    counting_collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """The first 4 requests pass a barrier of 4 only if all 4 are in flight together."""
+    counting_collector.set_delay(0.05)  # the collector holds every request a little
+    adapter = CountingAdapter(barrier=threading.Barrier(4))
+    emitter = make_emitter(
+        counting_collector.endpoint,
+        method="post",
+        buffer_size=5,
+        thread_count=4,
+        session=session_with(adapter),
+    )
+    for _ in range(100):
+        emitter.input(make_payload())
+    assert emitter.flush(timeout=30) is True
+    assert adapter.barrier is not None and not adapter.barrier.broken
+    assert adapter.max_in_flight == 4
+    assert counting_collector.stats()["events"] == 100
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed, stats.dropped, stats.queued_bytes) == (100, 0, 0, 0)
+
+
+def test_a_failing_request_does_not_hold_up_the_events_tracked_after_it(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """One thread: a 503 waits out a long backoff while later batches are delivered."""
+    collector.script([503])
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=2,
+        retry_policy=RetryPolicy(base_delay=60, jitter=0, max_attempts=2),
+        on_failure=calls.on_failure,
+    )
+    first = [make_payload(), make_payload()]
+    later = [make_payload() for _ in range(6)]
+    for payload in first:
+        emitter.input(payload)
+    assert collector.wait_for_requests(1, timeout=10)
+    for payload in later:
+        emitter.input(payload)
+    assert collector.wait_for_events(6, timeout=10)
+    assert sorted(collector.eids()) == sorted(p["eid"] for p in later)
+    deadline = time.monotonic() + 10
+    while emitter.stats().sent < 6 and time.monotonic() < deadline:  # callbacks run after
+        time.sleep(0.01)
+    stats = emitter.stats()
+    assert (stats.sent, stats.in_flight, stats.queued) == (6, 2, 0)
+    assert emitter.flush(timeout=0.2) is False  # the first batch still waits to retry
+    assert emitter.close(timeout=0.2) is False
+    assert calls.failures == [(0, first)]  # given up at close: reported, not lost
+    assert emitter.stats().failed == 2
+
+
+def test_a_hanging_request_does_not_hold_up_the_other_thread(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """Two threads: while one waits on a hanging request, the other sends everything else."""
+    collector.script(["hang"])
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=1,
+        thread_count=2,
+        request_timeout=1.0,
+        retry_policy=RetryPolicy(base_delay=0.01, jitter=0),
+    )
+    first, *others = [make_payload() for _ in range(5)]
+    emitter.input(first)
+    assert collector.wait_for_requests(1, timeout=10)
+    for payload in others:
+        emitter.input(payload)
+    assert collector.wait_for_events(4, timeout=10)
+    assert collector.eids() == [p["eid"] for p in others]
+    assert emitter.flush(timeout=20) is True  # the hung request timed out and was retried
+    assert collector.eids() == [p["eid"] for p in others] + [first["eid"]]
+    stats = emitter.stats()
+    assert (stats.sent, stats.retried, stats.failed) == (5, 1, 0)
+
+
+def test_a_mix_of_slow_failing_and_reset_requests_loses_and_doubles_nothing(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    collector.script([200, 503, "reset", 200, 500, 200, "garbage", 503] * 3)
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=4,
+        thread_count=3,
+        retry_policy=RetryPolicy(base_delay=0.01, max_delay=0.05, max_attempts=20),
+        on_success=calls.on_success,
+        on_failure=calls.on_failure,
+    )
+    collector.set_delay(0.01)
+    payloads = [make_payload(se_va=str(i)) for i in range(80)]
+    for payload in payloads:
+        emitter.input(payload)
+    assert emitter.flush(timeout=30) is True
+    assert sorted(collector.eids()) == sorted(p["eid"] for p in payloads)
+    assert collector.stats()["duplicates"] == 0
+    assert sorted(calls.sent_eids()) == sorted(p["eid"] for p in payloads)
+    assert calls.failures == []
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed, stats.dropped, stats.in_flight) == (80, 0, 0, 0)
+
+
+# -- memory: compact and bounded in bytes -------------------------------------------------------
+
+
+def held_back(
+    make_emitter: MakeEmitter, collector: Collector, gate: threading.Event, **kwargs: Any
+) -> AsyncEmitter:
+    """A POST emitter whose requests wait (bounded) until ``gate`` is set, then go out."""
+    session = session_with(CountingAdapter(gate=gate))
+    return make_emitter(collector.endpoint, method="post", session=session, **kwargs)
+
+
+def test_a_burst_beyond_a_thousand_batches_is_held_without_drops(
+    collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """1,200 one-event batches wait while requests are held back; all arrive after."""
+    gate = threading.Event()
+    emitter = held_back(make_emitter, collector, gate, buffer_size=1, thread_count=4)
+    payloads = [make_payload() for _ in range(1_200)]
+    for payload in payloads:
+        emitter.input(payload)
+    stats = emitter.stats()
+    assert (stats.dropped, stats.queued + stats.in_flight) == (0, 1_200)
+    assert stats.queued_bytes >= sum(len(encode_event(p, "post")) for p in payloads)
+    gate.set()
+    assert emitter.flush(timeout=60) is True
+    assert len(collector.eids()) == 1_200
+    assert emitter.stats().queued_bytes == 0
+
+
+def test_queued_events_take_about_their_encoded_size(
+    counting_collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """No per-event object survives in the queue (orjson's bytes take 4 KiB each)."""
+    gate = threading.Event()
+    emitter = held_back(make_emitter, counting_collector, gate, buffer_size=10)
+    payloads = [make_payload(se_la="x" * 300) for _ in range(2_000)]
+    encoded = sum(len(encode_event(p, "post")) for p in payloads)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for payload in payloads:
+            emitter.input(payload)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        gate.set()
+    assert emitter.stats().dropped == 0
+    assert held < 1.5 * encoded, (held, encoded)
+
+
+def test_max_queue_bytes_bounds_what_is_held_and_drops_are_reported(
+    make_emitter: MakeEmitter, refused_endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Collector down: the bytes held stay under the bound; tracked = sent + failed + dropped."""
+    monkey_log = ThrottledLog()
+    emitters._drop_log = monkey_log  # a fresh throttle: the first drop is logged
+    calls = Calls()
+    payload_size = len(encode_event(make_payload(), "post"))
+    bound = 20 * payload_size * 5  # about 20 batches of 5
+    emitter = make_emitter(
+        refused_endpoint,
+        method="post",
+        buffer_size=5,
+        max_queue_bytes=bound,
+        retry_policy=RetryPolicy(base_delay=30, max_attempts=3),
+        on_failure=calls.on_failure,
+    )
+    with caplog.at_level(logging.WARNING, logger="snowplow_tracker"):
+        for _ in range(1_000):
+            emitter.input(make_payload())
+            assert emitter.stats().queued_bytes <= bound + 5 * (payload_size + 30)
+        stats = emitter.stats()
+        assert stats.dropped >= 1_000 - 25 * 5
+        assert emitter.close(timeout=0.5) is False
+    stats = emitter.stats()
+    assert stats.sent + stats.failed + stats.dropped == stats.accepted == 1_000
+    assert sum(len(unsent) for _, unsent in calls.failures) == 1_000
+    drop_logs = [r for r in caplog.records if "queue full" in r.getMessage()]
+    assert len(drop_logs) == 1
+
+
+def test_eight_threads_tracking_20000_events_each_drop_nothing(
+    counting_collector: Collector, make_emitter: MakeEmitter
+) -> None:
+    """Issue 9's burst with a healthy collector: delivered + dropped = tracked, dropped = 0."""
+    emitter = make_emitter(
+        counting_collector.endpoint, method="post", buffer_size=100, thread_count=2
+    )
+    payload = make_payload(se_la="burst")
+
+    def track() -> None:
+        for _ in range(20_000):
+            emitter.input(payload)
+
+    workers = [threading.Thread(target=track) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert emitter.flush(timeout=120) is True
+    stats = emitter.stats()
+    assert (stats.accepted, stats.dropped, stats.failed) == (160_000, 0, 0)
+    assert counting_collector.stats()["events"] == stats.sent == 160_000

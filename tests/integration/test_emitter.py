@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
@@ -17,6 +16,7 @@ from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.wire import encode_event, post_body
+from tests.http_sessions import TAG_HEADER, CountingAdapter, session_with
 from tests.payloads import make_payload, without_stm
 
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -52,15 +52,6 @@ def make_emitter() -> Iterator[MakeEmitter]:
     for emitter in made:
         emitter.cancel_flush_timer()
         emitter.transport.close()
-
-
-@pytest.fixture
-def refused_endpoint() -> str:
-    """``127.0.0.1:PORT`` of a port that was bound and closed: connecting is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"127.0.0.1:{port}"
 
 
 def flush_timer_threads() -> List[threading.Thread]:
@@ -589,6 +580,7 @@ def test_stats_count_accepted_sent_failed_and_queued(
         "retried": 0,
         "dropped": 0,
         "queued": 0,
+        "queued_bytes": 0,
         "in_flight": 0,
         "senders_alive": 0,
         "restarts": 0,
@@ -616,3 +608,61 @@ def test_a_retry_policy_makes_the_emitter_retry_in_the_caller(
     assert (stats.sent, stats.failed, stats.retried) == (2, 0, 4)
     assert [r.status for r in collector.requests] == [503, 503, 200]
     assert len(orjson.loads(collector.requests[-1].body)["data"]) == 2
+
+
+# -- a user's requests.Session and the documented positional order ------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_request_goes_through_the_users_session(
+    collector: Collector, make_emitter: MakeEmitter, method: str
+) -> None:
+    adapter = CountingAdapter()
+    session = session_with(adapter)
+    emitter = make_emitter(collector.endpoint, method=method, buffer_size=2, session=session)
+    for _ in range(4):
+        emitter.input(make_payload())
+    assert len(collector.events) == 4
+    assert len(collector.requests) == adapter.started == (4 if method == "get" else 2)
+    assert {r.headers.get(TAG_HEADER) for r in collector.requests} == {"via-user-session"}
+    emitter.close()
+    assert emitter.session is session  # the user's session is left to the user
+
+
+def test_the_documented_positional_order_is_accepted(collector: Collector) -> None:
+    """0.10: endpoint, protocol, port, method, buffer_size, on_success, on_failure,
+    byte_limit, request_timeout."""
+    calls = Calls()
+    emitter = Emitter(
+        collector.host, "http", collector.port, "post", 2, calls.on_success, calls.on_failure,
+        50_000, (2.0, 3.0),
+    )  # fmt: skip
+    assert (emitter.method, emitter.buffer_size, emitter.byte_limit) == ("post", 2, 50_000)
+    assert emitter.request_timeout == (2.0, 3.0)
+    payloads = [make_payload(), make_payload()]
+    for payload in payloads:
+        emitter.input(payload)
+    assert calls.successes == [payloads]
+    assert Emitter("collector.example.com", "https").transport.get_url == (
+        "https://collector.example.com/i"
+    )
+
+
+def test_close_drops_and_reports_what_it_cannot_send_by_its_deadline(
+    collector: Collector, make_emitter: MakeEmitter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET events buffered at close with a hanging collector: one request, then the deadline."""
+    collector.set_fault("hang")
+    calls = Calls()
+    emitter = make_emitter(
+        collector.endpoint, buffer_size=5, request_timeout=0.3, on_failure=calls.on_failure
+    )
+    payloads = [make_payload() for _ in range(4)]
+    for payload in payloads:
+        emitter.input(payload)
+    with caplog.at_level(logging.WARNING, logger="snowplow_tracker"):
+        assert emitter.close(timeout=0.1) is False
+    assert calls.failures == [(0, payloads[:1]), (0, payloads[1:])]
+    stats = emitter.stats()
+    assert (stats.failed, stats.dropped, stats.queued) == (1, 3, 0)
+    assert len([r for r in caplog.records if "close deadline" in r.getMessage()]) == 1
