@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import inspect
 import math
 import os
 import threading
@@ -56,8 +55,6 @@ DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024
 #: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
 #: JSON escapes newlines and a querystring percent-encodes them.
 _SEP = b"\n"
-#: Whether :class:`HttpTransport` can size its connection pool (``pool_size``).
-_TRANSPORT_POOL_SIZE = "pool_size" in inspect.signature(HttpTransport).parameters
 
 
 def check_callback(value: Any, name: str, where: str) -> Any:
@@ -554,7 +551,7 @@ class AsyncEmitter(Emitter):
 
     def _transport_options(self) -> Dict[str, Any]:
         # One keep-alive connection per thread that may send at once.
-        return {"pool_size": self._max_threads} if _TRANSPORT_POOL_SIZE else {}
+        return {"pool_size": self._max_threads}
 
     def _init_process_state(self) -> None:
         super()._init_process_state()
