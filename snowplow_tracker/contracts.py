@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, NoReturn, Optional
+from typing import Any, Iterable, Mapping, NoReturn, Optional
 
 from . import self_describing_json as _sdj
 from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
@@ -31,6 +31,12 @@ _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
+# Keys a transaction item may have. The last four are ignored (the transaction's values win):
+# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
+_ITEM_KEYS = frozenset(
+    {"sku", "price", "quantity", "name", "category", "context"}
+    | {"order_id", "currency", "tstamp", "event_subject"}
+)
 
 
 def enable_contracts() -> None:
@@ -474,6 +480,82 @@ def form_element(method: str, arg: str, value: Any) -> None:
     form_node_name(method, f"{arg}['nodeName']", value["nodeName"])
     if value.get("type") is not None:
         form_type(method, f"{arg}['type']", value["type"])
+
+
+def form_elements(method: str, arg: str, value: Any) -> None:
+    """Check ``track_form_submit(elements=...)``: a list (or tuple) of form elements.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"elements"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an element is invalid (see
+            :func:`form_element`).
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, element in enumerate(value):
+        form_element(method, f"{arg}[{i}]", element)
+
+
+def search_filters(method: str, arg: str, value: Any) -> None:
+    """Check ``track_site_search(filters=...)``: a dict of strings to strings or booleans.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"filters"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not such a dict.
+    """
+    if not isinstance(value, dict):
+        fail(method, arg, "a dict of strings to strings or booleans", value)
+    for key, flt in value.items():
+        if not isinstance(key, str) or not isinstance(flt, (str, bool)):
+            fail(method, f"{arg}[{key!r}]", "a string or a boolean (keyed by a string)", flt)
+
+
+def transaction_items(method: str, arg: str, value: Any) -> None:
+    """Check ``track_ecommerce_transaction(items=...)``: a list of item dicts.
+
+    An item has ``"sku"`` (non-empty string), ``"price"`` (number), ``"quantity"`` (integer)
+    and optionally ``"name"``, ``"category"`` (strings) and ``"context"`` (a non-empty list of
+    SelfDescribingJson). The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
+    ``"event_subject"`` are accepted and ignored (tracker 1.1.0 wrote them into the caller's
+    dicts).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"items"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an item is invalid.
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, item in enumerate(value):
+        where = f"{arg}[{i}]"
+        if not isinstance(item, Mapping):
+            fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
+        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
+        if unknown:
+            fail(
+                method,
+                where,
+                "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', "
+                f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
+                item,
+            )
+        non_empty_string(method, f"{where}['sku']", item.get("sku"))
+        number(method, f"{where}['price']", item.get("price"))
+        integer(method, f"{where}['quantity']", item.get("quantity"))
+        optional_string(method, f"{where}['name']", item.get("name"))
+        optional_string(method, f"{where}['category']", item.get("category"))
+        optional_list_of_self_describing_json(method, f"{where}['context']", item.get("context"))
 
 
 def instance_of(
