@@ -107,6 +107,22 @@ def optional_instance(where: str, arg: str, value: Any, cls: type) -> None:
         fail(where, arg, f"a {cls.__name__} or None", value)
 
 
+def count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
+    """Check that ``value`` is an int (not a bool) of at least ``minimum``.
+
+    Args:
+        where: The class or method configured.
+        arg: The argument's name.
+        value: The value given.
+        minimum: The smallest allowed value.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        fail(where, arg, f"an integer of at least {minimum}", value)
+
+
 def optional_count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
     """Check that ``value`` is None or an int (not a bool) of at least ``minimum``.
 
