@@ -30,6 +30,7 @@ import time
 from typing import (
     TYPE_CHECKING,
     Any,
+    Dict,
     List,
     Mapping,
     Optional,
@@ -242,9 +243,12 @@ class Tracker:
         return self._app_id
 
     @property
-    def standard_nv_pairs(self) -> PayloadDict:
-        """The fields every event carries: ``tv`` and, when set, ``tna`` and ``aid``."""
-        return dict(self._standard)
+    def standard_nv_pairs(self) -> Dict[str, Optional[str]]:
+        """The fields every event carries, as tracker 1.x shows them: ``tv``, ``tna`` and ``aid``.
+
+        ``tna`` and ``aid`` are None when not configured (and then not sent).
+        """
+        return {"tv": TRACKER_VERSION, "tna": self._namespace, "aid": self._app_id}
 
     @property
     def subject(self) -> Subject:
@@ -288,15 +292,20 @@ class Tracker:
     def flush(self, is_async: bool = False) -> Tracker:
         """Ask every emitter to send what it has buffered.
 
-        For each emitter with a ``flush`` attribute: ``emitter.flush(is_async=is_async)`` if its
-        ``flush`` accepts that keyword, else ``emitter.flush()`` (custom emitters). Emitters
-        without ``flush`` are skipped.
+        A blocking flush calls an emitter's ``sync_flush()`` when it has one (tracker 1.x's
+        emitter protocol). Otherwise, for each emitter with a ``flush`` attribute:
+        ``emitter.flush(is_async=is_async)`` if its ``flush`` accepts that keyword, else
+        ``emitter.flush()`` (custom emitters). Emitters without either are skipped.
 
         Args:
             is_async: False to wait until buffered events are sent (or failed), True to start
                 sending and return at once.
         """
         for emitter in self.emitters:
+            sync_flush = getattr(emitter, "sync_flush", None)
+            if not is_async and sync_flush is not None:
+                sync_flush()
+                continue
             flush = getattr(emitter, "flush", None)
             if flush is None:
                 continue
@@ -313,14 +322,15 @@ class Tracker:
 
     @staticmethod
     def get_timestamp(tstamp: Optional[float] = None) -> int:
-        """Return ``tstamp`` as an int, or the current time in milliseconds when it is None.
+        """Return ``tstamp`` as an int when it is a number, else the current time in ms.
 
         Args:
-            tstamp: A timestamp in milliseconds, or None.
+            tstamp: A timestamp in milliseconds, or None (anything that is not an int or a
+                float means "now", as in tracker 0.10 and 1.x).
         """
-        if tstamp is not None:
+        if isinstance(tstamp, (int, float)):
             return int(tstamp)
-        return _time_ns() // 1_000_000
+        return time.time_ns() // 1_000_000
 
     # ------------------------------------------------------------------ 1.x event objects
 
