@@ -28,7 +28,6 @@ from __future__ import annotations
 import inspect
 import time
 from typing import (
-    TYPE_CHECKING,
     Any,
     Dict,
     List,
@@ -45,13 +44,13 @@ from . import contracts as _contracts
 from ._version import TRACKER_VERSION
 from .constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
 from .events import table as _table
-from .events.compiler import compile_function, new_event_id, track_method
+from .events.compiler import bind_overrides, compile_function, new_event_id, track_method
+from .events.event import Event
 from .payload import JsonEncoder, Payload, PayloadDict, encode_json
 from .self_describing_json import SelfDescribingJson
 from .subject import Subject
 
-if TYPE_CHECKING:
-    from .events.event import Event
+_BUILD_PAYLOAD = Event.build_payload
 
 #: The ``tv`` value every event carries (``py-<version>``), the name tracker 1.x code reads.
 VERSION = TRACKER_VERSION
@@ -346,7 +345,7 @@ class Tracker:
         """
         payload = event.build_payload(self.encode_base64, self.json_encoder, self._subject)
         p = payload.nv_pairs
-        p["eid"] = new_event_id()
+        p["eid"] = self.get_uuid()
         p["dtm"] = str(_time_ns() // 1_000_000)
         p.update(self._standard)
         return payload
@@ -366,7 +365,11 @@ class Tracker:
             EncodingError: The event's JSON cannot be serialised; nothing is sent.
         """
         p = self.complete_payload(event).nv_pairs
-        self._send(p)
+        if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
+            self._send(p)  # built by the compiled code: already in protocol form
+        else:  # a user's build_payload: let each emitter check the dict
+            for emitter in self.emitters:
+                emitter.input(p)
         return p["eid"]
 
     # ------------------------------------------------------------------ internals
@@ -864,3 +867,6 @@ class Tracker:
             event_subject: A Subject merged over the tracker's subject for these events.
         """
         raise AssertionError("replaced by the compiled builder")  # pragma: no cover
+
+
+bind_overrides(Tracker)

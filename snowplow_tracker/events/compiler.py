@@ -23,7 +23,7 @@ import time
 from binascii import b2a_base64
 from math import isfinite
 from random import getrandbits
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
 
 from orjson import JSONEncodeError, dumps
 
@@ -185,6 +185,13 @@ def _json_field(obj: str, b64_key: str, plain_key: str, arg: str, method: str) -
     ]
 
 
+def _data(kind: Kind) -> List[str]:
+    lines = ["data = {}"]
+    for f in kind.data_fields():
+        lines += _datum(f)
+    return lines
+
+
 def _payload(kind: Kind, method: str) -> List[str]:
     if not kind.self_describing:
         lines = [f"p = {{'e': {kind.e!r}}}" if kind.e else "p = {}"]
@@ -195,9 +202,7 @@ def _payload(kind: Kind, method: str) -> List[str]:
     if kind.event_arg:
         lines = [f"_env = {{'schema': _UE, 'data': {kind.event_arg}.to_json()}}"]
     else:
-        lines = ["data = {}"]
-        for f in kind.data_fields():
-            lines += _datum(f)
+        lines = _data(kind)
         lines.append(
             f"_env = {{'schema': _UE, 'data': {{'schema': {kind.schema!r}, 'data': data}}}}"
         )
@@ -228,20 +233,40 @@ _FINISH = [
 ]
 
 
-def source(kind: Kind, shape: str, params: Sequence[str], method: str) -> str:
+def source(
+    kind: Kind, shape: str, params: Sequence[str], method: str, routed: Optional[str] = None
+) -> str:
     """Return the Python source of one compiled function.
 
     Args:
         kind: The event description.
-        shape: ``"track"``, ``"build"`` or ``"pairs"`` (see the module docstring).
+        shape: ``"track"``, ``"build"``, ``"data"`` (checks, then the self-describing event's
+            data dict) or ``"pairs"`` (see the module docstring).
         params: The parameter list's source, without ``self``.
         method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
+        routed: For ``"track"``: ``"track"`` when the call goes to ``_route`` if the tracker's
+            class overrides ``track``, ``"self_describing"`` when also if it overrides
+            ``track_self_describing_event`` (as tracker 1.x's methods call them); None: never.
     """
     name = f"{shape}_{kind.name}"
+    if shape == "data":
+        body = [*_checks(kind, method), *_data(kind), "return data"]
+        return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
     if shape == "pairs":
         body = [*_payload(kind, method), "return p"]
         return f"def {name}({', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
     body = _checks(kind, method) + _payload(kind, method)
+    if shape == "track" and routed is not None:
+        overridden = "_cls.track is not _TRACK"
+        if routed == "self_describing":
+            overridden += " or _cls.track_self_describing_event is not _TSDE"
+        args = ", ".join(p.split("=")[0] for p in params)
+        body = [
+            "_cls = self.__class__",
+            f"if {overridden}:",
+            f"    return _route(self, {args})",
+            *body,
+        ]
     if shape == "track" and kind.items:
         body.append(
             f"return self._track_transaction({method!r}, p, items, order_id, currency, "
@@ -264,18 +289,23 @@ def compile_function(
     shape: str,
     method: str,
     defaults: Optional[Dict[str, Any]] = None,
+    route: Optional[Tuple[str, Callable[..., Any]]] = None,
 ) -> Callable[..., Any]:
     """Compile one function for ``kind`` (see :func:`source`).
 
     Args:
         kind: The event description.
-        shape: ``"track"``, ``"build"`` or ``"pairs"``.
+        shape: ``"track"``, ``"build"``, ``"data"`` or ``"pairs"``.
         method: The name used in error messages.
         defaults: Default values by argument name; arguments without one are required.
+        route: For ``"track"``: when to route (see :func:`source`) and the function called
+            then, with the tracker and every argument.
     """
     args = list(kind.args) if shape == "pairs" else [*kind.args, *COMMON_ARGS]
     defaults = defaults if defaults is not None else {a: None for a in args}
     namespace = dict(_NAMESPACE)
+    if route is not None:
+        namespace["_route"] = route[1]
     params = []
     for a in args:
         if a in defaults:
@@ -283,7 +313,7 @@ def compile_function(
             params.append(f"{a}=_default_{a}")
         else:
             params.append(a)
-    code = source(kind, shape, params, method)
+    code = source(kind, shape, params, method, route[0] if route else None)
     exec(compile(code, f"<compiled {shape}_{kind.name}>", "exec"), namespace)
     fn: Callable[..., Any] = namespace[f"{shape}_{kind.name}"]
     fn.__source__ = code  # type: ignore[attr-defined]
@@ -315,7 +345,9 @@ def track_method(kind: Kind) -> Callable[[F], F]:
             for n, p in sig.parameters.items()
             if p.default is not inspect.Parameter.empty
         }
-        fn = compile_function(kind, "track", kind.method, defaults)
+        from .routes import ROUTES
+
+        fn = compile_function(kind, "track", kind.method, defaults, ROUTES.get(kind.name))
         fn.__name__ = stub.__name__
         fn.__qualname__ = stub.__qualname__
         fn.__module__ = stub.__module__
@@ -345,3 +377,19 @@ def check_argument(method: str, f: Field, value: Any) -> None:
     else:
         name = rule.check
     getattr(contracts, name)(method, f.arg, value, **dict(rule.options))
+
+
+def bind_overrides(cls: Type[Any]) -> None:
+    """Tell the compiled ``track_*`` methods of ``cls`` which ``track`` methods are its own.
+
+    A compiled method routes its call through ``track`` or ``track_self_describing_event``
+    (as tracker 1.x's do) only when the tracker's class no longer has these originals: a
+    subclass overrides them, or a test patches them.
+
+    Args:
+        cls: The Tracker class, once created.
+    """
+    for value in list(vars(cls).values()):
+        if hasattr(value, "__source__"):
+            value.__globals__["_TRACK"] = cls.track
+            value.__globals__["_TSDE"] = cls.track_self_describing_event

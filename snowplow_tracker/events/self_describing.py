@@ -1,4 +1,4 @@
-"""The module path of snowplow-tracker 1.x for :class:`SelfDescribing` (defined in :mod:`.event`)."""
+"""The 1.x module path of :class:`SelfDescribing` (defined in :mod:`.event`)."""
 
 from .event import SelfDescribing
 

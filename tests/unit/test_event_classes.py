@@ -159,3 +159,61 @@ def test_event_properties_of_1x() -> None:
     )
     e.context, e.true_timestamp, e.event_subject = CTX, 1.0, s
     assert (e.context, e.true_timestamp, e.event_subject) == (CTX, 1.0, s)
+
+
+class RecordingTracker(Tracker):
+    """A 1.x-style subclass that overrides track() (e.g. to add a context to every event)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: List[Event] = []
+
+    def track(self, event: Event) -> str:
+        self.seen.append(event)
+        return super().track(event)
+
+
+class SdjTracker(Tracker):
+    """A 1.x-style subclass that overrides track_self_describing_event()."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: List[Dict[str, Any]] = []
+
+    def track_self_describing_event(self, *args: Any, **kwargs: Any) -> Tracker:  # type: ignore[override]
+        self.calls.append(kwargs)
+        return self
+
+
+@pytest.mark.parametrize(("name", "make", "call"), PAIRS, ids=[p[0] for p in PAIRS])
+def test_an_overridden_track_sees_every_event_with_the_same_payload(
+    name: str, make: Callable[[], Event], call: Callable[[Tracker], Any]
+) -> None:
+    """As in 1.x, track_<kind> goes through an overridden track(event=...); payload unchanged."""
+    capture = Capture()
+    t = RecordingTracker(capture, namespace="ns")
+    assert call(t) is t
+    t.track(make())
+    assert [type(e) for e in t.seen] == [type(make())] * 2
+    by_method, by_class = capture.events
+    assert _without_ids(by_method) == _without_ids(by_class)
+
+
+def test_an_overridden_track_self_describing_event_receives_the_built_event_json() -> None:
+    """track_link_click calls an overridden track_self_describing_event with the 1.x kwargs."""
+    t = SdjTracker(Capture())
+    t.track_link_click("http://x/", element_classes=["a"], context=CTX, tstamp=TSTAMP)
+    (kwargs,) = t.calls
+    assert kwargs["event_json"].to_json() == {
+        "schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1",
+        "data": {"targetUrl": "http://x/", "elementClasses": ["a"]},
+    }
+    assert (kwargs["context"], kwargs["tstamp"], kwargs["event_subject"]) == (CTX, TSTAMP, None)
+
+
+def test_a_routed_call_is_still_checked() -> None:
+    """Through the route, a bad argument is refused before the override is called."""
+    t = SdjTracker(Capture())
+    with pytest.raises(ValidationError, match=r"Tracker\.track_link_click: argument 'target_url'"):
+        t.track_link_click("")
+    assert t.calls == []
