@@ -27,7 +27,7 @@ from .errors import ValidationError
 _enabled = True
 
 _MAX_REPR = 200
-_UUID_RE = re.compile(
+UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
@@ -304,7 +304,7 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
     Raises:
         ValidationError: ``value`` is not such a string.
     """
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not UUID_RE.match(value):
         fail(
             method,
             arg,
@@ -498,6 +498,32 @@ def form_elements(method: str, arg: str, value: Any) -> None:
         fail(method, arg, "a list of dicts or None", value)
     for i, element in enumerate(value):
         _form_element(method, f"{arg}[{i}]", element)
+
+
+def form_elements_ok(value: Any) -> bool:
+    """Return True when ``value`` is surely a valid ``elements`` list (the common case, fast).
+
+    False means "run :func:`form_elements`", which raises the precise error (or accepts the
+    value, e.g. a tuple or a ``str`` subclass).
+
+    Args:
+        value: The value given.
+    """
+    if value.__class__ is not list:
+        return False
+    for e in value:
+        if e.__class__ is not dict or not e.keys() <= _FORM_ELEMENT_KEYS:
+            return False
+        if "name" not in e or "value" not in e or "nodeName" not in e:
+            return False
+        val, node, typ = e["value"], e["nodeName"], e.get("type")
+        if e["name"].__class__ is not str or (val is not None and val.__class__ is not str):
+            return False
+        if node.__class__ is not str or node not in FORM_NODE_NAMES:
+            return False
+        if typ is not None and (typ.__class__ is not str or typ not in FORM_TYPES):
+            return False
+    return True
 
 
 def search_filters(method: str, arg: str, value: Any) -> None:

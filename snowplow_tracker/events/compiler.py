@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, T
 from orjson import JSONEncodeError, dumps
 
 from .. import contracts
-from ..constants import CONTEXT_SCHEMA, UNSTRUCT_EVENT_SCHEMA
+from ..constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
 from ..payload import URLSAFE_TABLE, add, json_bytes, to_str
 from ..self_describing_json import SelfDescribingJson
 from .description import Field, Kind
@@ -93,6 +93,10 @@ _NAMESPACE: Dict[str, Any] = {
     "_time_ns": time.time_ns,
     "_new_id": new_event_id,
     "_check_common": check_common,
+    "_uuid_match": contracts.UUID_RE.match,
+    "_NODE_NAMES": FORM_NODE_NAMES,
+    "_FORM_TYPES": FORM_TYPES,
+    "_form_elements_ok": contracts.form_elements_ok,
 }
 
 

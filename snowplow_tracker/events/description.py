@@ -65,16 +65,28 @@ COUNT = Rule(
     options=(("minimum", 0),),
     numeric=True,
 )
-UUID = Rule("a UUID string", "uuid_string", "optional_uuid_string")
+UUID = Rule(
+    "a UUID string",
+    "uuid_string",
+    "optional_uuid_string",
+    ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
+)
 STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings")
 NON_EMPTY_STRINGS = Rule(
     "a non-empty list of strings", "list_of_strings", options=(("non_empty", True),)
 )
-FORM_NODE_NAME = Rule("'INPUT', 'SELECT' or 'TEXTAREA'", "form_node_name")
-FORM_TYPE_ANY_CASE = Rule(
-    "an HTML input type, in any letter case", "form_type", options=(("ignore_case", True),)
+FORM_NODE_NAME = Rule(
+    "'INPUT', 'SELECT' or 'TEXTAREA'",
+    "form_node_name",
+    ok="({v}.__class__ is str and {v} in _NODE_NAMES)",
 )
-FORM_ELEMENTS = Rule("a list of form element dicts", "form_elements")
+FORM_TYPE_ANY_CASE = Rule(
+    "an HTML input type, in any letter case",
+    "form_type",
+    ok="({v}.__class__ is str and {v}.lower() in _FORM_TYPES)",
+    options=(("ignore_case", True),),
+)
+FORM_ELEMENTS = Rule("a list of form element dicts", "form_elements", ok="_form_elements_ok({v})")
 SEARCH_FILTERS = Rule("a dict of strings to strings or booleans", "search_filters")
 SELF_DESCRIBING_JSON = Rule(
     "a SelfDescribingJson", "self_describing_json", ok="{v}.__class__ is _SDJ"

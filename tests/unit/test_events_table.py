@@ -132,3 +132,33 @@ def test_payload_fields_are_sent_under_their_wire_keys(kind: Any) -> None:
         value = VALID[kind.name].get(f.arg)
         if value is not None:
             assert sent[f.key] == str(value)
+
+
+@pytest.mark.parametrize(
+    "elements",
+    [
+        [{"name": "n", "value": "v", "nodeName": "INPUT"}],
+        [{"name": "n", "value": None, "nodeName": "SELECT", "type": "text"}],
+        [{"name": "n", "value": "v", "nodeName": "input"}],
+        [{"name": "n", "value": "v", "nodeName": "INPUT", "type": "TEXT"}],
+        [{"name": "n", "value": "v", "nodeName": "INPUT", "extra": 1}],
+        [{"name": "n", "nodeName": "INPUT", "type": "text"}],
+        [{"name": 1, "value": "v", "nodeName": "INPUT"}],
+        [{"name": "n", "value": 2, "nodeName": "INPUT"}],
+        [{"name": "n", "value": "v", "nodeName": ["INPUT"]}],
+        ({"name": "n", "value": "v", "nodeName": "INPUT"},),
+        [],
+        ["x"],
+    ],
+)
+def test_the_inline_form_elements_check_never_accepts_what_the_contract_refuses(
+    elements: Any,
+) -> None:
+    """form_elements_ok (the compiled fast path) is True only for values form_elements accepts."""
+    if contracts.form_elements_ok(elements):
+        contracts.form_elements("m", "elements", elements)
+    else:
+        try:
+            contracts.form_elements("m", "elements", elements)
+        except ValidationError:
+            pass
