@@ -9,7 +9,7 @@ validated before anything is queued.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, List, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
 
 from .. import contracts
 from ..payload import JsonEncoder, Payload
@@ -103,6 +103,11 @@ class Event:
         for f in kind.fields:
             setattr(cls, f.arg, Argument(f, cls.__name__))
 
+    def _assign(self, values: Dict[str, Any]) -> None:
+        """Set every described argument from ``values`` (a constructor's ``locals()``)."""
+        for name in self._kind.args:
+            setattr(self, name, values[name])
+
     def _arguments(self) -> Tuple[Any, ...]:
         return tuple(self.__dict__[a] for a in self._kind.args)
 
@@ -163,9 +168,7 @@ class PageView(Event, kind=table.PAGE_VIEW):
         super().__init__(
             event_subject=event_subject, context=context, true_timestamp=true_timestamp
         )
-        self.page_url = page_url
-        self.page_title = page_title
-        self.referrer = referrer
+        self._assign(locals())
 
 
 class PagePing(Event, kind=table.PAGE_PING):
@@ -208,13 +211,7 @@ class PagePing(Event, kind=table.PAGE_PING):
         super().__init__(
             event_subject=event_subject, context=context, true_timestamp=true_timestamp
         )
-        self.page_url = page_url
-        self.page_title = page_title
-        self.referrer = referrer
-        self.min_x = min_x
-        self.max_x = max_x
-        self.min_y = min_y
-        self.max_y = max_y
+        self._assign(locals())
 
 
 class StructuredEvent(Event, kind=table.STRUCT_EVENT):
@@ -251,11 +248,7 @@ class StructuredEvent(Event, kind=table.STRUCT_EVENT):
         super().__init__(
             event_subject=event_subject, context=context, true_timestamp=true_timestamp
         )
-        self.category = category
-        self.action = action
-        self.label = label
-        self.property_ = property_
-        self.value = value
+        self._assign(locals())
 
 
 class SelfDescribing(Event, kind=table.SELF_DESCRIBING_EVENT):
@@ -280,7 +273,7 @@ class SelfDescribing(Event, kind=table.SELF_DESCRIBING_EVENT):
         super().__init__(
             event_subject=event_subject, context=context, true_timestamp=true_timestamp
         )
-        self.event_json = event_json
+        self._assign(locals())
 
 
 class ScreenView(Event, kind=table.MOBILE_SCREEN_VIEW):
@@ -323,10 +316,4 @@ class ScreenView(Event, kind=table.MOBILE_SCREEN_VIEW):
         super().__init__(
             event_subject=event_subject, context=context, true_timestamp=true_timestamp
         )
-        self.id_ = id_
-        self.name = name
-        self.type = type
-        self.previous_name = previous_name
-        self.previous_id = previous_id
-        self.previous_type = previous_type
-        self.transition_type = transition_type
+        self._assign(locals())

@@ -4,7 +4,7 @@ configurations, event store and the 1.x helper functions of ``contracts``."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import pytest
 
@@ -27,23 +27,16 @@ from snowplow_tracker._version import __version__, __version_info__
 from snowplow_tracker.constants import VERSION as CONSTANTS_VERSION
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.tracker import VERSION
+from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture
 
-
-class Capture:
-    def __init__(self) -> None:
-        self.events: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.events.append(payload)
+pytestmark = pytest.mark.usefixtures("restore_contracts")
 
 
 @pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
-    contracts.enable_contracts()
+def _no_registered_trackers() -> Iterator[None]:
     Snowplow.reset()
     yield
     Snowplow.reset()
-    contracts.enable_contracts()
 
 
 # -- Tracker: two positional orders --------------------------------------------------------

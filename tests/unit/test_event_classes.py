@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -19,6 +19,7 @@ from snowplow_tracker.events import (
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
+from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture
 
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 CTX = [SelfDescribingJson("iglu:com.acme/ctx/jsonschema/1-0-0", {"a": 1})]
@@ -26,19 +27,7 @@ EV = SelfDescribingJson("iglu:com.acme/ev/jsonschema/1-0-0", {"b": 2})
 TSTAMP = 1600000000123
 
 
-class Capture:
-    def __init__(self) -> None:
-        self.events: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.events.append(payload)
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
+pytestmark = pytest.mark.usefixtures("restore_contracts")
 
 
 def _common() -> Dict[str, Any]:

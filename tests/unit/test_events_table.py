@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -13,6 +13,7 @@ from snowplow_tracker.events.compiler import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.tracker import Tracker
+from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture
 
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 EVENT = SelfDescribingJson("iglu:com.acme/ev/jsonschema/1-0-0", {"b": 2})
@@ -43,19 +44,7 @@ VALID: Dict[str, Dict[str, Any]] = {
 BAD = object()
 
 
-class Capture:
-    def __init__(self) -> None:
-        self.events: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.events.append(payload)
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
+pytestmark = pytest.mark.usefixtures("restore_contracts")
 
 
 def _fields() -> List[Tuple[str, str]]:
