@@ -245,7 +245,8 @@ def source(
     Args:
         kind: The event description.
         shape: ``"track"``, ``"build"``, ``"data"`` (checks, then the self-describing event's
-            data dict) or ``"pairs"`` (see the module docstring).
+            data dict or the other kinds' payload fields) or ``"pairs"`` (see the module
+            docstring).
         params: The parameter list's source, without ``self``.
         method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
         routed: For ``"track"``: ``"track"`` when the call goes to ``_route`` if the tracker's
@@ -253,8 +254,11 @@ def source(
             ``track_self_describing_event`` (as tracker 1.x's methods call them); None: never.
     """
     name = f"{shape}_{kind.name}"
-    if shape == "data":
-        body = [*_checks(kind, method), *_data(kind), "return data"]
+    if shape == "data":  # checked data: the event data dict, or the payload fields (e=pv...)
+        if kind.self_describing:
+            body = [*_checks(kind, method), *_data(kind), "return data"]
+        else:
+            body = [*_checks(kind, method), *_payload(kind, method), "return p"]
         return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
     if shape == "pairs":
         body = [*_payload(kind, method), "return p"]

@@ -57,8 +57,60 @@ def _via_self_describing(kind: Kind) -> Route:
     return ("self_describing", route)
 
 
-#: The route of each kind that has one (the ecommerce kinds keep their own path).
+def _item_via_track(kind: Kind) -> Route:
+    """Route: check, then ``tracker.track(event=Event(dict_=<the ti fields>, ...))``."""
+    pairs_of = compile_function(kind, "data", kind.method)
+
+    def route(tracker: Any, *args: Any) -> Any:
+        *_, context, tstamp, event_subject = args
+        pairs = pairs_of(tracker, *args)
+        tracker.track(
+            event=Event(
+                dict_=pairs, event_subject=event_subject, context=context, true_timestamp=tstamp
+            )
+        )
+        return tracker
+
+    return ("track", route)
+
+
+def _transaction_via_track(kind: Kind) -> Route:
+    """Route: the ``tr`` event through ``track``, then ``track_ecommerce_transaction_item``
+    for each item (tracker 1.x's calls)."""
+    pairs_of = compile_function(kind, "data", kind.method)
+    item_keys = ("sku", "price", "quantity", "name", "category")
+
+    def route(tracker: Any, *args: Any) -> Any:
+        values = dict(zip((*kind.args, "context", "tstamp", "event_subject"), args))
+        pairs = pairs_of(tracker, *args)
+        common = {k: values[k] for k in ("context", "tstamp", "event_subject")}
+        tracker.track(
+            event=Event(
+                dict_=pairs,
+                event_subject=common["event_subject"],
+                context=common["context"],
+                true_timestamp=common["tstamp"],
+            )
+        )
+        for item in values["items"] or ():
+            own = [*(values["context"] or ()), *(item.get("context") or ())]
+            tracker.track_ecommerce_transaction_item(
+                **{k: item.get(k) for k in item_keys},
+                order_id=values["order_id"],
+                currency=values["currency"],
+                context=own or None,
+                tstamp=values["tstamp"],
+                event_subject=values["event_subject"],
+            )
+        return tracker
+
+    return ("track", route)
+
+
+#: The route of each kind (see the module docstring).
 ROUTES: Dict[str, Route] = {
+    "ecommerce_transaction_item": _item_via_track(table.ECOMMERCE_TRANSACTION_ITEM),
+    "ecommerce_transaction": _transaction_via_track(table.ECOMMERCE_TRANSACTION),
     "page_view": _via_track(table.PAGE_VIEW, PageView),
     "page_ping": _via_track(table.PAGE_PING, PagePing),
     "struct_event": _via_track(table.STRUCT_EVENT, StructuredEvent),

@@ -206,3 +206,31 @@ def test_a_routed_call_is_still_checked() -> None:
     with pytest.raises(ValidationError, match=r"Tracker\.track_link_click: argument 'target_url'"):
         t.track_link_click("")
     assert t.calls == []
+
+
+def test_an_overridden_track_sees_the_transaction_and_each_item() -> None:
+    """track_ecommerce_transaction goes through track() once per event, payloads unchanged."""
+    items = [
+        {"sku": "s1", "price": 1.5, "quantity": 2, "context": CTX},
+        {"sku": "s2", "price": 3, "quantity": 1, "name": "n"},
+    ]
+
+    def send(t: Tracker) -> None:
+        t.track_ecommerce_transaction("o1", 6, currency="EUR", items=items, context=CTX, tstamp=7)
+        t.track_ecommerce_transaction_item("o2", "s3", 1, 1)
+
+    plain, routed = Capture(), Capture()
+    send(Tracker(plain, namespace="ns"))
+    recording = RecordingTracker(routed, namespace="ns")
+    send(recording)
+    assert len(recording.seen) == 4
+    assert [_without_ids(p) for p in routed.events] == [_without_ids(p) for p in plain.events]
+
+
+def test_a_routed_transaction_checks_every_item_before_sending() -> None:
+    """A bad item is refused before the transaction reaches the overridden track()."""
+    capture = Capture()
+    t = RecordingTracker(capture)
+    with pytest.raises(ValidationError, match=r"argument 'items\[1\]\['sku'\]'"):
+        t.track_ecommerce_transaction("o", 1, items=[{"sku": "a", "price": 1, "quantity": 1}, {}])
+    assert (t.seen, capture.events) == ([], [])
