@@ -17,15 +17,20 @@ from ._logging import logger
 from ._version import VERSION
 from .celery_emitter import CeleryEmitter
 from .contracts import disable_contracts, enable_contracts
+from .emitter_configuration import EmitterConfiguration
 from .emitters import AsyncEmitter, Emitter
 from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
+from .event_store import EventStore, InMemoryEventStore
+from .events import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 from .process_emitter import ProcessEmitter
 from .redis_emitter import RedisEmitter
 from .retry import RetryPolicy
 from .self_describing_json import SelfDescribingJson
+from .snowplow import Snowplow
 from .stats import EmitterStats
 from .subject import Subject
 from .tracker import Tracker
+from .tracker_configuration import TrackerConfiguration
 
 if TYPE_CHECKING:
     from .redis_worker import RedisWorker
@@ -48,16 +53,27 @@ __all__ = [
     "CeleryEmitter",
     "ConfigurationError",
     "Emitter",
+    "EmitterConfiguration",
     "EmitterStats",
     "EncodingError",
+    "Event",
+    "EventStore",
+    "InMemoryEventStore",
+    "PagePing",
+    "PageView",
     "ProcessEmitter",
     "RedisEmitter",
     "RedisWorker",
     "RetryPolicy",
+    "ScreenView",
+    "SelfDescribing",
     "SelfDescribingJson",
+    "Snowplow",
     "SnowplowError",
+    "StructuredEvent",
     "Subject",
     "Tracker",
+    "TrackerConfiguration",
     "ValidationError",
     "__version__",
     "disable_contracts",

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import FrozenSet, Tuple
 
+from ._version import TRACKER_VERSION
+
+#: The ``tv`` value every event carries, ``py-<version>`` (tracker 1.x's ``constants.VERSION``).
+VERSION = TRACKER_VERSION
+
 BASE_SCHEMA_PATH = "iglu:com.snowplowanalytics.snowplow"
 MOBILE_SCHEMA_PATH = "iglu:com.snowplowanalytics.mobile"
 SCHEMA_TAG = "jsonschema"

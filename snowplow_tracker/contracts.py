@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, NoReturn, Optional
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Optional, Sized, overload
 
 from . import self_describing_json as _sdj
 from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
@@ -27,10 +27,16 @@ from .errors import ValidationError
 _enabled = True
 
 _MAX_REPR = 200
-_UUID_RE = re.compile(
+UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
+# Keys a transaction item may have. The last four are ignored (the transaction's values win):
+# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
+_ITEM_KEYS = frozenset(
+    {"sku", "price", "quantity", "name", "category", "context"}
+    | {"order_id", "currency", "tstamp", "event_subject"}
+)
 
 
 def enable_contracts() -> None:
@@ -92,7 +98,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def non_empty_string(method: str, arg: str, value: Any) -> None:
+def _non_empty_string(method: str, arg: str, value: Any) -> None:
     """Check that ``value`` is a non-empty string.
 
     Args:
@@ -270,7 +276,7 @@ def optional_timestamp(method: str, arg: str, value: Any) -> None:
         timestamp(method, arg, value)
 
 
-def one_of(method: str, arg: str, value: Any, allowed: Iterable[str]) -> None:
+def _one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
     """Check that ``value`` is one of ``allowed``.
 
     Args:
@@ -298,7 +304,7 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
     Raises:
         ValidationError: ``value`` is not such a string.
     """
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not UUID_RE.match(value):
         fail(
             method,
             arg,
@@ -418,7 +424,7 @@ def form_node_name(method: str, arg: str, value: Any) -> None:
     Raises:
         ValidationError: ``value`` is not one of :data:`~.constants.FORM_NODE_NAMES`.
     """
-    one_of(method, arg, value, sorted(FORM_NODE_NAMES))
+    _one_of(method, arg, value, sorted(FORM_NODE_NAMES))
 
 
 def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> None:
@@ -439,7 +445,7 @@ def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> N
         )
 
 
-def form_element(method: str, arg: str, value: Any) -> None:
+def _form_element(method: str, arg: str, value: Any) -> None:
     """Check one element of ``track_form_submit(elements=...)`` against ``submit_form`` 1-0-0.
 
     An element is a dict with ``name`` (string), ``value`` (string or None), ``nodeName`` (a form
@@ -476,6 +482,108 @@ def form_element(method: str, arg: str, value: Any) -> None:
         form_type(method, f"{arg}['type']", value["type"])
 
 
+def form_elements(method: str, arg: str, value: Any) -> None:
+    """Check ``track_form_submit(elements=...)``: a list (or tuple) of form elements.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"elements"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an element is invalid (see
+            :func:`form_element`).
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, element in enumerate(value):
+        _form_element(method, f"{arg}[{i}]", element)
+
+
+def form_elements_ok(value: Any) -> bool:
+    """Return True when ``value`` is surely a valid ``elements`` list (the common case, fast).
+
+    False means "run :func:`form_elements`", which raises the precise error (or accepts the
+    value, e.g. a tuple or a ``str`` subclass).
+
+    Args:
+        value: The value given.
+    """
+    if value.__class__ is not list:
+        return False
+    for e in value:
+        if e.__class__ is not dict or not e.keys() <= _FORM_ELEMENT_KEYS:
+            return False
+        if "name" not in e or "value" not in e or "nodeName" not in e:
+            return False
+        val, node, typ = e["value"], e["nodeName"], e.get("type")
+        if e["name"].__class__ is not str or (val is not None and val.__class__ is not str):
+            return False
+        if node.__class__ is not str or node not in FORM_NODE_NAMES:
+            return False
+        if typ is not None and (typ.__class__ is not str or typ not in FORM_TYPES):
+            return False
+    return True
+
+
+def search_filters(method: str, arg: str, value: Any) -> None:
+    """Check ``track_site_search(filters=...)``: a dict of strings to strings or booleans.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"filters"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not such a dict.
+    """
+    if not isinstance(value, dict):
+        fail(method, arg, "a dict of strings to strings or booleans", value)
+    for key, flt in value.items():
+        if not isinstance(key, str) or not isinstance(flt, (str, bool)):
+            fail(method, f"{arg}[{key!r}]", "a string or a boolean (keyed by a string)", flt)
+
+
+def transaction_items(method: str, arg: str, value: Any) -> None:
+    """Check ``track_ecommerce_transaction(items=...)``: a list of item dicts.
+
+    An item has ``"sku"`` (non-empty string), ``"price"`` (number), ``"quantity"`` (integer)
+    and optionally ``"name"``, ``"category"`` (strings) and ``"context"`` (a non-empty list of
+    SelfDescribingJson). The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
+    ``"event_subject"`` are accepted and ignored (tracker 1.1.0 wrote them into the caller's
+    dicts).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"items"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an item is invalid.
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, item in enumerate(value):
+        where = f"{arg}[{i}]"
+        if not isinstance(item, Mapping):
+            fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
+        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
+        if unknown:
+            fail(
+                method,
+                where,
+                "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', "
+                f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
+                item,
+            )
+        _non_empty_string(method, f"{where}['sku']", item.get("sku"))
+        number(method, f"{where}['price']", item.get("price"))
+        integer(method, f"{where}['quantity']", item.get("quantity"))
+        optional_string(method, f"{where}['name']", item.get("name"))
+        optional_string(method, f"{where}['category']", item.get("category"))
+        optional_list_of_self_describing_json(method, f"{where}['context']", item.get("context"))
+
+
 def instance_of(
     method: str, arg: str, value: Any, cls: type, expected: Optional[str] = None
 ) -> None:
@@ -493,3 +601,113 @@ def instance_of(
     """
     if not isinstance(value, cls):
         fail(method, arg, expected or f"a {cls.__name__}", value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The helpers of snowplow-tracker 1.x's ``contracts`` module. Each accepts both forms: the 1.x
+# one (``non_empty_string(value)``: checks only while contracts are enabled) and this library's
+# (``non_empty_string(method, arg, value)``: always checks; callers test the flag).
+
+_WHERE_1X = "contracts"
+
+
+@overload
+def non_empty_string(value: Any, /) -> None: ...
+@overload
+def non_empty_string(method: str, arg: str, value: Any, /) -> None: ...
+def non_empty_string(*args: Any) -> None:
+    """Check that a value is a non-empty string.
+
+    Args:
+        *args: ``(value)`` (1.x form) or ``(method, arg, value)``.
+
+    Raises:
+        ValidationError: The value is not a non-empty string.
+    """
+    if len(args) == 1:
+        if _enabled:
+            _non_empty_string(f"{_WHERE_1X}.non_empty_string", "value", args[0])
+        return
+    _non_empty_string(*args)
+
+
+@overload
+def one_of(value: Any, supported: Iterable[Any], /) -> None: ...
+@overload
+def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any], /) -> None: ...
+def one_of(*args: Any) -> None:
+    """Check that a value is one of the allowed values.
+
+    Args:
+        *args: ``(value, supported)`` (1.x form) or ``(method, arg, value, allowed)``.
+
+    Raises:
+        ValidationError: The value is not allowed.
+    """
+    if len(args) == 2:
+        value, supported = args
+        if _enabled and value not in supported:
+            fail(f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value)
+        return
+    _one_of(*args)
+
+
+@overload
+def form_element(element: Any, /) -> None: ...
+@overload
+def form_element(method: str, arg: str, value: Any, /) -> None: ...
+def form_element(*args: Any) -> None:
+    """Check one form element dict (see :func:`form_elements`).
+
+    Args:
+        *args: ``(element)`` (1.x form) or ``(method, arg, element)``.
+
+    Raises:
+        ValidationError: The element is invalid.
+    """
+    if len(args) == 1:
+        if _enabled:
+            _form_element(f"{_WHERE_1X}.form_element", "element", args[0])
+        return
+    _form_element(*args)
+
+
+def greater_than(value: float, compared_to: float) -> None:
+    """Check that ``value > compared_to`` while contracts are enabled (1.x helper).
+
+    Args:
+        value: The value given.
+        compared_to: The bound it must exceed.
+
+    Raises:
+        ValidationError: It does not.
+    """
+    if _enabled and not value > compared_to:
+        fail(f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value)
+
+
+def non_empty(seq: Sized) -> None:
+    """Check that ``seq`` is not empty while contracts are enabled (1.x helper).
+
+    Args:
+        seq: A sized collection.
+
+    Raises:
+        ValidationError: It is empty.
+    """
+    if _enabled and len(seq) == 0:
+        fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
+
+
+def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
+    """Check that ``check(value)`` is true while contracts are enabled (1.x helper).
+
+    Args:
+        value: The value given.
+        check: The predicate.
+
+    Raises:
+        ValidationError: It is false.
+    """
+    if _enabled and not check(value):
+        fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)

@@ -164,7 +164,14 @@ class Payload:
         for name, value in dict_.items():
             add(pairs, name, value)
 
-    def add_json(self, obj: Any, encode_base64: bool, base64_name: str, plain_name: str) -> None:
+    def add_json(
+        self,
+        obj: Any,
+        encode_base64: bool,
+        base64_name: str,
+        plain_name: str,
+        json_encoder: Optional[JsonEncoder] = None,
+    ) -> None:
         """Add ``obj`` as JSON: base64 under ``base64_name`` or plain text under ``plain_name``.
 
         Nothing is added when ``obj`` is None or an empty dict.
@@ -174,6 +181,8 @@ class Payload:
             encode_base64: Whether to send URL-safe base64 (with ``=`` padding) of the JSON text.
             base64_name: The field used when encoding, e.g. ``"cx"`` or ``"ue_px"``.
             plain_name: The field used otherwise, e.g. ``"co"`` or ``"ue_pr"``.
+            json_encoder: The custom JSON encoder for this call (1.x's argument); the
+                payload's own :attr:`json_encoder` when None.
 
         Raises:
             EncodingError: ``obj`` cannot be serialised.
@@ -181,9 +190,8 @@ class Payload:
         if obj is None or (isinstance(obj, dict) and not obj):
             return
         name = base64_name if encode_base64 else plain_name
-        self.nv_pairs[name] = encode_json(
-            obj, encode_base64, self.json_encoder, "Payload.add_json", name
-        )
+        encoder = json_encoder if json_encoder is not None else self.json_encoder
+        self.nv_pairs[name] = encode_json(obj, encode_base64, encoder, "Payload.add_json", name)
 
     def get(self) -> PayloadDict:
         """Return the fields added so far (the dict itself, not a copy)."""

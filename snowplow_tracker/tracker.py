@@ -1,70 +1,68 @@
-"""The Tracker: validates ``track_*`` arguments, builds each event's payload, hands it to emitters.
+"""The Tracker: checks ``track_*`` arguments, builds each event's payload, hands it to emitters.
 
-This is the part of the library that runs in the caller's hot path, so it is written to be cheap:
+The ``track_*`` methods are compiled at import time from the event descriptions in
+:mod:`snowplow_tracker.events.table` (see :mod:`snowplow_tracker.events.compiler`); the ``def``
+statements below give them their typed signatures and docstrings. They run in the caller's hot
+path, so the compiled code is what hand-inlined code would be:
 
 * argument checks run only while contracts are enabled (see :mod:`snowplow_tracker.contracts`),
   and the common case is tested inline before any helper is called;
 * the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
   a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
-* the event id is a version-4 UUID built from :func:`random.getrandbits` rather than
-  :func:`uuid.uuid4` (about 5 times cheaper: no ``os.urandom`` system call, no ``UUID`` object).
-  The module-level generator of :mod:`random` is seeded from ``os.urandom`` and CPython reseeds
-  it in every child after ``os.fork`` (``random`` registers ``os.register_at_fork``), so forked
-  workers never repeat each other's ids. Event ids need to be unique, not unpredictable;
+* the event id is a version-4 UUID built from :func:`random.getrandbits` (see
+  :func:`~snowplow_tracker.events.compiler.new_event_id`);
 * JSON (contexts, self-describing events) is serialised once, by orjson.
 
 The payload is a flat ``dict[str, str]``. **The same dict object is handed to every emitter**, so
 an emitter must not modify it (copy it first if it needs to). Everything that can fail (argument
 checks, JSON serialisation, every item of a transaction) happens before the first emitter is
 called; an exception raised by an emitter's ``input`` propagates to the caller.
+
+Two constructor orders are accepted (see :class:`Tracker`): the documented
+``Tracker(emitters, subject, namespace, ...)`` and snowplow-tracker 1.x's
+``Tracker(namespace, emitters, subject, ...)``.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from binascii import b2a_base64 as _b2a_base64
-from math import isfinite as _isfinite
-from random import getrandbits
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
+from typing import (
+    Any,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Union,
+    overload,
+)
 
-from orjson import JSONEncodeError as _JSONEncodeError
-from orjson import dumps as _dumps
-
+from . import arguments as _args
 from . import contracts as _contracts
 from ._version import TRACKER_VERSION
-from .constants import (
-    ADD_TO_CART_SCHEMA,
-    CHANGE_FORM_SCHEMA,
-    CONTEXT_SCHEMA,
-    DEFAULT_ENCODE_BASE64,
-    LINK_CLICK_SCHEMA,
-    MOBILE_SCREEN_VIEW_SCHEMA,
-    REMOVE_FROM_CART_SCHEMA,
-    SCREEN_VIEW_SCHEMA,
-    SITE_SEARCH_SCHEMA,
-    SUBMIT_FORM_SCHEMA,
-    UNSTRUCT_EVENT_SCHEMA,
-)
-from .errors import ConfigurationError, ValidationError
-from .payload import URLSAFE_TABLE, JsonEncoder, PayloadDict, add, encode_json, json_bytes, to_str
+from .constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
+from .events import table as _table
+from .events.compiler import bind_overrides, compile_function, new_event_id, track_method
+from .events.event import Event
+from .payload import JsonEncoder, Payload, PayloadDict, encode_json
 from .self_describing_json import SelfDescribingJson
 from .subject import Subject
 
+_BUILD_PAYLOAD = Event.build_payload
+
+#: The ``tv`` value every event carries (``py-<version>``), the name tracker 1.x code reads.
+VERSION = TRACKER_VERSION
+
 _time_ns = time.time_ns
-
-# Version-4 UUID: clear the 4 version bits and the 2 variant bits, then set version 4, variant 10.
-_UUID_KEEP = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_UUID_SET = (0x4 << 76) | (0x2 << 62)
-
-# Keys a transaction item may have. The last four are ignored (the transaction's values win):
-# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
-_ITEM_KEYS = frozenset(
-    {"sku", "price", "quantity", "name", "category", "context"}
-    | {"order_id", "currency", "tstamp", "event_subject"}
-)
+# The unchecked ``e=ti`` fields of one transaction item (checked with the transaction).
+_item_pairs = compile_function(_table.ECOMMERCE_TRANSACTION_ITEM, "pairs", "")
 
 Context = Optional[Sequence[SelfDescribingJson]]
+Emitters = Union["EmitterLike", Sequence["EmitterLike"]]
+
+__all__ = ["VERSION", "EmitterLike", "Tracker", "new_event_id"]
 
 
 class EmitterLike(Protocol):
@@ -83,16 +81,6 @@ class EmitterLike(Protocol):
         """
 
 
-def new_event_id() -> str:
-    """Return a random version-4 UUID string, e.g. ``"0f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"``.
-
-    Built from :func:`random.getrandbits` (122 random bits; the generator is reseeded by
-    CPython in a child process after ``fork``); not suitable for secrets.
-    """
-    h = (getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def _accepts_is_async(flush: Any) -> bool:
     try:
         params = inspect.signature(flush).parameters.values()
@@ -106,12 +94,15 @@ def _accepts_is_async(flush: Any) -> bool:
     return False
 
 
-def _check_emitter(emitter: Any, where: str, arg: str) -> None:
-    if not callable(getattr(emitter, "input", None)):
-        raise ConfigurationError(
-            f"{where}: argument '{arg}' must be an emitter (an object with an 'input(payload)' "
-            f"method), got {_contracts.describe(emitter)}"
-        )
+def _emitter_list(where: str, emitters: Any) -> List[EmitterLike]:
+    if isinstance(emitters, (list, tuple)):
+        if not emitters:
+            _args.fail(where, "emitters", "an emitter or a non-empty list of emitters", [])
+        for i, emitter in enumerate(emitters):
+            _args.emitter(where, f"emitters[{i}]", emitter)
+        return list(emitters)
+    _args.emitter(where, "emitters", emitters)
+    return [emitters]
 
 
 class Tracker:
@@ -126,6 +117,15 @@ class Tracker:
       number), sent as ``ttm``; the device time ``dtm`` (now) is always sent;
     * ``event_subject``: a :class:`Subject` whose fields are merged over the tracker's subject
       for this event only (see :meth:`Subject.combine_subject`).
+
+    :meth:`track` sends a 1.x event object (:mod:`snowplow_tracker.events`) and returns its id.
+
+    **Two positional orders.** The documented order is ``Tracker(emitters, subject, namespace,
+    app_id, encode_base64, json_encoder)``. snowplow-tracker 1.x's is ``Tracker(namespace,
+    emitters, subject, app_id, encode_base64, json_encoder)``. The rule: when the first
+    positional argument is a ``str`` it is the namespace, and the next two positional arguments
+    are the emitters and the subject (1.x); otherwise the first is the emitters (documented).
+    Keyword arguments mean the same in both.
 
     Args:
         emitters: One emitter, or a non-empty list of emitters. An emitter is any object with an
@@ -143,49 +143,68 @@ class Tracker:
         ConfigurationError: An argument is invalid (always checked, whatever the contracts).
     """
 
+    @overload
     def __init__(
         self,
-        emitters: Union[EmitterLike, Sequence[EmitterLike]],
+        emitters: Emitters,
         subject: Optional[Subject] = None,
         namespace: Optional[str] = None,
         app_id: Optional[str] = None,
         encode_base64: bool = DEFAULT_ENCODE_BASE64,
         json_encoder: Optional[JsonEncoder] = None,
-    ) -> None:
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        namespace: str,
+        emitters: Emitters,
+        subject: Optional[Subject] = None,
+        app_id: Optional[str] = None,
+        encode_base64: bool = DEFAULT_ENCODE_BASE64,
+        json_encoder: Optional[JsonEncoder] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        emitters: Emitters,
+        subject: Optional[Subject] = None,
+        namespace: Optional[str] = None,
+        app_id: Optional[str] = None,
+        encode_base64: bool = DEFAULT_ENCODE_BASE64,
+        json_encoder: Optional[JsonEncoder] = None,
+    ) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         where = "Tracker"
-        if isinstance(emitters, (list, tuple)):
-            if not emitters:
-                raise ConfigurationError(
-                    f"{where}: argument 'emitters' must be an emitter or a non-empty list of "
-                    "emitters, got []"
-                )
-            for i, emitter in enumerate(emitters):
-                _check_emitter(emitter, where, f"emitters[{i}]")
-            emitter_list: List[EmitterLike] = list(emitters)
-        else:
-            _check_emitter(emitters, where, "emitters")
-            emitter_list = [emitters]  # type: ignore[list-item]
-        if subject is not None and not isinstance(subject, Subject):
-            raise ConfigurationError(
-                f"{where}: argument 'subject' must be a Subject or None, "
-                f"got {_contracts.describe(subject)}"
-            )
-        for arg, value in (("namespace", namespace), ("app_id", app_id)):
-            if value is not None and not isinstance(value, str):
-                raise ConfigurationError(
-                    f"{where}: argument '{arg}' must be a string or None, "
-                    f"got {_contracts.describe(value)}"
-                )
-        if not isinstance(encode_base64, bool):
-            raise ConfigurationError(
-                f"{where}: argument 'encode_base64' must be True or False, "
-                f"got {_contracts.describe(encode_base64)}"
-            )
-        if json_encoder is not None and not callable(json_encoder):
-            raise ConfigurationError(
-                f"{where}: argument 'json_encoder' must be a callable or None, "
-                f"got {_contracts.describe(json_encoder)}"
-            )
+        names = ["emitters", "subject", "namespace"]
+        if args and isinstance(args[0], str):
+            names = ["namespace", "emitters", "subject"]
+        names += ["app_id", "encode_base64", "json_encoder"]
+        if len(args) > len(names):
+            raise TypeError(f"Tracker() takes at most 6 positional arguments ({len(args)} given)")
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"Tracker() got multiple values for argument '{name}'")
+            kwargs[name] = value
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise TypeError(f"Tracker() got an unexpected keyword argument '{unknown[0]}'")
+        if "emitters" not in kwargs:
+            raise TypeError("Tracker() missing required argument: 'emitters'")
+        emitter_list = _emitter_list(where, kwargs["emitters"])
+        subject = kwargs.get("subject")
+        namespace = kwargs.get("namespace")
+        app_id = kwargs.get("app_id")
+        encode_base64 = kwargs.get("encode_base64", DEFAULT_ENCODE_BASE64)
+        json_encoder = kwargs.get("json_encoder")
+        _args.optional_instance(where, "subject", subject, Subject)
+        _args.optional_string(where, "namespace", namespace)
+        _args.optional_string(where, "app_id", app_id)
+        _args.boolean(where, "encode_base64", encode_base64)
+        _args.optional_callable(where, "json_encoder", json_encoder)
         #: The emitters every event is handed to, in order.
         self.emitters: List[EmitterLike] = emitter_list
         self._subject: Subject = subject if subject is not None else Subject()
@@ -193,8 +212,8 @@ class Tracker:
         self.encode_base64: bool = encode_base64
         #: Custom JSON encoder (orjson's ``default``), or None.
         self.json_encoder: Optional[JsonEncoder] = json_encoder
-        self._namespace = namespace
-        self._app_id = app_id
+        self._namespace: Optional[str] = namespace
+        self._app_id: Optional[str] = app_id
         self._standard: PayloadDict = {}
         self._update_standard()
 
@@ -213,15 +232,22 @@ class Tracker:
         """The tracker namespace (``tna``)."""
         return self._namespace
 
+    def get_namespace(self) -> Optional[str]:
+        """Return the tracker namespace (``tna``), as tracker 1.x does."""
+        return self._namespace
+
     @property
     def app_id(self) -> Optional[str]:
         """The application id (``aid``)."""
         return self._app_id
 
     @property
-    def standard_nv_pairs(self) -> PayloadDict:
-        """The fields every event carries: ``tv`` and, when set, ``tna`` and ``aid``."""
-        return dict(self._standard)
+    def standard_nv_pairs(self) -> Dict[str, Optional[str]]:
+        """The fields every event carries, as tracker 1.x shows them: ``tv``, ``tna`` and ``aid``.
+
+        ``tna`` and ``aid`` are None when not configured (and then not sent).
+        """
+        return {"tv": TRACKER_VERSION, "tna": self._namespace, "aid": self._app_id}
 
     @property
     def subject(self) -> Subject:
@@ -258,22 +284,27 @@ class Tracker:
         Raises:
             ConfigurationError: ``emitter`` has no ``input`` method (always checked).
         """
-        _check_emitter(emitter, "Tracker.add_emitter", "emitter")
+        _args.emitter("Tracker.add_emitter", "emitter", emitter)
         self.emitters.append(emitter)
         return self
 
     def flush(self, is_async: bool = False) -> Tracker:
         """Ask every emitter to send what it has buffered.
 
-        For each emitter with a ``flush`` attribute: ``emitter.flush(is_async=is_async)`` if its
-        ``flush`` accepts that keyword, else ``emitter.flush()`` (custom emitters). Emitters
-        without ``flush`` are skipped.
+        A blocking flush calls an emitter's ``sync_flush()`` when it has one (tracker 1.x's
+        emitter protocol). Otherwise, for each emitter with a ``flush`` attribute:
+        ``emitter.flush(is_async=is_async)`` if its ``flush`` accepts that keyword, else
+        ``emitter.flush()`` (custom emitters). Emitters without either are skipped.
 
         Args:
             is_async: False to wait until buffered events are sent (or failed), True to start
                 sending and return at once.
         """
         for emitter in self.emitters:
+            sync_flush = getattr(emitter, "sync_flush", None)
+            if not is_async and sync_flush is not None:
+                sync_flush()
+                continue
             flush = getattr(emitter, "flush", None)
             if flush is None:
                 continue
@@ -290,25 +321,58 @@ class Tracker:
 
     @staticmethod
     def get_timestamp(tstamp: Optional[float] = None) -> int:
-        """Return ``tstamp`` as an int, or the current time in milliseconds when it is None.
+        """Return ``tstamp`` as an int when it is a number, else the current time in ms.
 
         Args:
-            tstamp: A timestamp in milliseconds, or None.
+            tstamp: A timestamp in milliseconds, or None (anything that is not an int or a
+                float means "now", as in tracker 0.10 and 1.x).
         """
-        if tstamp is not None:
+        if isinstance(tstamp, (int, float)):
             return int(tstamp)
-        return _time_ns() // 1_000_000
+        return time.time_ns() // 1_000_000
+
+    # ------------------------------------------------------------------ 1.x event objects
+
+    def complete_payload(self, event: Event) -> Payload:
+        """Return ``event``'s full payload: its own fields, then ``eid``, ``dtm``, ``tv``...
+
+        Args:
+            event: A 1.x event object (:mod:`snowplow_tracker.events`).
+
+        Raises:
+            ValidationError: An argument of the event breaks its contract.
+            EncodingError: The event's JSON cannot be serialised.
+        """
+        payload = event.build_payload(self.encode_base64, self.json_encoder, self._subject)
+        p = payload.nv_pairs
+        p["eid"] = self.get_uuid()
+        p["dtm"] = str(_time_ns() // 1_000_000)
+        p.update(self._standard)
+        return payload
+
+    def track(self, event: Event) -> str:
+        """Track a 1.x event object and return its event id (``eid``).
+
+        The payload is the one the matching ``track_*`` method sends (both are compiled from the
+        same description, see :mod:`snowplow_tracker.events.table`).
+
+        Args:
+            event: A :class:`~snowplow_tracker.events.PageView`, ``PagePing``, ``ScreenView``,
+                ``StructuredEvent``, ``SelfDescribing`` or ``Event``.
+
+        Raises:
+            ValidationError: An argument of the event breaks its contract; nothing is sent.
+            EncodingError: The event's JSON cannot be serialised; nothing is sent.
+        """
+        p = self.complete_payload(event).nv_pairs
+        if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
+            self._send(p)  # built by the compiled code: already in protocol form
+        else:  # a user's build_payload: let each emitter check the dict
+            for emitter in self.emitters:
+                emitter.input(p)
+        return p["eid"]
 
     # ------------------------------------------------------------------ internals
-
-    @staticmethod
-    def _check_common(method: str, context: Any, tstamp: Any, event_subject: Any) -> None:
-        if context is not None:
-            _contracts.list_of_self_describing_json(method, "context", context)
-        if tstamp is not None:
-            _contracts.timestamp(method, "tstamp", tstamp)
-        if event_subject is not None and not isinstance(event_subject, Subject):
-            _contracts.fail(method, "event_subject", "a Subject or None", event_subject)
 
     def _contexts(self, method: str, context: Sequence[SelfDescribingJson]) -> str:
         return encode_json(
@@ -325,7 +389,7 @@ class Tracker:
         ctx: Optional[str],
         tstamp: Any,
         event_subject: Optional[Subject],
-        dtm: Optional[str] = None,
+        dtm: str,
     ) -> PayloadDict:
         """Add contexts (already encoded), ttm, subject, eid, dtm and the constant fields."""
         if ctx is not None:
@@ -337,7 +401,7 @@ class Tracker:
         else:
             p.update(event_subject.combine_subject(self._subject))
         p["eid"] = new_event_id()
-        p["dtm"] = dtm if dtm is not None else str(_time_ns() // 1_000_000)
+        p["dtm"] = dtm
         p.update(self._standard)
         return p
 
@@ -346,32 +410,44 @@ class Tracker:
             # Emitters of this library may offer a path that skips re-checking our own dicts.
             getattr(emitter, "_tracker_input", emitter.input)(p)
 
-    def _track_sdj(
+    def _track_transaction(
         self,
-        method: str,
-        event_json: SelfDescribingJson,
+        m: str,
+        p: PayloadDict,
+        items: Optional[Sequence[Mapping[str, Any]]],
+        order_id: Any,
+        currency: Any,
         context: Context,
         tstamp: Optional[float],
         event_subject: Optional[Subject],
     ) -> Tracker:
-        """Encode and send a self-describing event whose arguments were already checked."""
-        encode_base64 = self.encode_base64
-        p: PayloadDict = {
-            "e": "ue",
-            ("ue_px" if encode_base64 else "ue_pr"): encode_json(
-                {"schema": UNSTRUCT_EVENT_SCHEMA, "data": event_json.to_json()},
-                encode_base64,
-                self.json_encoder,
-                method,
-                "event_json",
-            ),
-        }
-        ctx = self._contexts(method, context) if context else None
-        self._send(self._complete(p, ctx, tstamp, event_subject))
+        """Send a checked transaction ``p`` and one ``e=ti`` event per item, sharing ``dtm``."""
+        dtm = str(_time_ns() // 1_000_000)
+        ctx = self._contexts(m, context) if context else None
+        events = [self._complete(p, ctx, tstamp, event_subject, dtm)]
+        for item in items or ():
+            item_p = _item_pairs(
+                order_id,
+                item.get("sku"),
+                item.get("price"),
+                item.get("quantity"),
+                item.get("name"),
+                item.get("category"),
+                currency,
+            )
+            item_context = item.get("context")
+            if item_context:
+                item_ctx: Optional[str] = self._contexts(m, [*(context or ()), *item_context])
+            else:
+                item_ctx = ctx
+            events.append(self._complete(item_p, item_ctx, tstamp, event_subject, dtm))
+        for event in events:
+            self._send(event)
         return self
 
     # ------------------------------------------------------------------ page events
 
+    @track_method(_table.PAGE_VIEW)
     def track_page_view(
         self,
         page_url: str,
@@ -391,20 +467,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_page_view"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "page_url", page_url)
-            _contracts.optional_string(m, "page_title", page_title)
-            _contracts.optional_string(m, "referrer", referrer)
-            self._check_common(m, context, tstamp, event_subject)
-        p: PayloadDict = {"e": "pv"}
-        add(p, "url", page_url)
-        add(p, "page", page_title)
-        add(p, "refr", referrer)
-        ctx = self._contexts(m, context) if context else None
-        self._send(self._complete(p, ctx, tstamp, event_subject))
-        return self
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.PAGE_PING)
     def track_page_ping(
         self,
         page_url: str,
@@ -434,30 +499,11 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_page_ping"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "page_url", page_url)
-            _contracts.optional_string(m, "page_title", page_title)
-            _contracts.optional_string(m, "referrer", referrer)
-            _contracts.optional_integer(m, "min_x", min_x)
-            _contracts.optional_integer(m, "max_x", max_x)
-            _contracts.optional_integer(m, "min_y", min_y)
-            _contracts.optional_integer(m, "max_y", max_y)
-            self._check_common(m, context, tstamp, event_subject)
-        p: PayloadDict = {"e": "pp"}
-        add(p, "url", page_url)
-        add(p, "page", page_title)
-        add(p, "refr", referrer)
-        add(p, "pp_mix", min_x)
-        add(p, "pp_max", max_x)
-        add(p, "pp_miy", min_y)
-        add(p, "pp_may", max_y)
-        ctx = self._contexts(m, context) if context else None
-        self._send(self._complete(p, ctx, tstamp, event_subject))
-        return self
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
     # ------------------------------------------------------------------ structured event
 
+    @track_method(_table.STRUCT_EVENT)
     def track_struct_event(
         self,
         category: str,
@@ -481,80 +527,11 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        # The hot path: common cases are tested inline, helpers run only for the rest.
-        if _contracts._enabled:
-            m = "Tracker.track_struct_event"
-            if category.__class__ is not str or not category:
-                _contracts.non_empty_string(m, "category", category)
-            if action.__class__ is not str or not action:
-                _contracts.non_empty_string(m, "action", action)
-            if label is not None and label.__class__ is not str:
-                _contracts.optional_string(m, "label", label)
-            if property_ is not None and property_.__class__ is not str:
-                _contracts.optional_string(m, "property_", property_)
-            if value is not None and not (
-                value.__class__ is int or (value.__class__ is float and _isfinite(value))
-            ):
-                _contracts.optional_number(m, "value", value)
-            if context is not None:
-                if context.__class__ is not list or not context:
-                    _contracts.list_of_self_describing_json(m, "context", context)
-                for entity in context:
-                    if entity.__class__ is not SelfDescribingJson:
-                        _contracts.list_of_self_describing_json(m, "context", context)
-            if tstamp is not None or event_subject is not None:
-                self._check_common(m, None, tstamp, event_subject)
-        p: PayloadDict = {"e": "se"}
-        if category.__class__ is str and category:
-            p["se_ca"] = category
-        else:
-            add(p, "se_ca", category)
-        if action.__class__ is str and action:
-            p["se_ac"] = action
-        else:
-            add(p, "se_ac", action)
-        if label is not None:
-            if label.__class__ is str and label:
-                p["se_la"] = label
-            else:
-                add(p, "se_la", label)
-        if property_ is not None:
-            if property_.__class__ is str and property_:
-                p["se_pr"] = property_
-            else:
-                add(p, "se_pr", property_)
-        if value is not None:
-            p["se_va"] = to_str(value)
-        # What _contexts() and _complete() do, inlined: this method is the hot path.
-        if context:
-            envelope = {"schema": CONTEXT_SCHEMA, "data": [c.to_json() for c in context]}
-            try:
-                raw = _dumps(envelope, default=self.json_encoder)
-            except _JSONEncodeError:  # non-str keys or unserialisable: the general path
-                raw = json_bytes(
-                    envelope, self.json_encoder, "Tracker.track_struct_event", "context"
-                )
-            if self.encode_base64:
-                p["cx"] = _b2a_base64(raw, newline=False).translate(URLSAFE_TABLE).decode("ascii")
-            else:
-                p["co"] = raw.decode("utf-8")
-        if tstamp is not None:
-            p["ttm"] = str(int(tstamp))
-        if event_subject is None:
-            p.update(self._subject._pairs)
-        else:
-            p.update(event_subject.combine_subject(self._subject))
-        h = (getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
-        p["eid"] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        p["dtm"] = str(_time_ns() // 1_000_000)
-        p.update(self._standard)
-        for emitter in self.emitters:
-            # Emitters of this library may offer a path that skips re-checking our own dicts.
-            getattr(emitter, "_tracker_input", emitter.input)(p)
-        return self
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
     # ------------------------------------------------------------------ self-describing events
 
+    @track_method(_table.SELF_DESCRIBING_EVENT)
     def track_self_describing_event(
         self,
         event_json: SelfDescribingJson,
@@ -573,12 +550,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_self_describing_event"
-        if _contracts._enabled:
-            _contracts.self_describing_json(m, "event_json", event_json)
-            self._check_common(m, context, tstamp, event_subject)
-        return self._track_sdj(m, event_json, context, tstamp, event_subject)
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.UNSTRUCT_EVENT)
     def track_unstruct_event(
         self,
         event_json: SelfDescribingJson,
@@ -596,12 +570,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_unstruct_event"
-        if _contracts._enabled:
-            _contracts.self_describing_json(m, "event_json", event_json)
-            self._check_common(m, context, tstamp, event_subject)
-        return self._track_sdj(m, event_json, context, tstamp, event_subject)
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.LINK_CLICK)
     def track_link_click(
         self,
         target_url: str,
@@ -625,60 +596,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_link_click"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "target_url", target_url)
-            _contracts.optional_string(m, "element_id", element_id)
-            _contracts.optional_list_of_strings(m, "element_classes", element_classes)
-            _contracts.optional_string(m, "element_target", element_target)
-            _contracts.optional_string(m, "element_content", element_content)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {"targetUrl": target_url}
-        if element_id is not None:
-            data["elementId"] = element_id
-        if element_classes is not None:
-            data["elementClasses"] = element_classes
-        if element_target is not None:
-            data["elementTarget"] = element_target
-        if element_content is not None:
-            data["elementContent"] = element_content
-        return self._track_sdj(
-            m, SelfDescribingJson(LINK_CLICK_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
-    def _track_cart(
-        self,
-        m: str,
-        schema: str,
-        sku: str,
-        quantity: float,
-        name: Optional[str],
-        category: Optional[str],
-        unit_price: Optional[float],
-        currency: Optional[str],
-        context: Context,
-        tstamp: Optional[float],
-        event_subject: Optional[Subject],
-    ) -> Tracker:
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "sku", sku)
-            _contracts.number(m, "quantity", quantity)
-            _contracts.optional_string(m, "name", name)
-            _contracts.optional_string(m, "category", category)
-            _contracts.optional_number(m, "unit_price", unit_price)
-            _contracts.optional_string(m, "currency", currency)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {"sku": sku, "quantity": quantity}
-        if name is not None:
-            data["name"] = name
-        if category is not None:
-            data["category"] = category
-        if unit_price is not None:
-            data["unitPrice"] = unit_price
-        if currency is not None:
-            data["currency"] = currency
-        return self._track_sdj(m, SelfDescribingJson(schema, data), context, tstamp, event_subject)
-
+    @track_method(_table.ADD_TO_CART)
     def track_add_to_cart(
         self,
         sku: str,
@@ -704,20 +624,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        return self._track_cart(
-            "Tracker.track_add_to_cart",
-            ADD_TO_CART_SCHEMA,
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.REMOVE_FROM_CART)
     def track_remove_from_cart(
         self,
         sku: str,
@@ -743,20 +652,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        return self._track_cart(
-            "Tracker.track_remove_from_cart",
-            REMOVE_FROM_CART_SCHEMA,
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.FORM_CHANGE)
     def track_form_change(
         self,
         form_id: str,
@@ -787,30 +685,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_form_change"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "form_id", form_id)
-            _contracts.string(m, "element_id", element_id)
-            _contracts.form_node_name(m, "node_name", node_name)
-            _contracts.optional_string(m, "value", value)
-            if type_ is not None:
-                _contracts.form_type(m, "type_", type_, ignore_case=True)
-            _contracts.optional_list_of_strings(m, "element_classes", element_classes)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {
-            "formId": form_id,
-            "elementId": element_id,
-            "nodeName": node_name,
-            "value": value,
-        }
-        if type_ is not None:
-            data["type"] = type_.lower() if isinstance(type_, str) else type_
-        if element_classes is not None:
-            data["elementClasses"] = element_classes
-        return self._track_sdj(
-            m, SelfDescribingJson(CHANGE_FORM_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.FORM_SUBMIT)
     def track_form_submit(
         self,
         form_id: str,
@@ -832,25 +709,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_form_submit"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "form_id", form_id)
-            _contracts.optional_list_of_strings(m, "form_classes", form_classes)
-            if elements is not None:
-                if not isinstance(elements, (list, tuple)):
-                    _contracts.fail(m, "elements", "a list of dicts or None", elements)
-                for i, element in enumerate(elements):
-                    _contracts.form_element(m, f"elements[{i}]", element)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {"formId": form_id}
-        if form_classes is not None:
-            data["formClasses"] = form_classes
-        if elements:
-            data["elements"] = elements
-        return self._track_sdj(
-            m, SelfDescribingJson(SUBMIT_FORM_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.SITE_SEARCH)
     def track_site_search(
         self,
         terms: Sequence[str],
@@ -872,33 +733,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_site_search"
-        if _contracts._enabled:
-            _contracts.list_of_strings(m, "terms", terms, non_empty=True)
-            if filters is not None:
-                if not isinstance(filters, dict):
-                    _contracts.fail(
-                        m, "filters", "a dict of strings to strings or booleans", filters
-                    )
-                for key, flt in filters.items():
-                    if not isinstance(key, str) or not isinstance(flt, (str, bool)):
-                        _contracts.fail(
-                            m, f"filters[{key!r}]", "a string or a boolean (keyed by a string)", flt
-                        )
-            _contracts.optional_integer(m, "total_results", total_results, minimum=0)
-            _contracts.optional_integer(m, "page_results", page_results, minimum=0)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {"terms": terms}
-        if filters is not None:
-            data["filters"] = filters
-        if total_results is not None:
-            data["totalResults"] = total_results
-        if page_results is not None:
-            data["pageResults"] = page_results
-        return self._track_sdj(
-            m, SelfDescribingJson(SITE_SEARCH_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.SCREEN_VIEW)
     def track_screen_view(
         self,
         name: Optional[str] = None,
@@ -919,25 +756,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_screen_view"
-        if _contracts._enabled:
-            if name is None and id_ is None:
-                raise ValidationError(
-                    f"{m}: argument 'name' or 'id_' must be given (at least one of them is "
-                    "required), got name=None and id_=None"
-                )
-            _contracts.optional_non_empty_string(m, "name", name)
-            _contracts.optional_string(m, "id_", id_)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {}
-        if name is not None:
-            data["name"] = name
-        if id_ is not None:
-            data["id"] = id_
-        return self._track_sdj(
-            m, SelfDescribingJson(SCREEN_VIEW_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.MOBILE_SCREEN_VIEW)
     def track_mobile_screen_view(
         self,
         name: str,
@@ -965,74 +786,11 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_mobile_screen_view"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "name", name)
-            _contracts.optional_uuid_string(m, "id_", id_)
-            _contracts.optional_string(m, "type", type)
-            _contracts.optional_string(m, "previous_name", previous_name)
-            _contracts.optional_uuid_string(m, "previous_id", previous_id)
-            _contracts.optional_string(m, "previous_type", previous_type)
-            _contracts.optional_string(m, "transition_type", transition_type)
-            self._check_common(m, context, tstamp, event_subject)
-        data: Dict[str, Any] = {"id": id_ if id_ is not None else new_event_id(), "name": name}
-        for key, val in (
-            ("type", type),
-            ("previousName", previous_name),
-            ("previousId", previous_id),
-            ("previousType", previous_type),
-            ("transitionType", transition_type),
-        ):
-            if val is not None:
-                data[key] = val
-        return self._track_sdj(
-            m, SelfDescribingJson(MOBILE_SCREEN_VIEW_SCHEMA, data), context, tstamp, event_subject
-        )
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
     # ------------------------------------------------------------------ ecommerce
 
-    @staticmethod
-    def _check_item(m: str, where: str, item: Any) -> None:
-        if not isinstance(item, Mapping):
-            _contracts.fail(m, where, "a dict with 'sku', 'price' and 'quantity'", item)
-        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
-        if unknown:
-            _contracts.fail(
-                m,
-                where,
-                "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', "
-                f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
-                item,
-            )
-        _contracts.non_empty_string(m, f"{where}['sku']", item.get("sku"))
-        _contracts.number(m, f"{where}['price']", item.get("price"))
-        _contracts.integer(m, f"{where}['quantity']", item.get("quantity"))
-        _contracts.optional_string(m, f"{where}['name']", item.get("name"))
-        _contracts.optional_string(m, f"{where}['category']", item.get("category"))
-        _contracts.optional_list_of_self_describing_json(
-            m, f"{where}['context']", item.get("context")
-        )
-
-    @staticmethod
-    def _item_payload(
-        order_id: Any,
-        sku: Any,
-        price: Any,
-        quantity: Any,
-        name: Any,
-        category: Any,
-        currency: Any,
-    ) -> PayloadDict:
-        p: PayloadDict = {"e": "ti"}
-        add(p, "ti_id", order_id)
-        add(p, "ti_sk", sku)
-        add(p, "ti_nm", name)
-        add(p, "ti_ca", category)
-        add(p, "ti_pr", price)
-        add(p, "ti_qu", quantity)
-        add(p, "ti_cu", currency)
-        return p
-
+    @track_method(_table.ECOMMERCE_TRANSACTION_ITEM)
     def track_ecommerce_transaction_item(
         self,
         order_id: str,
@@ -1063,21 +821,9 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
         """
-        m = "Tracker.track_ecommerce_transaction_item"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "order_id", order_id)
-            _contracts.non_empty_string(m, "sku", sku)
-            _contracts.number(m, "price", price)
-            _contracts.integer(m, "quantity", quantity)
-            _contracts.optional_string(m, "name", name)
-            _contracts.optional_string(m, "category", category)
-            _contracts.optional_string(m, "currency", currency)
-            self._check_common(m, context, tstamp, event_subject)
-        p = self._item_payload(order_id, sku, price, quantity, name, category, currency)
-        ctx = self._contexts(m, context) if context else None
-        self._send(self._complete(p, ctx, tstamp, event_subject))
-        return self
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
 
+    @track_method(_table.ECOMMERCE_TRANSACTION)
     def track_ecommerce_transaction(
         self,
         order_id: str,
@@ -1120,52 +866,7 @@ class Tracker:
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for these events.
         """
-        m = "Tracker.track_ecommerce_transaction"
-        if _contracts._enabled:
-            _contracts.non_empty_string(m, "order_id", order_id)
-            _contracts.number(m, "total_value", total_value)
-            _contracts.optional_string(m, "affiliation", affiliation)
-            _contracts.optional_number(m, "tax_value", tax_value)
-            _contracts.optional_number(m, "shipping", shipping)
-            _contracts.optional_string(m, "city", city)
-            _contracts.optional_string(m, "state", state)
-            _contracts.optional_string(m, "country", country)
-            _contracts.optional_string(m, "currency", currency)
-            if items is not None:
-                if not isinstance(items, (list, tuple)):
-                    _contracts.fail(m, "items", "a list of dicts or None", items)
-                for i, item in enumerate(items):
-                    self._check_item(m, f"items[{i}]", item)
-            self._check_common(m, context, tstamp, event_subject)
-        dtm = str(_time_ns() // 1_000_000)
-        p: PayloadDict = {"e": "tr"}
-        add(p, "tr_id", order_id)
-        add(p, "tr_tt", total_value)
-        add(p, "tr_af", affiliation)
-        add(p, "tr_tx", tax_value)
-        add(p, "tr_sh", shipping)
-        add(p, "tr_ci", city)
-        add(p, "tr_st", state)
-        add(p, "tr_co", country)
-        add(p, "tr_cu", currency)
-        ctx = self._contexts(m, context) if context else None
-        events = [self._complete(p, ctx, tstamp, event_subject, dtm)]
-        for item in items or ():
-            item_p = self._item_payload(
-                order_id,
-                item.get("sku"),
-                item.get("price"),
-                item.get("quantity"),
-                item.get("name"),
-                item.get("category"),
-                currency,
-            )
-            item_context = item.get("context")
-            if item_context:
-                item_ctx: Optional[str] = self._contexts(m, [*(context or ()), *item_context])
-            else:
-                item_ctx = ctx
-            events.append(self._complete(item_p, item_ctx, tstamp, event_subject, dtm))
-        for event in events:
-            self._send(event)
-        return self
+        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
+
+
+bind_overrides(Tracker)

@@ -1,0 +1,403 @@
+"""Compiles event descriptions into the ``track_*`` methods' code, once, at import time.
+
+Each :class:`~snowplow_tracker.events.description.Kind` becomes the source of one plain Python
+function (as :mod:`dataclasses` generates ``__init__``): inline fast checks that call a
+:mod:`~snowplow_tracker.contracts` function only for values that may be wrong, the payload or
+event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
+``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
+at call time, so a compiled ``track_*`` costs what hand-inlined code costs.
+
+Three shapes are generated from one description:
+
+* ``"track"``: the ``Tracker.track_*`` method; sends the event and returns the tracker;
+* ``"build"``: checks and builds the payload up to the subject (what 1.x's
+  ``Event.build_payload`` returns); ``self`` is anything with ``encode_base64``,
+  ``json_encoder`` and ``_subject`` (a Subject or None);
+* ``"pairs"``: the kind's own payload fields only, unchecked (transaction items).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from binascii import b2a_base64
+from math import isfinite
+from random import getrandbits
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
+
+from orjson import JSONEncodeError, dumps
+
+from .. import contracts
+from ..constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
+from ..payload import URLSAFE_TABLE, add, json_bytes, to_str
+from ..self_describing_json import SelfDescribingJson
+from .description import Field, Kind
+
+#: The arguments every ``track_*`` method ends with.
+COMMON_ARGS = ("context", "tstamp", "event_subject")
+
+# Version-4 UUID: clear the 4 version bits and the 2 variant bits, then set version 4, variant 10.
+UUID_KEEP = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+UUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_event_id() -> str:
+    """Return a random version-4 UUID string, e.g. ``"0f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"``.
+
+    Built from :func:`random.getrandbits` (122 random bits; CPython reseeds the generator in a
+    child process after ``fork``), about 5 times cheaper than :func:`uuid.uuid4`; event ids need
+    to be unique, not unpredictable.
+    """
+    h = (getrandbits(128) & UUID_KEEP | UUID_SET).to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
+    """Check the ``tstamp`` and ``event_subject`` arguments every ``track_*`` method takes.
+
+    Args:
+        method: Qualified name of the method called.
+        tstamp: The true timestamp in ms, or None.
+        event_subject: A Subject, or None.
+
+    Raises:
+        ValidationError: An argument is invalid.
+    """
+    from ..subject import Subject
+
+    if tstamp is not None:
+        contracts.timestamp(method, "tstamp", tstamp)
+    if event_subject is not None and not isinstance(event_subject, Subject):
+        contracts.fail(method, "event_subject", "a Subject or None", event_subject)
+
+
+# What generated code refers to, by these names.
+_NAMESPACE: Dict[str, Any] = {
+    "_c": contracts,
+    "_SDJ": SelfDescribingJson,
+    "_isfinite": isfinite,
+    "_add": add,
+    "_to_str": to_str,
+    "_str": str,
+    "_int": int,
+    "_dumps": dumps,
+    "_JSONEncodeError": JSONEncodeError,
+    "_json_bytes": json_bytes,
+    "_b2a": b2a_base64,
+    "_URLSAFE": URLSAFE_TABLE,
+    "_UE": UNSTRUCT_EVENT_SCHEMA,
+    "_CX": CONTEXT_SCHEMA,
+    "_getrandbits": getrandbits,
+    "_KEEP": UUID_KEEP,
+    "_SET": UUID_SET,
+    "_time_ns": time.time_ns,
+    "_new_id": new_event_id,
+    "_check_common": check_common,
+    "_uuid_match": contracts.UUID_RE.match,
+    "_NODE_NAMES": FORM_NODE_NAMES,
+    "_FORM_TYPES": FORM_TYPES,
+    "_form_elements_ok": contracts.form_elements_ok,
+}
+
+
+def _checks(kind: Kind, method: str) -> List[str]:
+    m = repr(method)
+    out: List[str] = []
+    if kind.require_one_of:
+        names = kind.require_one_of
+        cond = " and ".join(f"{a} is None" for a in names)
+        given = " and ".join(f"{a}=None" for a in names)
+        need = " or ".join(f"'{a}'" for a in names)
+        msg = f"argument {need} must be given (at least one of them is required), got {given}"
+        out += [f"if {cond}:", f"    raise _c.ValidationError({m} + {': ' + msg!r})"]
+    for f in kind.fields:
+        v, rule = f.arg, f.rule
+        extra = "".join(f", {k}={o!r}" for k, o in rule.options)
+        call = "_c.{fn}(" + f"{m}, {v!r}, {v}{extra})"
+        ok = rule.ok.format(v=v) if rule.ok else None
+        if not f.optional:
+            if ok:
+                out += [f"if not ({ok}):", "    " + call.format(fn=rule.check)]
+            else:
+                out.append(call.format(fn=rule.check))
+            continue
+        fn = rule.optional_check or rule.check
+        guard = f"{v} is not None" + (f" and not ({ok})" if ok else "")
+        out += [f"if {guard}:", "    " + call.format(fn=fn)]
+    out += [
+        "if context is not None:",
+        "    if context.__class__ is not list or not context:",
+        f"        _c.list_of_self_describing_json({m}, 'context', context)",
+        "    for _entity in context:",
+        "        if _entity.__class__ is not _SDJ:",
+        f"            _c.list_of_self_describing_json({m}, 'context', context)",
+        "if tstamp is not None or event_subject is not None:",
+        f"    _check_common({m}, tstamp, event_subject)",
+    ]
+    return ["if _c._enabled:"] + ["    " + line for line in out]
+
+
+def _pair(f: Field) -> List[str]:
+    v, k = f.arg, repr(f.key)
+    if f.encoding.name == "str":
+        return [f"if {v} is not None:", f"    p[{k}] = _to_str({v})"]
+    if f.rule.numeric:
+        return [
+            f"if {v}.__class__ is int or {v}.__class__ is float:",
+            f"    p[{k}] = _str({v})",
+            f"elif {v} is not None:",
+            f"    _add(p, {k}, {v})",
+        ]
+    return [
+        f"if {v}.__class__ is str:",
+        f"    if {v}:",
+        f"        p[{k}] = {v}",
+        f"elif {v} is not None:",
+        f"    _add(p, {k}, {v})",
+    ]
+
+
+def _datum(f: Field) -> List[str]:
+    v, k, enc = f.arg, repr(f.key), f.encoding.name
+    if enc == "data_always" or (enc == "data" and not f.optional):
+        return [f"data[{k}] = {v}"]
+    if enc == "data":
+        return [f"if {v} is not None:", f"    data[{k}] = {v}"]
+    if enc == "data_if_truthy":
+        return [f"if {v}:", f"    data[{k}] = {v}"]
+    if enc == "data_lower":
+        return [
+            f"if {v} is not None:",
+            f"    data[{k}] = {v}.lower() if isinstance({v}, str) else {v}",
+        ]
+    if enc == "data_or_new_id":
+        return [f"data[{k}] = {v} if {v} is not None else _new_id()"]
+    raise ValueError(f"unknown data encoding {enc!r}")  # pragma: no cover - table error
+
+
+def _json_field(obj: str, b64_key: str, plain_key: str, arg: str, method: str) -> List[str]:
+    """Lines serialising ``obj`` once with orjson into ``p[b64_key]`` or ``p[plain_key]``."""
+    return [
+        "try:",
+        f"    _raw = _dumps({obj}, default=self.json_encoder)",
+        "except _JSONEncodeError:",
+        f"    _raw = _json_bytes({obj}, self.json_encoder, {method!r}, {arg!r})",
+        "if self.encode_base64:",
+        f"    p[{b64_key!r}] = _b2a(_raw, newline=False).translate(_URLSAFE).decode('ascii')",
+        "else:",
+        f"    p[{plain_key!r}] = _raw.decode('utf-8')",
+    ]
+
+
+def _data(kind: Kind) -> List[str]:
+    lines = ["data = {}"]
+    for f in kind.data_fields():
+        lines += _datum(f)
+    return lines
+
+
+def _payload(kind: Kind, method: str) -> List[str]:
+    if not kind.self_describing:
+        lines = [f"p = {{'e': {kind.e!r}}}" if kind.e else "p = {}"]
+        for f in kind.data_fields():
+            if f.encoding.name != "items":
+                lines += _pair(f)
+        return lines
+    if kind.event_arg:
+        lines = [f"_env = {{'schema': _UE, 'data': {kind.event_arg}.to_json()}}"]
+    else:
+        lines = _data(kind)
+        lines.append(
+            f"_env = {{'schema': _UE, 'data': {{'schema': {kind.schema!r}, 'data': data}}}}"
+        )
+    lines.append("p = {'e': 'ue'}")
+    return lines + _json_field("_env", "ue_px", "ue_pr", "event_json", method)
+
+
+def _context(method: str) -> List[str]:
+    return ["if context:", "    _env = {'schema': _CX, 'data': [c.to_json() for c in context]}"] + [
+        "    " + line for line in _json_field("_env", "cx", "co", "context", method)
+    ]
+
+
+_SUBJECT = [
+    "if event_subject is None:",
+    "    p.update(self._subject._pairs)",
+    "else:",
+    "    p.update(event_subject.combine_subject(self._subject))",
+]
+_FINISH = [
+    "_h = (_getrandbits(128) & _KEEP | _SET).to_bytes(16, 'big').hex()",
+    "p['eid'] = f'{_h[:8]}-{_h[8:12]}-{_h[12:16]}-{_h[16:20]}-{_h[20:]}'",
+    "p['dtm'] = _str(_time_ns() // 1000000)",
+    "p.update(self._standard)",
+    "for _emitter in self.emitters:",
+    "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+    "return self",
+]
+
+
+def source(
+    kind: Kind, shape: str, params: Sequence[str], method: str, routed: Optional[str] = None
+) -> str:
+    """Return the Python source of one compiled function.
+
+    Args:
+        kind: The event description.
+        shape: ``"track"``, ``"build"``, ``"data"`` (checks, then the self-describing event's
+            data dict or the other kinds' payload fields) or ``"pairs"`` (see the module
+            docstring).
+        params: The parameter list's source, without ``self``.
+        method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
+        routed: For ``"track"``: ``"track"`` when the call goes to ``_route`` if the tracker's
+            class overrides ``track``, ``"self_describing"`` when also if it overrides
+            ``track_self_describing_event`` (as tracker 1.x's methods call them); None: never.
+    """
+    name = f"{shape}_{kind.name}"
+    if shape == "data":  # checked data: the event data dict, or the payload fields (e=pv...)
+        if kind.self_describing:
+            body = [*_checks(kind, method), *_data(kind), "return data"]
+        else:
+            body = [*_checks(kind, method), *_payload(kind, method), "return p"]
+        return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
+    if shape == "pairs":
+        body = [*_payload(kind, method), "return p"]
+        return f"def {name}({', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
+    body = _checks(kind, method) + _payload(kind, method)
+    if shape == "track" and routed is not None:
+        overridden = "_cls.track is not _TRACK"
+        if routed == "self_describing":
+            overridden += " or _cls.track_self_describing_event is not _TSDE"
+        args = ", ".join(p.split("=")[0] for p in params)
+        body = [
+            "_cls = self.__class__",
+            f"if {overridden}:",
+            f"    return _route(self, {args})",
+            *body,
+        ]
+    if shape == "track" and kind.items:
+        body.append(
+            f"return self._track_transaction({method!r}, p, items, order_id, currency, "
+            "context, tstamp, event_subject)"
+        )
+    else:
+        body += _context(method)
+        body += ["if tstamp is not None:", "    p['ttm'] = _str(_int(tstamp))"]
+        if shape == "build":
+            body += ["if event_subject is None:", "    if self._subject is not None:"]
+            body += ["        p.update(self._subject._pairs)", "else:"]
+            body += ["    p.update(event_subject.combine_subject(self._subject))", "return p"]
+        else:
+            body += _SUBJECT + _FINISH
+    return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
+
+
+def compile_function(
+    kind: Kind,
+    shape: str,
+    method: str,
+    defaults: Optional[Dict[str, Any]] = None,
+    route: Optional[Tuple[str, Callable[..., Any]]] = None,
+) -> Callable[..., Any]:
+    """Compile one function for ``kind`` (see :func:`source`).
+
+    Args:
+        kind: The event description.
+        shape: ``"track"``, ``"build"``, ``"data"`` or ``"pairs"``.
+        method: The name used in error messages.
+        defaults: Default values by argument name; arguments without one are required.
+        route: For ``"track"``: when to route (see :func:`source`) and the function called
+            then, with the tracker and every argument.
+    """
+    args = list(kind.args) if shape == "pairs" else [*kind.args, *COMMON_ARGS]
+    defaults = defaults if defaults is not None else {a: None for a in args}
+    namespace = dict(_NAMESPACE)
+    if route is not None:
+        namespace["_route"] = route[1]
+    params = []
+    for a in args:
+        if a in defaults:
+            namespace[f"_default_{a}"] = defaults[a]
+            params.append(f"{a}=_default_{a}")
+        else:
+            params.append(a)
+    code = source(kind, shape, params, method, route[0] if route else None)
+    exec(compile(code, f"<compiled {shape}_{kind.name}>", "exec"), namespace)
+    fn: Callable[..., Any] = namespace[f"{shape}_{kind.name}"]
+    fn.__source__ = code  # type: ignore[attr-defined]
+    return fn
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def track_method(kind: Kind) -> Callable[[F], F]:
+    """Replace the decorated ``track_*`` stub with the code compiled from ``kind``.
+
+    The stub gives the method its typed signature and its docstring; its parameters must be the
+    kind's arguments followed by ``context``, ``tstamp`` and ``event_subject`` (checked here, at
+    import time).
+
+    Args:
+        kind: The event description.
+    """
+
+    def decorate(stub: F) -> F:
+        sig = inspect.signature(stub)
+        names = list(sig.parameters)
+        expected = ["self", *kind.args, *COMMON_ARGS]
+        if names != expected:  # pragma: no cover - a table/stub mismatch fails at import
+            raise TypeError(f"{stub.__qualname__}: parameters {names} != description {expected}")
+        defaults = {
+            n: p.default
+            for n, p in sig.parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+        from .routes import ROUTES
+
+        fn = compile_function(kind, "track", kind.method, defaults, ROUTES.get(kind.name))
+        fn.__name__ = stub.__name__
+        fn.__qualname__ = stub.__qualname__
+        fn.__module__ = stub.__module__
+        fn.__doc__ = stub.__doc__
+        fn.__annotations__ = dict(stub.__annotations__)
+        return fn  # type: ignore[return-value]
+
+    return decorate
+
+
+def check_argument(method: str, f: Field, value: Any) -> None:
+    """Check one argument against its field's rule, outside compiled code (1.x event setters).
+
+    Args:
+        method: The name used in the error message, e.g. ``"PageView"``.
+        f: The field.
+        value: The value given.
+
+    Raises:
+        ValidationError: The value breaks the rule.
+    """
+    rule = f.rule
+    if f.optional:
+        if value is None:
+            return
+        name = rule.optional_check or rule.check
+    else:
+        name = rule.check
+    getattr(contracts, name)(method, f.arg, value, **dict(rule.options))
+
+
+def bind_overrides(cls: Type[Any]) -> None:
+    """Tell the compiled ``track_*`` methods of ``cls`` which ``track`` methods are its own.
+
+    A compiled method routes its call through ``track`` or ``track_self_describing_event``
+    (as tracker 1.x's do) only when the tracker's class no longer has these originals: a
+    subclass overrides them, or a test patches them.
+
+    Args:
+        cls: The Tracker class, once created.
+    """
+    for value in list(vars(cls).values()):
+        if hasattr(value, "__source__"):
+            value.__globals__["_TRACK"] = cls.track
+            value.__globals__["_TSDE"] = cls.track_self_describing_event

@@ -1,0 +1,208 @@
+"""The vocabulary of event descriptions: rules, wire encodings, fields and kinds.
+
+An event kind is described once, as data (see :mod:`snowplow_tracker.events.table`): its ``e``
+value and, for each argument, the wire key it is sent under, the rule it must follow and how it
+is encoded. :mod:`snowplow_tracker.events.compiler` turns each description into the ``track_*``
+method's code at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A documented argument rule, checked while contracts are enabled.
+
+    Attributes:
+        expected: What the argument must be, in words (for documentation).
+        check: Name of the :mod:`snowplow_tracker.contracts` function that raises the
+            ValidationError for a required argument.
+        optional_check: The function for an argument that may be None (None: guard ``check``
+            with ``is not None``).
+        ok: A cheap inline Python expression over ``{v}``, true when the value surely passes;
+            the contracts function runs only when it is false. None: always run the function.
+        options: Extra keyword arguments passed to the contracts function.
+        numeric: Whether values are numbers (chooses the fast ``str()`` encoding).
+    """
+
+    expected: str
+    check: str
+    optional_check: Optional[str] = None
+    ok: Optional[str] = None
+    options: Tuple[Tuple[str, Any], ...] = ()
+    numeric: bool = False
+
+
+NON_EMPTY_STRING = Rule(
+    "a non-empty string",
+    "non_empty_string",
+    "optional_non_empty_string",
+    ok="{v}.__class__ is str and {v}",
+)
+STRING = Rule("a string", "string", "optional_string", ok="{v}.__class__ is str")
+NUMBER = Rule(
+    "a finite number (int or float)",
+    "number",
+    "optional_number",
+    ok="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
+    numeric=True,
+)
+INT32 = Rule(
+    "an integer from -2147483648 to 2147483647",
+    "integer",
+    "optional_integer",
+    ok="({v}.__class__ is int and -2147483648 <= {v} <= 2147483647)",
+    numeric=True,
+)
+COUNT = Rule(
+    "an integer from 0 to 2147483647",
+    "integer",
+    "optional_integer",
+    ok="({v}.__class__ is int and 0 <= {v} <= 2147483647)",
+    options=(("minimum", 0),),
+    numeric=True,
+)
+UUID = Rule(
+    "a UUID string",
+    "uuid_string",
+    "optional_uuid_string",
+    ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
+)
+STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings")
+NON_EMPTY_STRINGS = Rule(
+    "a non-empty list of strings", "list_of_strings", options=(("non_empty", True),)
+)
+FORM_NODE_NAME = Rule(
+    "'INPUT', 'SELECT' or 'TEXTAREA'",
+    "form_node_name",
+    ok="({v}.__class__ is str and {v} in _NODE_NAMES)",
+)
+FORM_TYPE_ANY_CASE = Rule(
+    "an HTML input type, in any letter case",
+    "form_type",
+    ok="({v}.__class__ is str and {v}.lower() in _FORM_TYPES)",
+    options=(("ignore_case", True),),
+)
+FORM_ELEMENTS = Rule("a list of form element dicts", "form_elements", ok="_form_elements_ok({v})")
+SEARCH_FILTERS = Rule("a dict of strings to strings or booleans", "search_filters")
+SELF_DESCRIBING_JSON = Rule(
+    "a SelfDescribingJson", "self_describing_json", ok="{v}.__class__ is _SDJ"
+)
+TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a checked value is written: onto the payload (``pairs``) or into the event's data.
+
+    Attributes:
+        name: ``"add"`` (payload; None and ``""`` skipped, ``str()`` of the rest), ``"str"``
+            (payload; None skipped, ``str()``), ``"data"`` (event data; None skipped),
+            ``"data_always"`` (event data, even None), ``"data_if_truthy"`` (event data; empty
+            skipped), ``"data_lower"`` (event data, lower-cased; None skipped),
+            ``"data_or_new_id"`` (event data; a new UUID when None), ``"items"`` (transaction
+            items, sent as events of their own).
+    """
+
+    name: str
+
+    @property
+    def in_data(self) -> bool:
+        """Whether the value goes into the self-describing event's data (not the payload)."""
+        return self.name.startswith("data")
+
+
+ADD = Encoding("add")
+STR = Encoding("str")
+DATA = Encoding("data")
+DATA_ALWAYS = Encoding("data_always")
+DATA_IF_TRUTHY = Encoding("data_if_truthy")
+DATA_LOWER = Encoding("data_lower")
+DATA_OR_NEW_ID = Encoding("data_or_new_id")
+#: Transaction items: each sent as its own ``e=ti`` event after the transaction.
+ITEMS = Encoding("items")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One argument of an event kind.
+
+    Attributes:
+        arg: The argument name of the ``track_*`` method and of the event class.
+        key: The wire key (payload field such as ``se_ca``) or the event data key
+            (``targetUrl``).
+        rule: The rule the argument must follow.
+        optional: Whether None is accepted (and the field then left out).
+        encoding: How the value is written.
+    """
+
+    arg: str
+    key: str
+    rule: Rule
+    optional: bool = True
+    encoding: Encoding = ADD
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One event kind: the ``e`` value and the fields of a ``track_*`` method.
+
+    Attributes:
+        name: The method is ``track_<name>``.
+        e: The event type sent as ``e`` (``"ue"`` for self-describing events; ``""`` for the
+            bare 1.x ``Event``, whose fields the caller gives).
+        fields: The kind's own arguments, in signature order.
+        schema: For self-describing kinds built from fields, the event's Iglu schema.
+        event_arg: For ``track_self_describing_event``: the argument holding the
+            SelfDescribingJson sent as the event.
+        data_order: Order of the keys in the event data when it differs from ``fields``.
+        require_one_of: Arguments of which at least one must not be None.
+        items: Whether the kind carries transaction items (sent as their own events).
+    """
+
+    name: str
+    e: str
+    fields: Tuple[Field, ...]
+    schema: Optional[str] = None
+    event_arg: Optional[str] = None
+    data_order: Tuple[str, ...] = ()
+    require_one_of: Tuple[str, ...] = ()
+    items: bool = False
+
+    @property
+    def method(self) -> str:
+        """The qualified method name used in error messages."""
+        return f"Tracker.track_{self.name}"
+
+    @property
+    def args(self) -> Tuple[str, ...]:
+        """The kind's own argument names, in signature order."""
+        return tuple(f.arg for f in self.fields)
+
+    @property
+    def self_describing(self) -> bool:
+        """Whether the event is sent as a self-describing event (``e=ue``)."""
+        return self.e == "ue"
+
+    def field(self, arg: str) -> Field:
+        """Return the field of argument ``arg``.
+
+        Args:
+            arg: The argument name.
+
+        Raises:
+            KeyError: The kind has no such argument.
+        """
+        for f in self.fields:
+            if f.arg == arg:
+                return f
+        raise KeyError(arg)
+
+    def data_fields(self) -> Tuple[Field, ...]:
+        """The fields in the order they are written."""
+        if not self.data_order:
+            return self.fields
+        return tuple(self.field(a) for a in self.data_order)

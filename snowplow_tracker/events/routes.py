@@ -1,0 +1,125 @@
+"""How ``track_*`` calls go through ``track``/``track_self_describing_event`` when overridden.
+
+In tracker 1.x every ``track_*`` method calls ``self.track(event=...)``, and the self-describing
+ones call ``self.track_self_describing_event(event_json=..., context=..., tstamp=...,
+event_subject=...)``. Code written for 1.x overrides these (a subclass adding a context to every
+event) or patches them in its tests. The compiled methods keep their fast path while the class
+has the original methods, and take these routes when it does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Tuple, Type
+
+from ..self_describing_json import SelfDescribingJson
+from . import table
+from .compiler import compile_function
+from .description import Kind
+from .event import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
+
+Route = Tuple[str, Callable[..., Any]]
+
+
+def _via_track(kind: Kind, cls: Type[Event]) -> Route:
+    """Route: build the event object and hand it to ``tracker.track(event=...)``."""
+    names = kind.args
+
+    def route(tracker: Any, *args: Any) -> Any:
+        *own, context, tstamp, event_subject = args
+        event = cls(
+            **dict(zip(names, own)),
+            event_subject=event_subject,
+            context=context,
+            true_timestamp=tstamp,
+        )
+        tracker.track(event=event)
+        return tracker
+
+    return ("track", route)
+
+
+def _via_self_describing(kind: Kind) -> Route:
+    """Route: check, build the event's data, call ``track_self_describing_event``."""
+    data_of = compile_function(kind, "data", kind.method)
+    schema = kind.schema
+
+    def route(tracker: Any, *args: Any) -> Any:
+        *_, context, tstamp, event_subject = args
+        data = data_of(tracker, *args)
+        tracker.track_self_describing_event(
+            event_json=SelfDescribingJson(str(schema), data),
+            context=context,
+            tstamp=tstamp,
+            event_subject=event_subject,
+        )
+        return tracker
+
+    return ("self_describing", route)
+
+
+def _item_via_track(kind: Kind) -> Route:
+    """Route: check, then ``tracker.track(event=Event(dict_=<the ti fields>, ...))``."""
+    pairs_of = compile_function(kind, "data", kind.method)
+
+    def route(tracker: Any, *args: Any) -> Any:
+        *_, context, tstamp, event_subject = args
+        pairs = pairs_of(tracker, *args)
+        tracker.track(
+            event=Event(
+                dict_=pairs, event_subject=event_subject, context=context, true_timestamp=tstamp
+            )
+        )
+        return tracker
+
+    return ("track", route)
+
+
+def _transaction_via_track(kind: Kind) -> Route:
+    """Route: the ``tr`` event through ``track``, then ``track_ecommerce_transaction_item``
+    for each item (tracker 1.x's calls)."""
+    pairs_of = compile_function(kind, "data", kind.method)
+    item_keys = ("sku", "price", "quantity", "name", "category")
+
+    def route(tracker: Any, *args: Any) -> Any:
+        values = dict(zip((*kind.args, "context", "tstamp", "event_subject"), args))
+        pairs = pairs_of(tracker, *args)
+        common = {k: values[k] for k in ("context", "tstamp", "event_subject")}
+        tracker.track(
+            event=Event(
+                dict_=pairs,
+                event_subject=common["event_subject"],
+                context=common["context"],
+                true_timestamp=common["tstamp"],
+            )
+        )
+        for item in values["items"] or ():
+            own = [*(values["context"] or ()), *(item.get("context") or ())]
+            tracker.track_ecommerce_transaction_item(
+                **{k: item.get(k) for k in item_keys},
+                order_id=values["order_id"],
+                currency=values["currency"],
+                context=own or None,
+                tstamp=values["tstamp"],
+                event_subject=values["event_subject"],
+            )
+        return tracker
+
+    return ("track", route)
+
+
+#: The route of each kind (see the module docstring).
+ROUTES: Dict[str, Route] = {
+    "ecommerce_transaction_item": _item_via_track(table.ECOMMERCE_TRANSACTION_ITEM),
+    "ecommerce_transaction": _transaction_via_track(table.ECOMMERCE_TRANSACTION),
+    "page_view": _via_track(table.PAGE_VIEW, PageView),
+    "page_ping": _via_track(table.PAGE_PING, PagePing),
+    "struct_event": _via_track(table.STRUCT_EVENT, StructuredEvent),
+    "self_describing_event": _via_track(table.SELF_DESCRIBING_EVENT, SelfDescribing),
+    "unstruct_event": _via_track(table.UNSTRUCT_EVENT, SelfDescribing),
+    "mobile_screen_view": _via_track(table.MOBILE_SCREEN_VIEW, ScreenView),
+    **{
+        k.name: _via_self_describing(k)
+        for k in table.KINDS
+        if k.self_describing and k.schema and k is not table.MOBILE_SCREEN_VIEW
+    },
+}
