@@ -161,6 +161,22 @@ class Sender:
                 self._send_ack(
                     batch_id, self.retried.pop(batch_id, 0), self.failed.pop(batch_id, [])
                 )
+        self._send_progress(batch, tags, result.failed)
+
+    def _send_progress(
+        self, batch: List[bytes], tags: List[Tuple[int, int]], failed: List[bytes]
+    ) -> None:
+        """Tell the host which events of still-unfinished micro-batches were just sent."""
+        failed_ids = {id(e) for e in failed}
+        sent: Dict[int, List[int]] = {}
+        for event, (batch_id, index) in zip(batch, tags):
+            if batch_id in self.remaining and id(event) not in failed_ids:
+                sent.setdefault(batch_id, []).append(index)
+        for batch_id, indices in sent.items():
+            try:
+                self.conn.send_bytes(ipc.pack_progress(batch_id, indices))
+            except OSError:
+                pass  # host gone: nobody to tell
 
     def _send_ack(self, batch_id: int, retried: int, failed: List[int]) -> None:
         try:

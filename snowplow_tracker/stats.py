@@ -20,6 +20,9 @@ class EmitterStats:
             they went to ``on_failure`` too.
         queued: Events waiting in this process (buffers and queues).
         in_flight: Events handed to senders whose outcome is not known yet.
+        queued_bytes: Bytes of encoded events this process holds for delivery (``queued`` and
+            ``in_flight`` together), where the emitter measures it; bounded by
+            ``max_queue_bytes`` on :class:`~snowplow_tracker.process_emitter.ProcessEmitter`.
         senders_alive: Sender processes or threads running.
         restarts: Sender processes replaced after they died.
         redelivered: Events handed again to a sender after the one holding them died (they may
@@ -33,6 +36,7 @@ class EmitterStats:
     dropped: int = 0
     queued: int = 0
     in_flight: int = 0
+    queued_bytes: int = 0
     senders_alive: int = 0
     restarts: int = 0
     redelivered: int = 0
