@@ -38,7 +38,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Deque, Dict, List, Optional, Set, Union
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
 import psutil
 from orjson import dumps as _dumps
@@ -133,6 +133,8 @@ class _Batch:
 
 
 _OutboxItem = Union[_Batch, str]
+#: Dropped events taken from a run: how many, and those kept for ``on_failure`` (framed).
+_Drops = Tuple[int, bytearray]
 
 
 class _State:
@@ -357,11 +359,11 @@ class ProcessEmitter(BaseEmitter):
                     self._submit_locked(s)
                 return
             started = s.started
-            pile = self._drop_locked(s, event) if started else None  # a bound was reached
+            drops = self._drop_locked(s, event) if started else None  # a bound was reached
         if not started:
             self._start_and_enqueue(event)
-        elif pile:
-            self._notify_drops(pile)
+        elif drops is not None:
+            self._notify_drops(drops)
 
     def _start_and_enqueue(self, event: bytes) -> None:
         """First use, or this run was closed meanwhile (then ``self._s`` is the next run)."""
@@ -371,41 +373,42 @@ class ProcessEmitter(BaseEmitter):
                 self._start_locked(s)
         self._enqueue(event)
 
-    def _drop_locked(self, s: _State, event: bytes) -> Optional[bytearray]:
-        """Drop one event (a bound was reached); returns a pile for the caller to report."""
+    def _drop_locked(self, s: _State, event: bytes) -> Optional[_Drops]:
+        """Drop one event (a bound was reached); returns drops for the caller to report."""
         self._counters.accepted += 1
         s.drop_events += 1
         if self.on_failure is not None:
             pile = s.drop_pile
             pile += event
             pile += ipc.SEPARATOR
-            if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report it here
+            if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
                 return self._take_drops_locked(s)
         if s.drop_events == 1:
-            self._wake_listener(s)  # it counts, logs and reports them
+            self._wake_listener(s)  # it logs and reports them
         return None
 
-    def _take_drops_locked(self, s: _State) -> bytearray:
-        """Move the pending drops to the counters; returns the events for ``on_failure``."""
+    def _take_drops_locked(self, s: _State) -> _Drops:
+        """Move the pending drops to the counters; returns them for :meth:`_notify_drops`."""
         dropped, s.drop_events = s.drop_events, 0
         pile, s.drop_pile = s.drop_pile, bytearray()
         if dropped:
             self._counters.add(dropped=dropped)
+        return dropped, pile
+
+    def _notify_drops(self, drops: _Drops) -> None:
+        """Log drops (throttled) and pass their events (already counted) to ``on_failure``."""
+        dropped, pile = drops
+        if dropped:
             _drop_log.log(
-                "ProcessEmitter queue full (%d bytes, %d events held; max_queue_bytes=%d, "
-                "max_queue_size=%s): dropped %d event(s)",
-                self.max_queue_bytes - s.room,
-                s.micro_events + s.outbox_events + s.in_flight_events,
+                "ProcessEmitter queue full (max_queue_bytes=%d, max_queue_size=%s): "
+                "dropped %d event(s)",
                 self.max_queue_bytes,
                 self.max_queue_size,
                 dropped,
             )
-        return pile
-
-    def _notify_drops(self, pile: bytearray) -> None:
-        """Pass dropped events (already counted) to ``on_failure``."""
-        del pile[-1:]  # the last separator
-        self._notify([], bytes(pile).split(ipc.SEPARATOR))
+        if pile:
+            del pile[-1:]  # the last separator
+            self._notify([], bytes(pile).split(ipc.SEPARATOR))
 
     # ---------------------------------------------------------------- host internals
     @staticmethod
@@ -703,9 +706,8 @@ class ProcessEmitter(BaseEmitter):
         with s.lock:
             if not s.drop_events:
                 return
-            pile = self._take_drops_locked(s)
-        if pile:
-            self._notify_drops(pile)
+            drops = self._take_drops_locked(s)
+        self._notify_drops(drops)
 
     def _give_back_memory(self, s: _State) -> None:
         """After a burst drained, return the freed heap pages to the OS (see ``_memory``)."""
@@ -763,8 +765,10 @@ class ProcessEmitter(BaseEmitter):
         The emitter can be used again afterwards (it starts anew).
 
         Args:
-            timeout: Seconds for the whole shutdown (default ``shutdown_timeout``); it may
-                take up to about 7 s more when a sender or a callback does not stop in time.
+            timeout: Seconds for the whole shutdown (default ``shutdown_timeout``). Senders
+                still running then get SIGTERM, and SIGKILL 1 s later: close returns within
+                about ``timeout + 2`` s, plus up to 5 s while an ``on_success``/``on_failure``
+                callback is still running.
 
         Returns:
             True when every event was delivered or reported as failed by the collector, False
@@ -790,13 +794,13 @@ class ProcessEmitter(BaseEmitter):
             handles[0].process.join(min(0.1, max(0.0, deadline - time.monotonic())))
         with s.lock:
             handles = [h for h in s.senders if h is not None]
-        for handle in handles:
-            if handle.process.is_alive():
-                handle.process.terminate()
-                handle.process.join(1.0)
-            if handle.process.is_alive():
-                handle.process.kill()
-                handle.process.join(1.0)
+        for stop in ("terminate", "kill"):  # SIGTERM: send what you can in 1 s; then SIGKILL
+            alive = [h.process for h in handles if h.process.is_alive()]
+            for process in alive:
+                getattr(process, stop)()
+            end = time.monotonic() + 1.0
+            for process in alive:
+                process.join(max(0.0, end - time.monotonic()))
         self._wake_listener(s)
         if s.listener is not None:
             s.listener.join(5.0)  # it reads what the senders acknowledged before they ended
@@ -813,10 +817,9 @@ class ProcessEmitter(BaseEmitter):
             s.started = False
             s.feeder_cond.notify_all()
             s.done_cond.notify_all()
-            pile = self._take_drops_locked(s)
+            drops = self._take_drops_locked(s)
             self._s = _State()  # a later input() starts a new run
-        if pile:
-            self._notify_drops(pile)
+        self._notify_drops(drops)
         dropped = sum(map(len, left))
         if dropped:
             logger.warning(
