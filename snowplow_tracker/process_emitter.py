@@ -71,7 +71,7 @@ IPC_MAX_BATCH_BYTES = 1024 * 1024
 DROP_PILE_BYTES = 1024 * 1024
 #: After the host held at least this many bytes, memory is given back to the OS once the
 #: queue has drained to an eighth of its peak.
-TRIM_AFTER_BYTES = 8 * 1024 * 1024
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
 _NO_LIMIT = sys.maxsize
 
 
