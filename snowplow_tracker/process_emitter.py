@@ -1,12 +1,18 @@
 """``ProcessEmitter``: the tracker's hot path hands events to a pool of sender processes.
 
-Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and appends the bytes to
-a small micro-batch; a full or old micro-batch goes, as ONE pipe message, to the sender process
-with the least work in flight. Senders batch (``buffer_size``, ``byte_limit``,
-``max_batch_age``), send over HTTP with retries and acknowledge each micro-batch. The host keeps
-every micro-batch until its acknowledgement, so the events of a sender that dies are handed to
-its replacement. A listener thread in the host receives the acknowledgements, keeps the
-statistics and calls ``on_success``/``on_failure``.
+Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and copies the bytes
+into the micro-batch being filled, which is already framed as its pipe message (a ``bytearray``:
+no Python object per queued event); a full or old micro-batch goes, as ONE pipe message, to the
+sender process with the least work in flight. What the host holds (micro-batch, outbox, in
+flight) is bounded in bytes by ``max_queue_bytes``; beyond it new events are dropped, counted at
+once, logged (throttled) and passed to ``on_failure``.
+
+Senders batch (``buffer_size``, ``byte_limit``, ``max_batch_age``), send over HTTP with retries,
+report the events each successful request delivered and acknowledge each micro-batch. The host
+keeps every micro-batch until its acknowledgement, so the events of a sender that dies are
+handed to its replacement. A listener thread in the host receives the acknowledgements, keeps
+the statistics, calls ``on_success``/``on_failure``, and gives the memory of a burst back to the
+OS once it has drained (:mod:`snowplow_tracker._memory`).
 
 Example:
     >>> from snowplow_tracker import ProcessEmitter, Tracker
