@@ -78,6 +78,9 @@ DROP_PILE_BYTES = 1024 * 1024
 #: After the host held at least this many bytes, memory is given back to the OS once the
 #: queue has drained to an eighth of its peak.
 TRIM_AFTER_BYTES = 16 * 1024 * 1024
+#: Seconds between two wake-ups of the listener thread for drops (a wake-up is a syscall in the
+#: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
+DROP_WAKE_INTERVAL = 0.05
 _NO_LIMIT = sys.maxsize
 
 
@@ -173,6 +176,7 @@ class _State:
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
         self.drop_pile = bytearray()  # dropped events waiting for on_failure, as in a batch
+        self.drop_wake_at = 0.0
         self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
         self.feeder: Optional[threading.Thread] = None
         self.listener: Optional[threading.Thread] = None
@@ -389,8 +393,11 @@ class ProcessEmitter(BaseEmitter):
             pile += ipc.SEPARATOR
             if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
                 return self._take_drops_locked(s)
-        if s.drop_events == 1:
-            self._wake_listener(s)  # it logs and reports them
+        if s.drop_events == 1:  # the listener logs and reports them: wake it, at most every
+            now = time.monotonic()  # DROP_WAKE_INTERVAL (else it finds them within 1 s)
+            if now >= s.drop_wake_at:
+                s.drop_wake_at = now + DROP_WAKE_INTERVAL
+                self._wake_listener(s)
         return None
 
     def _take_drops_locked(self, s: _State) -> _Drops:
