@@ -239,6 +239,10 @@ class BaseEmitter:
             self._counters.add(dropped=len(failed))
         else:
             self._counters.add(sent=len(sent), failed=len(failed))
+        self._notify(sent, failed)
+
+    def _notify(self, sent: List[bytes], failed: List[bytes]) -> None:
+        """Call the user's callbacks for an outcome already counted (exceptions are logged)."""
         try:
             if failed:
                 if self.on_failure is not None:

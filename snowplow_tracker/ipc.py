@@ -8,22 +8,38 @@ escapes it in JSON, urlencoding in querystrings), so a micro-batch is its events
 Host to sender:
     ``B`` + id + events: a micro-batch. ``F``: send everything buffered now. ``S``: drain, exit.
 Sender to host:
-    ``A`` + id + retried + failed indices: every event of micro-batch ``id`` has an outcome.
+    ``A`` + id + retried + failed indices: every event of micro-batch ``id`` has an outcome;
+    the events not listed as failed (and not already reported by a ``P``) were sent.
+    ``P`` + id + sent indices (optional, any number of times before the ``A``): these events
+    of micro-batch ``id`` were accepted by the collector. The host counts them as sent at
+    once, so that they are never reported as failed or dropped, even if the rest of the
+    micro-batch is still being retried when the host shuts down.
+
+The host builds a micro-batch in place, without a Python object per event: it starts from
+:func:`new_batch`, appends each event followed by :data:`SEPARATOR`, and calls
+:func:`seal_batch`; the result is byte for byte what :func:`pack_batch` returns.
 """
 
 from __future__ import annotations
 
 import struct
 from array import array
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 BATCH = b"B"
 FLUSH = b"F"
 STOP = b"S"
 ACK = b"A"
+PROGRESS = b"P"
+#: Follows each event appended to a batch built with :func:`new_batch`.
+SEPARATOR = b"\n"
 
 _ID = struct.Struct(">Q")
 _ACK = struct.Struct(">QI")
+#: Bytes before the first event of a micro-batch message (kind and id).
+BATCH_HEADER_SIZE = 1 + _ID.size
+
+Buffer = Union[bytes, bytearray]
 
 
 def pack_batch(batch_id: int, events: List[bytes]) -> bytes:
@@ -38,6 +54,23 @@ def unpack_batch(message: bytes) -> Tuple[int, List[bytes]]:
     return batch_id, body.split(b"\n") if body else []
 
 
+def new_batch() -> bytearray:
+    """An empty micro-batch message to append events to (each followed by :data:`SEPARATOR`)."""
+    return bytearray(BATCH + bytes(_ID.size))
+
+
+def seal_batch(message: bytearray, batch_id: int) -> None:
+    """Finish a batch from :func:`new_batch`: drop the last separator and write the id."""
+    if len(message) > BATCH_HEADER_SIZE:
+        del message[-1]
+    _ID.pack_into(message, 1, batch_id)
+
+
+def batch_events(message: Buffer) -> List[bytes]:
+    """The encoded events of a sealed micro-batch message."""
+    return unpack_batch(bytes(message))[1]
+
+
 def pack_ack(batch_id: int, retried: int, failed: List[int]) -> bytes:
     """Frame the outcome of a micro-batch: how many re-sends it took and which events failed."""
     return ACK + _ACK.pack(batch_id, retried) + array("I", failed).tobytes()
@@ -49,3 +82,16 @@ def unpack_ack(message: bytes) -> Tuple[int, int, List[int]]:
     failed = array("I")
     failed.frombytes(message[1 + _ACK.size :])
     return batch_id, retried, failed.tolist()
+
+
+def pack_progress(batch_id: int, sent: List[int]) -> bytes:
+    """Frame a partial outcome: these events (indices) of micro-batch ``batch_id`` were sent."""
+    return PROGRESS + _ID.pack(batch_id) + array("I", sent).tobytes()
+
+
+def unpack_progress(message: bytes) -> Tuple[int, List[int]]:
+    """Inverse of :func:`pack_progress` (``message`` starts with ``P``)."""
+    (batch_id,) = _ID.unpack_from(message, 1)
+    sent = array("I")
+    sent.frombytes(message[1 + _ID.size :])
+    return batch_id, sent.tolist()

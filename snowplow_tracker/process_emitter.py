@@ -1,12 +1,18 @@
 """``ProcessEmitter``: the tracker's hot path hands events to a pool of sender processes.
 
-Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and appends the bytes to
-a small micro-batch; a full or old micro-batch goes, as ONE pipe message, to the sender process
-with the least work in flight. Senders batch (``buffer_size``, ``byte_limit``,
-``max_batch_age``), send over HTTP with retries and acknowledge each micro-batch. The host keeps
-every micro-batch until its acknowledgement, so the events of a sender that dies are handed to
-its replacement. A listener thread in the host receives the acknowledgements, keeps the
-statistics and calls ``on_success``/``on_failure``.
+Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and copies the bytes
+into the micro-batch being filled, which is already framed as its pipe message (a ``bytearray``:
+no Python object per queued event); a full or old micro-batch goes, as ONE pipe message, to the
+sender process with the least work in flight. What the host holds (micro-batch, outbox, in
+flight) is bounded in bytes by ``max_queue_bytes``; beyond it new events are dropped, counted at
+once, logged (throttled) and passed to ``on_failure``.
+
+Senders batch (``buffer_size``, ``byte_limit``, ``max_batch_age``), send over HTTP with retries,
+report the events each successful request delivered and acknowledge each micro-batch. The host
+keeps every micro-batch until its acknowledgement, so the events of a sender that dies are
+handed to its replacement. A listener thread in the host receives the acknowledgements, keeps
+the statistics, calls ``on_success``/``on_failure``, and gives the memory of a burst back to the
+OS once it has drained (:mod:`snowplow_tracker._memory`).
 
 Example:
     >>> from snowplow_tracker import ProcessEmitter, Tracker
@@ -31,11 +37,12 @@ import multiprocessing.process
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
@@ -44,6 +51,7 @@ from orjson import dumps as _dumps
 
 from . import ipc
 from ._logging import ThrottledLog, logger
+from ._memory import give_back_memory
 from .batching import throughput_defaults
 from .emitters import BaseEmitter, FailureCallback, SuccessCallback, encode_or_raise
 from .errors import ConfigurationError
@@ -61,6 +69,20 @@ _drop_log = ThrottledLog()
 DEFAULT_IPC_BATCH_SIZE = 256
 #: Default seconds a partial micro-batch waits in the host before it goes to a sender.
 DEFAULT_IPC_MAX_DELAY = 0.05
+#: Default bound, in bytes, of the encoded events a ``ProcessEmitter`` holds in the host.
+DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
+#: A micro-batch goes to a sender once it holds this many bytes, whatever its event count.
+IPC_MAX_BATCH_BYTES = 1024 * 1024
+#: Bytes of dropped events held for ``on_failure`` before the tracking thread reports them
+#: itself (when the listener thread falls behind): bounds what a tight loop can pile up.
+DROP_PILE_BYTES = 1024 * 1024
+#: After the host held at least this many bytes, memory is given back to the OS once the
+#: queue has drained to an eighth of its peak.
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
+#: Seconds between two wake-ups of the listener thread for drops (a wake-up is a syscall in the
+#: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
+DROP_WAKE_INTERVAL = 0.05
+_NO_LIMIT = sys.maxsize
 
 
 #: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
@@ -92,31 +114,79 @@ class _SenderHandle:
     process: Any  # multiprocessing.Process of the chosen context
     conn: Connection
     in_flight: int = 0
+    # The pipe is closed by whoever finishes last: the feeder thread writing to it, or the
+    # listener thread that saw the process exit. Closing it under a write would make the
+    # writer use a closed (or reused) file descriptor.
+    writing: bool = False
+    exited: bool = False
 
 
-@dataclass
+class _Batch:
+    """A micro-batch: one sealed pipe message, kept in the host until its acknowledgement."""
+
+    __slots__ = ("count", "done", "id", "message", "sender", "size")
+
+    def __init__(self, batch_id: int, message: bytearray, count: int, size: int) -> None:
+        self.id = batch_id
+        self.message = message
+        self.count = count
+        self.size = size  # bytes counted against max_queue_bytes
+        self.sender = -1
+        self.done: Optional[Set[int]] = None  # indices already reported (progress messages)
+
+    def undone(self) -> List[bytes]:
+        """The events whose outcome is not known yet."""
+        events = ipc.batch_events(self.message)
+        if not self.done:
+            return events
+        return [e for i, e in enumerate(events) if i not in self.done]
+
+
+_OutboxItem = Union[_Batch, str]
+#: Dropped events taken from a run: how many, and those kept for ``on_failure`` (framed).
+_Drops = Tuple[int, bytearray]
+
+
 class _State:
-    """Everything that belongs to one process: replaced wholesale in a forked child."""
+    """Everything that belongs to one run of the emitter in one process.
 
-    pid: int = field(default_factory=os.getpid)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    micro: List[bytes] = field(default_factory=list)
-    micro_started: float = 0.0
-    outbox: Deque[Union[Tuple[int, List[bytes]], str]] = field(default_factory=deque)
-    outbox_events: int = 0
-    in_flight: Dict[int, Tuple[int, List[bytes]]] = field(default_factory=dict)
-    in_flight_events: int = 0
-    next_id: int = 1
-    senders: List[Optional[_SenderHandle]] = field(default_factory=list)
-    drops: List[List[bytes]] = field(default_factory=list)
-    reporting: Set[int] = field(default_factory=set)  # acknowledged, callbacks not yet run
-    feeder: Optional[threading.Thread] = None
-    listener: Optional[threading.Thread] = None
-    wake_r: Optional[socket.socket] = None
-    wake_w: Optional[socket.socket] = None
-    started: bool = False
-    closing: bool = False
-    feeder_idle: bool = False
+    Replaced wholesale after ``close()`` and in a forked child: threads of an older run see
+    ``stopped`` and end, and never touch the new run's queues.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.feeder_cond = threading.Condition(self.lock)
+        self.done_cond = threading.Condition(self.lock)
+        self.micro = ipc.new_batch()  # the micro-batch being filled, already framed
+        self.micro_events = 0
+        self.micro_started = 0.0
+        self.outbox: Deque[_OutboxItem] = deque()
+        self.outbox_events = 0
+        self.in_flight: Dict[int, _Batch] = {}
+        self.in_flight_events = 0
+        # What may still be queued before the bounds are reached: bytes under max_queue_bytes
+        # (the events of micro, outbox and in flight hold the rest), and events under
+        # max_queue_size besides those of outbox and in flight. Both 0 while not started, so
+        # that the hot path takes the slow path then.
+        self.room = 0
+        self.event_room = 0
+        self.peak_bytes = 0  # since memory was last given back
+        self.next_id = 1
+        self.senders: List[Optional[_SenderHandle]] = []
+        self.drop_events = 0  # dropped, not yet added to the counters
+        self.drop_pile = bytearray()  # dropped events waiting for on_failure, as in a batch
+        self.drop_wake_at = 0.0
+        self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
+        self.feeder: Optional[threading.Thread] = None
+        self.listener: Optional[threading.Thread] = None
+        self.wake_r: Optional[socket.socket] = None
+        self.wake_w: Optional[socket.socket] = None
+        self.started = False
+        self.closing = False
+        self.stopped = False
+        self.feeder_idle = False
 
 
 class ProcessEmitter(BaseEmitter):
@@ -133,21 +203,30 @@ class ProcessEmitter(BaseEmitter):
         buffer_size: Events per request (default 500 for POST, so that ``byte_limit`` and
             ``max_batch_age`` cut batches; 1 for GET, one request per event anyway).
         on_success: Called on the emitter's listener thread with the sent event dicts.
-        on_failure: Called on the listener thread with ``(number sent, unsent event dicts)``
-            for events given up on after retries, or dropped because a bound was reached.
+        on_failure: Called with ``(number sent, unsent event dicts)`` for events given up on
+            after retries, or dropped because a bound was reached. It runs on the emitter's
+            listener thread; when events are dropped faster than that thread reports them
+            (more than 1 MiB of them waiting), the tracking thread reports them itself.
         byte_limit: Bytes per request as sent on the wire (default 64,000 for POST, also when
             only ``buffer_size`` is given; see
             :func:`~snowplow_tracker.batching.throughput_defaults`).
         request_timeout: Seconds, or ``(connect, read)``; default ``(5, 10)``.
         process_count: Sender processes (default: :func:`default_process_count`).
         max_queue_size: Events held in the host (waiting or in flight) before new events are
-            dropped and reported to ``on_failure`` (default 100,000). ``track_*`` never blocks.
+            dropped (default None: bounded by ``max_queue_bytes`` only).
+        max_queue_bytes: Bytes of encoded events held in the host (waiting or in flight;
+            ``stats().queued_bytes``) before new events are dropped, counted in
+            ``stats().dropped``, reported to ``on_failure`` and logged at most every 10 s
+            (default 64 MiB). The host holds each queued event as its encoded bytes plus one,
+            packed in its micro-batch, so this bounds the host's memory for events.
+            ``track_*`` never blocks.
         max_batch_age: Seconds a partial request batch may wait in a sender (default 0.25); a
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
         retry_policy: Backoff, attempt/deadline limits and never-retried statuses (default
             :class:`~snowplow_tracker.retry.RetryPolicy()`: 8 attempts within 300 s).
         start_method: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
-        ipc_batch_size: Events per pipe message (default 256).
+        ipc_batch_size: Events per pipe message (default 256; a message also leaves once it
+            holds 1 MiB).
         ipc_max_delay: Seconds a partial pipe message waits in the host (default 0.05).
         shutdown_timeout: Seconds ``close()`` and the exit handler wait (default 10.0).
         max_in_flight: Requests each sender keeps open at once (default 64), each on its own
@@ -175,7 +254,8 @@ class ProcessEmitter(BaseEmitter):
         request_timeout: Optional[Timeout] = None,
         process_count: Optional[int] = None,
         *,
-        max_queue_size: int = 100_000,
+        max_queue_size: Optional[int] = None,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         max_batch_age: float = 0.25,
         retry_policy: Optional[RetryPolicy] = None,
         start_method: str = "spawn",
@@ -203,7 +283,8 @@ class ProcessEmitter(BaseEmitter):
             process_count = default_process_count()
         for name, value in (
             ("process_count", process_count),
-            ("max_queue_size", max_queue_size),
+            ("max_queue_size", _NO_LIMIT if max_queue_size is None else max_queue_size),
+            ("max_queue_bytes", max_queue_bytes),
             ("ipc_batch_size", ipc_batch_size),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -227,6 +308,8 @@ class ProcessEmitter(BaseEmitter):
         self.process_count = process_count
         self.max_in_flight = check_max_in_flight(max_in_flight, where)
         self.max_queue_size = max_queue_size
+        self.max_queue_bytes = max_queue_bytes
+        self._max_events = _NO_LIMIT if max_queue_size is None else max_queue_size
         self.ipc_batch_size = ipc_batch_size
         self.ipc_max_delay = float(ipc_max_delay)
         self.shutdown_timeout = float(shutdown_timeout)
@@ -281,62 +364,125 @@ class ProcessEmitter(BaseEmitter):
         self._enqueue(event)
 
     def _enqueue(self, event: bytes) -> None:
+        # The event is copied into the micro-batch message, and the bytes object is freed at
+        # once: orjson returns each dump inside a buffer of several KB, so keeping the bytes
+        # objects cost ~8 KB of host memory per queued 0.5 KB event (see CHANGELOG, issue 9).
+        s = self._s
+        size = len(event) + 1
+        with s.lock:
+            n = s.micro_events + 1
+            if size <= s.room and n <= s.event_room:
+                s.room -= size
+                s.micro_events = n
+                micro = s.micro
+                micro += event
+                micro += b"\n"  # ipc.SEPARATOR
+                if n == 1:
+                    s.micro_started = time.monotonic()
+                    if s.feeder_idle:
+                        self._wake_feeder_locked(s)
+                elif n >= self.ipc_batch_size or len(micro) >= IPC_MAX_BATCH_BYTES:
+                    self._submit_locked(s)
+                return
+            started = s.started
+            drops = self._drop_locked(s, event) if started else None  # a bound was reached
+        if not started:
+            self._start_and_enqueue(event)
+        elif drops is not None:
+            self._notify_drops(drops)
+
+    def _start_and_enqueue(self, event: bytes) -> None:
+        """First use, or this run was closed meanwhile (then ``self._s`` is the next run)."""
         s = self._s
         with s.lock:
-            if not s.started:
-                self._start_locked()
-            micro = s.micro
-            micro.append(event)
-            self._counters.accepted += 1
-            n = len(micro)
-            if n == 1:
-                s.micro_started = time.monotonic()
-                if s.feeder_idle:
-                    self._wake_feeder_locked()
-            elif n >= self.ipc_batch_size:
-                self._submit_locked()
+            if not s.started and not s.stopped:
+                self._start_locked(s)
+        self._enqueue(event)
+
+    def _drop_locked(self, s: _State, event: bytes) -> Optional[_Drops]:
+        """Drop one event (a bound was reached); returns drops for the caller to report."""
+        self._counters.accepted += 1
+        s.drop_events += 1
+        if self.on_failure is not None:
+            pile = s.drop_pile
+            pile += event
+            pile += ipc.SEPARATOR
+            if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
+                return self._take_drops_locked(s)
+        if s.drop_events == 1:  # the listener logs and reports them: wake it, at most every
+            now = time.monotonic()  # DROP_WAKE_INTERVAL (else it finds them within 1 s)
+            if now >= s.drop_wake_at:
+                s.drop_wake_at = now + DROP_WAKE_INTERVAL
+                self._wake_listener(s)
+        return None
+
+    def _take_drops_locked(self, s: _State) -> _Drops:
+        """Move the pending drops to the counters; returns them for :meth:`_notify_drops`."""
+        dropped, s.drop_events = s.drop_events, 0
+        pile, s.drop_pile = s.drop_pile, bytearray()
+        if dropped:
+            self._counters.add(dropped=dropped)
+        return dropped, pile
+
+    def _notify_drops(self, drops: _Drops) -> None:
+        """Log drops (throttled) and pass their events (already counted) to ``on_failure``."""
+        dropped, pile = drops
+        if dropped:
+            _drop_log.log(
+                "ProcessEmitter queue full (max_queue_bytes=%d, max_queue_size=%s): "
+                "dropped %d event(s)",
+                self.max_queue_bytes,
+                self.max_queue_size,
+                dropped,
+            )
+        if pile:
+            del pile[-1:]  # the last separator
+            self._notify([], bytes(pile).split(ipc.SEPARATOR))
 
     # ---------------------------------------------------------------- host internals
-    def _wake_feeder_locked(self) -> None:
-        s = self._s
+    @staticmethod
+    def _wake_feeder_locked(s: _State) -> None:
         s.feeder_idle = False
-        self._feeder_cond.notify()
+        s.feeder_cond.notify()
 
-    def _submit_locked(self) -> None:
-        s = self._s
-        micro = s.micro
-        if not micro:
+    def _submit_locked(self, s: _State) -> None:
+        """Seal the micro-batch being filled and queue it for the feeder."""
+        n = s.micro_events
+        if not n:
             return
-        s.micro = []
-        n = len(micro)
-        if s.outbox_events + s.in_flight_events + n > self.max_queue_size:
-            s.drops.append(micro)
-            self._wake_listener()
-            return
-        s.outbox.append((s.next_id, micro))
+        message = s.micro
+        size = len(message) - ipc.BATCH_HEADER_SIZE
+        ipc.seal_batch(message, s.next_id)
+        s.micro = ipc.new_batch()
+        s.micro_events = 0
+        s.outbox.append(_Batch(s.next_id, message, n, size))
         s.next_id += 1
         s.outbox_events += n
+        s.event_room -= n
+        self._counters.accepted += n  # micro_events are added by stats()
+        held = self.max_queue_bytes - s.room
+        if held > s.peak_bytes:
+            s.peak_bytes = held
         if s.feeder_idle:
-            self._wake_feeder_locked()
+            self._wake_feeder_locked(s)
 
-    def _wake_listener(self) -> None:
-        wake_w = self._s.wake_w
+    @staticmethod
+    def _wake_listener(s: _State) -> None:
+        wake_w = s.wake_w
         if wake_w is not None:
             try:
                 wake_w.send(b"x")
             except OSError:
                 pass  # buffer full: the listener is already due to wake up
 
-    def _start_locked(self) -> None:
-        s = self._s
+    def _start_locked(self, s: _State) -> None:
         s.started = True
-        s.closing = False
+        s.room = self.max_queue_bytes
+        s.event_room = self._max_events
         s.senders = [None] * self.process_count
         s.wake_r, s.wake_w = socket.socketpair()
         s.wake_r.setblocking(False)
         s.wake_w.setblocking(False)
-        self._feeder_cond = threading.Condition(s.lock)
-        self._done_cond = threading.Condition(s.lock)
         s.listener = threading.Thread(
             target=self._listen, args=(s,), name="snowplow-listener", daemon=True
         )
@@ -366,82 +512,90 @@ class ProcessEmitter(BaseEmitter):
         with s.lock:
             s.senders[index] = _SenderHandle(index, process, host_conn)
             if s.feeder_idle:
-                self._wake_feeder_locked()
+                self._wake_feeder_locked(s)
 
-    def _pick_sender_locked(self, s: _State) -> Optional[_SenderHandle]:
+    @staticmethod
+    def _pick_sender_locked(s: _State) -> Optional[_SenderHandle]:
         best: Optional[_SenderHandle] = None
         for handle in s.senders:
             if handle is not None and (best is None or handle.in_flight < best.in_flight):
                 best = handle
         return best
 
+    def _next_item_locked(self, s: _State) -> Optional[_OutboxItem]:
+        """Wait for the next message to write (the feeder thread); None once stopped."""
+        while not s.stopped:
+            if s.outbox and (isinstance(s.outbox[0], str) or self._pick_sender_locked(s)):
+                return s.outbox.popleft()
+            timeout: Optional[float] = None
+            if s.micro_events:
+                timeout = self.ipc_max_delay - (time.monotonic() - s.micro_started)
+                if timeout <= 0:
+                    self._submit_locked(s)
+                    continue
+            if s.outbox:  # waiting for a sender to (re)start
+                timeout = 0.05 if timeout is None else min(timeout, 0.05)
+            s.feeder_idle = True
+            s.feeder_cond.wait(timeout)
+            s.feeder_idle = False
+        return None
+
     def _feed(self, s: _State) -> None:
         """Feeder thread: turns old micro-batches into messages and writes them to senders."""
-        cond = self._feeder_cond
         while True:
             with s.lock:
-                while True:
-                    if s.outbox and (
-                        isinstance(s.outbox[0], str) or self._pick_sender_locked(s) is not None
-                    ):
-                        item = s.outbox.popleft()
-                        break
-                    timeout: Optional[float] = None
-                    if s.micro:
-                        timeout = self.ipc_max_delay - (time.monotonic() - s.micro_started)
-                        if timeout <= 0:
-                            self._submit_locked()
-                            continue
-                    if s.outbox:  # waiting for a sender to (re)start
-                        timeout = 0.05 if timeout is None else min(timeout, 0.05)
-                    s.feeder_idle = True
-                    cond.wait(timeout)
-                    s.feeder_idle = False
+                item = self._next_item_locked(s)
+                if item is None:
+                    return
                 if isinstance(item, str):
                     targets = [h for h in s.senders if h is not None]
-                    message = ipc.FLUSH if item == _FLUSH else ipc.STOP
-                    handle = None
+                    message: Union[bytes, bytearray] = ipc.FLUSH if item == _FLUSH else ipc.STOP
                 else:
-                    batch_id, events = item
                     handle = self._pick_sender_locked(s)
                     assert handle is not None
-                    s.outbox_events -= len(events)
-                    s.in_flight[batch_id] = (handle.index, events)
-                    s.in_flight_events += len(events)
-                    handle.in_flight += len(events)
-            if handle is None:
+                    item.sender = handle.index
+                    s.outbox_events -= item.count
+                    s.in_flight[item.id] = item
+                    s.in_flight_events += item.count
+                    handle.in_flight += item.count
+                    targets = [handle]
+                    message = item.message
                 for target in targets:
-                    try:
-                        target.conn.send_bytes(message)
-                    except OSError:
-                        pass  # it died; the listener replaces it
+                    target.writing = True
+            failed = False
+            for target in targets:
+                try:
+                    target.conn.send_bytes(message)
+                except OSError:
+                    failed = True  # it died; the listener replaces it
+                with s.lock:
+                    target.writing = False
+                    if target.exited:
+                        target.conn.close()  # the listener left it to us
+            if isinstance(item, str):
                 if item == _STOP:
                     return
-                continue
-            try:
-                handle.conn.send_bytes(ipc.pack_batch(batch_id, events))
-            except OSError:
+            elif failed:
                 with s.lock:
-                    self._requeue_locked(s, [batch_id])
+                    self._requeue_locked(s, [item.id])
                 time.sleep(0.01)
 
     def _requeue_locked(self, s: _State, batch_ids: List[int]) -> int:
         """Put in-flight micro-batches back at the head of the outbox; returns the events."""
         moved = 0
         for batch_id in reversed(batch_ids):
-            entry = s.in_flight.pop(batch_id, None)
-            if entry is None:
+            batch = s.in_flight.pop(batch_id, None)
+            if batch is None:
                 continue
-            index, events = entry
-            s.in_flight_events -= len(events)
-            handle = s.senders[index]
+            s.in_flight_events -= batch.count
+            handle = s.senders[batch.sender]
             if handle is not None:
-                handle.in_flight -= len(events)
-            s.outbox.appendleft((batch_id, events))
-            s.outbox_events += len(events)
-            moved += len(events)
+                handle.in_flight -= batch.count
+            s.outbox.appendleft(batch)
+            s.outbox_events += batch.count
+            moved += batch.count
         if moved and s.feeder_idle:
-            self._wake_feeder_locked()
+            self._wake_feeder_locked(s)
         return moved
 
     def _listen(self, s: _State) -> None:
@@ -486,6 +640,7 @@ class ProcessEmitter(BaseEmitter):
                 if handle.process.sentinel in ready:
                     self._on_sender_exit(s, handle)
             self._report_drops(s)
+            self._give_back_memory(s)
         self._report_drops(s)
 
     def _read_acks(self, s: _State, handle: _SenderHandle) -> None:
@@ -493,49 +648,75 @@ class ProcessEmitter(BaseEmitter):
         try:
             while conn.poll(0):
                 message = conn.recv_bytes()
-                if message[:1] == ipc.ACK:
+                kind = message[:1]
+                if kind == ipc.ACK:
                     self._on_ack(s, *ipc.unpack_ack(message))
+                elif kind == ipc.PROGRESS:
+                    self._on_progress(s, *ipc.unpack_progress(message))
         except (EOFError, OSError):
             pass
 
+    def _on_progress(self, s: _State, batch_id: int, sent_idx: List[int]) -> None:
+        """Some events of an in-flight micro-batch were accepted: count and report them now."""
+        with s.lock:
+            batch = s.in_flight.get(batch_id)
+            if batch is None:
+                return
+            if batch.done is None:
+                batch.done = set()
+            new = [i for i in sent_idx if i not in batch.done and 0 <= i < batch.count]
+            batch.done.update(new)
+        if not new:
+            return
+        if self.on_success is None:
+            self._counters.add(sent=len(new))
+        else:
+            events = ipc.batch_events(batch.message)
+            self._report([events[i] for i in new], [])
+
     def _on_ack(self, s: _State, batch_id: int, retried: int, failed_idx: List[int]) -> None:
         with s.lock:
-            entry = s.in_flight.pop(batch_id, None)
-            if entry is None:
+            batch = s.in_flight.pop(batch_id, None)
+            if batch is None:
                 return
-            index, events = entry
-            s.in_flight_events -= len(events)
-            handle = s.senders[index]
+            s.in_flight_events -= batch.count
+            s.event_room += batch.count
+            s.room += batch.size
+            handle = s.senders[batch.sender]
             if handle is not None:
-                handle.in_flight -= len(events)
+                handle.in_flight -= batch.count
             s.reporting.add(batch_id)  # flush() waits until on_failure/on_success have run
         try:
-            self._report_ack(events, retried, failed_idx)
+            self._report_ack(batch, retried, failed_idx)
         finally:
             with s.lock:
                 s.reporting.discard(batch_id)
-                self._done_cond.notify_all()
+                s.done_cond.notify_all()
 
-    def _report_ack(self, events: List[bytes], retried: int, failed_idx: List[int]) -> None:
+    def _report_ack(self, batch: _Batch, retried: int, failed_idx: List[int]) -> None:
         if retried:
             self._counters.add(retried=retried)
-        if failed_idx:
-            bad = set(failed_idx)
-            sent = [e for i, e in enumerate(events) if i not in bad]
-            failed = [events[i] for i in failed_idx]
-        else:
-            sent, failed = events, []
-        self._report(sent, failed)
+        done = batch.done or set()
+        bad = [i for i in failed_idx if i not in done and 0 <= i < batch.count]
+        if not bad and self.on_success is None:
+            self._counters.add(sent=batch.count - len(done))  # no event needed: count only
+            return
+        events = ipc.batch_events(batch.message)
+        skip = done.union(bad)
+        sent = [e for i, e in enumerate(events) if i not in skip]
+        self._report(sent, [events[i] for i in bad])
 
     def _on_sender_exit(self, s: _State, handle: _SenderHandle) -> None:
         handle.process.join(0.1)
-        handle.conn.close()
         with s.lock:
+            handle.exited = True
+            if not handle.writing:
+                handle.conn.close()  # else the feeder closes it when its write ends
             if s.senders[handle.index] is handle:
                 s.senders[handle.index] = None
             if s.closing:
                 return
-            lost = [bid for bid, (i, _) in s.in_flight.items() if i == handle.index]
+            lost = [bid for bid, batch in s.in_flight.items() if batch.sender == handle.index]
             moved = self._requeue_locked(s, lost)
             if moved:
                 # A flush may have been asked of the dead sender: have them sent promptly.
@@ -552,10 +733,19 @@ class ProcessEmitter(BaseEmitter):
 
     def _report_drops(self, s: _State) -> None:
         with s.lock:
-            drops, s.drops = s.drops, []
-        for events in drops:
-            _drop_log.log("ProcessEmitter queue full: dropped %d event(s)", len(events))
-            self._report([], events, dropped=True)
+            if not s.drop_events:
+                return
+            drops = self._take_drops_locked(s)
+        self._notify_drops(drops)
+
+    def _give_back_memory(self, s: _State) -> None:
+        """After a burst drained, return the freed heap pages to the OS (see ``_memory``)."""
+        with s.lock:
+            held = self.max_queue_bytes - s.room
+            if s.peak_bytes < TRIM_AFTER_BYTES or held > s.peak_bytes // 8:
+                return
+            s.peak_bytes = held
+        give_back_memory()
 
     # ---------------------------------------------------------------- public control
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
@@ -574,10 +764,10 @@ class ProcessEmitter(BaseEmitter):
         with s.lock:
             if not s.started:
                 return True
-            self._submit_locked()
+            self._submit_locked(s)
             watermark = s.next_id - 1
             s.outbox.append(_FLUSH)
-            self._wake_feeder_locked()
+            self._wake_feeder_locked(s)
             if is_async:
                 return False
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -585,23 +775,29 @@ class ProcessEmitter(BaseEmitter):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._done_cond.wait(remaining if remaining is not None else 1.0)
+                s.done_cond.wait(remaining if remaining is not None else 1.0)
         return True
 
     @staticmethod
     def _pending_locked(s: _State, watermark: int) -> bool:
+        if s.stopped:
+            return False
         if any(bid <= watermark for bid in s.in_flight) or s.reporting:
             return True
-        return any(not isinstance(item, str) and item[0] <= watermark for item in s.outbox)
+        return any(not isinstance(item, str) and item.id <= watermark for item in s.outbox)
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Flush, then stop the senders and the emitter's threads.
 
         Events still undelivered when ``timeout`` passes are dropped, counted and reported to
-        ``on_failure``. The emitter can be used again afterwards (it starts anew).
+        ``on_failure``; events the collector accepted are counted as sent, never as dropped.
+        The emitter can be used again afterwards (it starts anew).
 
         Args:
-            timeout: Seconds for the whole shutdown (default ``shutdown_timeout``).
+            timeout: Seconds for the whole shutdown (default ``shutdown_timeout``). Senders
+                still running then get SIGTERM, and SIGKILL 1 s later: close returns within
+                about ``timeout + 2`` s, plus up to 5 s while an ``on_success``/``on_failure``
+                callback is still running.
 
         Returns:
             True when every event was delivered or reported as failed by the collector, False
@@ -616,7 +812,7 @@ class ProcessEmitter(BaseEmitter):
         with s.lock:
             s.closing = True
             s.outbox.append(_STOP)
-            self._wake_feeder_locked()
+            self._wake_feeder_locked(s)
         if s.feeder is not None:
             s.feeder.join(max(0.1, deadline - time.monotonic()))
         while time.monotonic() < deadline:
@@ -627,38 +823,44 @@ class ProcessEmitter(BaseEmitter):
             handles[0].process.join(min(0.1, max(0.0, deadline - time.monotonic())))
         with s.lock:
             handles = [h for h in s.senders if h is not None]
-        for handle in handles:
-            if handle.process.is_alive():
-                handle.process.terminate()
-                handle.process.join(1.0)
-            if handle.process.is_alive():
-                handle.process.kill()
-                handle.process.join(1.0)
-        self._wake_listener()
+        for stop in ("terminate", "kill"):  # SIGTERM: send what you can in 1 s; then SIGKILL
+            alive = [h.process for h in handles if h.process.is_alive()]
+            for process in alive:
+                getattr(process, stop)()
+            end = time.monotonic() + 1.0
+            for process in alive:
+                process.join(max(0.0, end - time.monotonic()))
+        self._wake_listener(s)
         if s.listener is not None:
-            s.listener.join(5.0)
+            s.listener.join(5.0)  # it reads what the senders acknowledged before they ended
         with s.lock:
-            left = [events for _, events in s.in_flight.values()]
-            left += [item[1] for item in s.outbox if not isinstance(item, str)]
-            if s.micro:
-                left.append(s.micro)
+            left = [batch.undone() for batch in s.in_flight.values()]
+            left += [item.undone() for item in s.outbox if isinstance(item, _Batch)]
+            if s.micro_events:
+                self._counters.accepted += s.micro_events
+                ipc.seal_batch(s.micro, 0)
+                left.append(ipc.batch_events(s.micro))
             s.in_flight.clear()
             s.outbox.clear()
-            s.micro = []
-            s.in_flight_events = s.outbox_events = 0
+            s.stopped = True
             s.started = False
-        if left:
+            s.feeder_cond.notify_all()
+            s.done_cond.notify_all()
+            drops = self._take_drops_locked(s)
+            self._s = _State()  # a later input() starts a new run
+        self._notify_drops(drops)
+        dropped = sum(map(len, left))
+        if dropped:
             logger.warning(
-                "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline",
-                sum(map(len, left)),
+                "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline", dropped
             )
         for events in left:
-            self._report([], events, dropped=True)
+            if events:
+                self._report([], events, dropped=True)
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:
                 sock.close()
-        s.wake_r = s.wake_w = None
-        return done and not left
+        return done and not dropped
 
     def __enter__(self) -> ProcessEmitter:
         return self
@@ -670,11 +872,16 @@ class ProcessEmitter(BaseEmitter):
         """Counters and gauges; see :class:`~snowplow_tracker.stats.EmitterStats`."""
         s = self._s
         with s.lock:
-            queued = len(s.micro) + s.outbox_events
-            in_flight = s.in_flight_events
             handles = [h for h in s.senders if h is not None]
-        alive = sum(1 for h in handles if h.process.is_alive())
-        return self._counters.snapshot(queued=queued, in_flight=in_flight, senders_alive=alive)
+            snapshot = self._counters.snapshot(
+                queued=s.micro_events + s.outbox_events,
+                in_flight=s.in_flight_events,
+                queued_bytes=self.max_queue_bytes - s.room if s.started else 0,
+            )
+            snapshot.accepted += s.micro_events  # counted at submit
+            snapshot.dropped += s.drop_events  # dropped already, reported soon
+        snapshot.senders_alive = sum(1 for h in handles if h.process.is_alive())
+        return snapshot
 
     def sender_pids(self) -> List[int]:
         """Process ids of the running senders (for operators and tests)."""

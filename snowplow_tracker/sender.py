@@ -401,13 +401,27 @@ class Sender:
     def _on_done(self, request: Request, result: DeliveryResult) -> None:
         """On a request thread: settle the request's events and acknowledge what completed."""
         failed = failed_positions(request.events, result.failed)
-        for ack in self.acks.settle(request.tags, failed, result.retried):
-            self._send_ack(ack)
+        done = self.acks.settle(request.tags, failed, result.retried)
+        # Events accepted for micro-batches that other requests still hold: report them now, so
+        # the host counts them as sent even if it gives up on the rest (exact acknowledgements).
+        completed = {ack[0] for ack in done}
+        refused = set(failed)
+        progress: Dict[int, List[int]] = {}
+        for position, (batch_id, index) in enumerate(request.tags):
+            if batch_id not in completed and position not in refused:
+                progress.setdefault(batch_id, []).append(index)
+        for batch_id, indices in progress.items():
+            self._send_message(ipc.pack_progress(batch_id, indices))
+        for ack in done:
+            self._send_message(ipc.pack_ack(*ack))
 
     def _send_ack(self, ack: Ack) -> None:
+        self._send_message(ipc.pack_ack(*ack))
+
+    def _send_message(self, message: bytes) -> None:
         try:
             with self._conn_lock:
-                self.conn.send_bytes(ipc.pack_ack(*ack))
+                self.conn.send_bytes(message)
         except OSError:
             pass  # host gone: nobody to tell
 

@@ -22,6 +22,9 @@ class EmitterStats:
         queued_bytes: Bytes of encoded events held in this process (waiting or in flight), where
             the emitter bounds its memory in bytes (``AsyncEmitter``); 0 elsewhere.
         in_flight: Events handed to senders whose outcome is not known yet.
+        queued_bytes: Bytes of encoded events this process holds for delivery (``queued`` and
+            ``in_flight`` together), where the emitter measures it; bounded by
+            ``max_queue_bytes`` on :class:`~snowplow_tracker.process_emitter.ProcessEmitter`.
         senders_alive: Sender processes or threads running.
         restarts: Sender processes replaced after they died.
         redelivered: Events handed again to a sender after the one holding them died (they may
