@@ -237,7 +237,8 @@ def test_host_killed_senders_deliver_what_they_hold_and_exit(
         assert proc.stdout is not None
         line = proc.stdout.readline()
         pids = [int(p) for p in line.split()]
-        assert len(pids) == 2, proc.stderr.read() if proc.stderr else line
+        # Senders start on demand: one or both may hold the events.
+        assert 1 <= len(pids) <= 2, proc.stderr.read() if proc.stderr else line
         assert counting_collector.stats()["events"] == 0  # the senders still hold them
         proc.kill()
         proc.wait(10)
