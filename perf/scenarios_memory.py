@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from harness import CollectorClient, Target, deliver, delivered_since, rss_bytes
 
@@ -43,6 +43,25 @@ def _settle() -> int:
     return rss_bytes()
 
 
+def _tracking_phase(
+    target: Target, spec: Dict[str, Any]
+) -> Tuple[int, Dict[str, Any], Dict[str, float], int, float, int]:
+    """Settle, then track ``spec["events"]`` (bounded in time).
+
+    Returns:
+        The RSS before, the emitter's stats before, the phases (``start``, ``tracked``), the
+        events tracked, the seconds it took, the RSS right after.
+    """
+    base = _settle()
+    stats0 = target.stats()
+    phases = {"start": time.time()}
+    t0 = time.perf_counter()
+    tracked = _track_bounded(target, int(spec["events"]), float(spec.get("track_limit_s", 60.0)))
+    track_s = time.perf_counter() - t0
+    phases["tracked"] = time.time()
+    return base, stats0, phases, tracked, track_s, rss_bytes()
+
+
 def _given_up(stats: Dict[str, Any], start: Dict[str, Any]) -> int:
     """Events the emitter counted as dropped or failed since ``start`` (0 without stats)."""
     return sum(int(stats.get(k, 0)) - int(start.get(k, 0)) for k in ("dropped", "failed"))
@@ -53,15 +72,8 @@ def scenario_burst(
 ) -> List[Dict[str, Any]]:
     """``events`` as fast as one thread can, collector up: peak, after-flush and settled RSS."""
     n = int(spec["events"])
-    base = _settle()
-    stats0 = target.stats()
     before = client.stats()
-    phases = {"start": time.time()}
-    t0 = time.perf_counter()
-    tracked = _track_bounded(target, n, float(spec.get("track_limit_s", 60.0)))
-    track_s = time.perf_counter() - t0
-    phases["tracked"] = time.time()
-    rss_tracked = rss_bytes()
+    base, stats0, phases, tracked, track_s, rss_tracked = _tracking_phase(target, spec)
     mid = client.stats()
     queued_stats = target.stats()
     queued_at_end = tracked - (int(mid["unique_eids"]) - int(before["unique_eids"]))
@@ -129,15 +141,8 @@ def scenario_outage(
     n = int(spec["events"])
     flush_timeout = float(spec.get("flush_timeout", 2.0))
     own.stop()
-    base = _settle()
-    stats0 = target.stats()
     failures0 = target.failures.events
-    phases = {"start": time.time()}
-    t0 = time.perf_counter()
-    tracked = _track_bounded(target, n, float(spec.get("track_limit_s", 60.0)))
-    track_s = time.perf_counter() - t0
-    phases["tracked"] = time.time()
-    rss_tracked = rss_bytes()
+    base, stats0, phases, tracked, track_s, rss_tracked = _tracking_phase(target, spec)
     stats_down = target.stats()
     own.start()  # a new process: its counts start at 0, so every eid it sees is ours
     phases["back"] = time.time()

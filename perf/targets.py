@@ -62,15 +62,15 @@ def _anchor_factor(key: str) -> Measure:
 
 
 def _is(*kinds: str) -> Select:
-    return lambda variant: variant["kind"] in kinds and variant["lib"] == "ours"
+    return lambda variant: bool(variant["kind"] in kinds and variant["lib"] == "ours")
 
 
 def _buffered_process(variant: Dict[str, Any]) -> bool:
-    return variant["kind"] == "process" and variant["options"].get("buffer_size") == 100
+    return bool(variant["kind"] == "process" and variant["options"].get("buffer_size") == 100)
 
 
 def _default_process(variant: Dict[str, Any]) -> bool:
-    return variant["kind"] == "process" and "buffer_size" not in variant["options"]
+    return bool(variant["kind"] == "process" and "buffer_size" not in variant["options"])
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ SMOKE_PLAN: Dict[str, Optional[Sequence[str]]] = {
     NOOP: None,
     "emitter-get": LEGACY,
     "emitter-post": LEGACY,
-    "async-post": LEGACY + ("burst",),
+    "async-post": (*LEGACY, "burst"),
     "process-1": LEGACY + MEMORY + ("delay50", "kinds"),
     "process-2": LEGACY,
 }
