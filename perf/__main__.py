@@ -24,8 +24,8 @@ from .variants import SMOKE_PLAN, all_variants
 #: Counts per mode: calls per caller-cost repetition, events per throughput repetition,
 #: slowdown seconds, latency events, repetitions, warm-up events; the memory scenarios' events,
 #: settle and recovery seconds; the collector-delay scenarios' steady-state and ramp seconds;
-#: calls per event kind.
-MODES: Dict[str, Dict[str, float]] = {
+#: calls per event kind; the default ``--process-counts``.
+MODES: Dict[str, Dict[str, Any]] = {
     "smoke": {
         "caller": 300,
         "throughput": 1000,
@@ -40,6 +40,7 @@ MODES: Dict[str, Dict[str, float]] = {
         "delay": 1.0,
         "ramp": 0.5,
         "kinds": 100,
+        "process_counts": "1,2",
     },
     "quick": {
         "caller": 5000,
@@ -51,10 +52,11 @@ MODES: Dict[str, Dict[str, float]] = {
         "burst": 50_000,
         "outage": 50_000,
         "settle": 2.0,
-        "recover": 10.0,
-        "delay": 2.0,
+        "recover": 8.0,
+        "delay": 1.5,
         "ramp": 0.5,
         "kinds": 1000,
+        "process_counts": "1,2",
     },
     "full": {
         "caller": 20000,
@@ -67,9 +69,10 @@ MODES: Dict[str, Dict[str, float]] = {
         "outage": 300_000,
         "settle": 5.0,
         "recover": 15.0,
-        "delay": 3.0,
+        "delay": 2.0,
         "ramp": 1.0,
         "kinds": 3000,
+        "process_counts": "1,2,4",
     },
 }
 
@@ -107,8 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--caller-events", type=int, help="calls per caller-cost repetition")
     parser.add_argument(
         "--process-counts",
-        default="1,2,4",
-        help="ProcessEmitter process_count values (default 1,2,4)",
+        help="ProcessEmitter process_count values (default: 1,2,4 in the full run, else 1,2)",
     )
     parser.add_argument("--repeats", type=int, help="repetitions per scenario")
     parser.add_argument(
@@ -131,6 +133,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Turn the parsed options into :class:`Settings` (raises SystemExit on bad values)."""
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     counts = MODES[mode]
+    args.process_counts = args.process_counts or counts["process_counts"]
     try:
         process_counts = [int(x) for x in _csv(args.process_counts)]
     except ValueError:

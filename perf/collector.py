@@ -111,15 +111,6 @@ class _ServerProcess:
         data: Dict[str, Any] = self._get("/_stats")
         return data
 
-    def control(self, doc: Dict[str, Any]) -> Dict[str, Any]:
-        """``POST /_control`` with ``doc`` (e.g. ``{"delay": 0.05}``); the new settings."""
-        request = urllib.request.Request(
-            self.url + "/_control", method="POST", data=json.dumps(doc).encode()
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            data: Dict[str, Any] = json.loads(response.read())
-            return data
-
     def reset(self) -> None:
         """``POST /_reset``: forget every count."""
         self._get("/_reset", method="POST")

@@ -55,6 +55,19 @@ class CollectorClient:
                     time.sleep(0.05)
         raise AssertionError("unreachable")
 
+    def control(self, doc: Dict[str, Any]) -> None:
+        """``POST /_control`` (e.g. ``{"delay": 0.05}``: answer every tracker request late)."""
+        with self._lock:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            try:
+                conn.request("POST", "/_control", body=json.dumps(doc).encode())
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"POST /_control {doc}: HTTP {response.status}")
+            finally:
+                conn.close()
+
     def wait_for(self, events: int, timeout: float, interval: float = 0.01) -> Dict[str, Any]:
         """Poll every ``interval`` seconds until ``events`` were counted, or ``timeout`` passed.
 
@@ -315,8 +328,9 @@ class Target:
                 from snowplow_tracker.celery_emitter import CeleryEmitter as cls
             else:
                 cls = Emitter if kind == "emitter" else AsyncEmitter
-            if kind == "celery":
+            if kind == "celery":  # its callbacks would run in the Celery worker: refused
                 common.pop("method")
+                common.pop("on_failure")
             return self._construct(cls, host, dict(common, buffer_size=buffer_size, **opts))
         if kind == "redis":
             import redis

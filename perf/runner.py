@@ -358,7 +358,7 @@ class Suite:
             "collector_port": port,
             "events": events,
             "repeats": 1 if single else s.repeats,
-            "warmup": s.warmup,
+            "warmup": max(20, int(s.warmup * scale)),  # sync GET at 200 ms: 5 events/s
             "rate": s.slowdown_rate if scenario == "slowdown" else s.latency_rate,
             "seconds": s.slowdown_seconds * (0.25 if scale < 0.5 else 1.0),
             "timeout": 600.0,
@@ -402,9 +402,8 @@ class Suite:
                 host, port = sink.host, sink.port
             elif scenario in DELAYS:
                 # A collector of its own, answering late, whose connections are counted.
-                delayed = CollectorProcess().start()
+                delayed = CollectorProcess().start()  # the worker sets the delay
                 sink = delayed
-                delayed.control({"delay": int(scenario[len("delay") :]) / 1000.0})
                 host, port = delayed.host, delayed.port
             elif scenario == "outage":  # the worker runs (stops, restarts) this collector
                 host, port = "127.0.0.1", free_port()

@@ -1,11 +1,13 @@
 """A collector a network away (issue 10): every answer is delayed by 20, 50 or 200 ms.
 
 Imported by ``worker.py`` as a top-level module (see :mod:`harness`). The runner starts a
-collector of its own for the step and sets its delay (``POST /_control``). The worker tracks
-as fast as it can but keeps at most a window of events outstanding (tracked, not yet counted
-by the collector), so that no emitter is pushed into its queue bounds: the scenario measures
-the delivery rate, not how fast a queue fills. The window is two seconds of the rate seen so
-far (at least ``min_window`` events, at most ``max_window``).
+collector of its own for the step; after the warm-up, the worker sets its delay
+(``POST /_control``). The worker tracks as fast as it can but keeps at most a window of events
+outstanding (tracked, not yet counted by the collector), so that no emitter is pushed into its
+queue bounds: the scenario measures the delivery rate, not how fast a queue fills. Every
+0.25 s the window becomes three times the events delivered in the last half second per second
+(at least ``min_window`` events, at most ``max_window``): it grows quickly for fast emitters
+and stays small, so that the final drain is short, for slow ones.
 
 The rate is the collector's count over ``seconds`` of steady state, after ``ramp_s`` seconds
 of ramp-up. Then tracking stops, the emitter is flushed and the worker waits (bounded) for
@@ -41,6 +43,7 @@ class _Poller:
 
     def __enter__(self) -> _Poller:
         self.latest = int(self.client.stats()["events"])
+        self.samples.append((time.perf_counter(), self.latest))
         self._thread.start()
         return self
 
@@ -62,8 +65,9 @@ def scenario_delay(
     """Delivery rate through a collector that answers after ``delay_ms``."""
     ramp = float(spec.get("ramp_s", 1.0))
     seconds = float(spec.get("seconds", 3.0))
-    min_window = int(spec.get("min_window", 2000))
+    min_window = int(spec.get("min_window", 300))
     max_window = int(spec.get("max_window", 50_000))
+    client.control({"delay": float(spec["delay_ms"]) / 1000.0})
     before = client.stats()
     track = target.track
     clock = time.perf_counter
@@ -73,7 +77,7 @@ def scenario_delay(
         t0 = clock()
         ramp_end, end = t0 + ramp, t0 + ramp + seconds
         window = min_window
-        next_window = t0 + 0.5
+        next_window = t0 + 0.25
         now = t0
         while now < end:
             if tracked - (poller.latest - base) < window:
@@ -82,10 +86,11 @@ def scenario_delay(
             else:
                 time.sleep(0.001)
             now = clock()
-            if now >= next_window:  # two seconds of the rate so far
-                rate = (poller.latest - base) / (now - t0)
-                window = max(min_window, min(max_window, int(2 * rate)))
-                next_window = now + 0.5
+            if now >= next_window:  # three seconds of the recent rate
+                then, count = poller.count_at(now - 0.5)
+                rate = (poller.latest - count) / max(0.05, now - then)
+                window = max(min_window, min(max_window, int(3 * rate)))
+                next_window = now + 0.25
         # Wait for the sample that closes the window before stopping the poller.
         while poller.samples[-1][0] < end:
             time.sleep(0.005)

@@ -135,6 +135,7 @@ def all_variants(process_counts: Sequence[int] = (1, 2, 4)) -> List[Variant]:
             "emitter",
             {"method": "post", "buffer_size": BATCH},
             "Emitter (synchronous), POST, buffer_size=100",
+            scenarios=(*LEGACY, *MEMORY, "delay50"),
         ),
         Variant(
             "async-post",
@@ -142,6 +143,7 @@ def all_variants(process_counts: Sequence[int] = (1, 2, 4)) -> List[Variant]:
             "async",
             {"method": "post", "buffer_size": BATCH, "thread_count": 1},
             "AsyncEmitter, POST, buffer_size=100, thread_count=1, other settings default",
+            scenarios=(*LEGACY, *MEMORY, "delay50"),
         ),
         Variant(
             "async-post-4",
@@ -204,5 +206,5 @@ SMOKE_PLAN: Dict[str, Optional[Sequence[str]]] = {
     "emitter-post": LEGACY,
     "async-post": (*LEGACY, "burst"),
     "process-1": LEGACY + MEMORY + ("delay50", "kinds"),
-    "process-2": LEGACY,
+    "process-2": ("caller", "throughput"),
 }
