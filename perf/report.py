@@ -276,8 +276,8 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         "The collector delays every answer by the given time. Events/s: the collector's count "
         f"over {s['delay_seconds']:g} s of steady state after {s['ramp_seconds']:g} s of "
-        "ramp-up; the caller tracks as fast as it can while at most two seconds' worth of "
-        "events are outstanding (so queue bounds are not what is measured). Lost: after a "
+        "ramp-up; the caller tracks as fast as it can while at most about three seconds' worth "
+        "of events are outstanding (so queue bounds are not what is measured). Lost: after a "
         "final flush. Host RSS: peak of the host process. In flight: the most requests the "
         "collector held at once as its `/_stats` reports it; † = the most TCP connections "
         "open to it at once (sampled every 20 ms, less the worker's own `/_stats` "
