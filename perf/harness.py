@@ -287,24 +287,25 @@ class Target:
         self.emitter = self._build_emitter(kind, host, port, opts)
         # Submodules: both libraries have them, whatever the package root exports.
         from snowplow_tracker.self_describing_json import SelfDescribingJson
+
+        self.tracker = self.make_tracker(self.emitter)
+        self.context = [
+            SelfDescribingJson(
+                CONTEXT_SCHEMA, {"suite": "perf", "variant": spec["variant"], "shard": 7}
+            )
+        ]
+
+    @staticmethod
+    def make_tracker(emitter: Any) -> Any:
+        """The suite's tracker (subject, namespace, app id) around ``emitter``."""
         from snowplow_tracker.subject import Subject
         from snowplow_tracker.tracker import Tracker
 
         subject = Subject().set_user_id("perf-user-42").set_platform("srv")
         params = inspect.signature(Tracker.__init__).parameters
         if list(params)[1] == "namespace":  # 1.x: Tracker(namespace, emitters, ...)
-            self.tracker = Tracker(
-                namespace="perf", emitters=self.emitter, subject=subject, app_id="perf-app"
-            )
-        else:
-            self.tracker = Tracker(
-                self.emitter, subject=subject, namespace="perf", app_id="perf-app"
-            )
-        self.context = [
-            SelfDescribingJson(
-                CONTEXT_SCHEMA, {"suite": "perf", "variant": spec["variant"], "shard": 7}
-            )
-        ]
+            return Tracker(namespace="perf", emitters=emitter, subject=subject, app_id="perf-app")
+        return Tracker(emitter, subject=subject, namespace="perf", app_id="perf-app")
 
     def _build_emitter(self, kind: str, host: str, port: int, opts: Dict[str, Any]) -> Any:
         method = opts.pop("method", "post")

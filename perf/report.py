@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .targets import evaluate
-from .variants import DELAYS, NOOP
+from .variants import DELAYS
 
 
 def _num(value: Optional[float], digits: int = 1) -> str:
@@ -147,7 +147,8 @@ def memory_table(results: Dict[str, Any]) -> str:
                 _num(outage.get("peak_growth_mb"), 0),
                 _num(outage.get("flush_seconds"), 2),
                 f"{outage['delivered']:,} / "
-                f"{outage['dropped'] if outage.get('has_stats') else 'n/a'} / {outage['lost']:,}"
+                f"{format(outage['dropped'], ',') if outage.get('has_stats') else 'n/a'} / "
+                f"{outage['lost']:,}"
                 if outage
                 else "-",
                 _num(row.get("mem_host_mb"), 0),
@@ -186,21 +187,26 @@ def delay_table(results: Dict[str, Any]) -> str:
 
 
 def kinds_table(results: Dict[str, Any]) -> str:
-    """Issue 11: CPU µs per call of every ``track_*`` kind, per emitter, and the overhead."""
-    columns = [(n, r["kinds"]) for n, r in results["summary"].items() if r.get("kinds")]
-    if not columns:
+    """Issue 11: CPU µs per call of every ``track_*`` kind, per emitter, and the overhead.
+
+    Each emitter row's no-op figures were timed in the same process, interleaved with it.
+    """
+    rows = [(n, r) for n, r in results["summary"].items() if r.get("kinds")]
+    if not rows:
         return ""
-    columns.sort(key=lambda c: c[0] != NOOP)  # the no-op emitter first: the base
-    base = dict(columns[0][1]) if columns[0][0] == NOOP else {}
-    head = ["Kind", *[f"{n} µs/call" for n, _ in columns]]
-    head += [f"{n} / noop" for n, _ in columns[1:]] if base else []
-    rows = []
-    for kind in columns[0][1]:
-        cells = [kind, *[_num(k.get(kind), 2) for _, k in columns]]
-        if base:
-            cells += [_ratio(k[kind] / base[kind]) if k.get(kind) else "-" for _, k in columns[1:]]
-        rows.append(cells)
-    return _grid(head, rows)
+    head = ["Kind"]
+    for name, row in rows:
+        head += [f"{name} µs/call"] + (["no-op µs/call", "overhead"] if row["kinds_noop"] else [])
+    grid = []
+    for kind in rows[0][1]["kinds"]:
+        cells = [kind]
+        for _, row in rows:
+            mine, base = row["kinds"].get(kind), row["kinds_noop"].get(kind)
+            cells.append(_num(mine, 2))
+            if row["kinds_noop"]:
+                cells += [_num(base, 2), _ratio(mine / base) if mine and base else "-"]
+        grid.append(cells)
+    return _grid(head, grid)
 
 
 def targets_table(results: Dict[str, Any]) -> str:
@@ -288,8 +294,10 @@ def markdown(results: Dict[str, Any]) -> str:
         kinds_table(results) or "(the `kinds` scenario did not run)",
         "",
         "CPU µs per call on the calling thread (`thread_time`), median of the repetitions, "
-        "each kind with the suite's subject and one context. `noop`: an emitter whose `input` "
-        "does nothing (the Tracker alone); *x / noop* is the emitter overhead.",
+        "each kind with the suite's subject and one context. *no-op*: the same calls on a "
+        "second tracker whose emitter's `input` does nothing (the Tracker alone), timed in the "
+        "same process, kind by kind, alternating which goes first; *overhead* = the emitter's "
+        "figure / the no-op figure. The `noop` row runs the no-op emitter only.",
         "",
         "## Targets (issues 9 and 10)",
         "",

@@ -4,8 +4,9 @@ Imported by ``worker.py`` as a top-level module (see :mod:`harness`). :data:`KIN
 one typical call per method, as data: the method, its positional arguments, and how many events
 it emits. Each kind is called ``events`` times per repetition with the suite's subject and
 context; the figure is CPU microseconds per call on the calling thread (``thread_time``). Run
-with the ``noop`` variant (an emitter whose ``input`` does nothing: the Tracker alone) and with
-the ``ProcessEmitter`` variants; the report divides one by the other ("emitter overhead").
+with the ``ProcessEmitter`` variants, each timed against a second tracker in the same process
+whose emitter's ``input`` does nothing (the Tracker alone); the report divides one by the
+other ("emitter overhead"). The ``noop`` variant runs it with the no-op emitter only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import statistics
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from harness import CollectorClient, Target, deliver, delivered_since
+from harness import CollectorClient, NoopEmitter, Target, deliver, delivered_since
 
 SCHEMA = "iglu:com.acme/perf_event/jsonschema/1-0-0"
 ITEM = {"sku": "sku-1", "price": 9.99, "quantity": 2, "name": "Widget", "category": "tools"}
@@ -66,38 +67,56 @@ def _kinds(
     ]
 
 
+def _cost(call: Callable[..., Any], args: Tuple[Any, ...], context: Any, n: int) -> float:
+    """CPU µs per ``call(*args, context=context)`` on this thread, over ``n`` calls."""
+    gc.collect()
+    thread_time = time.thread_time
+    cpu0 = thread_time()
+    for _ in range(n):
+        call(*args, context=context)
+    return (thread_time() - cpu0) * 1e6 / n
+
+
 def scenario_kinds(
     target: Target, client: CollectorClient, spec: Dict[str, Any]
 ) -> List[Dict[str, Any]]:
-    """CPU µs per call of every kind: one result per repetition, ``{kind: µs}`` in ``kinds``."""
+    """CPU µs per call of every kind, with the variant's emitter and with a no-op emitter.
+
+    The two trackers are timed in the same process, kind by kind, alternating which goes
+    first, so that their ratio (the emitter's overhead) is not skewed by the machine's load
+    changing between steps. Per repetition: ``kinds`` and ``noop`` (``{kind: µs}``).
+    """
     from snowplow_tracker.self_describing_json import SelfDescribingJson
 
     n = int(spec["events"])
     kinds = _kinds(SelfDescribingJson)
     context = target.context
+    trackers = {"kinds": target.tracker}
+    if target.delivers:
+        trackers["noop"] = target.make_tracker(NoopEmitter())
     before = client.stats() if target.delivers else {}
     emitted = 0
     reps: List[Dict[str, Any]] = []
-    thread_time = time.thread_time
-    for _ in range(int(spec["repeats"])):
-        per_kind: Dict[str, float] = {}
-        for kind, method, args, events in kinds:
-            call = getattr(target.tracker, method)
-            call(*args, context=context)  # first call outside the timing (caches)
-            gc.collect()
-            cpu0 = thread_time()
-            for _ in range(n):
-                call(*args, context=context)
-            per_kind[kind] = (thread_time() - cpu0) * 1e6 / n
+    for rep in range(int(spec["repeats"])):
+        costs: Dict[str, Dict[str, float]] = {name: {} for name in trackers}
+        for i, (kind, method, args, events) in enumerate(kinds):
+            order = list(trackers.items())
+            if (rep + i) % 2:
+                order.reverse()
+            for name, tracker in order:
+                call = getattr(tracker, method)
+                call(*args, context=context)  # first call outside the timing (caches)
+                costs[name][kind] = _cost(call, args, context, n)
             emitted += events * (n + 1)
-        reps.append({"kinds": per_kind, "lost": 0, "duplicates": 0})
+        reps.append({**costs, "lost": 0, "duplicates": 0})
     if target.delivers:
         after = deliver(target, client, before["events"] + emitted, 120.0)
         counts = delivered_since(before, after, emitted)
         reps[-1].update(lost=counts["lost"], duplicates=counts["duplicates"])
-    reps[-1]["median"] = {
-        kind: statistics.median(r["kinds"][kind] for r in reps) for kind, _, _, _ in kinds
-    }
+    for name in trackers:
+        reps[-1][f"median_{name}"] = {
+            kind: statistics.median(r[name][kind] for r in reps) for kind, _, _, _ in kinds
+        }
     return reps
 
 

@@ -94,7 +94,8 @@ def _delay(row: Row, result: Result, reps: List[Dict[str, Any]]) -> None:
 
 
 def _kinds(row: Row, result: Result, reps: List[Dict[str, Any]]) -> None:
-    row["kinds"] = dict(reps[-1].get("median") or {})
+    row["kinds"] = dict(reps[-1].get("median_kinds") or {})
+    row["kinds_noop"] = dict(reps[-1].get("median_noop") or {})  # same process, interleaved
 
 
 EXTRACTORS: Dict[str, Callable[[Row, Result, List[Dict[str, Any]]], None]] = {
@@ -178,7 +179,7 @@ def one_line(result: Result) -> str:
             f"{flight.get('max_open_connections', '?')} connections open at most"
         )
     elif scenario == "kinds":
-        median = reps[-1].get("median") or {}
+        median = reps[-1].get("median_kinds") or {}
         text = f"{len(median)} kinds, struct {median.get('struct_event', float('nan')):.1f} us"
     else:
         text = "done"
