@@ -141,7 +141,7 @@ def memory_table(results: Dict[str, Any]) -> str:
                 f"{_num(burst.get('growth_settled_mb'), 0)}"
                 if burst
                 else "-",
-                _num(burst.get("bytes_per_queued_event"), 0),
+                _per_event(burst),
                 f"{burst['dropped']:,} / {burst['lost']:,}" if burst else "-",
                 f"{outage['tracked']:,}" if outage else "-",
                 _num(outage.get("peak_growth_mb"), 0),
@@ -155,6 +155,15 @@ def memory_table(results: Dict[str, Any]) -> str:
             ]
         )
     return _grid(head, rows)
+
+
+def _per_event(burst: Dict[str, Any]) -> str:
+    """RSS growth per queued event, and the emitter's own ``queued_bytes`` per event if any."""
+    text = _num(burst.get("bytes_per_queued_event"), 0)
+    held, queued = burst.get("queued_bytes"), burst.get("queued_events_stats")
+    if isinstance(held, (int, float)) and queued:
+        text += f" (stats: {held / queued:,.0f})"
+    return text
 
 
 def delay_table(results: Dict[str, Any]) -> str:
@@ -196,14 +205,16 @@ def kinds_table(results: Dict[str, Any]) -> str:
         return ""
     head = ["Kind"]
     for name, row in rows:
-        head += [f"{name} µs/call"] + (["no-op µs/call", "overhead"] if row["kinds_noop"] else [])
+        noop = row.get("kinds_noop")
+        head += [f"{name} µs/call"] + (["no-op µs/call", "overhead"] if noop else [])
     grid = []
     for kind in rows[0][1]["kinds"]:
         cells = [kind]
         for _, row in rows:
-            mine, base = row["kinds"].get(kind), row["kinds_noop"].get(kind)
+            noop = row.get("kinds_noop") or {}
+            mine, base = row["kinds"].get(kind), noop.get(kind)
             cells.append(_num(mine, 2))
-            if row["kinds_noop"]:
+            if noop:
                 cells += [_num(base, 2), _ratio(mine / base) if mine and base else "-"]
         grid.append(cells)
     return _grid(head, grid)
@@ -266,9 +277,10 @@ def markdown(results: Dict[str, Any]) -> str:
         f"Burst: up to {s['burst_events']:,} `track_struct_event` calls as fast as one thread "
         "can, collector up; peak growth = highest host RSS (sampled every 5 ms from outside) "
         "minus the RSS before the burst; *after flush* once the collector counted every event, "
-        f"*settled* after {s['settle_seconds']:g} s idle more. Bytes per queued event = RSS growth "
-        "at the end of the tracking loop / events not yet delivered then. Outage: up to "
-        f"{s['outage_events']:,} events tracked while the collector's port refuses "
+        f"*settled* after {s['settle_seconds']:g} s idle more. Bytes per queued event = RSS "
+        "growth at the end of the tracking loop / events not yet delivered then (in brackets: "
+        "the emitter's `stats().queued_bytes` / `stats().queued` then, where it reports them). "
+        f"Outage: up to {s['outage_events']:,} events tracked while the collector's port refuses "
         "connections, then it comes back; `flush(timeout=2)` is timed (1.1.0's `flush()` has "
         "no timeout), then the run waits up to "
         f"{s['recover_seconds']:g} s and closes the emitter; *dropped* = the emitter's "
@@ -359,7 +371,7 @@ PANELS: List[Any] = [
         {"": lambda r: (r.get("host_cpu_us_per_event") or {}).get("median")},
     ),
     (
-        "Burst: host RSS growth MB, peak / 5 s after flush",
+        "Burst: host RSS growth MB, peak / settled after the flush",
         {
             "peak": lambda r: (r.get("burst") or {}).get("peak_growth_mb"),
             "after": lambda r: (r.get("burst") or {}).get("growth_settled_mb"),
@@ -382,6 +394,7 @@ def chart(results: Dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     summary = results["summary"]
     names = list(summary)
@@ -393,21 +406,30 @@ def chart(results: Dict[str, Any], path: Path) -> None:
         for i, (label, read) in enumerate(series.items()):
             values = [read(summary[n]) or 0.0 for n in names]
             offsets = [yi - 0.4 + width * (i + 0.5) for yi in y]
-            colors = ["#d62728" if n.startswith("anchor") else f"C{i}" for n in names]
-            ax.barh(offsets, values, height=width, color=colors, label=label or None)
+            series_color = f"C{i}" if len(series) > 1 else "#1f77b4"
+            bars = ax.barh(offsets, values, height=width, color=series_color, label=label or None)
+            for bar, name in zip(bars, names):  # the anchor: red (hatched among several series)
+                if name.startswith("anchor"):
+                    if len(series) > 1:
+                        bar.set_hatch("///")
+                        bar.set_edgecolor("#d62728")
+                    else:
+                        bar.set_color("#d62728")
             for yi, value in zip(offsets, values):
                 if value:
                     text = f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
                     ax.text(value, yi, " " + text, va="center", fontsize=6)
         if len(series) > 1:
-            ax.legend(fontsize=7, loc="lower right")
+            handles = [Patch(color=f"C{i}", label=label) for i, label in enumerate(series)]
+            ax.legend(handles=handles, fontsize=7, loc="lower right")
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
         ax.margins(x=0.25)
     fig.suptitle(
-        f"snowplow_tracker vs snowplow-tracker 1.1.0 (red) — {results['settings']['mode']} run, "
+        f"snowplow_tracker vs snowplow-tracker 1.1.0 (red or red-hatched) — "
+        f"{results['settings']['mode']} run, "
         f"{results['machine']['logical_cpus']} CPUs",
         fontsize=11,
     )

@@ -371,6 +371,8 @@ class Suite:
         if delay_ms is not None:
             spec.update(delay_ms=delay_ms, seconds=s.delay_seconds, ramp_s=s.ramp_seconds)
             spec["timeout"] = 60.0
+        if scenario in MEMORY:
+            spec["timeout"] = 120.0  # the wait for delivery after the burst
         if scenario == "outage":
             spec["own_collector"] = {
                 "argv": [*list(CollectorProcess().argv[:-1]), str(port)],

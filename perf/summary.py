@@ -79,7 +79,7 @@ def _delay(row: Row, result: Result, reps: List[Dict[str, Any]]) -> None:
     flight.update(rep.get("collector") or {})
     # The connections seen open include the worker's own keep-alive /_stats connection.
     connections = flight.pop("max_open_connections", None)
-    reported = [v for k, v in flight.items() if k.startswith("max") or k.endswith("max")]
+    reported = [v for k, v in flight.items() if "max" in k or "peak" in k]
     numbers = [v for v in reported if isinstance(v, (int, float))]
     row.setdefault("delays", {})[str(rep["delay_ms"])] = {
         "events_per_s": rep["events_per_s"],
