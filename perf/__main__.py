@@ -68,7 +68,7 @@ MODES: Dict[str, Dict[str, Any]] = {
         "burst": 200_000,
         "outage": 300_000,
         "settle": 5.0,
-        "recover": 15.0,
+        "recover": 10.0,
         "delay": 2.0,
         "ramp": 1.0,
         "kinds": 3000,

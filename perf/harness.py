@@ -320,28 +320,29 @@ class Target:
 
             cls = AnchorAsync if kind == "async" else AnchorEmitter
             return self._construct(cls, host, dict(common, batch_size=buffer_size, **opts))
-        if kind in ("emitter", "async", "process", "celery"):
-            from snowplow_tracker.emitters import AsyncEmitter, Emitter
+        # This project: the package root's names (the public API, whatever the module layout).
+        import snowplow_tracker as sp
 
-            if kind == "process":
-                from snowplow_tracker.process_emitter import ProcessEmitter as cls
-            elif kind == "celery":
-                from snowplow_tracker.celery_emitter import CeleryEmitter as cls
-            else:
-                cls = Emitter if kind == "emitter" else AsyncEmitter
-            if kind == "celery":  # its callbacks would run in the Celery worker: refused
-                common.pop("method")
-                common.pop("on_failure")
-            return self._construct(cls, host, dict(common, buffer_size=buffer_size, **opts))
         if kind == "redis":
             import redis
-
-            from snowplow_tracker.redis_emitter import RedisEmitter
 
             rdb = redis.Redis(host="127.0.0.1", port=int(opts.pop("redis_port")))
             key = opts.pop("key")
             kwargs = dict(opts, buffer_size=buffer_size or 1, on_failure=self.failures)
-            return self._construct(RedisEmitter, rdb, kwargs, key)
+            return self._construct(sp.RedisEmitter, rdb, kwargs, key)
+        classes = {
+            "emitter": sp.Emitter,
+            "async": sp.AsyncEmitter,
+            "process": sp.ProcessEmitter,
+            "celery": sp.CeleryEmitter,
+        }
+        if kind == "celery":  # its callbacks would run in the Celery worker: refused
+            common.pop("method")
+            common.pop("on_failure")
+        if kind in classes:
+            return self._construct(
+                classes[kind], host, dict(common, buffer_size=buffer_size, **opts)
+            )
         raise ValueError(f"unknown emitter kind {kind!r}")
 
     def _construct(self, cls: Any, first: Any, kwargs: Dict[str, Any], *more: Any) -> Any:
