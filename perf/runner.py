@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import psutil
 
@@ -133,12 +133,39 @@ class Progress:
 # ------------------------------------------------------------------------------ memory
 
 
-class MemorySampler:
+class _Sampler:
+    """A daemon thread that runs :meth:`_run` between ``__enter__`` and ``__exit__``."""
+
+    name = "perf-sampler"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
+
+    def __enter__(self: _T) -> _T:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+_T = TypeVar("_T", bound=_Sampler)
+
+
+class MemorySampler(_Sampler):
     """Samples, every ``interval`` seconds, the RSS of a host process and of its senders.
 
     Senders are the host's descendants plus the ``extra`` processes (a Redis or Celery worker)
     and their descendants. Peaks of the host, of the senders together, and of both at once.
     """
+
+    name = "perf-memory"
 
     def __init__(
         self,
@@ -148,9 +175,9 @@ class MemorySampler:
         timeline: bool = False,
         senders_every: int = 1,
     ) -> None:
+        super().__init__(interval)
         self.host_pid = host_pid
         self.extra_pids = list(extra_pids)
-        self.interval = interval
         self.senders_every = senders_every
         self.peak_host = 0
         self.peak_senders = 0
@@ -158,16 +185,6 @@ class MemorySampler:
         self.max_senders_seen = 0
         #: ``(time.time(), host RSS)`` per sample when ``timeline`` is set.
         self.timeline: Optional[List[Tuple[float, int]]] = [] if timeline else None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="perf-memory")
-
-    def __enter__(self) -> MemorySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     @staticmethod
     def _rss(proc: psutil.Process) -> int:
@@ -213,7 +230,7 @@ class MemorySampler:
         return max(values) if values else None
 
 
-class ConnectionSampler:
+class ConnectionSampler(_Sampler):
     """The most TCP connections seen open at once on a collector's port (every 20 ms).
 
     A fallback for the requests in flight when the collector's ``/_stats`` does not report
@@ -221,21 +238,13 @@ class ConnectionSampler:
     to the figure when every connection of the emitter waits on a delayed answer.
     """
 
+    name = "perf-connections"
+
     def __init__(self, pid: int, port: int, interval: float = 0.02) -> None:
+        super().__init__(interval)
         self.pid = pid
         self.port = port
-        self.interval = interval
         self.max_open = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="perf-connections")
-
-    def __enter__(self) -> ConnectionSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _run(self) -> None:
         try:

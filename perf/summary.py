@@ -174,10 +174,8 @@ def one_line(result: Result) -> str:
             text += f", flush(2) {rep['flush_seconds']:.1f} s, delivered {rep['delivered']:,}"
     elif scenario in DELAYS:
         flight = result.get("in_flight") or {}
-        text = (
-            f"{reps[0]['events_per_s']:,.0f} events/s, "
-            f"{flight.get('max_open_connections', '?')} connections open at most"
-        )
+        busy = max(0, int(flight.get("max_open_connections", 1)) - 1)  # less the /_stats one
+        text = f"{reps[0]['events_per_s']:,.0f} events/s, {busy} sending connections at most"
     elif scenario == "kinds":
         median = reps[-1].get("median_kinds") or {}
         text = f"{len(median)} kinds, struct {median.get('struct_event', float('nan')):.1f} us"
