@@ -267,7 +267,9 @@ def markdown(results: Dict[str, Any]) -> str:
         "Figures are medians of "
         f"{s['repeats']} repetitions, (min-max) in brackets. *vs ref* = this row's median / the "
         "reference's median (lower is better for CPU, higher for events/s). Lost/dup: events "
-        "missing or duplicated at the collector (by `eid`), all scenarios together. Collector "
+        "missing or duplicated at the collector (by `eid`), all scenarios together; in the "
+        "memory scenarios, events neither delivered nor counted by the emitter as dropped "
+        "(1.1.0 counts no drops: its outage losses show here). Collector "
         "CPU: the collector's CPU time over the throughput run's wall time (100% = one core).",
         "",
         "## Host memory (issue 9)",
