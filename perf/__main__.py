@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -220,6 +221,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{v.name:<22} {v.description}")
             print(f"{'':<22} scenarios: {', '.join(v.scenarios)}; options: {v.emitter_options()}")
         return 0
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so that every `finally` stops what
+    # the suite started (collectors, redis-server, workers) instead of leaving it running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     results, out = run(settings)
     if args.publish:
         report.publish(out, ROOT)
