@@ -332,7 +332,7 @@ def markdown(results: Dict[str, Any]) -> str:
         f"- latency: {s['latency_events']} events at {s['latency_rate']:,.0f}/s, `se_la` = "
         "`time.time_ns()` at the call, arrival noted by a record-mode collector;",
         "- memory: RSS of the host and of all sender processes (descendants, Redis/Celery "
-        "worker trees), sampled every 50 ms during the throughput scenario;",
+        "worker trees), sampled every 5 ms (senders every 50 ms) during the throughput scenario;",
         "- CPU per delivered event: the host process's CPU (all its threads) and its senders' "
         "(descendants, Redis/Celery worker trees, psutil) from the first call until the "
         "collector counted every event, over the events delivered;",

@@ -434,14 +434,15 @@ class Suite:
                 start_new_session=True,  # its senders and collectors: one group to clean up
             )
             timeline = scenario in TIMELINE_SCENARIOS
+            fast = timeline or scenario == "throughput"  # peaks of issue 9: every 5 ms
             conns = ConnectionSampler(delayed.pid, delayed.port) if delayed else None
             with (
                 MemorySampler(
                     proc.pid,
                     extra,
-                    interval=0.005 if timeline else 0.05,
+                    interval=0.005 if fast else 0.05,
                     timeline=timeline,
-                    senders_every=10 if timeline else 1,
+                    senders_every=10 if fast else 1,
                 ) as memory,
                 conns or contextlib.nullcontext(),
             ):
