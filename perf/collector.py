@@ -20,9 +20,10 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+_S = TypeVar("_S", bound="_ServerProcess")
 
 
 def repo_env() -> Dict[str, str]:
@@ -48,7 +49,7 @@ class _ServerProcess:
         self.port = 0
         self._lines: List[bytes] = []
 
-    def start(self) -> _ServerProcess:
+    def start(self: _S) -> _S:
         """Start the process and wait (bounded) for its ``listening on`` line."""
         self.proc = subprocess.Popen(
             self.argv,

@@ -15,7 +15,8 @@ import contextlib
 import json
 import os
 import platform
-import statistics
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import psutil
 
@@ -32,11 +33,14 @@ from . import report
 from .anchor import ANCHOR_VERSION, clean_env, ensure_anchor_venv
 from .collector import ROOT, CollectorProcess, LatencySink, repo_env
 from .services import CeleryWorkerProcess, RedisServer, RedisWorkerProcess, workdir
-from .variants import ANCHOR_REFERENCE, Variant
+from .summary import one_line, summarise
+from .variants import ANCHOR_REFERENCE, DELAYS, LEGACY, MEMORY, Variant
 
 WORKER = ROOT / "perf" / "worker.py"
 RESULT_PREFIX = "PERF_RESULT "
-ALL_SCENARIOS = ("caller", "throughput", "slowdown", "latency")
+ALL_SCENARIOS = LEGACY + MEMORY + DELAYS + ("kinds",)
+#: Scenarios whose memory timeline is kept (sampled every 5 ms), for peaks between phases.
+TIMELINE_SCENARIOS = MEMORY
 
 
 @dataclass
@@ -56,6 +60,14 @@ class Settings:
         repeats: Repetitions of each scenario (the report shows their median and spread).
         warmup: Events tracked (and delivered) before measuring.
         out: Output folder.
+        burst_events: Events of the memory burst (200,000 in the full run).
+        outage_events: Events tracked while the collector is down (300,000 in the full run).
+        settle_seconds: Idle seconds after the burst's flush before the "after" RSS reading.
+        recover_seconds: At most this long for the outage's events to be delivered or counted.
+        delay_seconds: Steady-state seconds measured per collector-delay scenario.
+        ramp_seconds: Ramp-up seconds before them.
+        kinds_events: Calls per event kind and repetition in the ``kinds`` scenario.
+        plan: Per variant, the scenarios to run (``--smoke``); None: every scenario it has.
     """
 
     mode: str
@@ -70,7 +82,20 @@ class Settings:
     repeats: int
     warmup: int
     out: Path
+    burst_events: int = 200_000
+    outage_events: int = 300_000
+    settle_seconds: float = 5.0
+    recover_seconds: float = 20.0
+    delay_seconds: float = 3.0
+    ramp_seconds: float = 1.0
+    kinds_events: int = 3000
+    plan: Optional[Dict[str, Optional[Sequence[str]]]] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+
+    def scenarios_for(self, variant: Variant) -> List[str]:
+        """The selected scenarios that ``variant`` runs, in order."""
+        chosen = (self.plan or {}).get(variant.name) or variant.scenarios
+        return [s for s in self.scenarios if s in variant.scenarios and s in chosen]
 
 
 # ------------------------------------------------------------------------------ progress
@@ -108,31 +133,58 @@ class Progress:
 # ------------------------------------------------------------------------------ memory
 
 
-class MemorySampler:
-    """Samples, every ``interval`` seconds, the RSS of a host process and of its senders.
+class _Sampler:
+    """A daemon thread that runs :meth:`_run` between ``__enter__`` and ``__exit__``."""
 
-    Senders are the host's descendants plus the ``extra`` processes (a Redis or Celery worker)
-    and their descendants. Peaks of the host, of the senders together, and of both at once.
-    """
+    name = "perf-sampler"
 
-    def __init__(self, host_pid: int, extra_pids: Sequence[int], interval: float = 0.05) -> None:
-        self.host_pid = host_pid
-        self.extra_pids = list(extra_pids)
+    def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.peak_host = 0
-        self.peak_senders = 0
-        self.peak_total = 0
-        self.max_senders_seen = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="perf-memory")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.name)
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self: _T) -> _T:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+_T = TypeVar("_T", bound=_Sampler)
+
+
+class MemorySampler(_Sampler):
+    """Samples, every ``interval`` seconds, the RSS of a host process and of its senders.
+
+    Senders are the host's descendants plus the ``extra`` processes (a Redis or Celery worker)
+    and their descendants. Peaks of the host, of the senders together, and of both at once.
+    """
+
+    name = "perf-memory"
+
+    def __init__(
+        self,
+        host_pid: int,
+        extra_pids: Sequence[int],
+        interval: float = 0.05,
+        timeline: bool = False,
+        senders_every: int = 1,
+    ) -> None:
+        super().__init__(interval)
+        self.host_pid = host_pid
+        self.extra_pids = list(extra_pids)
+        self.senders_every = senders_every
+        self.peak_host = 0
+        self.peak_senders = 0
+        self.peak_total = 0
+        self.max_senders_seen = 0
+        #: ``(time.time(), host RSS)`` per sample when ``timeline`` is set.
+        self.timeline: Optional[List[Tuple[float, int]]] = [] if timeline else None
 
     @staticmethod
     def _rss(proc: psutil.Process) -> int:
@@ -150,19 +202,80 @@ class MemorySampler:
         for pid in self.extra_pids:
             with contextlib.suppress(psutil.NoSuchProcess):
                 extras.append(psutil.Process(pid))
+        senders: List[psutil.Process] = []
+        sample = 0
         while not self._stop.is_set():
             host_rss = self._rss(host)
-            senders: List[psutil.Process] = []
-            for root in [host, *extras]:
-                with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
-                    senders.extend(root.children(recursive=True))
-            senders.extend(extras)
+            if self.timeline is not None:
+                self.timeline.append((time.time(), host_rss))
+            if sample % self.senders_every == 0:  # listing children scans /proc: less often
+                senders = []
+                for root in [host, *extras]:
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                        senders.extend(root.children(recursive=True))
+                senders.extend(extras)
+            sample += 1
             sender_rss = sum(self._rss(p) for p in senders)
             self.peak_host = max(self.peak_host, host_rss)
             self.peak_senders = max(self.peak_senders, sender_rss)
             self.peak_total = max(self.peak_total, host_rss + sender_rss)
             self.max_senders_seen = max(self.max_senders_seen, len(senders))
             self._stop.wait(self.interval)
+
+    def peak_between(self, start: float, end: float) -> Optional[int]:
+        """The highest host RSS sampled from ``start`` to ``end`` (``time.time()``)."""
+        if not self.timeline:
+            return None
+        values = [rss for t, rss in self.timeline if start <= t <= end]
+        return max(values) if values else None
+
+
+class ConnectionSampler(_Sampler):
+    """The most TCP connections seen open at once on a collector's port (every 20 ms).
+
+    A fallback for the requests in flight when the collector's ``/_stats`` does not report
+    them: an open connection carries at most one request, so this is an upper bound, and close
+    to the figure when every connection of the emitter waits on a delayed answer.
+    """
+
+    name = "perf-connections"
+
+    def __init__(self, pid: int, port: int, interval: float = 0.02) -> None:
+        super().__init__(interval)
+        self.pid = pid
+        self.port = port
+        self.max_open = 0
+
+    def _run(self) -> None:
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        connections = getattr(proc, "net_connections", None) or proc.connections
+        while not self._stop.is_set():
+            try:
+                conns = connections(kind="tcp")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                return
+            open_now = sum(
+                1
+                for c in conns
+                if c.laddr and c.laddr.port == self.port and c.status == psutil.CONN_ESTABLISHED
+            )
+            self.max_open = max(self.max_open, open_now)
+            self._stop.wait(self.interval)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def in_flight_keys(stats: Dict[str, Any]) -> Dict[str, Any]:
+    """The collector's in-flight figures, whatever their names (``max_in_flight``, ...)."""
+    return {k: v for k, v in stats.items() if "flight" in k}
 
 
 # ------------------------------------------------------------------------------ one step
@@ -184,7 +297,7 @@ class Suite:
         self.collector: Optional[CollectorProcess] = None
         self.redis: Optional[RedisServer] = None
         self.anchor_python: Optional[Path] = None
-        self.progress = Progress(len(settings.variants) * len(settings.scenarios))
+        self.progress = Progress(sum(len(settings.scenarios_for(v)) for v in settings.variants))
         self.errors: List[str] = []
 
     # -- services ---------------------------------------------------------------------------
@@ -232,28 +345,50 @@ class Suite:
 
     def _spec(self, variant: Variant, scenario: str, host: str, port: int) -> Dict[str, Any]:
         s = self.settings
-        scale = variant.scale
+        scale = variant.scale_for(scenario)
+        delay_ms = int(scenario[len("delay") :]) if scenario in DELAYS else None
         events = {
             "caller": max(50, int(s.caller_events * scale)),
             "throughput": max(100, int(s.throughput_events * scale)),
             "latency": s.latency_events,
             "slowdown": 0,
-        }[scenario]
-        return {
+            "burst": max(100, int(s.burst_events * scale)),
+            "outage": max(100, int(s.outage_events * scale)),
+            "kinds": max(20, int(s.kinds_events * scale)),
+        }.get(scenario, 0)
+        single = scenario == "latency" or scenario in MEMORY or scenario in DELAYS
+        spec: Dict[str, Any] = {
             "lib": variant.lib,
             "variant": variant.name,
             "kind": variant.kind,
-            "options": dict(variant.options),
+            "options": variant.emitter_options(),
             "scenario": scenario,
             "collector_host": host,
             "collector_port": port,
             "events": events,
-            "repeats": s.repeats if scenario != "latency" else 1,
-            "warmup": s.warmup,
+            "repeats": 1 if single else s.repeats,
+            "warmup": max(20, int(s.warmup * scale)),  # sync GET at 200 ms: 5 events/s
             "rate": s.slowdown_rate if scenario == "slowdown" else s.latency_rate,
             "seconds": s.slowdown_seconds * (0.25 if scale < 0.5 else 1.0),
             "timeout": 600.0,
+            # Memory scenarios.
+            "settle_s": s.settle_seconds,
+            "recover_s": s.recover_seconds,
+            "track_limit_s": 60.0,
+            "flush_timeout": 2.0,
         }
+        if delay_ms is not None:
+            spec.update(delay_ms=delay_ms, seconds=s.delay_seconds, ramp_s=s.ramp_seconds)
+            spec["timeout"] = 60.0
+        if scenario in MEMORY:
+            spec["timeout"] = 120.0  # the wait for delivery after the burst
+        if scenario == "outage":
+            spec["own_collector"] = {
+                "argv": [*list(CollectorProcess().argv[:-1]), str(port)],
+                "env": {"PYTHONPATH": str(ROOT)},
+                "port": port,
+            }
+        return spec
 
     def _worker_command(
         self, variant: Variant, spec: Dict[str, Any]
@@ -269,27 +404,56 @@ class Suite:
     def run_step(self, variant: Variant, scenario: str) -> Dict[str, Any]:
         """Run one scenario of one variant; the worker's result plus memory and latency."""
         assert self.collector is not None
-        sink: Optional[LatencySink] = None
+        sink: Optional[Any] = None
         services: List[Any] = []
         try:
+            delayed: Optional[CollectorProcess] = None
             if scenario == "latency":
                 sink = LatencySink(self.workdir / f"latency-{variant.name}.json").start()
                 host, port = sink.host, sink.port
+            elif scenario in DELAYS:
+                # A collector of its own, answering late, whose connections are counted.
+                delayed = CollectorProcess().start()  # the worker sets the delay
+                sink = delayed
+                host, port = delayed.host, delayed.port
+            elif scenario == "outage":  # the worker runs (stops, restarts) this collector
+                host, port = "127.0.0.1", free_port()
             else:
                 host, port = self.collector.host, self.collector.port
             spec = self._spec(variant, scenario, host, port)
             services = self._start_variant_services(variant, host, port, spec)
+            extra = [svc.proc.pid for svc in services if getattr(svc, "proc", None) is not None]
+            spec["sender_pids"] = extra
             argv, env, cwd = self._worker_command(variant, spec)
             proc = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # its senders and collectors: one group to clean up
             )
-            extra = [svc.proc.pid for svc in services if getattr(svc, "proc", None) is not None]
-            with MemorySampler(proc.pid, extra) as memory:
+            timeline = scenario in TIMELINE_SCENARIOS
+            fast = timeline or scenario == "throughput"  # peaks of issue 9: every 5 ms
+            conns = ConnectionSampler(delayed.pid, delayed.port) if delayed else None
+            with (
+                MemorySampler(
+                    proc.pid,
+                    extra,
+                    interval=0.005 if fast else 0.05,
+                    timeline=timeline,
+                    senders_every=10 if fast else 1,
+                ) as memory,
+                conns or contextlib.nullcontext(),
+            ):
                 try:
                     out, err = proc.communicate(timeout=spec["timeout"] + 120)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     out, err = proc.communicate(timeout=10)
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left running
             result = self._parse(out, err, proc.returncode, variant, scenario)
             result["memory"] = {
                 "host_peak_mb": memory.peak_host / 2**20,
@@ -297,10 +461,23 @@ class Suite:
                 "total_peak_mb": memory.peak_total / 2**20,
                 "sender_processes": memory.max_senders_seen,
             }
+            for rep in result.get("reps") or []:
+                phases = rep.get("phases") or {}
+                if phases:
+                    peak = memory.peak_between(phases["start"], max(phases.values()))
+                    if peak is not None:
+                        rep["peak_growth_mb"] = peak / 2**20 - rep["rss_base_mb"]
+            if delayed is not None and conns is not None:
+                result["in_flight"] = {
+                    "max_open_connections": conns.max_open,
+                    **in_flight_keys(delayed.stats()),
+                }
             result["spec"] = {
-                k: v for k, v in spec.items() if k not in ("collector_host", "collector_port")
+                k: v
+                for k, v in spec.items()
+                if k not in ("collector_host", "collector_port", "own_collector")
             }
-            if sink is not None:
+            if scenario == "latency" and sink is not None:
                 result["latency"] = self._latency(sink, spec["events"])
                 sink = None
             return result
@@ -352,7 +529,7 @@ class Suite:
             self._setup()
             for variant in s.variants:
                 raw[variant.name] = {}
-                for scenario in s.scenarios:
+                for scenario in s.scenarios_for(variant):
                     t0 = self.progress.begin(f"{variant.name:<20} {scenario}")
                     try:
                         result = self.run_step(variant, scenario)
@@ -364,7 +541,7 @@ class Suite:
                         }
                         self.errors.append(f"{variant.name}/{scenario}: {result['error']}")
                     raw[variant.name][scenario] = result
-                    self.progress.end(t0, _one_line(result))
+                    self.progress.end(t0, one_line(result))
         finally:
             self._teardown()
         return {
@@ -377,7 +554,8 @@ class Suite:
                     "lib": v.lib,
                     "kind": v.kind,
                     "description": v.description,
-                    "options": v.options,
+                    "options": v.emitter_options(),
+                    "scenarios": s.scenarios_for(v),
                 }
                 for v in s.variants
             },
@@ -386,89 +564,6 @@ class Suite:
             "reference": ANCHOR_REFERENCE,
             "errors": self.errors,
         }
-
-
-def _one_line(result: Dict[str, Any]) -> str:
-    if "error" in result:
-        return "ERROR " + str(result["error"])[:200]
-    reps = result.get("reps") or [{}]
-    scenario = result.get("scenario")
-    lost = sum(int(r.get("lost", 0)) for r in reps)
-    if scenario == "caller":
-        text = f"{statistics.median(r['cpu_us'] for r in reps):.1f} us CPU/call"
-    elif scenario == "throughput":
-        text = f"{statistics.median(r['events_per_s'] for r in reps):,.0f} events/s"
-    elif scenario == "slowdown":
-        text = f"slowdown x{statistics.median(r['ratio'] for r in reps):.3f}"
-    elif scenario == "latency":
-        lat = result.get("latency", {})
-        p50, p99 = lat.get("p50_ms", float("nan")), lat.get("p99_ms", float("nan"))
-        text = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-    else:
-        text = "done"
-    return f"{text}, lost {lost}"
-
-
-def _stat(values: List[float]) -> Optional[Dict[str, float]]:
-    values = [v for v in values if v is not None and v == v]
-    if not values:
-        return None
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
-def summarise(raw: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    """Medians and spreads per variant, and ratios to the reference variant."""
-    summary: Dict[str, Dict[str, Any]] = {}
-    for name, scenarios in raw.items():
-        row: Dict[str, Any] = {"lost": 0, "duplicates": 0, "errors": []}
-        for scenario, result in scenarios.items():
-            if "error" in result:
-                row["errors"].append(f"{scenario}: {result['error']}")
-                continue
-            reps = result.get("reps", [])
-            row["lost"] += sum(int(r.get("lost", 0)) for r in reps)
-            row["duplicates"] += sum(int(r.get("duplicates", 0)) for r in reps)
-            if scenario == "caller":
-                row["caller_cpu_us"] = _stat([r["cpu_us"] for r in reps])
-                row["caller_wall_p50_us"] = _stat([r["wall_p50_us"] for r in reps])
-                row["caller_wall_p99_us"] = _stat([r["wall_p99_us"] for r in reps])
-            elif scenario == "throughput":
-                row["throughput_eps"] = _stat([r["events_per_s"] for r in reps])
-                row["throughput_lost"] = sum(int(r["lost"]) for r in reps)
-                row["throughput_events"] = result.get("spec", {}).get("events")
-                row["collector_cpu_share"] = _stat([r["collector_cpu_share"] for r in reps])
-                mem = result.get("memory", {})
-                row["mem_host_mb"] = mem.get("host_peak_mb")
-                row["mem_senders_mb"] = mem.get("senders_peak_mb")
-                row["sender_processes"] = mem.get("sender_processes")
-            elif scenario == "slowdown":
-                row["slowdown"] = _stat([r["ratio"] for r in reps])
-                row["slowdown_rate"] = _stat([r["events_per_s"] for r in reps])
-            elif scenario == "latency":
-                lat = result.get("latency", {})
-                row["latency_p50_ms"] = lat.get("p50_ms")
-                row["latency_p99_ms"] = lat.get("p99_ms")
-                row["latency_received"] = lat.get("received")
-                row["latency_expected"] = lat.get("expected")
-        summary[name] = row
-    ref = summary.get(ANCHOR_REFERENCE)
-    for row in summary.values():
-        ratios: Dict[str, Optional[float]] = {}
-        for key in ("caller_cpu_us", "throughput_eps", "slowdown"):
-            mine, theirs = row.get(key), (ref or {}).get(key)
-            ratios[key] = (
-                mine["median"] / theirs["median"] if mine and theirs and theirs["median"] else None
-            )
-        for key in ("mem_host_mb", "mem_senders_mb", "latency_p50_ms", "latency_p99_ms"):
-            mine, theirs = row.get(key), (ref or {}).get(key)
-            ratios[key] = mine / theirs if mine is not None and theirs else None
-        row["ratios"] = ratios
-    return summary
 
 
 def _settings_dict(s: Settings) -> Dict[str, Any]:

@@ -3,7 +3,9 @@
 This script is run by :mod:`perf.runner` as ``python perf/worker.py '<json spec>'``. It must
 work with this project's ``snowplow_tracker`` *and* with the published ``snowplow-tracker==1.1.0``
 (run from the anchor virtualenv with ``python -I``, so that the repository is not on
-``sys.path``). It therefore imports nothing from ``perf`` and uses only the API the two share:
+``sys.path``). It therefore imports nothing from the ``perf`` package, only its sibling modules
+as top-level modules (``harness``, ``scenarios_memory``, ``scenarios_delay``, ``scenarios_kinds``:
+this folder is put first on ``sys.path``), and uses only the API the two libraries share:
 ``Tracker``, ``Subject``, ``SelfDescribingJson``, ``Emitter``, ``AsyncEmitter``; plus, for this
 project only, ``ProcessEmitter``, ``RedisEmitter`` and ``CeleryEmitter``.
 
@@ -19,218 +21,43 @@ Scenarios (see ``perf/README.md`` for the method):
 - ``slowdown``: a pure-Python CPU loop, with one event every K iterations (about 10,000 events
   per second), timed against the same loop without tracking (alternating repetitions);
 - ``latency``: events at a moderate rate whose label carries ``time.time_ns()`` at the call;
-  the latency sink records when each arrives (the runner computes the percentiles).
+  the latency sink records when each arrives (the runner computes the percentiles);
+- ``burst`` and ``outage`` (host memory, :mod:`scenarios_memory`), ``delay20`` / ``delay50`` /
+  ``delay200`` (a collector that answers late, :mod:`scenarios_delay`) and ``kinds`` (the cost
+  of every ``track_*`` method, :mod:`scenarios_kinds`).
 """
 
 from __future__ import annotations
 
 import gc
-import http.client
-import inspect
 import json
 import os
 import resource
 import sys
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
-CONTEXT_SCHEMA = "iglu:com.acme/perf_context/jsonschema/1-0-0"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (
+    CollectorClient,
+    OwnCollector,
+    SenderCpu,
+    Target,
+    deliver,
+    delivered_since,
+    percentile,
+    warm_up,
+)
+from scenarios_delay import SCENARIOS as DELAY_SCENARIOS
+from scenarios_kinds import SCENARIOS as KINDS_SCENARIOS
+from scenarios_memory import SCENARIOS as MEMORY_SCENARIOS
+
 RESULT_PREFIX = "PERF_RESULT "
 
 
-# ------------------------------------------------------------------------------ collector
-
-
-class CollectorClient:
-    """Reads the counts of a collector (``GET /_stats``) over one keep-alive connection."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self._conn: Optional[http.client.HTTPConnection] = None
-
-    def stats(self) -> Dict[str, Any]:
-        """The collector's ``/_stats`` JSON."""
-        for attempt in range(3):
-            try:
-                if self._conn is None:
-                    self._conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-                self._conn.request("GET", "/_stats")
-                response = self._conn.getresponse()
-                data: Dict[str, Any] = json.loads(response.read())
-                return data
-            except (OSError, http.client.HTTPException):
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-                time.sleep(0.05)
-        raise AssertionError("unreachable")
-
-    def wait_for(self, events: int, timeout: float, interval: float = 0.01) -> Dict[str, Any]:
-        """Poll every ``interval`` seconds until ``events`` were counted, or ``timeout`` passed.
-
-        Returns:
-            The last stats read, with ``reached_at`` (``perf_counter``) or None.
-        """
-        deadline = time.perf_counter() + timeout
-        while True:
-            stats = self.stats()
-            now = time.perf_counter()
-            if stats["events"] >= events:
-                stats["reached_at"] = now
-                return stats
-            if now > deadline:
-                stats["reached_at"] = None
-                return stats
-            time.sleep(interval)
-
-
-# ------------------------------------------------------------------------------ tracker
-
-
-class Target:
-    """A tracker, its emitter and how to flush and close it, for either library."""
-
-    def __init__(self, spec: Dict[str, Any]) -> None:
-        import snowplow_tracker as sp
-
-        self.spec = spec
-        self.lib = spec["lib"]
-        self.library_file = sp.__file__
-        self.library_version = getattr(sp, "__version__", "?")
-        kind = spec["kind"]
-        opts: Dict[str, Any] = dict(spec.get("options") or {})
-        host, port = spec["collector_host"], spec["collector_port"]
-        self.emitter = self._build_emitter(sp, kind, host, port, opts)
-        # Submodules: both libraries have them, whatever the package root exports.
-        from snowplow_tracker.self_describing_json import SelfDescribingJson
-        from snowplow_tracker.subject import Subject
-        from snowplow_tracker.tracker import Tracker
-
-        subject = Subject().set_user_id("perf-user-42").set_platform("srv")
-        params = inspect.signature(Tracker.__init__).parameters
-        if list(params)[1] == "namespace":  # 1.x: Tracker(namespace, emitters, ...)
-            self.tracker = Tracker(
-                namespace="perf", emitters=self.emitter, subject=subject, app_id="perf-app"
-            )
-        else:
-            self.tracker = Tracker(
-                self.emitter, subject=subject, namespace="perf", app_id="perf-app"
-            )
-        self.context = [
-            SelfDescribingJson(
-                CONTEXT_SCHEMA, {"suite": "perf", "variant": spec["variant"], "shard": 7}
-            )
-        ]
-
-    def _build_emitter(self, sp: Any, kind: str, host: str, port: int, opts: Dict[str, Any]) -> Any:
-        method = opts.pop("method", "post")
-        buffer_size = opts.pop("buffer_size", None)
-        if self.lib == "anchor":
-            # 1.1.0: batch_size instead of buffer_size; endpoint and port apart.
-            from snowplow_tracker.emitters import AsyncEmitter as AnchorAsync
-            from snowplow_tracker.emitters import Emitter as AnchorEmitter
-
-            cls = AnchorAsync if kind == "async" else AnchorEmitter
-            return cls(
-                host, protocol="http", port=port, method=method, batch_size=buffer_size, **opts
-            )
-        from snowplow_tracker.emitters import AsyncEmitter, Emitter
-
-        if kind == "emitter":
-            return Emitter(host, protocol="http", port=port, method=method, buffer_size=buffer_size)
-        if kind == "async":
-            return AsyncEmitter(
-                host, protocol="http", port=port, method=method, buffer_size=buffer_size, **opts
-            )
-        if kind == "process":
-            from snowplow_tracker.process_emitter import ProcessEmitter
-
-            return ProcessEmitter(
-                host, protocol="http", port=port, method=method, buffer_size=buffer_size, **opts
-            )
-        if kind == "redis":
-            import redis
-
-            from snowplow_tracker.redis_emitter import RedisEmitter
-
-            rdb = redis.Redis(host="127.0.0.1", port=int(opts.pop("redis_port")))
-            return RedisEmitter(rdb, opts.pop("key"), buffer_size=buffer_size or 1, **opts)
-        if kind == "celery":
-            from snowplow_tracker.celery_emitter import CeleryEmitter
-
-            return CeleryEmitter(host, protocol="http", port=port, buffer_size=buffer_size, **opts)
-        raise ValueError(f"unknown emitter kind {kind!r}")
-
-    def track(self, label: str) -> None:
-        """Track the suite's event: a structured event with a subject and one context."""
-        self.tracker.track_struct_event("perf", "track", label, "prop", 1.5, self.context)
-
-    def flush_async(self) -> None:
-        """Ask the emitter to send what it buffers, without waiting where it can."""
-        emitter = self.emitter
-        flush = emitter.flush
-        try:
-            accepts = "is_async" in inspect.signature(flush).parameters
-        except (TypeError, ValueError):
-            accepts = False
-        if self.lib != "anchor" and accepts:
-            flush(is_async=True)
-        else:
-            flush()
-
-    def flush_sync(self, timeout: float = 120.0) -> None:
-        """Wait until the emitter has handed every event to its destination."""
-        emitter = self.emitter
-        if self.lib == "anchor":
-            if hasattr(emitter, "sync_flush"):
-                emitter.sync_flush()
-            else:
-                emitter.flush()
-            return
-        try:
-            emitter.flush(timeout=timeout)
-        except TypeError:
-            emitter.flush()
-
-    def close(self) -> None:
-        """Stop the emitter's threads or processes (this project only)."""
-        close = getattr(self.emitter, "close", None)
-        if self.lib != "anchor" and close is not None:
-            close()
-
-
 # ------------------------------------------------------------------------------ scenarios
-
-
-def _percentile(sorted_values: List[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-def _deliver(
-    target: Target, client: CollectorClient, expected: int, timeout: float
-) -> Dict[str, Any]:
-    """Flush, wait until ``expected`` events were counted, then read the final counts."""
-    target.flush_async()
-    stats = client.wait_for(expected, timeout)
-    target.flush_sync()
-    final = client.stats()
-    final["reached_at"] = stats["reached_at"]
-    return final
-
-
-def warm_up(target: Target, client: CollectorClient, events: int) -> Dict[str, Any]:
-    """Track a few events and wait for them, so that startup costs are not measured."""
-    before = client.stats()
-    for _ in range(events):
-        target.track("warm-up")
-    return _deliver(target, client, before["events"] + events, 60.0)
 
 
 def scenario_caller(
@@ -254,16 +81,19 @@ def scenario_caller(
             samples[i] = clock() - t0
         wall = clock() - wall0
         cpu = thread_time() - cpu0
-        after = _deliver(target, client, before["events"] + n, 120.0)
+        counts = {"lost": 0, "duplicates": 0}
+        if target.delivers:
+            after = deliver(target, client, before["events"] + n, 120.0)
+            counts = delivered_since(before, after, n)
         samples.sort()
         reps.append(
             {
                 "cpu_us": cpu * 1e6 / n,
                 "wall_us": wall / 1e3 / n,
-                "wall_p50_us": _percentile(samples, 0.50) / 1e3,
-                "wall_p99_us": _percentile(samples, 0.99) / 1e3,
-                "lost": n - (after["unique_eids"] - before["unique_eids"]),
-                "duplicates": after["duplicates"] - before["duplicates"],
+                "wall_p50_us": percentile(samples, 0.50) / 1e3,
+                "wall_p99_us": percentile(samples, 0.99) / 1e3,
+                "lost": counts["lost"],
+                "duplicates": counts["duplicates"],
             }
         )
     return reps
@@ -277,27 +107,36 @@ def scenario_throughput(
     timeout = float(spec.get("timeout", 300.0))
     reps = []
     track = target.track
+    senders = SenderCpu(spec.get("sender_pids") or [])
     for _ in range(int(spec["repeats"])):
         before = client.stats()
         gc.collect()
+        senders.start()
         t0 = time.perf_counter()
         cpu0 = time.thread_time()
+        host0 = time.process_time()
         for _ in range(n):
             track("label")
         tracked = time.perf_counter()
         caller_cpu = time.thread_time() - cpu0
-        after = _deliver(target, client, before["events"] + n, timeout)
+        after = deliver(target, client, before["events"] + n, timeout)
+        host_cpu = time.process_time() - host0
+        sender_cpu = senders.seconds()
         reached = after["reached_at"]
         seconds = (reached if reached is not None else time.perf_counter()) - t0
         collector_cpu = after["cpu_seconds"] - before["cpu_seconds"]
+        counts = delivered_since(before, after, n)
+        per_event = 1e6 / max(1, counts["delivered"])
         reps.append(
             {
                 "seconds": seconds,
                 "events_per_s": n / seconds,
                 "track_seconds": tracked - t0,
                 "caller_cpu_us": caller_cpu * 1e6 / n,
-                "lost": n - (after["unique_eids"] - before["unique_eids"]),
-                "duplicates": after["duplicates"] - before["duplicates"],
+                "host_cpu_us_per_event": host_cpu * per_event,
+                "sender_cpu_us_per_event": sender_cpu * per_event,
+                "lost": counts["lost"],
+                "duplicates": counts["duplicates"],
                 "complete": reached is not None,
                 "collector_cpu_s": collector_cpu,
                 "collector_cpu_share": collector_cpu / seconds,
@@ -360,7 +199,7 @@ def scenario_slowdown(
                 tracked += _workload(chunk, every, target.track)
                 base += _workload_plain_with_check(chunk, every)
         events = 4 * events_per_chunk
-        after = _deliver(target, client, before["events"] + events, 120.0)
+        after = deliver(target, client, before["events"] + events, 120.0)
         reps.append(
             {
                 "ratio": tracked / base,
@@ -395,7 +234,7 @@ def scenario_latency(
             late += 1
         target.track(str(time.time_ns()))
     elapsed = time.perf_counter() - start
-    after = _deliver(target, client, before["events"] + n, 120.0)
+    after = deliver(target, client, before["events"] + n, 120.0)
     return [
         {
             "events": n,
@@ -407,18 +246,26 @@ def scenario_latency(
     ]
 
 
-SCENARIOS = {
+SCENARIOS: Dict[str, Callable[[Target, CollectorClient, Dict[str, Any]], List[Dict[str, Any]]]] = {
     "caller": scenario_caller,
     "throughput": scenario_throughput,
     "slowdown": scenario_slowdown,
     "latency": scenario_latency,
+    **MEMORY_SCENARIOS,
+    **DELAY_SCENARIOS,
+    **KINDS_SCENARIOS,
 }
 
 
 def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Build the variant, warm it up, run the scenario; the result object to print."""
+    own = OwnCollector(spec["own_collector"]) if spec.get("own_collector") else None
+    if own is not None:  # the outage scenario stops and restarts its collector itself
+        own.start()
+        spec["collector_host"], spec["collector_port"] = own.host, own.port
     client = CollectorClient(spec["collector_host"], int(spec["collector_port"]))
     target = Target(spec)
+    spec["_own_collector"] = own
     result: Dict[str, Any] = {
         "variant": spec["variant"],
         "scenario": spec["scenario"],
@@ -426,13 +273,19 @@ def run(spec: Dict[str, Any]) -> Dict[str, Any]:
         "library_version": target.library_version,
         "python": sys.version.split()[0],
         "pid": os.getpid(),
+        "ignored_options": target.ignored_options,
     }
     try:
-        warm = warm_up(target, client, int(spec.get("warmup", 200)))
-        result["warmup_complete"] = warm["reached_at"] is not None
+        if spec["kind"] != "noop":
+            warm = warm_up(target, client, int(spec.get("warmup", 200)))
+            result["warmup_complete"] = warm["reached_at"] is not None
         result["reps"] = SCENARIOS[spec["scenario"]](target, client, spec)
     finally:
-        target.close()
+        try:
+            target.close()
+        finally:
+            if own is not None:
+                own.stop()
     result["host_maxrss_mb"] = _maxrss_mb()
     return result
 
