@@ -415,3 +415,26 @@ def test_emitter_configuration_lists_what_the_process_emitter_does_not_take() ->
     config = EmitterConfiguration(event_store=InMemoryEventStore(), emitter="process")
     assert "event_store" in config.unsupported()
     assert "event_store" not in config.emitter_arguments()
+
+
+def test_process_emitter_takes_the_1x_arguments() -> None:
+    """ProcessEmitter: ``batch_size``, ``buffer_capacity`` (a bound on events held and on the
+    batch), ``max_retry_delay_seconds`` and ``custom_retry_codes``; senders start lazily."""
+    from snowplow_tracker import ProcessEmitter
+
+    e = ProcessEmitter(
+        "collector.example.com",
+        batch_size=7,
+        buffer_capacity=5,
+        max_retry_delay_seconds=1,
+        custom_retry_codes={400: True},
+    )
+    try:
+        assert (e.buffer_size, e.max_queue_size) == (5, 5)
+        assert e.retry_policy.max_delay == 1.0
+        assert 400 not in e.retry_policy.no_retry_statuses
+        config = EmitterConfiguration(batch_size=3, buffer_capacity=9, emitter="process")
+        assert config.unsupported() == ()
+        assert config.emitter_arguments() == {"buffer_size": 3, "buffer_capacity": 9}
+    finally:
+        e.close(timeout=1)
