@@ -276,13 +276,14 @@ class _HookTransport(HttpTransport):
                 querystring).
             target: The body or the querystring.
         """
-        data = target.encode("utf-8") if isinstance(target, str) else target
-        if method == "post":
-            url, body = self.post_url, data
-        else:
-            url, body = f"{self.get_url}?{data.decode('ascii')}", None
         try:
-            return self._get_client().request(method.upper(), url, body, self._headers_of[method])
+            if method == "post":
+                url = self.post_url
+                body = target.encode("utf-8") if isinstance(target, str) else target
+                return self._get_client().request("POST", url, body, self._headers_of["post"])
+            query = target.decode("utf-8") if isinstance(target, bytes) else target
+            url = f"{self.get_url}?{query}"
+            return self._get_client().request("GET", url, None, self._headers_of["get"])
         except Exception as exc:  # noqa: BLE001 - 1.x answers -1 for a failed request
             _request_log.log("request to %s failed: %s", self.url, error_name(exc))
             return -1
@@ -563,6 +564,7 @@ class Emitter(BaseEmitter):
             )
         self._store: Optional[EventStore] = event_store
         self._store_bytes = 0
+        self._closing = False  # close() runs: events given back to the store wait there
         self._retry_timer: Optional[threading.Timer] = None
         self._retry_attempt = 0
         super().__init__(*args, **kwargs)
@@ -699,7 +701,8 @@ class Emitter(BaseEmitter):
         self._counters.add(retried=result.retried + len(result.unfinished))
         if result.unfinished:
             self._cleanup(store, [by_event[e].pop() for e in result.unfinished], True)
-            self._schedule_retry()
+            if not self._closing:
+                self._schedule_retry()
         elif result.sent:
             self._retry_attempt = 0
         self._report(result.sent, rejected)
@@ -876,6 +879,14 @@ class Emitter(BaseEmitter):
         return self._shutdown(self.shutdown_timeout if timeout is None else timeout, "close")
 
     def _shutdown(self, timeout: float, when: str) -> bool:
+        """Close within ``timeout``; events given back to an event store meanwhile stay there."""
+        self._closing = True
+        try:
+            return self._shutdown_steps(timeout, when)
+        finally:
+            self._closing = False
+
+    def _shutdown_steps(self, timeout: float, when: str) -> bool:
         deadline = time.monotonic() + max(0.0, timeout)
         self.cancel_flush_timer(timeout)
         self._cancel_retry()
@@ -1295,7 +1306,7 @@ class AsyncEmitter(Emitter):
         """
         return self._shutdown(self.shutdown_timeout if timeout is None else timeout, "close")
 
-    def _shutdown(self, timeout: float, when: str) -> bool:
+    def _shutdown_steps(self, timeout: float, when: str) -> bool:
         timeout = max(0.0, timeout)
         deadline = time.monotonic() + timeout
         self.cancel_flush_timer(timeout)
