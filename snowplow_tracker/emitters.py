@@ -928,10 +928,17 @@ class Emitter(BaseEmitter):
             self._report([], events, dropped=True)
 
     def stats(self) -> EmitterStats:
-        """Counters of this emitter; see :class:`~snowplow_tracker.stats.EmitterStats`."""
+        """Counters of this emitter; see :class:`~snowplow_tracker.stats.EmitterStats`.
+
+        ``queued`` counts the buffered events (with an ``event_store``: its ``size()``).
+        """
+        return self._counters.snapshot(queued=self._buffered_count())
+
+    def _buffered_count(self) -> int:
+        if self._store is not None:
+            return self._store.size()
         with self._lock:
-            queued = len(self._batcher)
-        return self._counters.snapshot(queued=queued)
+            return len(self._batcher)
 
 
 class _Batch:
@@ -1349,9 +1356,8 @@ class AsyncEmitter(Emitter):
         ``queued`` counts buffered and queued events, ``in_flight`` those taken by a sending
         thread (sending, or waiting to retry), ``queued_bytes`` the bytes of both.
         """
-        with self._lock:
-            buffered = len(self._batcher)
-            buffered_bytes = self._batcher.nbytes
+        buffered = self._buffered_count()
+        buffered_bytes = self._buffered_bytes()
         with self._done:
             queued = buffered + self._ready_events
             in_flight = self._active_events

@@ -438,3 +438,12 @@ def test_process_emitter_takes_the_1x_arguments() -> None:
         assert config.emitter_arguments() == {"buffer_size": 3, "buffer_capacity": 9}
     finally:
         e.close(timeout=1)
+
+
+def test_stats_count_the_events_in_the_store(collector: Collector, make: Make) -> None:
+    """With an event store, ``stats().queued`` is the store's size."""
+    for cls in (Emitter, AsyncEmitter):
+        e = make(collector.endpoint, cls=cls, method="post", event_store=InMemoryEventStore())
+        e.input(make_payload())
+        e.input(make_payload())
+        assert e.stats().queued == 2
