@@ -284,7 +284,7 @@ class ProcessEmitter(BaseEmitter):
         buffer_size = resolve_batch_size(buffer_size, batch_size, self._where)
         capacity = check_capacity(buffer_capacity, self._where)
         if capacity is not None:
-            max_queue_size = min(max_queue_size, capacity)
+            max_queue_size = capacity if max_queue_size is None else min(max_queue_size, capacity)
         buffer_size, byte_limit = throughput_defaults(method, buffer_size, byte_limit)
         super().__init__(
             endpoint,
