@@ -3,18 +3,30 @@
 Each event is serialised once, by :func:`snowplow_tracker.wire.encode_event` with
 ``method="post"``: the list holds the events' JSON objects (every value a string, no ``stm``),
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
-Events are appended with ``RPUSH``; with ``buffer_size`` above 1 they are buffered and pushed in
-batches (one ``RPUSH`` of many values per batch, pipelined), which is what makes this emitter
-cheap for the caller.
+
+**The caller never waits on Redis.** ``track_*`` (``input``) encodes the event and appends its
+bytes to an in-memory queue under a lock: no network I/O, so a slow, hung or dead Redis costs
+the caller nothing. A background thread (``snowplow-redis-pusher``, started on first use)
+appends queued events to the list with ``RPUSH`` (up to 1,000 values per command, several
+commands in one pipeline). With the default ``buffer_size=1`` it is woken for every event, so
+an event normally reaches Redis within a millisecond or so of ``track_*`` returning, but **not
+before** it returns (versions up to 0.10 pushed in the caller, so a hung Redis blocked every
+``track_*`` for the socket timeout). Call :meth:`RedisEmitter.flush` to wait, within a
+timeout, until what was tracked is stored.
+
+Events are held compactly (their encoded bytes in large ``bytearray`` chunks, about their own
+size each) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
+events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
+pusher retries with a capped back-off (0.1 s doubling to 5 s). An event tracked when a bound is
+reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
+throttled rate. At interpreter exit (and on :meth:`RedisEmitter.close`) the emitter pushes what
+it holds for up to ``shutdown_timeout`` seconds; events still not stored then are counted as
+dropped, passed to ``on_failure`` and logged once, never silently lost.
 
 The ``redis`` package is imported only when the first event is pushed (or when a client is
 built), never when ``snowplow_tracker`` is imported. Install it with
-``pip install snowplow-tracker[redis]``.
-
-A Redis outage never raises into ``track_*``: unpushed events stay in memory, up to
-``max_buffered`` of them, and are pushed again after a back-off; past that bound the oldest are
-dropped, counted in ``stats().dropped``, logged at a throttled rate and passed to
-``on_failure``. The Redis URL's password never appears in a log record or a ``repr``.
+``pip install snowplow-tracker[redis]``. The Redis URL's password never appears in a log record
+or a ``repr``.
 
 Example:
     >>> import redis
@@ -23,6 +35,8 @@ Example:
     >>> e = RedisEmitter(redis.Redis(db=2), "my_snowplow_key")  # doctest: +SKIP
     >>> t = Tracker(e)  # doctest: +SKIP
     >>> t.track_page_view("http://www.example.com")  # doctest: +SKIP
+    >>> e.flush()  # wait (at most 10 s) until the event is in Redis  # doctest: +SKIP
+    True
     >>> redis.Redis(db=2).lrange("my_snowplow_key", 0, -1)  # doctest: +SKIP
     [b'{"e":"pv","url":"http://www.example.com",...}']
 
@@ -43,6 +57,8 @@ from ._logging import ThrottledLog, logger
 from .credentials import mask_credentials
 from .emitters import check_callback, encode_or_raise
 from .errors import ConfigurationError
+from .event_chunks import Chunk, EventChunks
+from .retry import RetryPolicy
 from .stats import Counters, EmitterStats
 from .wire import PayloadDict, decode_events
 
@@ -53,19 +69,23 @@ FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
 #: Schemes that ``redis.Redis.from_url`` understands.
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a caller.
+#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a thread.
 DEFAULT_SOCKET_TIMEOUT = 5.0
 DEFAULT_CONNECT_TIMEOUT = 2.0
-#: Values per ``RPUSH`` command; bigger batches are split in several commands of one pipeline.
+#: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
 RPUSH_CHUNK = 1000
-#: Back-off after a failed push: first delay, cap (seconds).
-BACKOFF_START = 0.1
-BACKOFF_MAX = 5.0
+#: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
+CHUNKS_PER_PUSH = 32
+#: Default bound of the bytes of events held in memory.
+DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
+#: Default seconds :meth:`RedisEmitter.flush` waits.
+DEFAULT_FLUSH_TIMEOUT = 10.0
+#: Default seconds :meth:`RedisEmitter.close` (and interpreter exit) keeps pushing.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+#: Back-off between pushes while Redis fails: 0.1 s doubling to 5 s, with jitter.
+BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
-_drop_log = ThrottledLog()
-_push_log = ThrottledLog()
-_callback_log = ThrottledLog()
 
 
 def check_redis_url(url: Any, where: str) -> str:
@@ -142,27 +162,32 @@ def is_redis_error(exc: BaseException) -> bool:
     return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
 
 
-def _push_chunks(client: Any, key: str, events: List[bytes]) -> Tuple[List[bytes], List[bytes]]:
-    """RPUSH ``events`` in chunks through one pipeline; return ``(pushed, not_pushed)``.
+def _push_chunks(
+    client: Any, key: str, chunks: List[Chunk], log: ThrottledLog
+) -> Tuple[List[Chunk], List[Chunk]]:
+    """RPUSH each chunk's events (one command per chunk) through one pipeline.
+
+    Returns:
+        ``(pushed, not_pushed)`` chunks.
 
     Raises:
         Exception: The pipeline failed as a whole (connection error): nothing is known pushed.
     """
-    chunks = [events[i : i + RPUSH_CHUNK] for i in range(0, len(events), RPUSH_CHUNK)]
-    if len(chunks) == 1:
-        client.rpush(key, *chunks[0])
-        return events, []
     pipe = client.pipeline(transaction=False)
     for chunk in chunks:
-        pipe.rpush(key, *chunk)
+        pipe.rpush(key, *chunk.views())
     results = pipe.execute(raise_on_error=False)
-    pushed: List[bytes] = []
-    failed: List[bytes] = []
+    pushed: List[Chunk] = []
+    failed: List[Chunk] = []
     for chunk, result in zip(chunks, results):
-        (failed if isinstance(result, BaseException) else pushed).extend(chunk)
+        (failed if isinstance(result, BaseException) else pushed).append(chunk)
         if isinstance(result, BaseException):
-            _push_log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
+            log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
     return pushed, failed
+
+
+def _count(chunks: List[Chunk]) -> int:
+    return sum(len(chunk) for chunk in chunks)
 
 
 _live: weakref.WeakSet[RedisEmitter] = weakref.WeakSet()
@@ -170,12 +195,12 @@ _hooks_installed = False
 _hooks_lock = threading.Lock()
 
 
-def _flush_all_at_exit() -> None:
+def _close_all_at_exit() -> None:
     for emitter in list(_live):
         try:
             emitter.close()
         except Exception:  # noqa: BLE001 - interpreter exit: best effort
-            logger.debug("RedisEmitter: flush at exit failed", exc_info=True)
+            logger.debug("RedisEmitter: close at exit failed", exc_info=True)
 
 
 def _after_fork_in_child() -> None:
@@ -188,36 +213,51 @@ def _install_hooks(emitter: RedisEmitter) -> None:
     with _hooks_lock:
         _live.add(emitter)
         if not _hooks_installed:
-            atexit.register(_flush_all_at_exit)
+            atexit.register(_close_all_at_exit)
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_after_fork_in_child)
             _hooks_installed = True
 
 
+def _check_seconds(value: Any, name: str, where: str, *, optional: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        extra = " or None" if optional else ""
+        raise ConfigurationError(
+            f"{where}: argument '{name}' must be a positive number of seconds{extra}, got {value!r}"
+        )
+    return float(value)
+
+
 class RedisEmitter:
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
-    Thread-safe; survives ``os.fork`` (a child starts with an empty buffer and its own
-    connections). Buffered events are pushed at interpreter exit.
+    ``input`` (every ``track_*``) never waits on Redis: it queues the event's bytes and a
+    background thread pushes them (see the module documentation). Thread-safe; survives
+    ``os.fork`` (a child starts with an empty queue and its own connections and thread).
 
     Args:
         rdb: A ``redis.Redis`` (or ``StrictRedis``) client; by default one is created on first
             use, from ``url`` or for ``localhost:6379`` database 0, with socket timeouts of
-            2 s (connect) and 5 s.
+            2 s (connect) and 5 s. A client of your own should have a ``socket_timeout``:
+            it bounds how long :meth:`close` may wait for a push already sent to a hung Redis.
         key: The Redis list the events are appended to (default ``"snowplow"``).
         url: A Redis URL (``redis://[[user]:password@]host:port/db``, ``rediss://``,
             ``unix://``) for the default client; cannot be combined with ``rdb``.
-        buffer_size: Events buffered before one batched push. The default, 1, pushes each
-            event before ``track_*`` returns (as documented); a few hundred is much cheaper
-            per event.
-        max_batch_age: Seconds a partial buffer (or events kept after a failed push) may wait
-            before a background thread pushes it; None to push only on a full buffer,
-            :meth:`flush` or exit. Default 1.0.
-        max_buffered: Bound of the events kept in memory while Redis cannot be reached
-            (default 100,000); past it the oldest are dropped and reported.
+        buffer_size: Events queued before the background thread is woken to push them. The
+            default, 1, pushes each event at once, just after ``track_*`` returns; a few
+            hundred is cheaper per event.
+        max_batch_age: Seconds a partial buffer may wait before it is pushed anyway; None to
+            push only on a full buffer, :meth:`flush` or exit. Default 1.0.
+        max_buffered: Bound of the events held in memory (queued or being pushed; default
+            100,000); an event tracked beyond it is dropped and reported.
+        max_queue_bytes: Bound of the bytes of events held in memory (default 64 MiB); an event
+            tracked beyond it is dropped and reported.
+        shutdown_timeout: Seconds :meth:`close` and interpreter exit keep trying to push what
+            is held (default 5); what is left then is dropped and reported.
         on_success: Called with the list of event dicts after each successful push.
-        on_failure: Called with ``(0, list of event dicts)`` for events dropped because the
-            bound was reached; they can be passed to ``input`` again later.
+        on_failure: Called with ``(0, list of event dicts)`` for events dropped (a bound was
+            reached, or Redis could not be reached before ``shutdown_timeout`` at close);
+            they can be passed to ``input`` of another emitter.
 
     Raises:
         ConfigurationError: An argument is invalid (the message names it).
@@ -234,6 +274,8 @@ class RedisEmitter:
         buffer_size: int = 1,
         max_batch_age: Optional[float] = 1.0,
         max_buffered: int = 100_000,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         on_success: Optional[SuccessCallback] = None,
         on_failure: Optional[FailureCallback] = None,
     ) -> None:
@@ -250,7 +292,11 @@ class RedisEmitter:
             raise ConfigurationError(
                 f"{where}: argument 'key' must be a non-empty string, got {key!r}"
             )
-        for name, value in (("buffer_size", buffer_size), ("max_buffered", max_buffered)):
+        for name, value in (
+            ("buffer_size", buffer_size),
+            ("max_buffered", max_buffered),
+            ("max_queue_bytes", max_queue_bytes),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(
                     f"{where}: argument '{name}' must be a positive integer, got {value!r}"
@@ -260,43 +306,51 @@ class RedisEmitter:
                 f"{where}: argument 'max_buffered' ({max_buffered}) must be at least "
                 f"'buffer_size' ({buffer_size})"
             )
-        if max_batch_age is not None and (
-            isinstance(max_batch_age, bool)
-            or not isinstance(max_batch_age, (int, float))
-            or max_batch_age <= 0
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_batch_age' must be a positive number of seconds or "
-                f"None, got {max_batch_age!r}"
-            )
         self.key = key
         self.buffer_size = buffer_size
-        self.max_batch_age = None if max_batch_age is None else float(max_batch_age)
+        self.max_batch_age: Optional[float] = (
+            None
+            if max_batch_age is None
+            else _check_seconds(max_batch_age, "max_batch_age", where, optional=True)
+        )
         self.max_buffered = max_buffered
+        self.max_queue_bytes = max_queue_bytes
+        self.shutdown_timeout = _check_seconds(shutdown_timeout, "shutdown_timeout", where)
         self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
         self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
         self._rdb = rdb
-        self._counters = Counters()
+        self._client_lock = threading.Lock()
+        # Throttled per emitter: one emitter's outage never hides another's.
+        self._push_log = ThrottledLog()
+        self._drop_log = ThrottledLog()
+        self._callback_log = ThrottledLog()
         self._init_state()
         _install_hooks(self)
 
     def _init_state(self) -> None:
-        self._lock = threading.Lock()
-        self._client_lock = threading.Lock()
-        self._buffer: List[bytes] = []
-        self._oldest = 0.0  # monotonic time the buffer became non-empty
-        self._retry_at = 0.0  # no automatic push before this monotonic time (back-off)
-        self._backoff = 0.0
-        self._timer: Optional[threading.Thread] = None
-        self._wake = threading.Condition(self._lock)
+        self._counters = Counters()
+        self._cond = threading.Condition(threading.Lock())
+        self._queue = EventChunks(RPUSH_CHUNK)
+        self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
+        self._in_flight_events = 0
+        self._in_flight_bytes = 0
+        self._oldest = 0.0  # monotonic time the queue became non-empty
+        self._attempt = 0  # failed pushes in a row
+        self._retry_at = 0.0  # no push before this monotonic time (back-off)
+        self._flush_wanted = False  # push now, whatever the buffer's size or age
+        self._done = 0  # events whose fate is known (pushed or dropped), for flush barriers
+        self._tracked = 0  # events queued so far, for flush barriers
+        self._failures = 0  # failed pushes so far, for flush
+        self._pusher: Optional[threading.Thread] = None
+        self._pusher_idle = False
         self._closed = False
-        self._pid = os.getpid()
 
     def _reset_after_fork(self) -> None:
-        # The parent still holds (and will push) the buffered events: the child starts empty.
+        # The parent still holds (and will push) the queued events: the child starts empty.
         # redis-py's connection pool notices the new pid by itself. Locks (the counters' too)
-        # may have been held by another thread at the fork: make new ones.
-        self._counters = Counters()
+        # may have been held by another thread at the fork, and the pusher thread does not
+        # exist in the child: make new ones.
+        self._client_lock = threading.Lock()
         self._init_state()
 
     def __repr__(self) -> str:
@@ -315,60 +369,84 @@ class RedisEmitter:
     # -- the caller's side -------------------------------------------------------------------
 
     def input(self, payload: Mapping[str, Any]) -> None:
-        """Buffer one event; push the buffer when it holds ``buffer_size`` events.
-
-        Never raises because of Redis: a failed push keeps the events for later (see the class
-        documentation).
+        """Queue one event for the background pusher; never waits on Redis.
 
         Args:
             payload: The event: a flat dict of protocol field names to strings (not modified).
 
         Raises:
-            EncodingError: The payload cannot be serialised; nothing was buffered.
+            EncodingError: The payload cannot be serialised; nothing was queued.
         """
         event = encode_or_raise(payload, "post", self._where)
-        batch: Optional[List[bytes]] = None
-        dropped: List[bytes] = []
-        with self._lock:
-            buffer = self._buffer
-            if not buffer:
-                self._oldest = time.monotonic()
-            buffer.append(event)
-            if len(buffer) >= self.buffer_size and time.monotonic() >= self._retry_at:
-                batch, self._buffer = buffer, []
-            else:
-                if len(buffer) > self.max_buffered:
-                    dropped = self._trim()
-                if self.max_batch_age is not None and self._timer is None:
-                    self._start_timer()
+        size = len(event)
+        cond = self._cond
+        with cond:
+            queue = self._queue
+            refused = (
+                self._closed
+                or queue.nbytes + self._in_flight_bytes + size > self.max_queue_bytes
+                or queue.events + self._in_flight_events >= self.max_buffered
+            )
+            if not refused:
+                if not queue.events:
+                    self._oldest = time.monotonic()
+                queue.append(event)
+                self._tracked += 1
+                if self._pusher is None:
+                    self._start_pusher()
+                elif self._pusher_idle and queue.events >= self.buffer_size:
+                    self._pusher_idle = False
+                    cond.notify()
         self._counters.add(accepted=1)
-        if dropped:
-            self._report_dropped(dropped)
-        if batch:
-            self._push(batch)
+        if refused:
+            self._drop_one(payload)
+
+    def _drop_one(self, payload: Mapping[str, Any]) -> None:
+        self._counters.add(dropped=1)
+        if self._closed:
+            self._drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+        else:
+            self._drop_log.log(
+                "RedisEmitter: %d events or %d bytes held for Redis list %r (Redis slow or "
+                "unreachable?): dropped new event(s)",
+                self.max_buffered,
+                self.max_queue_bytes,
+                self.key,
+            )
+        if self.on_failure is not None:
+            self._call(self.on_failure, 0, [dict(payload)])
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
-        """Push every buffered event now (also during a back-off).
+        """Ask the background thread to push every queued event now (also during a back-off).
 
         Args:
-            is_async: Push on a background thread and return at once.
-            timeout: Accepted for compatibility; a push is bounded by the client's socket
-                timeouts (5 s by default for the client created here).
+            is_async: Return at once, without waiting.
+            timeout: Seconds to wait at most (default 10).
 
         Returns:
-            True when the buffer was empty or pushed; False if Redis failed (the events are
-            kept, see the class documentation) or with ``is_async``.
+            True when every event tracked before the call is in Redis (or was dropped and
+            reported); False with ``is_async`` (unless nothing was queued), when a push failed
+            while waiting (the events are kept and retried), or after ``timeout``.
         """
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return not is_async
-        if is_async:
-            threading.Thread(
-                target=self._push, args=(batch,), name="snowplow-redis-flush", daemon=True
-            ).start()
-            return False
-        return self._push(batch)
+        wait = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        deadline = time.monotonic() + wait
+        cond = self._cond
+        with cond:
+            target = self._tracked
+            if self._done >= target:
+                return True
+            self._flush_wanted = True
+            self._retry_at = 0.0
+            self._wake_locked()
+            if is_async:
+                return False
+            failures = self._failures
+            while self._done < target and self._failures == failures:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                cond.wait(remaining)
+            return self._done >= target
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Push a partial buffer at most ``timeout`` seconds after its first event arrived.
@@ -377,59 +455,139 @@ class RedisEmitter:
 
         Args:
             timeout: Seconds; a positive number.
-            flush_now: Push the buffer at once as well.
+            flush_now: Push the buffer at once as well (without waiting for it).
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError(
-                f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
-                f"of seconds, got {timeout!r}"
-            )
-        with self._lock:
-            self.max_batch_age = float(timeout)
-            if self._timer is None:
-                self._start_timer()
-            self._wake.notify_all()
+        self.max_batch_age = _check_seconds(timeout, "timeout", f"{self._where}.set_flush_timer")
+        with self._cond:
+            self._wake_locked()
         if flush_now:
-            self.flush()
+            self.flush(is_async=True)
 
     def cancel_flush_timer(self) -> None:
         """Stop pushing partial buffers on a timer (a full buffer is still pushed)."""
-        with self._lock:
+        with self._cond:
             self.max_batch_age = None
-            self._wake.notify_all()
 
     def close(self, timeout: Optional[float] = None) -> bool:
-        """Stop the timer thread and push what is buffered.
+        """Push what is held, stop the background thread; events tracked later are dropped.
+
+        Runs at interpreter exit too. Events not stored in Redis when the time is up are
+        counted in ``stats().dropped``, passed to ``on_failure`` and logged once.
 
         Args:
-            timeout: Accepted for symmetry with the other emitters; see :meth:`flush`.
+            timeout: Seconds allowed (default: ``shutdown_timeout``, 5 s unless configured).
 
         Returns:
-            Whether everything buffered was pushed.
+            Whether everything held was pushed.
         """
-        with self._lock:
+        wait = self.shutdown_timeout if timeout is None else max(0.0, float(timeout))
+        deadline = time.monotonic() + wait
+        cond = self._cond
+        with cond:
+            self._flush_wanted = True
+            self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
+            self._retry_at = 0.0
+            while self._done < self._tracked and not self._closed:
+                self._wake_locked()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                cond.wait(min(remaining, 0.1))
             self._closed = True
-            self._wake.notify_all()
-            timer, self._timer = self._timer, None
-        if timer is not None and timer is not threading.current_thread():
-            timer.join(timeout=1.0)
-        return self.flush(timeout=timeout)
+            left = self._queue.take(len(self._queue) + 1)
+            if self._in_flight is not None:  # a push still hanging: give up on it
+                left[:0] = self._in_flight
+                self._in_flight = None
+                self._in_flight_events = self._in_flight_bytes = 0
+            self._done += _count(left)
+            pusher, self._pusher = self._pusher, None
+            cond.notify_all()
+        if pusher is not None and pusher is not threading.current_thread():
+            pusher.join(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        if not left:
+            return True
+        events = [event for chunk in left for event in chunk.events()]
+        self._counters.add(dropped=len(events))
+        logger.error(
+            "RedisEmitter: closing with Redis list %r unreachable: %d event(s) not stored, "
+            "passed to on_failure",
+            self.key,
+            len(events),
+        )
+        if self.on_failure is not None:
+            self._call(self.on_failure, 0, decode_events(events, "post"))
+        return False
 
     def stats(self) -> EmitterStats:
         """Counters: ``sent`` counts events pushed to Redis, ``retried`` events pushed again
-        after a failed push, ``dropped`` events lost to the ``max_buffered`` bound, ``queued``
-        events waiting in memory.
+        after a failed push, ``dropped`` events lost to a bound or to ``close``; ``queued``
+        events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
-        with self._lock:
-            queued = len(self._buffer)
-        return self._counters.snapshot(queued=queued)
+        with self._cond:
+            queued = self._queue.events
+            in_flight = self._in_flight_events
+            nbytes = self._queue.nbytes + self._in_flight_bytes
+            alive = int(self._pusher is not None and self._pusher.is_alive())
+        return self._counters.snapshot(
+            queued=queued, in_flight=in_flight, queued_bytes=nbytes, senders_alive=alive
+        )
 
-    # -- pushing -----------------------------------------------------------------------------
+    # -- the background pusher ---------------------------------------------------------------
 
-    def _push(self, batch: List[bytes]) -> bool:
-        """Push ``batch``; on failure put it back at the head of the buffer. Never raises."""
+    def _wake_locked(self) -> None:
+        if self._closed:
+            return
+        if self._pusher is None:
+            if self._queue.events:
+                self._start_pusher()
+        else:
+            self._pusher_idle = False
+            self._cond.notify_all()
+
+    def _start_pusher(self) -> None:
+        """Start the background pusher thread; the caller holds the lock."""
+        thread = threading.Thread(
+            target=_pusher_loop,
+            args=(weakref.ref(self),),
+            name="snowplow-redis-pusher",
+            daemon=True,
+        )
+        self._pusher = thread
+        self._pusher_idle = False
+        thread.start()
+
+    def _due(self) -> Tuple[Optional[List[Chunk]], Optional[float]]:
+        """With the lock held: the chunks to push now, or how long to sleep (None: stop)."""
+        if self._closed or self._pusher is not threading.current_thread():
+            return None, None
+        queue = self._queue
+        if not queue.events:
+            self._flush_wanted = False
+            return None, 1.0
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None, self._retry_at - now
+        max_age = self.max_batch_age
+        if self._flush_wanted or queue.events >= self.buffer_size:
+            due_at = now
+        elif max_age is None:
+            return None, 1.0
+        else:
+            due_at = self._oldest + max_age
+        if now < due_at:
+            return None, due_at - now
+        chunks = queue.take(CHUNKS_PER_PUSH)
+        self._in_flight = chunks
+        self._in_flight_events = _count(chunks)
+        self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
+        if queue.events:
+            self._oldest = now
+        return chunks, 0.0
+
+    def _push(self, chunks: List[Chunk]) -> None:
+        """Push ``chunks``; on failure put them back at the head of the queue. Never raises."""
         try:
-            pushed, failed = _push_chunks(self.client, self.key, batch)
+            pushed, failed = _push_chunks(self.client, self.key, chunks, self._push_log)
         except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
             if not is_redis_error(exc):
                 logger.error(
@@ -439,107 +597,61 @@ class RedisEmitter:
                 )
                 logger.debug("RedisEmitter: traceback", exc_info=True)
             else:
-                _push_log.log(
+                self._push_log.log(
                     "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
                     "kept for retry",
-                    len(batch),
+                    _count(chunks),
                     self.key,
                     type(exc).__name__,
                     mask_credentials(str(exc)),
                 )
-            pushed, failed = [], batch
-        with self._lock:
+            pushed, failed = [], chunks
+        sent = _count(pushed)
+        with self._cond:
+            if self._in_flight is not chunks:  # close() gave up on this push meanwhile
+                logger.debug("RedisEmitter: a push ended after close() gave up on it")
+                return
+            self._in_flight = None
+            self._in_flight_events = self._in_flight_bytes = 0
+            self._done += sent
             if failed:
-                self._backoff = min(BACKOFF_MAX, max(BACKOFF_START, self._backoff * 2))
-                self._retry_at = time.monotonic() + self._backoff
-                if not self._buffer:
+                self._attempt += 1
+                self._failures += 1
+                self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
+                if not self._queue.events:
                     self._oldest = time.monotonic()
-                self._buffer[:0] = failed
-                dropped = self._trim() if len(self._buffer) > self.max_buffered else []
-                if self.max_batch_age is not None and self._timer is None and not self._closed:
-                    self._start_timer()
+                self._queue.put_back(failed)
             else:
-                self._backoff = 0.0
+                self._attempt = 0
                 self._retry_at = 0.0
-                dropped = []
-        self._counters.add(sent=len(pushed), retried=len(failed) - len(dropped))
-        if dropped:
-            self._report_dropped(dropped)
+            self._cond.notify_all()
+        self._counters.add(sent=sent, retried=_count(failed))
         if pushed and self.on_success is not None:
-            self._call(self.on_success, decode_events(pushed, "post"))
-        return not failed
-
-    def _trim(self) -> List[bytes]:
-        """Drop the oldest events beyond ``max_buffered``; the caller holds the lock."""
-        overflow = len(self._buffer) - self.max_buffered
-        dropped = self._buffer[:overflow]
-        del self._buffer[:overflow]
-        return dropped
-
-    def _report_dropped(self, dropped: List[bytes]) -> None:
-        self._counters.add(dropped=len(dropped))
-        _drop_log.log(
-            "RedisEmitter: Redis unreachable and %d events buffered: dropped %d event(s)",
-            self.max_buffered,
-            len(dropped),
-        )
-        if self.on_failure is not None:
-            self._call(self.on_failure, 0, decode_events(dropped, "post"))
+            events = [event for chunk in pushed for event in chunk.events()]
+            self._call(self.on_success, decode_events(events, "post"))
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
             callback(*args)
         except Exception:  # noqa: BLE001 - a user's callback must not break tracking
-            _callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
+            self._callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
             logger.debug("RedisEmitter: callback traceback", exc_info=True)
 
-    # -- the flush timer ---------------------------------------------------------------------
 
-    def _start_timer(self) -> None:
-        """Start the background pusher thread; the caller holds the lock."""
-        ref = weakref.ref(self)
-        thread = threading.Thread(
-            target=_timer_loop, args=(ref,), name="snowplow-redis-timer", daemon=True
-        )
-        self._timer = thread
-        thread.start()
-
-    def _due(self) -> Tuple[Optional[List[bytes]], Optional[float]]:
-        """With the lock held: the batch to push now, or how long to sleep (None: stop)."""
-        if self._closed or self._pid != os.getpid():
-            return None, None
-        max_age = self.max_batch_age
-        if not self._buffer:
-            return None, max_age if max_age is not None else 1.0
-        now = time.monotonic()
-        if max_age is None:
-            if self._retry_at == 0.0:
-                return None, 1.0
-            due_at = self._retry_at
-        else:
-            due_at = max(self._oldest + max_age, self._retry_at)
-        if now >= due_at:
-            batch, self._buffer = self._buffer, []
-            return batch, 0.0
-        return None, due_at - now
-
-
-def _timer_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
-    """Push partial or kept-back buffers when they are due; ends with its emitter."""
+def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
+    """Push queued events when they are due; ends when its emitter closes or is collected."""
     while True:
         emitter = ref()
         if emitter is None:
             return
-        with emitter._lock:
-            if emitter._timer is not threading.current_thread():
-                return
-            batch, sleep = emitter._due()
+        with emitter._cond:
+            chunks, sleep = emitter._due()
             if sleep is None:
-                if emitter._timer is threading.current_thread():
-                    emitter._timer = None
                 return
-            if batch is None:
-                emitter._wake.wait(min(sleep, 1.0))
-        if batch:
-            emitter._push(batch)
+            if chunks is None:
+                emitter._pusher_idle = True
+                emitter._cond.wait(min(sleep, 1.0))
+                emitter._pusher_idle = False
+        if chunks:
+            emitter._push(chunks)
         del emitter

@@ -19,6 +19,7 @@ class EmitterStats:
         dropped: Events discarded because a bound was reached (queue full, shutdown deadline);
             they went to ``on_failure`` too.
         queued: Events waiting in this process (buffers and queues).
+        queued_bytes: Bytes of the encoded events this process holds (queued or in flight).
         in_flight: Events handed to senders whose outcome is not known yet.
         senders_alive: Sender processes or threads running.
         restarts: Sender processes replaced after they died.
@@ -32,6 +33,7 @@ class EmitterStats:
     retried: int = 0
     dropped: int = 0
     queued: int = 0
+    queued_bytes: int = 0
     in_flight: int = 0
     senders_alive: int = 0
     restarts: int = 0
