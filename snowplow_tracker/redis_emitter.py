@@ -86,8 +86,6 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
-
-
 def check_redis_url(url: Any, where: str) -> str:
     """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
 
