@@ -16,7 +16,7 @@ from snowplow_tracker import AsyncEmitter
 from snowplow_tracker.credentials import mask_credentials
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.redis_emitter import RedisEmitter
-from snowplow_tracker.redis_worker import RedisWorker, build_parser, main
+from snowplow_tracker.redis_worker import RedisWorker, build_emitter, build_parser, main, parse_args
 
 SECRET = "s3cr3t-Pa55"
 
@@ -137,6 +137,8 @@ def test_cli_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> 
         ("--process-count", "SNOWPLOW_PROCESS_COUNT"),
         ("--buffer-size", "SNOWPLOW_BUFFER_SIZE"),
         ("--batch-size", "SNOWPLOW_BATCH_SIZE"),
+        ("--max-in-flight", "SNOWPLOW_MAX_IN_FLIGHT"),
+        ("--thread-count", "SNOWPLOW_THREAD_COUNT"),
         ("--log-level", "SNOWPLOW_LOG_LEVEL"),
     ]:
         assert option in out and env in out
@@ -166,6 +168,11 @@ def test_cli_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "argument 'url' must be a Redis URL such as 'redis://localhost:6379/0'",
         ),
         (["--endpoint", "not a host"], "argument 'endpoint' must be a host name"),
+        (
+            ["--endpoint", "c", "--thread-count", "4", "--process-count", "2"],
+            "--thread-count sends from threads: it excludes --process-count",
+        ),
+        (["--endpoint", "c", "--thread-count", "0"], "--thread-count: must be positive, got 0"),
     ],
 )
 def test_cli_argument_errors(
@@ -191,3 +198,19 @@ def test_unserialisable_events_raise_and_nothing_is_queued() -> None:
     stats = emitter.stats()
     assert (stats.queued, stats.accepted, stats.queued_bytes) == (0, 0, 0)
     assert emitter.close(timeout=0.1) is True
+
+
+def test_cli_thread_count_sends_from_an_async_emitter() -> None:
+    args = parse_args(build_parser(), ["--endpoint", "c.example", "--thread-count", "6"])
+    emitter = build_emitter(args)
+    try:
+        assert isinstance(emitter, AsyncEmitter)
+        assert (emitter.thread_count, emitter.buffer_size, emitter.method) == (6, 100, "post")
+    finally:
+        emitter.close(timeout=1)
+
+
+def test_redis_worker_max_unacked_defaults_to_four_takes() -> None:
+    assert RedisWorker(AsyncEmitter("c.example"), batch_size=50).max_unacked == 200
+    with pytest.raises(ConfigurationError, match="argument 'max_unacked' must be a positive"):
+        RedisWorker(AsyncEmitter("c.example"), max_unacked=0)
