@@ -15,7 +15,13 @@ from snowplow_tracker import AsyncEmitter
 from snowplow_tracker.redis_worker import RedisWorker, parse_event
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
-from tests.integration.test_redis import WorkerThread, leftovers, push_events, wait_until
+from tests.integration.test_redis import (
+    WorkerThread,
+    draining,
+    leftovers,
+    push_events,
+    wait_until,
+)
 
 NOT_EVENTS = [
     b'{"foo":"bar"}',
@@ -43,18 +49,14 @@ def test_json_objects_that_are_not_events_are_dead_lettered_not_sent(
     expected = push_events(redis_server.url, 20)
     redis_client.rpush("snowplow", *NOT_EVENTS)
     emitter = AsyncEmitter(collector.endpoint, method="post", buffer_size=10)
-    worker = WorkerThread(RedisWorker(emitter, url=redis_server.url, block_timeout=0.1)).start()
-    try:
+    with draining(emitter, redis_server.url, block_timeout=0.1) as worker:
         assert collector.wait_for_events(20, timeout=15)
         assert wait_until(lambda: redis_client.llen("snowplow:failed") == len(NOT_EVENTS), 10)
-    finally:
-        worker.stop()
-        emitter.close()
     assert sorted(collector.eids()) == expected
     assert collector.stats()["events"] == 20  # nothing else reached the collector
     assert redis_client.lrange("snowplow:failed", 0, -1) == NOT_EVENTS
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": len(NOT_EVENTS)}
-    stats = worker.worker.stats()
+    stats = worker.stats()
     assert (stats.invalid, stats.dead_lettered, stats.delivered) == (7, 7, 20)
 
 
@@ -82,12 +84,8 @@ def test_the_stored_bytes_are_handed_over_as_they_are(
     ]
     redis_client.rpush("snowplow", *stored)
     emitter = RawRecordingEmitter(collector.endpoint, method="post", buffer_size=10)
-    worker = WorkerThread(RedisWorker(emitter, url=redis_server.url, block_timeout=0.1)).start()
-    try:
+    with draining(emitter, redis_server.url, block_timeout=0.1):
         assert collector.wait_for_events(4, timeout=15)
-    finally:
-        worker.stop()
-        emitter.close()
     assert emitter.handed == [
         stored[0],
         stored[1],
@@ -152,23 +150,17 @@ def test_acknowledgements_stay_exact_with_failures_among_overlapping_takes(
     expected = push_events(redis_server.url, 200)
     collector.script([200, 400, 200, 200, 400, 200, 400])  # 400 is never retried
     emitter = AsyncEmitter(collector.endpoint, method="post", buffer_size=10, thread_count=3)
-    worker = WorkerThread(
-        RedisWorker(emitter, url=redis_server.url, batch_size=10, block_timeout=0.1)
-    ).start()
-    try:
+    with draining(emitter, redis_server.url, batch_size=10, block_timeout=0.1) as worker:
         assert wait_until(
             lambda: collector.stats()["events"] + redis_client.llen("snowplow:failed") >= 200,
             timeout=20,
         )
-        assert wait_until(lambda: worker.worker.stats().taken == 200, timeout=10)
-    finally:
-        worker.stop()
-        emitter.close()
+        assert wait_until(lambda: worker.stats().taken == 200, timeout=10)
     delivered = collector.eids()
     dead = [orjson.loads(item)["eid"] for item in redis_client.lrange("snowplow:failed", 0, -1)]
     refused = [e["eid"] for r in collector.requests if r.status == 400 for e in r.events]
     assert len(refused) > 0 and sorted(dead) == sorted(refused)
     assert sorted(delivered + dead) == expected  # each event once: delivered or dead-lettered
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": len(dead)}
-    stats = worker.worker.stats()
+    stats = worker.stats()
     assert (stats.delivered, stats.dead_lettered, stats.invalid) == (200 - len(dead), len(dead), 0)
