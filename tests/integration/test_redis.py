@@ -431,4 +431,4 @@ def test_a_stop_during_an_outage_gives_the_batch_back_within_the_deadline(
     stored = redis_client.lrange("snowplow", 0, -1)
     assert [orjson.loads(item)["eid"] for item in stored] == expected
     assert leftovers(redis_client) == {"snowplow": 20, "snowplow:failed": 0}
-    assert worker.stats().requeued == 20
+    assert worker.worker.stats().requeued == 20
