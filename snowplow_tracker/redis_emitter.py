@@ -647,7 +647,9 @@ def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
             if sleep is None:
                 return
             if chunks is None:
-                emitter._pusher_idle = True
+                # During a back-off new events must not wake it (one wake-up per event would
+                # take the host's GIL for nothing); flush() and close() still do.
+                emitter._pusher_idle = time.monotonic() >= emitter._retry_at
                 emitter._cond.wait(min(sleep, 1.0))
                 emitter._pusher_idle = False
         if chunks:
