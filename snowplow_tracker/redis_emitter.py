@@ -4,20 +4,27 @@ Each event is serialised once, by :func:`snowplow_tracker.wire.encode_event` wit
 ``method="post"``: the list holds the events' JSON objects (every value a string, no ``stm``),
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
-**The caller never waits on Redis.** ``track_*`` (``input``) encodes the event and appends its
-bytes to an in-memory queue under a lock: no network I/O, so a slow, hung or dead Redis costs
-the caller nothing. A background thread (``snowplow-redis-pusher``, started on first use)
-appends queued events to the list with ``RPUSH`` (up to 1,000 values per command, several
-commands in one pipeline). With the default ``buffer_size=1`` it is woken for every event, so
-an event normally reaches Redis within a millisecond or so of ``track_*`` returning, but **not
-before** it returns (versions up to 0.10 pushed in the caller, so a hung Redis blocked every
-``track_*`` for the socket timeout). Call :meth:`RedisEmitter.flush` to wait, within a
-timeout, until what was tracked is stored.
+**The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
+outage.**
+``track_*`` (``input``) encodes the event and appends its bytes to an in-memory queue. When the
+queue holds ``buffer_size`` events and the last push worked, ``track_*`` pushes them itself
+(``RPUSH``, up to 1,000 values per command, pipelined) through a copy of the client whose
+socket timeouts are ``push_timeout`` and that never retries: with the default
+``buffer_size=1`` an event is in Redis when ``track_*`` returns, as documented, while Redis
+answers. A push that fails or times out leaves its events queued; from then on ``track_*``
+only queues (no network I/O at all) and a background thread (``snowplow-redis-pusher``,
+started on first use) retries with a capped back-off (0.1 s doubling to 5 s), until a push
+works again. The same thread pushes partial buffers after ``max_batch_age`` and on
+:meth:`RedisEmitter.flush`. (Before, a hung Redis blocked every ``track_*`` for the 5 s socket
+timeout.) Pushing in the caller's thread, not only in the background, matters for a host that
+tracks in a CPU-bound loop: a background thread would wait for the GIL after each socket
+write. Delivery is at-least-once: a push that timed out may still be carried out by Redis, and
+its events are pushed again.
 
 Events are held compactly (their encoded bytes in large ``bytearray`` chunks, about their own
 size each) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
 events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
-pusher retries with a capped back-off (0.1 s doubling to 5 s). An event tracked when a bound is
+background thread retries. An event tracked when a bound is
 reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
 throttled rate. At interpreter exit (and on :meth:`RedisEmitter.close`) the emitter pushes what
 it holds for up to ``shutdown_timeout`` seconds; events still not stored then are counted as
@@ -35,8 +42,6 @@ Example:
     >>> e = RedisEmitter(redis.Redis(db=2), "my_snowplow_key")  # doctest: +SKIP
     >>> t = Tracker(e)  # doctest: +SKIP
     >>> t.track_page_view("http://www.example.com")  # doctest: +SKIP
-    >>> e.flush()  # wait (at most 10 s) until the event is in Redis  # doctest: +SKIP
-    True
     >>> redis.Redis(db=2).lrange("my_snowplow_key", 0, -1)  # doctest: +SKIP
     [b'{"e":"pv","url":"http://www.example.com",...}']
 
@@ -82,6 +87,8 @@ DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 DEFAULT_FLUSH_TIMEOUT = 10.0
 #: Default seconds :meth:`RedisEmitter.close` (and interpreter exit) keeps pushing.
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+#: Default seconds a ``track_*`` call may wait on Redis (its socket timeouts).
+DEFAULT_PUSH_TIMEOUT = 0.5
 #: Back-off between pushes while Redis fails: 0.1 s doubling to 5 s, with jitter.
 BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
@@ -133,6 +140,36 @@ def redis_client(
     )
 
 
+def bounded_client(client: Any, timeout: float) -> Any:
+    """A client on the same server as ``client``, with ``timeout`` as its socket timeouts and no
+    retries; None when ``client`` is not a plain ``redis.Redis`` (e.g. a cluster client).
+
+    Args:
+        client: A ``redis.Redis`` client.
+        timeout: Seconds a command (or a connection attempt) may take.
+    """
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        for name in ("orig_socket_timeout", "orig_socket_connect_timeout"):
+            kwargs.pop(name, None)  # redis-py's own bookkeeping, set again by the new pool
+        connect = kwargs.get("socket_connect_timeout")
+        kwargs.update(
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout if connect is None else min(connect, timeout),
+            retry=Retry(NoBackoff(), 0),
+        )
+        bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
+        return redis.Redis(connection_pool=bounded_pool)
+    except Exception:  # noqa: BLE001 - any client we cannot copy: pushes stay in the background
+        logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
+        return None
+
+
 def describe_client(client: Any) -> str:
     """A short, password-free description of a ``redis.Redis`` client, for logs and reprs."""
     try:
@@ -163,17 +200,24 @@ def is_redis_error(exc: BaseException) -> bool:
 def _push_chunks(
     client: Any, key: str, chunks: List[Chunk], log: ThrottledLog
 ) -> Tuple[List[Chunk], List[Chunk]]:
-    """RPUSH each chunk's events (one command per chunk) through one pipeline.
+    """RPUSH each chunk's events (one command per chunk; several through one pipeline).
+
+    The values are passed as ``bytes``: redis-py writes each ``memoryview`` value with a
+    system call of its own, but joins small ``bytes`` values into larger writes.
 
     Returns:
         ``(pushed, not_pushed)`` chunks.
 
     Raises:
-        Exception: The pipeline failed as a whole (connection error): nothing is known pushed.
+        Exception: The command or pipeline failed as a whole (connection error): nothing is
+            known pushed.
     """
+    if len(chunks) == 1:
+        client.rpush(key, *chunks[0].events())
+        return chunks, []
     pipe = client.pipeline(transaction=False)
     for chunk in chunks:
-        pipe.rpush(key, *chunk.views())
+        pipe.rpush(key, *chunk.events())
     results = pipe.execute(raise_on_error=False)
     pushed: List[Chunk] = []
     failed: List[Chunk] = []
@@ -229,8 +273,8 @@ def _check_seconds(value: Any, name: str, where: str, *, optional: bool = False)
 class RedisEmitter:
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
-    ``input`` (every ``track_*``) never waits on Redis: it queues the event's bytes and a
-    background thread pushes them (see the module documentation). Thread-safe; survives
+    ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
+    all while Redis is failing (see the module documentation). Thread-safe; survives
     ``os.fork`` (a child starts with an empty queue and its own connections and thread).
 
     Args:
@@ -241,9 +285,9 @@ class RedisEmitter:
         key: The Redis list the events are appended to (default ``"snowplow"``).
         url: A Redis URL (``redis://[[user]:password@]host:port/db``, ``rediss://``,
             ``unix://``) for the default client; cannot be combined with ``rdb``.
-        buffer_size: Events queued before the background thread is woken to push them. The
-            default, 1, pushes each event at once, just after ``track_*`` returns; a few
-            hundred is cheaper per event.
+        buffer_size: Events queued before they are pushed. The default, 1, pushes each event
+            before ``track_*`` returns (while Redis answers); a few hundred is much cheaper
+            per event.
         max_batch_age: Seconds a partial buffer may wait before it is pushed anyway; None to
             push only on a full buffer, :meth:`flush` or exit. Default 1.0.
         max_buffered: Bound of the events held in memory (queued or being pushed; default
@@ -252,6 +296,9 @@ class RedisEmitter:
             tracked beyond it is dropped and reported.
         shutdown_timeout: Seconds :meth:`close` and interpreter exit keep trying to push what
             is held (default 5); what is left then is dropped and reported.
+        push_timeout: The socket timeouts of the pushes ``track_*`` makes, never retried in
+            the caller (default 0.5 s); a ``track_*`` call waits on Redis twice this at most
+            (a push in progress by another thread, then its own).
         on_success: Called with the list of event dicts after each successful push.
         on_failure: Called with ``(0, list of event dicts)`` for events dropped (a bound was
             reached, or Redis could not be reached before ``shutdown_timeout`` at close);
@@ -274,6 +321,7 @@ class RedisEmitter:
         max_buffered: int = 100_000,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        push_timeout: float = DEFAULT_PUSH_TIMEOUT,
         on_success: Optional[SuccessCallback] = None,
         on_failure: Optional[FailureCallback] = None,
     ) -> None:
@@ -314,6 +362,7 @@ class RedisEmitter:
         self.max_buffered = max_buffered
         self.max_queue_bytes = max_queue_bytes
         self.shutdown_timeout = _check_seconds(shutdown_timeout, "shutdown_timeout", where)
+        self.push_timeout = _check_seconds(push_timeout, "push_timeout", where)
         self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
         self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
         self._rdb = rdb
@@ -341,6 +390,9 @@ class RedisEmitter:
         self._failures = 0  # failed pushes so far, for flush
         self._pusher: Optional[threading.Thread] = None
         self._pusher_idle = False
+        self._push_lock = threading.Lock()  # one push at a time, in order
+        self._healthy = True  # the last push worked: track_* may push itself
+        self._inline: Any = None  # the bounded client of track_*'s pushes; False: none
         self._closed = False
 
     def _reset_after_fork(self) -> None:
@@ -364,10 +416,24 @@ class RedisEmitter:
                     self._rdb = redis_client(self.url)
         return self._rdb
 
+    def _inline_client(self) -> Any:
+        """A client like :attr:`client` with ``push_timeout`` socket timeouts and no retries,
+        for the pushes of ``track_*``; None if it cannot be built (then those pushes are left
+        to the background thread)."""
+        if self._inline is None:
+            client = self.client
+            with self._client_lock:
+                if self._inline is None:
+                    self._inline = bounded_client(client, self.push_timeout) or False
+        return self._inline or None
+
     # -- the caller's side -------------------------------------------------------------------
 
     def input(self, payload: Mapping[str, Any]) -> None:
-        """Queue one event for the background pusher; never waits on Redis.
+        """Queue one event; push the queue when it holds ``buffer_size`` events and Redis works.
+
+        Waits on Redis twice ``push_timeout`` at most; a failed push keeps the events for the
+        background thread.
 
         Args:
             payload: The event: a flat dict of protocol field names to strings (not modified).
@@ -390,14 +456,48 @@ class RedisEmitter:
                     self._oldest = time.monotonic()
                 queue.append(event)
                 self._tracked += 1
+                due = queue.events >= self.buffer_size
+                inline = due and self._healthy and self._inline is not False
+                backlog = queue.events >= 2 * self.buffer_size
                 if self._pusher is None:
                     self._start_pusher()
-                elif self._pusher_idle and queue.events >= self.buffer_size:
+                elif due and not inline and self._pusher_idle:
                     self._pusher_idle = False
                     cond.notify()
         self._counters.add(accepted=1)
         if refused:
             self._drop_one(payload)
+        elif inline:
+            self._push_inline(backlog)
+
+    def _push_inline(self, backlog: bool) -> None:
+        """Push the queue from the caller's thread.
+
+        When another thread is pushing, it (or the background thread) takes these events next;
+        but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
+        (waiting frees the GIL for a background push that a CPU-bound caller would starve).
+
+        Args:
+            backlog: Wait for a push in progress instead of leaving at once.
+        """
+        if backlog:
+            acquired = self._push_lock.acquire(timeout=self.push_timeout)
+        else:
+            acquired = self._push_lock.acquire(blocking=False)
+        if not acquired:
+            return
+        try:
+            client = self._inline_client()
+            if client is None:  # no bounded client: the background thread pushes
+                with self._cond:
+                    self._wake_locked()
+                return
+            with self._cond:
+                chunks = self._take_locked()
+            if chunks:
+                self._push(chunks, client)
+        finally:
+            self._push_lock.release()
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         self._counters.add(dropped=1)
@@ -554,38 +654,53 @@ class RedisEmitter:
         self._pusher_idle = False
         thread.start()
 
-    def _due(self) -> Tuple[Optional[List[Chunk]], Optional[float]]:
-        """With the lock held: the chunks to push now, or how long to sleep (None: stop)."""
+    def _due(self) -> Optional[float]:
+        """With the lock held: 0 to push now, else seconds to sleep (None: stop)."""
         if self._closed or self._pusher is not threading.current_thread():
-            return None, None
+            return None
         queue = self._queue
         if not queue.events:
             self._flush_wanted = False
-            return None, 1.0
+            return 1.0
         now = time.monotonic()
         if now < self._retry_at:
-            return None, self._retry_at - now
+            return self._retry_at - now
         max_age = self.max_batch_age
         if self._flush_wanted or queue.events >= self.buffer_size:
-            due_at = now
-        elif max_age is None:
-            return None, 1.0
-        else:
-            due_at = self._oldest + max_age
-        if now < due_at:
-            return None, due_at - now
-        chunks = queue.take(CHUNKS_PER_PUSH)
+            return 0.0
+        if max_age is None:
+            return 1.0
+        return max(0.0, self._oldest + max_age - now)
+
+    def _take_locked(self) -> List[Chunk]:
+        """With the lock held: take the chunks of the next push (marked in flight)."""
+        chunks = self._queue.take(CHUNKS_PER_PUSH)
+        if not chunks:
+            return chunks
         self._in_flight = chunks
         self._in_flight_events = _count(chunks)
         self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
-        if queue.events:
-            self._oldest = now
-        return chunks, 0.0
+        if self._queue.events:
+            self._oldest = time.monotonic()
+        return chunks
 
-    def _push(self, chunks: List[Chunk]) -> None:
-        """Push ``chunks``; on failure put them back at the head of the queue. Never raises."""
+    def _push_due(self) -> None:
+        """The background thread's push (after the caller's own, if one is running)."""
+        with self._push_lock:
+            with self._cond:
+                if self._due() != 0.0:
+                    return
+                chunks = self._take_locked()
+            if chunks:
+                self._push(chunks, self.client)
+
+    def _push(self, chunks: List[Chunk], client: Any) -> None:
+        """Push ``chunks``; on failure put them back at the head of the queue. Never raises.
+
+        The caller holds ``_push_lock``.
+        """
         try:
-            pushed, failed = _push_chunks(self.client, self.key, chunks, self._push_log)
+            pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
         except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
             if not is_redis_error(exc):
                 logger.error(
@@ -612,6 +727,7 @@ class RedisEmitter:
             self._in_flight = None
             self._in_flight_events = self._in_flight_bytes = 0
             self._done += sent
+            self._healthy = not failed
             if failed:
                 self._attempt += 1
                 self._failures += 1
@@ -619,6 +735,7 @@ class RedisEmitter:
                 if not self._queue.events:
                     self._oldest = time.monotonic()
                 self._queue.put_back(failed)
+                self._wake_locked()  # the background thread retries after the back-off
             else:
                 self._attempt = 0
                 self._retry_at = 0.0
@@ -643,15 +760,15 @@ def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
         if emitter is None:
             return
         with emitter._cond:
-            chunks, sleep = emitter._due()
+            sleep = emitter._due()
             if sleep is None:
                 return
-            if chunks is None:
+            if sleep > 0:
                 # During a back-off new events must not wake it (one wake-up per event would
                 # take the host's GIL for nothing); flush() and close() still do.
                 emitter._pusher_idle = time.monotonic() >= emitter._retry_at
                 emitter._cond.wait(min(sleep, 1.0))
                 emitter._pusher_idle = False
-        if chunks:
-            emitter._push(chunks)
+        if sleep == 0:
+            emitter._push_due()
         del emitter

@@ -67,6 +67,12 @@ def stored_eids(client: redis.Redis, key: str = "snowplow") -> List[str]:
     return [orjson.loads(item)["eid"] for item in client.lrange(key, 0, -1)]
 
 
+def first_seen(eids: List[str]) -> List[str]:
+    """``eids`` without repeats, in order of first appearance (a push that timed out while
+    Redis was frozen may be carried out when it resumes, and is pushed again: at-least-once)."""
+    return list(dict.fromkeys(eids))
+
+
 class Failures:
     """Records ``on_failure`` calls."""
 
@@ -95,15 +101,30 @@ def test_each_event_is_stored_as_its_post_json(
     assert emitter.close() is True
 
 
-def test_the_default_buffer_pushes_each_event_without_a_flush(
+def test_the_default_buffer_stores_each_event_before_track_returns(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    """buffer_size=1: the background thread pushes every event soon after track returns."""
     emitter = RedisEmitter(url=redis_server.url, max_batch_age=None)
     for i in range(1, 4):
         emitter.input(make_event(i))
-        assert wait_until(lambda n=i: redis_client.llen("snowplow") == n, timeout=10)
+        assert redis_client.llen("snowplow") == i
     emitter.close()
+
+
+def test_a_cpu_bound_caller_with_a_healthy_redis_drops_nothing(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Tracking in a tight loop: full buffers are pushed by the caller itself, so the queue
+    never outgrows a bound of 3 buffers (a background thread alone would wait for the GIL
+    after every socket write and fall behind)."""
+    event_size = len(encode_event(make_event(0), "post"))
+    emitter = RedisEmitter(url=redis_server.url, buffer_size=100, max_queue_bytes=300 * event_size)
+    for i in range(20_000):
+        emitter.input(make_event(i))
+    assert emitter.flush(timeout=10) is True
+    stats = emitter.stats()
+    assert (stats.dropped, stats.sent) == (0, 20_000)
+    assert redis_client.llen("snowplow") == 20_000
 
 
 def test_a_partial_buffer_waits_for_the_buffer_size(
@@ -250,7 +271,8 @@ def test_track_never_waits_on_a_hung_redis(own_redis: RedisServer) -> None:
     thaw(own_redis)
     assert emitter.flush(timeout=15) is True
     client = redis.Redis.from_url(own_redis.url)
-    assert client.llen("snowplow") == 21
+    stored = stored_eids(client)
+    assert len(first_seen(stored)) == 21 and len(stored) <= 22
     stats = emitter.stats()
     assert (stats.sent, stats.dropped, stats.queued) == (21, 0, 0)
     client.close()
@@ -267,7 +289,7 @@ def test_events_tracked_while_redis_is_dead_are_stored_once_it_is_back(
     thaw(own_redis)
     assert emitter.flush(timeout=15) is True
     client = redis.Redis.from_url(own_redis.url)
-    assert stored_eids(client) == [make_event(i)["eid"] for i in range(6)]
+    assert first_seen(stored_eids(client)) == [make_event(i)["eid"] for i in range(6)]
     client.close()
 
 
@@ -383,7 +405,8 @@ def test_the_byte_bound_drops_new_events_and_stored_plus_dropped_equals_tracked(
     client = redis.Redis.from_url(own_redis.url)
     stored = stored_eids(client)
     client.close()
-    everything = sorted(stored + failures.eids())
+    assert set(stored).isdisjoint(failures.eids())
+    everything = sorted(first_seen(stored) + failures.eids())
     assert everything == sorted(make_event(i)["eid"] for i in range(tracked))
     stats = emitter.stats()
     assert stats.sent + stats.dropped == stats.accepted == tracked

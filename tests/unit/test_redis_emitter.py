@@ -75,6 +75,7 @@ def test_repr_and_errors_never_show_the_password() -> None:
         ({"rdb": "localhost"}, "argument 'rdb' must be a redis.Redis client or None, got str"),
         ({"rdb": redis.Redis(), "url": "redis://h"}, "pass either 'rdb' or 'url', not both"),
         ({"max_queue_bytes": 0}, "argument 'max_queue_bytes' must be a positive integer, got 0"),
+        ({"push_timeout": 0}, "argument 'push_timeout' must be a positive number of seconds"),
         (
             {"shutdown_timeout": -1},
             "argument 'shutdown_timeout' must be a positive number of seconds, got -1",
