@@ -589,6 +589,7 @@ def test_stats_count_accepted_sent_failed_and_queued(
         "retried": 0,
         "dropped": 0,
         "queued": 0,
+        "queued_bytes": 0,
         "in_flight": 0,
         "senders_alive": 0,
         "restarts": 0,
