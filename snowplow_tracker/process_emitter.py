@@ -373,6 +373,25 @@ class ProcessEmitter(BaseEmitter):
         """
         self._enqueue(encode_or_raise(payload, self.method, self._where))
 
+    def input_encoded(self, event: bytes) -> None:
+        """Queue one event already encoded for POST (``wire.encode_event(payload, "post")``).
+
+        For relays that hold encoded events, such as :class:`~snowplow_tracker.RedisWorker`:
+        the bytes are sent as they are, never parsed again.
+
+        Args:
+            event: The event's compact JSON object, UTF-8, without ``stm``.
+
+        Raises:
+            ConfigurationError: The emitter sends by GET, which needs the event's fields.
+        """
+        if self.method != "post":
+            raise ConfigurationError(
+                f"{self._where}.input_encoded: needs method 'post', this emitter sends by "
+                f"{self.method!r}; pass the event dict to input() instead"
+            )
+        self._enqueue(bytes(event))
+
     def _input_from_tracker(self, payload: PayloadDict) -> None:
         """``input`` for dicts built by :class:`~snowplow_tracker.tracker.Tracker`.
 
