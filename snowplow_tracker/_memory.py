@@ -46,3 +46,35 @@ def give_back_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+#: After a process held at least this many bytes of queued events, memory is given back to the
+#: OS once the queue has drained to an eighth of its peak.
+TRIM_AFTER_BYTES = 16 * 1024 * 1024
+
+
+class HeapWatermark:
+    """The peak of bytes an emitter held since memory was last given back.
+
+    Not thread-safe: the emitter calls it under its own lock, then calls
+    :func:`give_back_memory` outside that lock when :meth:`drained` says so.
+
+    Args:
+        threshold: Peaks below this are not worth a trim.
+    """
+
+    def __init__(self, threshold: int = TRIM_AFTER_BYTES) -> None:
+        self.threshold = threshold
+        self.peak = 0
+
+    def note(self, held: int) -> None:
+        """Record that ``held`` bytes are held now (after the queue grew)."""
+        if held > self.peak:
+            self.peak = held
+
+    def drained(self, held: int) -> bool:
+        """True, once per burst, when a large peak has drained to an eighth of itself."""
+        if self.peak < self.threshold or held > self.peak // 8:
+            return False
+        self.peak = held
+        return True

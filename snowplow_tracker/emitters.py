@@ -47,6 +47,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ._logging import ThrottledLog, logger
+from ._memory import HeapWatermark, give_back_memory
 from .batching import DEFAULT_POST_BUFFER_SIZE, Batcher, BatchLimits, split_batches
 from .errors import ConfigurationError, EncodingError
 from .event_store import BufferView, EventStore
@@ -81,10 +82,11 @@ DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
 
 #: Default seconds that ``close()`` and the exit handler spend delivering what is left.
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
-#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (128 MiB). It
-#: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context) while the
-#: sending thread gets little of the GIL: 64 MiB dropped 14,700 of those 160,000 events.
-DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024
+#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB). It
+#: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context, 75 MiB)
+#: while the sending thread gets little of the GIL (64 MiB dropped 14,700 of those 160,000
+#: events), and keeps a collector outage under issue 9's 110 MB of host growth (128 MiB: 129 MB).
+DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
 #: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
 #: JSON escapes newlines and a querystring percent-encodes them.
 _SEP = b"\n"
@@ -1017,7 +1019,7 @@ class AsyncEmitter(Emitter):
     Args:
         thread_count: Requests in flight at once, one sending thread each (default 1).
         max_queue_bytes: Bytes of encoded events held (queued or in flight) before new batches
-            are dropped (default 128 MiB, :data:`DEFAULT_MAX_QUEUE_BYTES`).
+            are dropped (default 96 MiB, :data:`DEFAULT_MAX_QUEUE_BYTES`).
         max_queued_batches: Also drop when this many batches wait (default None: no bound by
             count).
 
@@ -1082,6 +1084,7 @@ class AsyncEmitter(Emitter):
         self._active: Dict[int, _Batch] = {}  # taken by a thread: sending, retrying, reporting
         self._next_ticket = 0
         self._held_bytes = 0
+        self._watermark = HeapWatermark()
         self._ready_events = 0
         self._active_events = 0
         self._sending = 0  # threads holding a sending slot (at most thread_count)
@@ -1120,6 +1123,7 @@ class AsyncEmitter(Emitter):
                 self._ready.append(item)
                 self._ready_events += item.count
                 self._held_bytes += len(item.data)
+                self._watermark.note(self._held_bytes)
                 self._wake_locked()
                 return
         _drop_log.log(
@@ -1213,6 +1217,9 @@ class AsyncEmitter(Emitter):
             with self._done:
                 self._forget_locked(batch)
                 self._done.notify_all()
+                drained = self._watermark.drained(self._held_bytes)
+            if drained:  # a burst was delivered: return its heap pages to the OS
+                give_back_memory()
 
     def _forget_locked(self, batch: _Batch) -> None:
         del self._active[batch.ticket]

@@ -51,7 +51,7 @@ from orjson import dumps as _dumps
 
 from . import ipc
 from ._logging import ThrottledLog, logger
-from ._memory import give_back_memory
+from ._memory import HeapWatermark, give_back_memory
 from .batching import throughput_defaults
 from .emitters import (
     BaseEmitter,
@@ -83,9 +83,6 @@ IPC_MAX_BATCH_BYTES = 1024 * 1024
 #: Bytes of dropped events held for ``on_failure`` before the tracking thread reports them
 #: itself (when the listener thread falls behind): bounds what a tight loop can pile up.
 DROP_PILE_BYTES = 1024 * 1024
-#: After the host held at least this many bytes, memory is given back to the OS once the
-#: queue has drained to an eighth of its peak.
-TRIM_AFTER_BYTES = 16 * 1024 * 1024
 #: Seconds between two wake-ups of the listener thread for drops (a wake-up is a syscall in the
 #: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
 DROP_WAKE_INTERVAL = 0.05
@@ -179,7 +176,7 @@ class _State:
         # that the hot path takes the slow path then.
         self.room = 0
         self.event_room = 0
-        self.peak_bytes = 0  # since memory was last given back
+        self.watermark = HeapWatermark()  # bytes held at the peak since memory was given back
         self.next_id = 1
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
@@ -503,9 +500,7 @@ class ProcessEmitter(BaseEmitter):
         s.outbox_events += n
         s.event_room -= n
         self._counters.accepted += n  # micro_events are added by stats()
-        held = self.max_queue_bytes - s.room
-        if held > s.peak_bytes:
-            s.peak_bytes = held
+        s.watermark.note(self.max_queue_bytes - s.room)
         if s.feeder_idle:
             self._wake_feeder_locked(s)
 
@@ -784,10 +779,8 @@ class ProcessEmitter(BaseEmitter):
     def _give_back_memory(self, s: _State) -> None:
         """After a burst drained, return the freed heap pages to the OS (see ``_memory``)."""
         with s.lock:
-            held = self.max_queue_bytes - s.room
-            if s.peak_bytes < TRIM_AFTER_BYTES or held > s.peak_bytes // 8:
+            if not s.watermark.drained(self.max_queue_bytes - s.room):
                 return
-            s.peak_bytes = held
         give_back_memory()
 
     # ---------------------------------------------------------------- public control

@@ -22,3 +22,18 @@ def test_freed_orjson_buffers_are_given_back_to_the_os() -> None:
     assert give_back_memory() is True
     after = process.memory_info().rss
     assert before - after > 40 * 1024 * 1024
+
+
+def test_heap_watermark_says_drained_once_per_large_burst() -> None:
+    """A peak over the threshold that drains to an eighth triggers one trim, then re-arms."""
+    from snowplow_tracker._memory import HeapWatermark
+
+    mark = HeapWatermark(threshold=1000)
+    mark.note(500)
+    assert not mark.drained(0)  # a small peak is not worth a trim
+    mark.note(8000)
+    assert not mark.drained(1001)  # not yet an eighth of the peak
+    assert mark.drained(1000)
+    assert not mark.drained(0)  # once per burst
+    mark.note(4000)
+    assert mark.drained(100)
