@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import FrozenSet, Optional
 
-from .errors import ConfigurationError
+from . import arguments as _args
 
 #: Statuses that are never retried: the collector will answer the same again (as the 1.x tracker).
 DEFAULT_NO_RETRY_STATUSES: FrozenSet[int] = frozenset({400, 401, 403, 410, 422})
@@ -64,36 +64,19 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         where = "RetryPolicy"
-        if self.max_attempts is not None and (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_attempts' must be an integer >= 1 or None, "
-                f"got {self.max_attempts!r}"
-            )
+        attempts = self.max_attempts
+        if attempts is not None and (not _args.is_integer(attempts) or attempts < 1):
+            _args.fail(where, "max_attempts", "an integer >= 1 or None", attempts)  # text pinned
         if self.max_attempts is None and self.deadline is None:
-            raise ConfigurationError(
-                f"{where}: 'max_attempts' and 'deadline' cannot both be None (retries would be "
-                "unbounded)"
+            _args.refuse(
+                where,
+                "'max_attempts' and 'deadline' cannot both be None (retries would be unbounded)",
             )
         for name in ("deadline", "base_delay", "max_delay"):
             value = getattr(self, name)
-            if value is None and name == "deadline":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigurationError(
-                    f"{where}: argument '{name}' must be a number >= 0, got {value!r}"
-                )
-        if (
-            isinstance(self.jitter, bool)
-            or not isinstance(self.jitter, (int, float))
-            or not 0 <= self.jitter <= 1
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'jitter' must be a number from 0 to 1, got {self.jitter!r}"
-            )
+            if value is not None or name != "deadline":
+                _args.non_negative_number(where, name, value)
+        _args.number_between(where, "jitter", self.jitter, 0, 1)
         object.__setattr__(self, "no_retry_statuses", frozenset(self.no_retry_statuses))
 
     @classmethod
