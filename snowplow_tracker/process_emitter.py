@@ -1,6 +1,6 @@
 """``ProcessEmitter``: the tracker's hot path hands events to a pool of sender processes.
 
-Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and copies the bytes
+Data path: ``input`` serialises the event once (orjson) and copies the bytes
 into the micro-batch being filled, which is already framed as its pipe message (a ``bytearray``:
 no Python object per queued event); a full or old micro-batch goes, as ONE pipe message, to the
 sender process with the least work in flight. What the host holds (micro-batch, outbox, in

@@ -184,12 +184,6 @@ def test_timestamp_rejects_non_positive_too_large_and_non_numbers(value: Any) ->
     )
 
 
-def test_optional_timestamp_accepts_none() -> None:
-    contracts.optional_timestamp(M, "arg", None)
-    with pytest.raises(ValidationError):
-        contracts.optional_timestamp(M, "arg", 0)
-
-
 # ---------------------------------------------------------------------------- choices, uuids
 
 
@@ -374,16 +368,6 @@ def test_form_element_rejects_an_unknown_type() -> None:
 
 
 # ---------------------------------------------------------------------------- misc
-
-
-def test_instance_of_uses_the_class_name_or_the_given_description() -> None:
-    contracts.instance_of(M, "arg", 1, int)
-    assert message_of(contracts.instance_of, "x", int) == (
-        f"{M}: argument 'arg' must be a int, got 'x'"
-    )
-    assert message_of(contracts.instance_of, "x", int, "an integer") == (
-        f"{M}: argument 'arg' must be an integer, got 'x'"
-    )
 
 
 def test_helpers_check_even_when_contracts_are_disabled() -> None:
