@@ -1,7 +1,7 @@
 """The documented custom emitter for Tracker tests, and the contracts switch restored after each.
 
-Use: ``from tests.capture import Capture, restore_contracts`` and mark the module with
-``pytestmark = pytest.mark.usefixtures("restore_contracts")``.
+``tests/conftest.py`` registers this module as a plugin: mark a module that switches contracts
+off with ``pytestmark = pytest.mark.usefixtures("restore_contracts")``.
 """
 
 from __future__ import annotations

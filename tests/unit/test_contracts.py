@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -12,15 +12,10 @@ from snowplow_tracker.constants import FORM_NODE_NAMES, FORM_TYPES
 from snowplow_tracker.errors import SnowplowError, ValidationError
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 
+pytestmark = pytest.mark.usefixtures("restore_contracts")
+
 M = "Tracker.track_x"
 SDJ = SelfDescribingJson("iglu:com.acme/thing/jsonschema/1-0-0", {"a": 1})
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
 
 
 def message_of(check: Callable[..., None], *args: Any, **kwargs: Any) -> str:
