@@ -59,10 +59,10 @@ class Calls:
             self.failures.append((sent, unsent))
         self.failed.set()
 
-    def sent_eids(self) -> List[List[str]]:
-        """The ``eid`` of each event passed to ``on_success``, batch by batch."""
+    def sent_eids(self) -> List[str]:
+        """The ``eid`` of each event passed to ``on_success``, in order."""
         with self.lock:
-            return [[e["eid"] for e in batch] for batch in self.successes]
+            return [e["eid"] for batch in self.successes for e in batch]
 
     def failed_eids(self) -> List[Tuple[int, List[str]]]:
         """``(sent, eids of the unsent events)`` of each call of ``on_failure``."""
