@@ -122,11 +122,13 @@ class Batcher:
         """Bytes the buffered events will take on the wire."""
         return self._bytes
 
-    def add(self, event: bytes) -> List[List[bytes]]:
+    def add(self, event: bytes, keep_full: bool = False) -> List[List[bytes]]:
         """Buffer one event; return the batches that became ready (usually none or one).
 
         Args:
             event: Bytes from :func:`snowplow_tracker.wire.encode_event`.
+            keep_full: Keep a batch this event fills (see :meth:`is_full`) for the owner to
+                drain; a batch the event does not fit into is still returned.
         """
         limits = self.limits
         ready: List[List[bytes]] = []
@@ -143,11 +145,16 @@ class Batcher:
             self._bytes = POST_ENVELOPE_OVERHEAD if limits.method == "post" else 0
         self._events.append(event)
         self._bytes += cost
-        if len(self._events) >= limits.buffer_size or (
-            limits.byte_limit is not None and self._bytes >= limits.byte_limit
-        ):
+        if not keep_full and self.is_full():
             ready.append(self.drain())
         return ready
+
+    def is_full(self) -> bool:
+        """Whether the buffered events reach ``buffer_size`` or ``byte_limit``."""
+        limits = self.limits
+        return len(self._events) >= limits.buffer_size or (
+            limits.byte_limit is not None and self._bytes >= limits.byte_limit
+        )
 
     def extend(self, events: List[bytes]) -> List[List[bytes]]:
         """Buffer many events; return the batches that became ready."""
@@ -156,10 +163,18 @@ class Batcher:
             ready.extend(self.add(event))
         return ready
 
+    def events(self) -> List[bytes]:
+        """A copy of the buffered events, oldest first."""
+        return list(self._events)
+
     def drain(self) -> List[bytes]:
         """Take every buffered event as one batch (possibly empty)."""
         events, self._events, self._bytes = self._events, [], 0
         return events
+
+    def drain_batches(self) -> List[List[bytes]]:
+        """Take every buffered event, cut into batches within the limits (none when empty)."""
+        return split_batches(self.drain(), self.limits)
 
     def age(self, now: Optional[float] = None) -> float:
         """Seconds since the oldest buffered event arrived (0 when empty)."""
@@ -178,3 +193,16 @@ class Batcher:
         if not self._events or max_age is None:
             return None
         return max(0.0, max_age - self.age(now))
+
+
+def split_batches(events: List[bytes], limits: BatchLimits) -> List[List[bytes]]:
+    """Cut ``events`` into batches within ``limits``, in order.
+
+    Args:
+        events: Encoded events.
+        limits: The batching rules.
+    """
+    batcher = Batcher(limits)
+    ready = batcher.extend(events)
+    tail = batcher.drain()
+    return [*ready, tail] if tail else ready

@@ -15,6 +15,7 @@ from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple, Type, Un
 
 from . import arguments as _args
 from .event_store import EventStore
+from .retry import RetryPolicy, check_retry_code, with_1x_options
 from .typing import FailureCallback, SuccessCallback
 
 #: The emitter kinds :attr:`EmitterConfiguration.emitter` may name.
@@ -29,6 +30,7 @@ _PASSED = (
     "byte_limit",
     "request_timeout",
     "buffer_capacity",
+    "max_retry_delay_seconds",
     "custom_retry_codes",
     "event_store",
     "session",
@@ -52,16 +54,21 @@ def emitter_class(kind: str) -> Type[Any]:
 
 
 def _accepted(cls: Type[Any]) -> FrozenSet[str]:
-    """The names of the parameters of ``cls.__init__`` and of its bases' (``**kwargs`` chains)."""
+    """The names of the parameters of ``cls.__init__``, and of its bases' as long as each
+    ``__init__`` passes on ``**kwargs``."""
     names: Set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
-        if init is not None and klass is not object:
-            names.update(
-                p.name
-                for p in inspect.signature(init).parameters.values()
-                if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-            )
+        if init is None or klass is object:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names.update(
+            p.name
+            for p in params
+            if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        )
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            break
     return frozenset(names)
 
 
@@ -80,6 +87,8 @@ class EmitterConfiguration:
         byte_limit: Most bytes per request batch, at least 1.
         request_timeout: Seconds, or ``(connect, read)`` seconds, per request.
         buffer_capacity: Most events buffered, at least 1 (1.x).
+        max_retry_delay_seconds: Upper bound of one retry delay in seconds (the emitters'
+            argument; not a field of 1.x's configuration).
         custom_retry_codes: Status code -> whether to retry it (1.x).
         event_store: Where unsent events are buffered (1.x; see :mod:`~.event_store`).
         session: A ``requests.Session`` to send with (proxies, adapters, certificates).
@@ -96,6 +105,7 @@ class EmitterConfiguration:
     byte_limit: Optional[int] = None
     request_timeout: Optional[Union[float, Tuple[float, float]]] = None
     buffer_capacity: Optional[int] = None
+    max_retry_delay_seconds: Optional[float] = None
     custom_retry_codes: Dict[int, bool] = field(default_factory=dict)
     event_store: Optional[EventStore] = None
     session: Optional[Any] = None
@@ -106,6 +116,7 @@ class EmitterConfiguration:
         _args.optional_count(_WHERE, "batch_size", self.batch_size, minimum=1)
         _args.optional_count(_WHERE, "byte_limit", self.byte_limit, minimum=1)
         _args.optional_count(_WHERE, "buffer_capacity", self.buffer_capacity, minimum=1)
+        with_1x_options(RetryPolicy(), self.max_retry_delay_seconds, None, _WHERE)  # checks it
         _args.optional_callable(_WHERE, "on_success", self.on_success)
         _args.optional_callable(_WHERE, "on_failure", self.on_failure)
         if not isinstance(self.custom_retry_codes, dict):
@@ -125,19 +136,18 @@ class EmitterConfiguration:
 
     @staticmethod
     def _check_retry_code(code: Any, retry: Any) -> None:
-        if not isinstance(code, int) or isinstance(code, bool) or 200 <= code < 300:
-            _args.fail(_WHERE, "custom_retry_codes", "keyed by non-2xx status codes", code)
-        _args.boolean(_WHERE, f"custom_retry_codes[{code}]", retry)
+        check_retry_code(code, retry, _WHERE)
 
     def set_retry_code(self, status_code: int, retry: bool = True) -> bool:
         """Add a retry rule for an HTTP status code (1.x); return True.
 
         Args:
-            status_code: A status code that is not 2xx.
+            status_code: A status code that is not a success (2xx or 3xx).
             retry: Whether a request answered with it is retried.
 
         Raises:
-            ConfigurationError: ``status_code`` is not a non-2xx int, or ``retry`` not a bool.
+            ConfigurationError: ``status_code`` is a success or not an HTTP status, or
+                ``retry`` not a bool.
         """
         self._check_retry_code(status_code, retry)
         self.custom_retry_codes[status_code] = retry

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Dict, List, Optional, Protocol, runtime_checkable
+from typing import Callable, Dict, List, Optional, Protocol, runtime_checkable
 
 from . import arguments as _args
 from ._logging import logger as _package_logger
+from .wire import decode_events
 
 PayloadDict = Dict[str, str]
 
@@ -130,3 +131,34 @@ class InMemoryEventStore:
                 self.dropped,
             )
         self.logger.debug("Dropped event: %r", payload)
+
+
+class BufferView:
+    """Tracker 1.x's ``emitter.event_store`` for an emitter without a store of yours: a
+    read-only view of its compact buffer of encoded events.
+
+    Args:
+        events: Returns a copy of the buffered encoded events.
+        method: The emitter's ``"get"`` or ``"post"`` (how the events are encoded).
+        buffer_capacity: The emitter's ``buffer_capacity``, or None.
+    """
+
+    def __init__(
+        self,
+        events: Callable[[], List[bytes]],
+        method: str,
+        buffer_capacity: Optional[int] = None,
+    ) -> None:
+        self._events = events
+        self._method = method
+        #: The emitter's ``buffer_capacity``, or None.
+        self.buffer_capacity = buffer_capacity
+
+    @property
+    def event_buffer(self) -> List[PayloadDict]:
+        """The buffered events, decoded to dicts, oldest first (a copy)."""
+        return decode_events(self._events(), self._method)
+
+    def size(self) -> int:
+        """Return the number of events buffered."""
+        return len(self._events())

@@ -12,6 +12,8 @@ Rules (the tracker protocol's, as the python tracker applies them):
 
 from __future__ import annotations
 
+import json
+import math
 from binascii import b2a_base64
 from typing import Any, Callable, Dict, Mapping, MutableMapping, Optional
 
@@ -68,7 +70,10 @@ def json_bytes(
     """Serialise ``obj`` to compact UTF-8 JSON with orjson.
 
     Dict keys that are not strings (ints, for example) are converted to strings, as the
-    standard ``json`` module does; that path is only taken when the plain dump fails.
+    standard ``json`` module does, and integers beyond 64 bits are written exactly (JSON numbers
+    have no size limit); those paths are only taken when the plain dump fails. Floats that are
+    not finite (NaN, infinities) are written as ``null``, as JavaScript's ``JSON.stringify``
+    does: JSON has no such numbers.
 
     Args:
         obj: The JSON-serialisable object.
@@ -86,9 +91,31 @@ def json_bytes(
     try:  # non-str dict keys (json.dumps accepts them); rare, so kept off the fast path
         return orjson.dumps(obj, default=json_encoder, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError as exc:
+        first = exc
+    try:  # integers beyond 64 bits, which orjson refuses and JSON allows: the standard library
+        text = json.dumps(
+            _finite(obj),
+            default=json_encoder,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError, RecursionError):
         raise EncodingError(
-            f"{where}: argument '{arg}' cannot be serialised to JSON: {exc}"
-        ) from exc
+            f"{where}: argument '{arg}' cannot be serialised to JSON: {first}"
+        ) from first
+    return text.encode("utf-8")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with its non-finite floats as None (as orjson writes them), for ``json.dumps``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def encode_json(

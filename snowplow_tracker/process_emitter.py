@@ -44,7 +44,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import psutil
 from orjson import dumps as _dumps
@@ -54,7 +54,15 @@ from . import ipc
 from ._logging import ThrottledLog, logger
 from ._memory import give_back_memory
 from .batching import throughput_defaults
-from .emitters import BaseEmitter, FailureCallback, SuccessCallback, encode_or_raise
+from .emitters import (
+    BaseEmitter,
+    FailureCallback,
+    SuccessCallback,
+    check_capacity,
+    encode_or_raise,
+    resolve_batch_size,
+)
+from .errors import ConfigurationError
 from .retry import RetryPolicy
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight, sender_main
 from .stats import EmitterStats
@@ -234,6 +242,12 @@ class ProcessEmitter(BaseEmitter):
             about ``max_in_flight * events per request / round trip`` events per second: 64
             requests of ~125 events over a 50 ms link is 160,000/s, over 200 ms 40,000/s. With
             GET (one event per request) it is the bound: 1,280 events/s per sender over 50 ms.
+        batch_size: Tracker 1.x's name of ``buffer_size`` (give one of them).
+        buffer_capacity: 1.x: also bounds the events held (``max_queue_size`` is the smaller
+            of the two) and ``buffer_size``.
+        max_retry_delay_seconds: 1.x: the retry policy's ``max_delay``.
+        custom_retry_codes: 1.x: HTTP status -> whether it is retried (the retry policy's
+            ``no_retry_statuses``).
 
     The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
     full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
@@ -263,7 +277,15 @@ class ProcessEmitter(BaseEmitter):
         ipc_max_delay: float = DEFAULT_IPC_MAX_DELAY,
         shutdown_timeout: float = 10.0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        batch_size: Optional[int] = None,
+        buffer_capacity: Optional[int] = None,
+        max_retry_delay_seconds: Optional[float] = None,
+        custom_retry_codes: Optional[Mapping[int, bool]] = None,
     ) -> None:
+        buffer_size = resolve_batch_size(buffer_size, batch_size, self._where)
+        capacity = check_capacity(buffer_capacity, self._where)
+        if capacity is not None:
+            max_queue_size = capacity if max_queue_size is None else min(max_queue_size, capacity)
         buffer_size, byte_limit = throughput_defaults(method, buffer_size, byte_limit)
         super().__init__(
             endpoint,
@@ -277,6 +299,9 @@ class ProcessEmitter(BaseEmitter):
             request_timeout,
             retry_policy=retry_policy,
             max_batch_age=max_batch_age,
+            buffer_capacity=buffer_capacity,
+            max_retry_delay_seconds=max_retry_delay_seconds,
+            custom_retry_codes=custom_retry_codes,
         )
         where = self._where
         if process_count is None:
@@ -336,6 +361,25 @@ class ProcessEmitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was queued.
         """
         self._enqueue(encode_or_raise(payload, self.method, self._where))
+
+    def input_encoded(self, event: bytes) -> None:
+        """Queue one event already encoded for POST (``wire.encode_event(payload, "post")``).
+
+        For relays that hold encoded events, such as :class:`~snowplow_tracker.RedisWorker`:
+        the bytes are sent as they are, never parsed again.
+
+        Args:
+            event: The event's compact JSON object, UTF-8, without ``stm``.
+
+        Raises:
+            ConfigurationError: The emitter sends by GET, which needs the event's fields.
+        """
+        if self.method != "post":
+            raise ConfigurationError(
+                f"{self._where}.input_encoded: needs method 'post', this emitter sends by "
+                f"{self.method!r}; pass the event dict to input() instead"
+            )
+        self._enqueue(bytes(event))
 
     def _input_from_tracker(self, payload: PayloadDict) -> None:
         """``input`` for dicts built by :class:`~snowplow_tracker.tracker.Tracker`.

@@ -3,18 +3,37 @@
 Each event is serialised once, by :func:`snowplow_tracker.wire.encode_event` with
 ``method="post"``: the list holds the events' JSON objects (every value a string, no ``stm``),
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
-Events are appended with ``RPUSH``; with ``buffer_size`` above 1 they are buffered and pushed in
-batches (one ``RPUSH`` of many values per batch, pipelined), which is what makes this emitter
-cheap for the caller.
+
+**The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
+outage.**
+``track_*`` (``input``) encodes the event and appends its bytes to an in-memory queue. When the
+queue holds ``buffer_size`` events and the last push worked, ``track_*`` pushes them itself
+(``RPUSH``, up to 1,000 values per command, pipelined) through a copy of the client whose
+socket timeouts are ``push_timeout`` and that never retries: with the default
+``buffer_size=1`` an event is in Redis when ``track_*`` returns, as documented, while Redis
+answers. A push that fails or times out leaves its events queued; from then on ``track_*``
+only queues (no network I/O at all) and a background thread (``snowplow-redis-pusher``,
+started on first use) retries with a capped back-off (0.1 s doubling to 5 s), until a push
+works again. The same thread pushes partial buffers after ``max_batch_age`` and on
+:meth:`RedisEmitter.flush`. (Before, a hung Redis blocked every ``track_*`` for the 5 s socket
+timeout.) Pushing in the caller's thread, not only in the background, matters for a host that
+tracks in a CPU-bound loop: a background thread would wait for the GIL after each socket
+write. Delivery is at-least-once: a push that timed out may still be carried out by Redis, and
+its events are pushed again.
+
+Events are held compactly (their encoded bytes in large ``bytearray`` chunks, about their own
+size each) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
+events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
+background thread retries. An event tracked when a bound is
+reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
+throttled rate. At interpreter exit (and on :meth:`RedisEmitter.close`) the emitter pushes what
+it holds for up to ``shutdown_timeout`` seconds; events still not stored then are counted as
+dropped, passed to ``on_failure`` and logged once, never silently lost.
 
 The ``redis`` package is imported only when the first event is pushed (or when a client is
 built), never when ``snowplow_tracker`` is imported. Install it with
-``pip install snowplow-tracker[redis]``.
-
-A Redis outage never raises into ``track_*``: unpushed events stay in memory, up to
-``max_buffered`` of them, and are pushed again after a back-off; past that bound the oldest are
-dropped, counted in ``stats().dropped``, logged at a throttled rate and passed to
-``on_failure``. The Redis URL's password never appears in a log record or a ``repr``.
+``pip install snowplow-tracker[redis]``. The Redis URL's password never appears in a log record
+or a ``repr``.
 
 Example:
     >>> import redis
@@ -43,6 +62,8 @@ from ._logging import ThrottledLog, logger
 from .credentials import mask_credentials
 from .emitters import check_callback, encode_or_raise
 from .errors import ConfigurationError
+from .event_chunks import Chunk, EventChunks
+from .retry import RetryPolicy
 from .stats import Counters, EmitterStats
 from .wire import PayloadDict, decode_events
 
@@ -53,19 +74,23 @@ FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
 #: Schemes that ``redis.Redis.from_url`` understands.
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a caller.
+#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a thread.
 DEFAULT_SOCKET_TIMEOUT = 5.0
 DEFAULT_CONNECT_TIMEOUT = 2.0
-#: Values per ``RPUSH`` command; bigger batches are split in several commands of one pipeline.
+#: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
 RPUSH_CHUNK = 1000
-#: Back-off after a failed push: first delay, cap (seconds).
-BACKOFF_START = 0.1
-BACKOFF_MAX = 5.0
-
-
-_drop_log = ThrottledLog()
-_push_log = ThrottledLog()
-_callback_log = ThrottledLog()
+#: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
+CHUNKS_PER_PUSH = 32
+#: Default bound of the bytes of events held in memory.
+DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
+#: Default seconds :meth:`RedisEmitter.flush` waits.
+DEFAULT_FLUSH_TIMEOUT = 10.0
+#: Default seconds :meth:`RedisEmitter.close` (and interpreter exit) keeps pushing.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+#: Default seconds a ``track_*`` call may wait on Redis (its socket timeouts).
+DEFAULT_PUSH_TIMEOUT = 0.5
+#: Back-off between pushes while Redis fails: 0.1 s doubling to 5 s, with jitter.
+BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
 def check_redis_url(url: Any, where: str) -> str:
@@ -115,6 +140,36 @@ def redis_client(
     )
 
 
+def bounded_client(client: Any, timeout: float) -> Any:
+    """A client on the same server as ``client``, with ``timeout`` as its socket timeouts and no
+    retries; None when ``client`` is not a plain ``redis.Redis`` (e.g. a cluster client).
+
+    Args:
+        client: A ``redis.Redis`` client.
+        timeout: Seconds a command (or a connection attempt) may take.
+    """
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        for name in ("orig_socket_timeout", "orig_socket_connect_timeout"):
+            kwargs.pop(name, None)  # redis-py's own bookkeeping, set again by the new pool
+        connect = kwargs.get("socket_connect_timeout")
+        kwargs.update(
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout if connect is None else min(connect, timeout),
+            retry=Retry(NoBackoff(), 0),
+        )
+        bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
+        return redis.Redis(connection_pool=bounded_pool)
+    except Exception:  # noqa: BLE001 - any client we cannot copy: pushes stay in the background
+        logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
+        return None
+
+
 def describe_client(client: Any) -> str:
     """A short, password-free description of a ``redis.Redis`` client, for logs and reprs."""
     try:
@@ -142,27 +197,39 @@ def is_redis_error(exc: BaseException) -> bool:
     return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
 
 
-def _push_chunks(client: Any, key: str, events: List[bytes]) -> Tuple[List[bytes], List[bytes]]:
-    """RPUSH ``events`` in chunks through one pipeline; return ``(pushed, not_pushed)``.
+def _push_chunks(
+    client: Any, key: str, chunks: List[Chunk], log: ThrottledLog
+) -> Tuple[List[Chunk], List[Chunk]]:
+    """RPUSH each chunk's events (one command per chunk; several through one pipeline).
+
+    The values are passed as ``bytes``: redis-py writes each ``memoryview`` value with a
+    system call of its own, but joins small ``bytes`` values into larger writes.
+
+    Returns:
+        ``(pushed, not_pushed)`` chunks.
 
     Raises:
-        Exception: The pipeline failed as a whole (connection error): nothing is known pushed.
+        Exception: The command or pipeline failed as a whole (connection error): nothing is
+            known pushed.
     """
-    chunks = [events[i : i + RPUSH_CHUNK] for i in range(0, len(events), RPUSH_CHUNK)]
     if len(chunks) == 1:
-        client.rpush(key, *chunks[0])
-        return events, []
+        client.rpush(key, *chunks[0].events())
+        return chunks, []
     pipe = client.pipeline(transaction=False)
     for chunk in chunks:
-        pipe.rpush(key, *chunk)
+        pipe.rpush(key, *chunk.events())
     results = pipe.execute(raise_on_error=False)
-    pushed: List[bytes] = []
-    failed: List[bytes] = []
+    pushed: List[Chunk] = []
+    failed: List[Chunk] = []
     for chunk, result in zip(chunks, results):
-        (failed if isinstance(result, BaseException) else pushed).extend(chunk)
+        (failed if isinstance(result, BaseException) else pushed).append(chunk)
         if isinstance(result, BaseException):
-            _push_log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
+            log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
     return pushed, failed
+
+
+def _count(chunks: List[Chunk]) -> int:
+    return sum(len(chunk) for chunk in chunks)
 
 
 _live: weakref.WeakSet[RedisEmitter] = weakref.WeakSet()
@@ -170,12 +237,12 @@ _hooks_installed = False
 _hooks_lock = threading.Lock()
 
 
-def _flush_all_at_exit() -> None:
+def _close_all_at_exit() -> None:
     for emitter in list(_live):
         try:
             emitter.close()
         except Exception:  # noqa: BLE001 - interpreter exit: best effort
-            logger.debug("RedisEmitter: flush at exit failed", exc_info=True)
+            logger.debug("RedisEmitter: close at exit failed", exc_info=True)
 
 
 def _after_fork_in_child() -> None:
@@ -188,36 +255,54 @@ def _install_hooks(emitter: RedisEmitter) -> None:
     with _hooks_lock:
         _live.add(emitter)
         if not _hooks_installed:
-            atexit.register(_flush_all_at_exit)
+            atexit.register(_close_all_at_exit)
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_after_fork_in_child)
             _hooks_installed = True
 
 
+def _check_seconds(value: Any, name: str, where: str, *, optional: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        extra = " or None" if optional else ""
+        raise ConfigurationError(
+            f"{where}: argument '{name}' must be a positive number of seconds{extra}, got {value!r}"
+        )
+    return float(value)
+
+
 class RedisEmitter:
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
-    Thread-safe; survives ``os.fork`` (a child starts with an empty buffer and its own
-    connections). Buffered events are pushed at interpreter exit.
+    ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
+    all while Redis is failing (see the module documentation). Thread-safe; survives
+    ``os.fork`` (a child starts with an empty queue and its own connections and thread).
 
     Args:
         rdb: A ``redis.Redis`` (or ``StrictRedis``) client; by default one is created on first
             use, from ``url`` or for ``localhost:6379`` database 0, with socket timeouts of
-            2 s (connect) and 5 s.
+            2 s (connect) and 5 s. A client of your own should have a ``socket_timeout``:
+            it bounds how long :meth:`close` may wait for a push already sent to a hung Redis.
         key: The Redis list the events are appended to (default ``"snowplow"``).
         url: A Redis URL (``redis://[[user]:password@]host:port/db``, ``rediss://``,
             ``unix://``) for the default client; cannot be combined with ``rdb``.
-        buffer_size: Events buffered before one batched push. The default, 1, pushes each
-            event before ``track_*`` returns (as documented); a few hundred is much cheaper
+        buffer_size: Events queued before they are pushed. The default, 1, pushes each event
+            before ``track_*`` returns (while Redis answers); a few hundred is much cheaper
             per event.
-        max_batch_age: Seconds a partial buffer (or events kept after a failed push) may wait
-            before a background thread pushes it; None to push only on a full buffer,
-            :meth:`flush` or exit. Default 1.0.
-        max_buffered: Bound of the events kept in memory while Redis cannot be reached
-            (default 100,000); past it the oldest are dropped and reported.
+        max_batch_age: Seconds a partial buffer may wait before it is pushed anyway; None to
+            push only on a full buffer, :meth:`flush` or exit. Default 1.0.
+        max_buffered: Bound of the events held in memory (queued or being pushed; default
+            100,000); an event tracked beyond it is dropped and reported.
+        max_queue_bytes: Bound of the bytes of events held in memory (default 64 MiB); an event
+            tracked beyond it is dropped and reported.
+        shutdown_timeout: Seconds :meth:`close` and interpreter exit keep trying to push what
+            is held (default 5); what is left then is dropped and reported.
+        push_timeout: The socket timeouts of the pushes ``track_*`` makes, never retried in
+            the caller (default 0.5 s); a ``track_*`` call waits on Redis twice this at most
+            (a push in progress by another thread, then its own).
         on_success: Called with the list of event dicts after each successful push.
-        on_failure: Called with ``(0, list of event dicts)`` for events dropped because the
-            bound was reached; they can be passed to ``input`` again later.
+        on_failure: Called with ``(0, list of event dicts)`` for events dropped (a bound was
+            reached, or Redis could not be reached before ``shutdown_timeout`` at close);
+            they can be passed to ``input`` of another emitter.
 
     Raises:
         ConfigurationError: An argument is invalid (the message names it).
@@ -234,6 +319,9 @@ class RedisEmitter:
         buffer_size: int = 1,
         max_batch_age: Optional[float] = 1.0,
         max_buffered: int = 100_000,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        push_timeout: float = DEFAULT_PUSH_TIMEOUT,
         on_success: Optional[SuccessCallback] = None,
         on_failure: Optional[FailureCallback] = None,
     ) -> None:
@@ -250,7 +338,11 @@ class RedisEmitter:
             raise ConfigurationError(
                 f"{where}: argument 'key' must be a non-empty string, got {key!r}"
             )
-        for name, value in (("buffer_size", buffer_size), ("max_buffered", max_buffered)):
+        for name, value in (
+            ("buffer_size", buffer_size),
+            ("max_buffered", max_buffered),
+            ("max_queue_bytes", max_queue_bytes),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(
                     f"{where}: argument '{name}' must be a positive integer, got {value!r}"
@@ -260,43 +352,55 @@ class RedisEmitter:
                 f"{where}: argument 'max_buffered' ({max_buffered}) must be at least "
                 f"'buffer_size' ({buffer_size})"
             )
-        if max_batch_age is not None and (
-            isinstance(max_batch_age, bool)
-            or not isinstance(max_batch_age, (int, float))
-            or max_batch_age <= 0
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_batch_age' must be a positive number of seconds or "
-                f"None, got {max_batch_age!r}"
-            )
         self.key = key
         self.buffer_size = buffer_size
-        self.max_batch_age = None if max_batch_age is None else float(max_batch_age)
+        self.max_batch_age: Optional[float] = (
+            None
+            if max_batch_age is None
+            else _check_seconds(max_batch_age, "max_batch_age", where, optional=True)
+        )
         self.max_buffered = max_buffered
+        self.max_queue_bytes = max_queue_bytes
+        self.shutdown_timeout = _check_seconds(shutdown_timeout, "shutdown_timeout", where)
+        self.push_timeout = _check_seconds(push_timeout, "push_timeout", where)
         self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
         self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
         self._rdb = rdb
-        self._counters = Counters()
+        self._client_lock = threading.Lock()
+        # Throttled per emitter: one emitter's outage never hides another's.
+        self._push_log = ThrottledLog()
+        self._drop_log = ThrottledLog()
+        self._callback_log = ThrottledLog()
         self._init_state()
         _install_hooks(self)
 
     def _init_state(self) -> None:
-        self._lock = threading.Lock()
-        self._client_lock = threading.Lock()
-        self._buffer: List[bytes] = []
-        self._oldest = 0.0  # monotonic time the buffer became non-empty
-        self._retry_at = 0.0  # no automatic push before this monotonic time (back-off)
-        self._backoff = 0.0
-        self._timer: Optional[threading.Thread] = None
-        self._wake = threading.Condition(self._lock)
+        self._counters = Counters()
+        self._cond = threading.Condition(threading.Lock())
+        self._queue = EventChunks(RPUSH_CHUNK)
+        self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
+        self._in_flight_events = 0
+        self._in_flight_bytes = 0
+        self._oldest = 0.0  # monotonic time the queue became non-empty
+        self._attempt = 0  # failed pushes in a row
+        self._retry_at = 0.0  # no push before this monotonic time (back-off)
+        self._flush_wanted = False  # push now, whatever the buffer's size or age
+        self._done = 0  # events whose fate is known (pushed or dropped), for flush barriers
+        self._tracked = 0  # events queued so far, for flush barriers
+        self._failures = 0  # failed pushes so far, for flush
+        self._pusher: Optional[threading.Thread] = None
+        self._pusher_idle = False
+        self._push_lock = threading.Lock()  # one push at a time, in order
+        self._healthy = True  # the last push worked: track_* may push itself
+        self._inline: Any = None  # the bounded client of track_*'s pushes; False: none
         self._closed = False
-        self._pid = os.getpid()
 
     def _reset_after_fork(self) -> None:
-        # The parent still holds (and will push) the buffered events: the child starts empty.
+        # The parent still holds (and will push) the queued events: the child starts empty.
         # redis-py's connection pool notices the new pid by itself. Locks (the counters' too)
-        # may have been held by another thread at the fork: make new ones.
-        self._counters = Counters()
+        # may have been held by another thread at the fork, and the pusher thread does not
+        # exist in the child: make new ones.
+        self._client_lock = threading.Lock()
         self._init_state()
 
     def __repr__(self) -> str:
@@ -312,63 +416,135 @@ class RedisEmitter:
                     self._rdb = redis_client(self.url)
         return self._rdb
 
+    def _inline_client(self) -> Any:
+        """A client like :attr:`client` with ``push_timeout`` socket timeouts and no retries,
+        for the pushes of ``track_*``; None if it cannot be built (then those pushes are left
+        to the background thread)."""
+        if self._inline is None:
+            client = self.client
+            with self._client_lock:
+                if self._inline is None:
+                    self._inline = bounded_client(client, self.push_timeout) or False
+        return self._inline or None
+
     # -- the caller's side -------------------------------------------------------------------
 
     def input(self, payload: Mapping[str, Any]) -> None:
-        """Buffer one event; push the buffer when it holds ``buffer_size`` events.
+        """Queue one event; push the queue when it holds ``buffer_size`` events and Redis works.
 
-        Never raises because of Redis: a failed push keeps the events for later (see the class
-        documentation).
+        Waits on Redis twice ``push_timeout`` at most; a failed push keeps the events for the
+        background thread.
 
         Args:
             payload: The event: a flat dict of protocol field names to strings (not modified).
 
         Raises:
-            EncodingError: The payload cannot be serialised; nothing was buffered.
+            EncodingError: The payload cannot be serialised; nothing was queued.
         """
         event = encode_or_raise(payload, "post", self._where)
-        batch: Optional[List[bytes]] = None
-        dropped: List[bytes] = []
-        with self._lock:
-            buffer = self._buffer
-            if not buffer:
-                self._oldest = time.monotonic()
-            buffer.append(event)
-            if len(buffer) >= self.buffer_size and time.monotonic() >= self._retry_at:
-                batch, self._buffer = buffer, []
-            else:
-                if len(buffer) > self.max_buffered:
-                    dropped = self._trim()
-                if self.max_batch_age is not None and self._timer is None:
-                    self._start_timer()
+        size = len(event)
+        cond = self._cond
+        with cond:
+            queue = self._queue
+            refused = (
+                self._closed
+                or queue.nbytes + self._in_flight_bytes + size > self.max_queue_bytes
+                or queue.events + self._in_flight_events >= self.max_buffered
+            )
+            if not refused:
+                if not queue.events:
+                    self._oldest = time.monotonic()
+                queue.append(event)
+                self._tracked += 1
+                due = queue.events >= self.buffer_size
+                inline = due and self._healthy and self._inline is not False
+                backlog = queue.events >= 2 * self.buffer_size
+                if self._pusher is None:
+                    self._start_pusher()
+                elif due and not inline and self._pusher_idle:
+                    self._pusher_idle = False
+                    cond.notify()
         self._counters.add(accepted=1)
-        if dropped:
-            self._report_dropped(dropped)
-        if batch:
-            self._push(batch)
+        if refused:
+            self._drop_one(payload)
+        elif inline:
+            self._push_inline(backlog)
 
-    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
-        """Push every buffered event now (also during a back-off).
+    def _push_inline(self, backlog: bool) -> None:
+        """Push the queue from the caller's thread.
+
+        When another thread is pushing, it (or the background thread) takes these events next;
+        but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
+        (waiting frees the GIL for a background push that a CPU-bound caller would starve).
 
         Args:
-            is_async: Push on a background thread and return at once.
-            timeout: Accepted for compatibility; a push is bounded by the client's socket
-                timeouts (5 s by default for the client created here).
+            backlog: Wait for a push in progress instead of leaving at once.
+        """
+        if backlog:
+            acquired = self._push_lock.acquire(timeout=self.push_timeout)
+        else:
+            acquired = self._push_lock.acquire(blocking=False)
+        if not acquired:
+            return
+        try:
+            client = self._inline_client()
+            if client is None:  # no bounded client: the background thread pushes
+                with self._cond:
+                    self._wake_locked()
+                return
+            with self._cond:
+                chunks = self._take_locked()
+            if chunks:
+                self._push(chunks, client)
+        finally:
+            self._push_lock.release()
+
+    def _drop_one(self, payload: Mapping[str, Any]) -> None:
+        self._counters.add(dropped=1)
+        if self._closed:
+            self._drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+        else:
+            self._drop_log.log(
+                "RedisEmitter: %d events or %d bytes held for Redis list %r (Redis slow or "
+                "unreachable?): dropped new event(s)",
+                self.max_buffered,
+                self.max_queue_bytes,
+                self.key,
+            )
+        if self.on_failure is not None:
+            self._call(self.on_failure, 0, [dict(payload)])
+
+    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
+        """Ask the background thread to push every queued event now (also during a back-off).
+
+        Args:
+            is_async: Return at once, without waiting.
+            timeout: Seconds to wait at most (default 10).
 
         Returns:
-            True when the buffer was empty or pushed; False if Redis failed (the events are
-            kept, see the class documentation) or with ``is_async``.
+            True when every event tracked before the call is in Redis (or was dropped and
+            reported); False with ``is_async`` (unless nothing was queued), when a push failed
+            while waiting (the events are kept and retried), or after ``timeout``.
         """
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return not is_async
-        if is_async:
-            threading.Thread(
-                target=self._push, args=(batch,), name="snowplow-redis-flush", daemon=True
-            ).start()
-            return False
-        return self._push(batch)
+        wait = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, float(timeout))
+        deadline = time.monotonic() + wait
+        cond = self._cond
+        with cond:
+            target = self._tracked
+            if self._done >= target:
+                return True
+            self._flush_wanted = True
+            self._retry_at = 0.0
+            self._wake_locked()
+            if is_async:
+                return False
+            failures = self._failures
+            while self._done < target and self._failures == failures:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                cond.wait(remaining)
+            return self._done >= target
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Push a partial buffer at most ``timeout`` seconds after its first event arrived.
@@ -377,59 +553,154 @@ class RedisEmitter:
 
         Args:
             timeout: Seconds; a positive number.
-            flush_now: Push the buffer at once as well.
+            flush_now: Push the buffer at once as well (without waiting for it).
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError(
-                f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
-                f"of seconds, got {timeout!r}"
-            )
-        with self._lock:
-            self.max_batch_age = float(timeout)
-            if self._timer is None:
-                self._start_timer()
-            self._wake.notify_all()
+        self.max_batch_age = _check_seconds(timeout, "timeout", f"{self._where}.set_flush_timer")
+        with self._cond:
+            self._wake_locked()
         if flush_now:
-            self.flush()
+            self.flush(is_async=True)
 
     def cancel_flush_timer(self) -> None:
         """Stop pushing partial buffers on a timer (a full buffer is still pushed)."""
-        with self._lock:
+        with self._cond:
             self.max_batch_age = None
-            self._wake.notify_all()
 
     def close(self, timeout: Optional[float] = None) -> bool:
-        """Stop the timer thread and push what is buffered.
+        """Push what is held, stop the background thread; events tracked later are dropped.
+
+        Runs at interpreter exit too. Events not stored in Redis when the time is up are
+        counted in ``stats().dropped``, passed to ``on_failure`` and logged once.
 
         Args:
-            timeout: Accepted for symmetry with the other emitters; see :meth:`flush`.
+            timeout: Seconds allowed (default: ``shutdown_timeout``, 5 s unless configured).
 
         Returns:
-            Whether everything buffered was pushed.
+            Whether everything held was pushed.
         """
-        with self._lock:
+        wait = self.shutdown_timeout if timeout is None else max(0.0, float(timeout))
+        deadline = time.monotonic() + wait
+        cond = self._cond
+        with cond:
+            self._flush_wanted = True
+            self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
+            self._retry_at = 0.0
+            while self._done < self._tracked and not self._closed:
+                self._wake_locked()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                cond.wait(min(remaining, 0.1))
             self._closed = True
-            self._wake.notify_all()
-            timer, self._timer = self._timer, None
-        if timer is not None and timer is not threading.current_thread():
-            timer.join(timeout=1.0)
-        return self.flush(timeout=timeout)
+            left = self._queue.take(len(self._queue) + 1)
+            if self._in_flight is not None:  # a push still hanging: give up on it
+                left[:0] = self._in_flight
+                self._in_flight = None
+                self._in_flight_events = self._in_flight_bytes = 0
+            self._done += _count(left)
+            pusher, self._pusher = self._pusher, None
+            cond.notify_all()
+        if pusher is not None and pusher is not threading.current_thread():
+            pusher.join(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        if not left:
+            return True
+        events = [event for chunk in left for event in chunk.events()]
+        self._counters.add(dropped=len(events))
+        logger.error(
+            "RedisEmitter: closing with Redis list %r unreachable: %d event(s) not stored, "
+            "passed to on_failure",
+            self.key,
+            len(events),
+        )
+        if self.on_failure is not None:
+            self._call(self.on_failure, 0, decode_events(events, "post"))
+        return False
 
     def stats(self) -> EmitterStats:
         """Counters: ``sent`` counts events pushed to Redis, ``retried`` events pushed again
-        after a failed push, ``dropped`` events lost to the ``max_buffered`` bound, ``queued``
-        events waiting in memory.
+        after a failed push, ``dropped`` events lost to a bound or to ``close``; ``queued``
+        events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
-        with self._lock:
-            queued = len(self._buffer)
-        return self._counters.snapshot(queued=queued)
+        with self._cond:
+            queued = self._queue.events
+            in_flight = self._in_flight_events
+            nbytes = self._queue.nbytes + self._in_flight_bytes
+            alive = int(self._pusher is not None and self._pusher.is_alive())
+        return self._counters.snapshot(
+            queued=queued, in_flight=in_flight, queued_bytes=nbytes, senders_alive=alive
+        )
 
-    # -- pushing -----------------------------------------------------------------------------
+    # -- the background pusher ---------------------------------------------------------------
 
-    def _push(self, batch: List[bytes]) -> bool:
-        """Push ``batch``; on failure put it back at the head of the buffer. Never raises."""
+    def _wake_locked(self) -> None:
+        if self._closed:
+            return
+        if self._pusher is None:
+            if self._queue.events:
+                self._start_pusher()
+        else:
+            self._pusher_idle = False
+            self._cond.notify_all()
+
+    def _start_pusher(self) -> None:
+        """Start the background pusher thread; the caller holds the lock."""
+        thread = threading.Thread(
+            target=_pusher_loop,
+            args=(weakref.ref(self),),
+            name="snowplow-redis-pusher",
+            daemon=True,
+        )
+        self._pusher = thread
+        self._pusher_idle = False
+        thread.start()
+
+    def _due(self) -> Optional[float]:
+        """With the lock held: 0 to push now, else seconds to sleep (None: stop)."""
+        if self._closed or self._pusher is not threading.current_thread():
+            return None
+        queue = self._queue
+        if not queue.events:
+            self._flush_wanted = False
+            return 1.0
+        now = time.monotonic()
+        if now < self._retry_at:
+            return self._retry_at - now
+        max_age = self.max_batch_age
+        if self._flush_wanted or queue.events >= self.buffer_size:
+            return 0.0
+        if max_age is None:
+            return 1.0
+        return max(0.0, self._oldest + max_age - now)
+
+    def _take_locked(self) -> List[Chunk]:
+        """With the lock held: take the chunks of the next push (marked in flight)."""
+        chunks = self._queue.take(CHUNKS_PER_PUSH)
+        if not chunks:
+            return chunks
+        self._in_flight = chunks
+        self._in_flight_events = _count(chunks)
+        self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
+        if self._queue.events:
+            self._oldest = time.monotonic()
+        return chunks
+
+    def _push_due(self) -> None:
+        """The background thread's push (after the caller's own, if one is running)."""
+        with self._push_lock:
+            with self._cond:
+                if self._due() != 0.0:
+                    return
+                chunks = self._take_locked()
+            if chunks:
+                self._push(chunks, self.client)
+
+    def _push(self, chunks: List[Chunk], client: Any) -> None:
+        """Push ``chunks``; on failure put them back at the head of the queue. Never raises.
+
+        The caller holds ``_push_lock``.
+        """
         try:
-            pushed, failed = _push_chunks(self.client, self.key, batch)
+            pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
         except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
             if not is_redis_error(exc):
                 logger.error(
@@ -439,107 +710,65 @@ class RedisEmitter:
                 )
                 logger.debug("RedisEmitter: traceback", exc_info=True)
             else:
-                _push_log.log(
+                self._push_log.log(
                     "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
                     "kept for retry",
-                    len(batch),
+                    _count(chunks),
                     self.key,
                     type(exc).__name__,
                     mask_credentials(str(exc)),
                 )
-            pushed, failed = [], batch
-        with self._lock:
+            pushed, failed = [], chunks
+        sent = _count(pushed)
+        with self._cond:
+            if self._in_flight is not chunks:  # close() gave up on this push meanwhile
+                logger.debug("RedisEmitter: a push ended after close() gave up on it")
+                return
+            self._in_flight = None
+            self._in_flight_events = self._in_flight_bytes = 0
+            self._done += sent
+            self._healthy = not failed
             if failed:
-                self._backoff = min(BACKOFF_MAX, max(BACKOFF_START, self._backoff * 2))
-                self._retry_at = time.monotonic() + self._backoff
-                if not self._buffer:
+                self._attempt += 1
+                self._failures += 1
+                self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
+                if not self._queue.events:
                     self._oldest = time.monotonic()
-                self._buffer[:0] = failed
-                dropped = self._trim() if len(self._buffer) > self.max_buffered else []
-                if self.max_batch_age is not None and self._timer is None and not self._closed:
-                    self._start_timer()
+                self._queue.put_back(failed)
+                self._wake_locked()  # the background thread retries after the back-off
             else:
-                self._backoff = 0.0
+                self._attempt = 0
                 self._retry_at = 0.0
-                dropped = []
-        self._counters.add(sent=len(pushed), retried=len(failed) - len(dropped))
-        if dropped:
-            self._report_dropped(dropped)
+            self._cond.notify_all()
+        self._counters.add(sent=sent, retried=_count(failed))
         if pushed and self.on_success is not None:
-            self._call(self.on_success, decode_events(pushed, "post"))
-        return not failed
-
-    def _trim(self) -> List[bytes]:
-        """Drop the oldest events beyond ``max_buffered``; the caller holds the lock."""
-        overflow = len(self._buffer) - self.max_buffered
-        dropped = self._buffer[:overflow]
-        del self._buffer[:overflow]
-        return dropped
-
-    def _report_dropped(self, dropped: List[bytes]) -> None:
-        self._counters.add(dropped=len(dropped))
-        _drop_log.log(
-            "RedisEmitter: Redis unreachable and %d events buffered: dropped %d event(s)",
-            self.max_buffered,
-            len(dropped),
-        )
-        if self.on_failure is not None:
-            self._call(self.on_failure, 0, decode_events(dropped, "post"))
+            events = [event for chunk in pushed for event in chunk.events()]
+            self._call(self.on_success, decode_events(events, "post"))
 
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
             callback(*args)
         except Exception:  # noqa: BLE001 - a user's callback must not break tracking
-            _callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
+            self._callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
             logger.debug("RedisEmitter: callback traceback", exc_info=True)
 
-    # -- the flush timer ---------------------------------------------------------------------
 
-    def _start_timer(self) -> None:
-        """Start the background pusher thread; the caller holds the lock."""
-        ref = weakref.ref(self)
-        thread = threading.Thread(
-            target=_timer_loop, args=(ref,), name="snowplow-redis-timer", daemon=True
-        )
-        self._timer = thread
-        thread.start()
-
-    def _due(self) -> Tuple[Optional[List[bytes]], Optional[float]]:
-        """With the lock held: the batch to push now, or how long to sleep (None: stop)."""
-        if self._closed or self._pid != os.getpid():
-            return None, None
-        max_age = self.max_batch_age
-        if not self._buffer:
-            return None, max_age if max_age is not None else 1.0
-        now = time.monotonic()
-        if max_age is None:
-            if self._retry_at == 0.0:
-                return None, 1.0
-            due_at = self._retry_at
-        else:
-            due_at = max(self._oldest + max_age, self._retry_at)
-        if now >= due_at:
-            batch, self._buffer = self._buffer, []
-            return batch, 0.0
-        return None, due_at - now
-
-
-def _timer_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
-    """Push partial or kept-back buffers when they are due; ends with its emitter."""
+def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
+    """Push queued events when they are due; ends when its emitter closes or is collected."""
     while True:
         emitter = ref()
         if emitter is None:
             return
-        with emitter._lock:
-            if emitter._timer is not threading.current_thread():
-                return
-            batch, sleep = emitter._due()
+        with emitter._cond:
+            sleep = emitter._due()
             if sleep is None:
-                if emitter._timer is threading.current_thread():
-                    emitter._timer = None
                 return
-            if batch is None:
-                emitter._wake.wait(min(sleep, 1.0))
-        if batch:
-            emitter._push(batch)
+            if sleep > 0:
+                # During a back-off new events must not wake it (one wake-up per event would
+                # take the host's GIL for nothing); flush() and close() still do.
+                emitter._pusher_idle = time.monotonic() >= emitter._retry_at
+                emitter._cond.wait(min(sleep, 1.0))
+                emitter._pusher_idle = False
+        if sleep == 0:
+            emitter._push_due()
         del emitter

@@ -5,12 +5,20 @@ only after the collector accepted it (or after the emitter gave up on it):
 
 1. ``BLMOVE``/``LMOVE`` atomically move up to ``batch_size`` items from the list ``key`` to the
    worker's own processing list ``{key}:processing:{worker_id}``;
-2. each item (the event's JSON object) is decoded and handed to ``emitter.input``, then
-   ``emitter.flush()`` waits (bounded) until every event was sent or given up on;
-3. events the emitter reports to ``on_failure`` (retry budget spent, rejected by the collector)
-   and items that are not JSON objects go to the dead-letter list ``{key}:failed``, and the
-   processing list is deleted, in one ``MULTI`` transaction. Nothing is silently lost:
-   dead letters can be replayed with ``LMOVE {key}:failed {key} LEFT RIGHT``.
+2. each item is checked (one ``orjson.loads``): an event is a JSON object of string values
+   with at least ``e`` and ``eid``. The stored bytes are handed to the emitter as they are
+   (``emitter.input_encoded(bytes)`` when the emitter has it and sends POST; otherwise the
+   checked dict goes to ``emitter.input``);
+3. an acknowledging thread waits (``emitter.flush()``, bounded) until the events taken so far
+   were sent or given up on, then, in one ``MULTI`` transaction, moves the events the emitter
+   reported to ``on_failure`` (retry budget spent, rejected by the collector) and the items
+   that are not events to the dead-letter list ``{key}:failed``, and removes the acknowledged
+   items from the head of the processing list (``LTRIM``). Nothing is silently lost: dead
+   letters can be replayed with ``LMOVE {key}:failed {key} LEFT RIGHT``.
+
+Taking and acknowledging overlap: while one flush waits for the collector, the worker keeps
+taking and handing over items, up to ``max_unacked`` items not yet acknowledged, so that the
+emitter always has work and a small take never costs a full round trip of its own.
 
 Each worker keeps a heartbeat key ``{key}:worker:{worker_id}`` (``SET ... PX heartbeat_ttl``,
 refreshed by a thread). On start, and then every ``heartbeat_ttl`` seconds, a worker looks for
@@ -41,6 +49,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import logging
 import os
@@ -50,9 +59,10 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from types import FrameType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Union
 
 import orjson
 
@@ -67,6 +77,7 @@ from .redis_emitter import (
     is_redis_error,
     redis_client,
 )
+from .wire import encode_event
 
 __all__ = ["RedisWorker", "WorkerStats", "main"]
 
@@ -102,11 +113,12 @@ class WorkerStats:
         taken: Items moved from the list to this worker's processing list.
         delivered: Events acknowledged after the emitter sent them.
         dead_lettered: Items moved to ``{key}:failed`` (given up on by the emitter, or invalid).
-        invalid: Of those, items that were not JSON objects or that the emitter refused.
+        invalid: Of those, items that were not events (a JSON object of string values with
+            ``e`` and ``eid``) or that the emitter refused.
         recovered: Items moved back to the list from processing lists of dead workers.
         requeued: Items this worker gave back to the list because it stopped before they were
             sent.
-        batches: Batches acknowledged.
+        batches: Takes acknowledged.
         redis_errors: Redis operations that failed (and were retried).
     """
 
@@ -122,6 +134,15 @@ class WorkerStats:
     def as_dict(self) -> Dict[str, int]:
         """The counters as a plain dict."""
         return asdict(self)
+
+
+@dataclass
+class _Take:
+    """Items taken together, handed to the emitter, not yet acknowledged."""
+
+    items: int
+    handed: int = 0
+    dead: List[bytes] = field(default_factory=list)
 
 
 def _positive(value: Any, name: str, where: str, *, integer: bool = False) -> Any:
@@ -149,7 +170,8 @@ class RedisWorker:
         rdb: A ``redis.Redis`` client; its socket timeout must exceed ``block_timeout``. By
             default one is created from ``url`` (or for ``localhost:6379`` database 0).
         url: A Redis URL for the default client; cannot be combined with ``rdb``.
-        batch_size: Items taken, sent and acknowledged together (default 500).
+        batch_size: Items taken at most with one ``BLMOVE`` and pipelined ``LMOVE`` s
+            (default 500).
         block_timeout: Seconds one ``BLMOVE`` waits for an item; also how soon :meth:`stop`
             is noticed when idle (default 1.0).
         worker_id: This worker's name in Redis keys; default ``hostname-pid-random``. Reuse a
@@ -160,6 +182,9 @@ class RedisWorker:
             worker keeps waiting: the emitter's retry policy bounds the wait; default 60).
         shutdown_timeout: Seconds allowed, after a stop was requested, to finish sending what
             was taken; the rest goes back to the list (default 30).
+        max_unacked: Items taken but not yet acknowledged, at most (default 4 x
+            ``batch_size``): while the emitter sends, the worker keeps taking up to this bound.
+            It also bounds what may arrive twice after a crash.
 
     Raises:
         ConfigurationError: An argument is invalid (the message names it).
@@ -180,6 +205,7 @@ class RedisWorker:
         heartbeat_ttl: float = 30.0,
         flush_timeout: float = 60.0,
         shutdown_timeout: float = 30.0,
+        max_unacked: Optional[int] = None,
     ) -> None:
         where = self._where
         if not callable(getattr(emitter, "input", None)) or not callable(
@@ -208,6 +234,9 @@ class RedisWorker:
         self.heartbeat_ttl = float(_positive(heartbeat_ttl, "heartbeat_ttl", where))
         self.flush_timeout = float(_positive(flush_timeout, "flush_timeout", where))
         self.shutdown_timeout = float(_positive(shutdown_timeout, "shutdown_timeout", where))
+        if max_unacked is None:
+            max_unacked = 4 * self.batch_size
+        self.max_unacked: int = _positive(max_unacked, "max_unacked", where, integer=True)
         if worker_id is None:
             worker_id = default_worker_id()
         if not isinstance(worker_id, str) or not worker_id or any(c.isspace() for c in worker_id):
@@ -230,6 +259,11 @@ class RedisWorker:
         self._stop_deadline: Optional[float] = None
         self._resync = False
         self._flush_takes_timeout = _accepts_timeout(emitter.flush)
+        self._cond = threading.Condition()
+        self._takes: Deque[_Take] = deque()  # handed over, not acknowledged, oldest first
+        self._unacked = 0  # items in the processing list taken by this run, not acknowledged
+        self._plist_lock = threading.Lock()  # the processing list's head vs. ``_unacked``
+        self._input_encoded: Optional[Callable[[bytes], Any]] = None
 
     def __repr__(self) -> str:
         target = describe_target(self.url, self._rdb)
@@ -284,6 +318,11 @@ class RedisWorker:
         heartbeat = threading.Thread(
             target=self._heartbeat_loop, name="snowplow-redis-heartbeat", daemon=True
         )
+        acker = threading.Thread(target=self._ack_loop, name="snowplow-redis-ack", daemon=True)
+        self._takes.clear()
+        self._unacked = 0
+        self._resync = False
+        self._input_encoded = self._raw_input()
         logger.info(
             "RedisWorker %s: draining Redis list %r on %s", self.worker_id, self.key, repr(self)
         )
@@ -291,16 +330,24 @@ class RedisWorker:
             self._retrying(self._beat)
             heartbeat.start()
             self._retrying(lambda: self.recover(include_own=True))
+            acker.start()
             next_recover = time.monotonic() + self.heartbeat_ttl
             while not self._stop.is_set():
                 if time.monotonic() >= next_recover:
                     self._retrying(self.recover)
                     next_recover = time.monotonic() + self.heartbeat_ttl
-                items = self._retrying(self._take)
+                room = self._wait_for_room()
+                if room <= 0:
+                    continue
+                items = self._retrying(functools.partial(self._take, min(self.batch_size, room)))
                 if items:
-                    self._process(items)
+                    self._hand_over(items)
         finally:
-            self._stop.set()
+            self.stop()
+            with self._cond:
+                self._cond.notify_all()
+            if acker.is_alive():  # it finishes within the shutdown deadline
+                acker.join(timeout=self.shutdown_timeout + 5.0)
             if heartbeat.is_alive():
                 heartbeat.join(timeout=self.heartbeat_ttl)
             self._give_back()
@@ -338,19 +385,27 @@ class RedisWorker:
             mask_credentials(str(exc)),
         )
 
-    def _take(self) -> List[bytes]:
-        """Move up to ``batch_size`` items to the processing list (blocking for the first).
+    def _wait_for_room(self) -> int:
+        """Wait until fewer than ``max_unacked`` items are unacknowledged; return the room."""
+        with self._cond:
+            while self._unacked >= self.max_unacked and not self._stop.is_set():
+                self._cond.wait(0.5)
+            return self.max_unacked - self._unacked
+
+    def _take(self, limit: int) -> List[bytes]:
+        """Move up to ``limit`` items to the processing list (blocking for the first).
 
         After a Redis error in the middle of a move, the processing list may hold items that
-        were never returned here: the next call then takes the whole processing list as the
-        batch, so that acknowledging (deleting it) cannot lose them.
+        were never returned here: the next call then takes every item of the processing list
+        beyond the unacknowledged ones, so that acknowledging cannot lose them.
         """
         client = self.client
         if self._resync:
-            items: List[bytes] = list(client.lrange(self.processing_key, 0, -1))
-            self._resync = False
+            with self._plist_lock:
+                items: List[bytes] = list(client.lrange(self.processing_key, self._unacked, -1))
+                self._resync = False
+                self._taken(items)
             if items:
-                self._stats.taken += len(items)
                 return items
         self._resync = True
         first = client.blmove(self.key, self.processing_key, self.block_timeout, "LEFT", "RIGHT")
@@ -358,29 +413,45 @@ class RedisWorker:
             self._resync = False
             return []
         items = [first]
-        if self.batch_size > 1:
-            available = min(self.batch_size - 1, int(client.llen(self.key)))
+        if limit > 1:
+            available = min(limit - 1, int(client.llen(self.key)))
             if available > 0:
                 pipe = client.pipeline(transaction=False)
                 for _ in range(available):
                     pipe.lmove(self.key, self.processing_key, "LEFT", "RIGHT")
                 items.extend(item for item in pipe.execute() if item is not None)
         self._resync = False
-        self._stats.taken += len(items)
+        self._taken(items)
         return items
 
-    def _process(self, items: List[bytes]) -> None:
-        """Send ``items`` through the emitter, then dead-letter the failures and acknowledge."""
-        dead: List[bytes] = []
-        handed = 0
+    def _taken(self, items: List[bytes]) -> None:
+        self._stats.taken += len(items)
+        with self._cond:
+            self._unacked += len(items)
+
+    def _raw_input(self) -> Optional[Callable[[bytes], Any]]:
+        """The emitter's ``input_encoded`` when it takes POST event bytes as they are."""
+        method = getattr(self.emitter, "method", "post")
+        raw = getattr(self.emitter, "input_encoded", None)
+        return raw if callable(raw) and method == "post" else None
+
+    def _hand_over(self, items: List[bytes]) -> None:
+        """Check ``items`` and hand the events to the emitter; queue them for acknowledgement."""
+        take = _Take(len(items))
+        raw_input = self._input_encoded
         for raw in items:
-            event = _decode(raw)
+            event = parse_event(raw)
             if event is None:
-                dead.append(raw)
+                take.dead.append(raw)
                 continue
             try:
-                self.emitter.input(event)
-                handed += 1
+                if raw_input is None:
+                    self.emitter.input(event)
+                elif raw[-1:] == b"}" and raw[:1] == b"{" and "stm" not in event:
+                    raw_input(raw)  # the stored bytes, as they are
+                else:  # padded or with a send time: make it what the request builder expects
+                    raw_input(encode_event(event, "post"))
+                take.handed += 1
             except Exception as exc:  # noqa: BLE001 - the emitter refused it: it would refuse it again
                 logger.debug("RedisWorker: emitter refused an item", exc_info=True)
                 _invalid_log.log(
@@ -388,30 +459,52 @@ class RedisWorker:
                     self.worker_id,
                     type(exc).__name__,
                 )
-                dead.append(raw)
-        invalid = len(dead)
-        if invalid:
+                take.dead.append(raw)
+        if take.dead:
             _invalid_log.log(
                 "RedisWorker %s: %d item(s) are not valid events; moved to %r",
                 self.worker_id,
-                invalid,
+                len(take.dead),
                 self.failed_key,
             )
-        if not self._flush_emitter():
-            return  # stopping and out of time: _give_back() requeues the processing list
-        with self._failed_lock:
-            failed, self._failed = self._failed, []
-        dead.extend(orjson.dumps(dict(event)) for event in failed)
-        acknowledged = self._retrying(lambda: self._acknowledge(dead))
-        if acknowledged:
-            self._stats.batches += 1
+        with self._cond:
+            self._takes.append(take)
+            self._cond.notify_all()
+
+    def _ack_loop(self) -> None:
+        """Flush the emitter and acknowledge the takes handed over before each flush."""
+        while True:
+            with self._cond:
+                while not self._takes and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                takes = list(self._takes)
+            if not takes:
+                return  # stopping, nothing left
+            if not self._flush_emitter():
+                return  # stopping and out of time: _give_back() requeues the processing list
+            with self._failed_lock:
+                failed, self._failed = self._failed, []
+            count = sum(take.items for take in takes)
+            dead = [item for take in takes for item in take.dead]
+            invalid = len(dead)
+            dead.extend(orjson.dumps(dict(event)) for event in failed)
+            if not self._retrying(functools.partial(self._acknowledge, count, dead)):
+                with self._failed_lock:  # stopping with Redis down: dead-lettered at exit
+                    self._failed[:0] = failed
+                return
+            with self._cond:
+                for _ in takes:
+                    self._takes.popleft()
+                self._cond.notify_all()
+            handed = sum(take.handed for take in takes)
+            self._stats.batches += len(takes)
             self._stats.invalid += invalid
             self._stats.dead_lettered += len(dead)
             self._stats.delivered += max(0, handed - len(failed))
             logger.debug(
-                "RedisWorker %s: batch of %d done (%d dead-lettered)",
+                "RedisWorker %s: %d item(s) acknowledged (%d dead-lettered)",
                 self.worker_id,
-                len(items),
+                count,
                 len(dead),
             )
 
@@ -454,13 +547,16 @@ class RedisWorker:
             if failed or not self._flush_takes_timeout:
                 self._stop.wait(0.1)  # never spin on a flush that returns at once
 
-    def _acknowledge(self, dead: List[bytes]) -> bool:
-        """Dead-letter ``dead`` and delete the processing list, atomically."""
-        pipe = self.client.pipeline(transaction=True)
-        if dead:
-            pipe.rpush(self.failed_key, *dead)
-        pipe.delete(self.processing_key)
-        pipe.execute()
+    def _acknowledge(self, count: int, dead: List[bytes]) -> bool:
+        """Dead-letter ``dead`` and remove the first ``count`` processing items, atomically."""
+        with self._plist_lock:
+            pipe = self.client.pipeline(transaction=True)
+            if dead:
+                pipe.rpush(self.failed_key, *dead)
+            pipe.ltrim(self.processing_key, count, -1)
+            pipe.execute()
+            with self._cond:
+                self._unacked -= count
         return True
 
     def _give_back(self) -> None:
@@ -603,13 +699,22 @@ class RedisWorker:
         return restore
 
 
-def _decode(raw: bytes) -> Optional[Dict[str, Any]]:
-    """The event dict of a list item, or None if it is not a JSON object."""
+def parse_event(raw: bytes) -> Optional[Dict[str, str]]:
+    """The event dict of a list item, or None if it is not an event.
+
+    An event is a JSON object whose values are all strings, with non-empty ``e`` and ``eid``
+    (what :class:`~snowplow_tracker.redis_emitter.RedisEmitter` stores).
+    """
     try:
         event = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(event, dict) or not event:
+    if (
+        event.__class__ is not dict
+        or not event.get("e")
+        or not event.get("eid")
+        or not all(value.__class__ is str for value in event.values())
+    ):
         return None
     return event
 
@@ -638,7 +743,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="snowplow-redis-worker",
         description=(
             "Send the Snowplow events that RedisEmitter stored in a Redis list to a collector, "
-            "with a ProcessEmitter. Items move atomically to a per-worker processing list and "
+            "with a ProcessEmitter (or --thread-count threads). Items move atomically to a "
+            "per-worker processing list and "
             "are removed only after the collector accepted them; events given up on go to "
             "KEY:failed. Stop with SIGTERM or Ctrl-C: the worker finishes its batch first."
         ),
@@ -694,6 +800,20 @@ def build_parser() -> argparse.ArgumentParser:
         "the ProcessEmitter's)",
     )
     parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=_env("SNOWPLOW_MAX_IN_FLIGHT"),
+        help="requests each sender process keeps in flight, when the ProcessEmitter supports "
+        "it (env SNOWPLOW_MAX_IN_FLIGHT; default: the ProcessEmitter's)",
+    )
+    parser.add_argument(
+        "--thread-count",
+        type=int,
+        default=_env("SNOWPLOW_THREAD_COUNT"),
+        help="send with this many threads of the worker process (an AsyncEmitter: one request "
+        "in flight per thread) instead of sender processes (env SNOWPLOW_THREAD_COUNT)",
+    )
+    parser.add_argument(
         "--buffer-size",
         type=int,
         default=_env("SNOWPLOW_BUFFER_SIZE", "100"),
@@ -703,8 +823,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=_env("SNOWPLOW_BATCH_SIZE", "500"),
-        help="items taken from Redis, sent and acknowledged together "
-        "(env SNOWPLOW_BATCH_SIZE; default 500)",
+        help="items taken from Redis at once; up to 4 times as many may be unacknowledged "
+        "while the emitter sends (env SNOWPLOW_BATCH_SIZE; default 500)",
     )
     parser.add_argument(
         "--heartbeat-ttl",
@@ -742,12 +862,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]
+) -> argparse.Namespace:
+    """Parse and check the command line (environment defaults converted like the options).
+
+    Args:
+        parser: From :func:`build_parser`.
+        argv: The arguments (None: ``sys.argv[1:]``).
+    """
     args = parser.parse_args(argv)
     # Defaults from the environment are strings: convert and check them like the options.
     for name, kind in (
         ("port", int),
         ("process_count", int),
+        ("max_in_flight", int),
+        ("thread_count", int),
         ("buffer_size", int),
         ("batch_size", int),
         ("heartbeat_ttl", float),
@@ -763,6 +893,12 @@ def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> ar
             setattr(args, name, value)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')}: must be positive, got {value!r}")
+    if args.thread_count is not None and (
+        args.process_count is not None or args.max_in_flight is not None
+    ):
+        parser.error(
+            "--thread-count sends from threads: it excludes --process-count and --max-in-flight"
+        )
     try:
         args.redis_url = check_redis_url(args.redis_url, "snowplow-redis-worker --redis-url")
     except ConfigurationError as exc:
@@ -770,8 +906,40 @@ def _parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> ar
     return args
 
 
+def build_emitter(args: argparse.Namespace) -> Any:
+    """The emitter the worker program sends with: a ``ProcessEmitter`` (each sender keeping up
+    to ``--max-in-flight`` requests open when it supports it), or an ``AsyncEmitter`` of
+    ``--thread-count`` threads.
+
+    Raises:
+        ConfigurationError: An option is invalid for the chosen emitter.
+    """
+    options: Dict[str, Any] = {
+        "protocol": args.protocol,
+        "port": args.port,
+        "method": args.method,
+        "buffer_size": args.buffer_size,
+    }
+    if args.thread_count is not None:
+        from .emitters import AsyncEmitter
+
+        return AsyncEmitter(args.endpoint, thread_count=args.thread_count, **options)
+    from .process_emitter import ProcessEmitter  # imported here: it starts nothing until used
+
+    if args.process_count is not None:
+        options["process_count"] = args.process_count
+    if args.max_in_flight is not None:
+        if "max_in_flight" not in inspect.signature(ProcessEmitter).parameters:
+            raise ConfigurationError(
+                "snowplow-redis-worker: --max-in-flight needs a ProcessEmitter with "
+                "'max_in_flight'; this version has none (use --thread-count)"
+            )
+        options["max_in_flight"] = args.max_in_flight
+    return ProcessEmitter(args.endpoint, **options)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The ``snowplow-redis-worker`` program: run a :class:`RedisWorker` over a ProcessEmitter.
+    """The ``snowplow-redis-worker`` program: a :class:`RedisWorker` over :func:`build_emitter`.
 
     Args:
         argv: Command-line arguments (default ``sys.argv[1:]``).
@@ -780,24 +948,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The exit status: 0 after a clean stop (SIGTERM, SIGINT).
     """
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
         stream=sys.stderr,
     )
-    from .process_emitter import ProcessEmitter  # imported here: it starts nothing until used
-
-    options: Dict[str, Any] = {
-        "protocol": args.protocol,
-        "port": args.port,
-        "method": args.method,
-        "buffer_size": args.buffer_size,
-    }
-    if args.process_count is not None:
-        options["process_count"] = args.process_count
     try:
-        emitter = ProcessEmitter(args.endpoint, **options)
+        emitter = build_emitter(args)
     except ConfigurationError as exc:
         parser.error(mask_credentials(str(exc)))
     client = redis_client(

@@ -19,12 +19,10 @@ class EmitterStats:
         dropped: Events discarded because a bound was reached (queue full, shutdown deadline);
             they went to ``on_failure`` too.
         queued: Events waiting in this process (buffers and queues).
-        queued_bytes: Bytes of encoded events held in this process (waiting or in flight), where
-            the emitter bounds its memory in bytes (``AsyncEmitter``); 0 elsewhere.
         in_flight: Events handed to senders whose outcome is not known yet.
         queued_bytes: Bytes of encoded events this process holds for delivery (``queued`` and
-            ``in_flight`` together), where the emitter measures it; bounded by
-            ``max_queue_bytes`` on :class:`~snowplow_tracker.process_emitter.ProcessEmitter`.
+            ``in_flight`` together); bounded by ``max_queue_bytes`` on the emitters that hold
+            events in the host (``ProcessEmitter``, ``AsyncEmitter``, ``RedisEmitter``).
         senders_alive: Sender processes or threads running.
         restarts: Sender processes replaced after they died.
         redelivered: Events handed again to a sender after the one holding them died (they may

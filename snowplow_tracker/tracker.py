@@ -55,7 +55,6 @@ _BUILD_PAYLOAD = Event.build_payload
 #: The ``tv`` value every event carries (``py-<version>``), the name tracker 1.x code reads.
 VERSION = TRACKER_VERSION
 
-_time_ns = time.time_ns
 # The unchecked ``e=ti`` fields of one transaction item (checked with the transaction).
 _item_pairs = compile_function(_table.ECOMMERCE_TRANSACTION_ITEM, "pairs", "")
 
@@ -346,7 +345,7 @@ class Tracker:
         payload = event.build_payload(self.encode_base64, self.json_encoder, self._subject)
         p = payload.nv_pairs
         p["eid"] = self.get_uuid()
-        p["dtm"] = str(_time_ns() // 1_000_000)
+        p["dtm"] = str(time.time_ns() // 1_000_000)
         p.update(self._standard)
         return payload
 
@@ -422,7 +421,7 @@ class Tracker:
         event_subject: Optional[Subject],
     ) -> Tracker:
         """Send a checked transaction ``p`` and one ``e=ti`` event per item, sharing ``dtm``."""
-        dtm = str(_time_ns() // 1_000_000)
+        dtm = str(time.time_ns() // 1_000_000)
         ctx = self._contexts(m, context) if context else None
         events = [self._complete(p, ctx, tstamp, event_subject, dtm)]
         for item in items or ():

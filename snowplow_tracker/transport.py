@@ -92,12 +92,15 @@ class DeliveryResult:
         failed: Events given up on (rejected, retry budget spent, or stopped).
         attempts: Requests rounds made.
         retried: Events sent again after a failed attempt (counted once per retry).
+        unfinished: Those of ``failed`` that were still retryable when the retry budget ran
+            out or waiting stopped (the others were rejected for good).
     """
 
     sent: List[bytes] = field(default_factory=list)
     failed: List[bytes] = field(default_factory=list)
     attempts: int = 0
     retried: int = 0
+    unfinished: List[bytes] = field(default_factory=list)
 
 
 class HttpTransport:
@@ -291,4 +294,5 @@ def deliver(
             break
         outcome.retried += len(pending)
     outcome.failed.extend(pending)
+    outcome.unfinished = list(pending)
     return outcome

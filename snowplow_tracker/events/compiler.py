@@ -90,7 +90,7 @@ _NAMESPACE: Dict[str, Any] = {
     "_getrandbits": getrandbits,
     "_KEEP": UUID_KEEP,
     "_SET": UUID_SET,
-    "_time_ns": time.time_ns,
+    "_time": time,  # looked up at each call, so clock patching (freezegun) reaches it
     "_new_id": new_event_id,
     "_check_common": check_common,
     "_uuid_match": contracts.UUID_RE.match,
@@ -229,7 +229,7 @@ _SUBJECT = [
 _FINISH = [
     "_h = (_getrandbits(128) & _KEEP | _SET).to_bytes(16, 'big').hex()",
     "p['eid'] = f'{_h[:8]}-{_h[8:12]}-{_h[12:16]}-{_h[16:20]}-{_h[20:]}'",
-    "p['dtm'] = _str(_time_ns() // 1000000)",
+    "p['dtm'] = _str(_time.time_ns() // 1000000)",
     "p.update(self._standard)",
     "for _emitter in self.emitters:",
     "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",

@@ -117,7 +117,8 @@ def test_input_returns_before_the_request_completes(
     # The collector answers (and records) only after its delay.
     assert collector.requests == []
     assert calls.successes == []
-    assert emitter.stats().in_flight + emitter.stats().queued == 1
+    stats = emitter.stats()  # one snapshot: the batch moves from queued to in flight
+    assert stats.in_flight + stats.queued == 1
     assert emitter.flush() is True
     assert calls.successes == [[payload]]
     assert collector.eids() == [payload["eid"]]

@@ -11,10 +11,11 @@ from typing import Any, Dict, Iterator, List, Set
 import psutil
 import pytest
 
-from snowplow_tracker.errors import EncodingError
+from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
+from snowplow_tracker.wire import encode_event
 from tests.payloads import make_payload as event
 from tests.scripts import run_script
 from tests.waiting import wait_until
@@ -77,6 +78,20 @@ def test_many_threads_deliver_each_eid_exactly_once(
     assert stats["unique_eids"] == 100_000
     assert stats["duplicates"] == 0
     assert emitter.stats().sent == 100_000
+
+
+def test_input_encoded_sends_the_bytes_as_they_are(
+    counting_collector: Collector, make_emitter: Any
+) -> None:
+    """Pre-encoded POST events (a relay's stored bytes) are delivered; GET emitters refuse them."""
+    emitter = make_emitter(counting_collector.endpoint, method="post")
+    for _ in range(50):
+        emitter.input_encoded(encode_event(event(), "post"))
+    assert emitter.flush(timeout=30)
+    assert counting_collector.stats()["unique_eids"] == 50
+    getter = make_emitter(counting_collector.endpoint, method="get")
+    with pytest.raises(ConfigurationError, match="input_encoded: needs method 'post'"):
+        getter.input_encoded(encode_event(event(), "post"))
 
 
 def test_collector_503_then_200_delivers_everything_with_spaced_retries(

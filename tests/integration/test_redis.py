@@ -96,6 +96,18 @@ class WorkerThread:
         assert self.error is None, self.error
 
 
+@contextlib.contextmanager
+def draining(emitter: Any, url: str, **options: Any) -> Iterator[RedisWorker]:
+    """A RedisWorker over ``emitter`` running in a thread; stopped, and the emitter closed, on
+    exit."""
+    running = WorkerThread(RedisWorker(emitter, url=url, **options)).start()
+    try:
+        yield running.worker
+    finally:
+        running.stop()
+        emitter.close()
+
+
 #: What the ``snowplow-redis-worker`` console script runs (setup.py's entry point).
 CONSOLE_ENTRY = "import sys; from snowplow_tracker.redis_worker import main; sys.exit(main())"
 
@@ -177,18 +189,14 @@ def test_20000_events_reach_the_collector(
     pushed = time.perf_counter()
     assert redis_client.llen("snowplow") == n
     emitter = AsyncEmitter(collector.endpoint, method="post", buffer_size=100, thread_count=2)
-    worker = WorkerThread(RedisWorker(emitter, url=redis_server.url, block_timeout=0.2)).start()
-    try:
+    with draining(emitter, redis_server.url, block_timeout=0.2) as worker:
         assert collector.wait_for_events(n, timeout=30), collector.stats()
         delivered = time.perf_counter()
-    finally:
-        worker.stop()
-        emitter.close()
     assert sorted(collector.eids()) == expected
     assert collector.stats()["duplicates"] == 0
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": 0}
-    assert redis_client.exists(worker.worker.heartbeat_key) == 0
-    stats = worker.worker.stats()
+    assert redis_client.exists(worker.heartbeat_key) == 0
+    stats = worker.stats()
     assert (stats.taken, stats.delivered, stats.dead_lettered) == (n, n, 0)
     print(
         f"\nRedisEmitter push: {n / (pushed - started):,.0f} events/s; "
@@ -311,19 +319,15 @@ def test_rejected_and_invalid_items_go_to_the_dead_letter_list(
         buffer_size=10,
         on_failure=lambda sent, failed: seen.append(len(failed)),
     )
-    worker = WorkerThread(RedisWorker(emitter, url=redis_server.url, block_timeout=0.1)).start()
-    try:
+    with draining(emitter, redis_server.url, block_timeout=0.1) as worker:
         assert wait_until(lambda: redis_client.llen("snowplow:failed") == 34, timeout=15)
-    finally:
-        worker.stop()
-        emitter.close()
     assert sum(seen) == 30  # the user's own on_failure still runs
     assert emitter.on_failure is not None and emitter.on_failure.__name__ == "<lambda>"
     dead = redis_client.lrange("snowplow:failed", 0, -1)
     assert dead[:4] == [b"not json", b"[1, 2]", b'"a string"', b"{}"]
     assert sorted(orjson.loads(item)["eid"] for item in dead[4:]) == expected
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": 34}
-    stats = worker.worker.stats()
+    stats = worker.stats()
     assert (stats.invalid, stats.dead_lettered, stats.delivered) == (4, 34, 0)
 
 
@@ -380,12 +384,8 @@ def test_retryable_failures_are_retried_not_dead_lettered(
         buffer_size=100,
         retry_policy=RetryPolicy(base_delay=0.05, max_delay=0.2),
     )
-    worker = WorkerThread(RedisWorker(emitter, url=redis_server.url, block_timeout=0.1)).start()
-    try:
+    with draining(emitter, redis_server.url, block_timeout=0.1):
         assert collector.wait_for_events(100, timeout=15)
-    finally:
-        worker.stop()
-        emitter.close()
     assert sorted(collector.eids()) == expected
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": 0}
 

@@ -1,65 +1,24 @@
 """Unit tests of RedisEmitter, and of the argument checks of RedisWorker and its command line.
 
-Redis is replaced by a small fake client here (to inject failures); the real server is used in
-``tests/integration/test_redis.py``.
+The emitter's behaviour is tested against a real redis-server in
+``tests/integration/test_redis_emitter.py`` and ``tests/integration/test_redis.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-import orjson
 import pytest
+import redis
 
 from snowplow_tracker import AsyncEmitter
 from snowplow_tracker.credentials import mask_credentials
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.redis_emitter import RedisEmitter
-from snowplow_tracker.redis_worker import RedisWorker, build_parser, main
-from snowplow_tracker.wire import encode_event
+from snowplow_tracker.redis_worker import RedisWorker, build_emitter, build_parser, main, parse_args
 
 SECRET = "s3cr3t-Pa55"
-
-
-class FakePipeline:
-    def __init__(self, client: FakeRedis) -> None:
-        self.client = client
-        self.commands: List[List[bytes]] = []
-
-    def rpush(self, key: str, *values: bytes) -> None:
-        self.commands.append(list(values))
-
-    def execute(self, raise_on_error: bool = True) -> List[Any]:
-        self.client.pipelines += 1
-        return [self.client.rpush("", *values) for values in self.commands]
-
-
-class FakeRedis:
-    """Records RPUSHes; raises ``error`` instead while it is set."""
-
-    def __init__(self) -> None:
-        self.pushed: List[bytes] = []
-        self.calls = 0
-        self.pipelines = 0
-        self.error: Optional[BaseException] = None
-
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        return FakePipeline(self)
-
-    def rpush(self, key: str, *values: bytes) -> int:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        self.pushed.extend(values)
-        return len(self.pushed)
-
-
-def event(i: int) -> Dict[str, str]:
-    return {"e": "pv", "eid": f"eid-{i}", "url": f"http://example.com/{i}", "p": "srv"}
 
 
 # -- credential masking ------------------------------------------------------------------------
@@ -97,22 +56,6 @@ def test_repr_and_errors_never_show_the_password() -> None:
     assert SECRET not in repr(worker)
 
 
-def test_failed_push_logs_are_masked_and_throttled(caplog: pytest.LogCaptureFixture) -> None:
-    fake = FakeRedis()
-    fake.error = ConnectionError(f"Error 111 connecting to redis://:{SECRET}@h:1. Refused.")
-    emitter = RedisEmitter(fake, max_batch_age=None)
-    with caplog.at_level(logging.DEBUG, logger="snowplow_tracker"):
-        for i in range(20):
-            emitter.input(event(i))
-            emitter.flush()
-    text = caplog.text
-    assert SECRET not in text
-    assert "redis://:***@h:1" in text
-    assert "eid-" not in text  # never the events' contents
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert 1 <= len(warnings) <= 2  # throttled
-
-
 # -- argument validation -----------------------------------------------------------------------
 
 
@@ -130,7 +73,13 @@ def test_failed_push_logs_are_masked_and_throttled(caplog: pytest.LogCaptureFixt
         ),
         ({"max_batch_age": 0}, "argument 'max_batch_age' must be a positive number"),
         ({"rdb": "localhost"}, "argument 'rdb' must be a redis.Redis client or None, got str"),
-        ({"rdb": FakeRedis(), "url": "redis://h"}, "pass either 'rdb' or 'url', not both"),
+        ({"rdb": redis.Redis(), "url": "redis://h"}, "pass either 'rdb' or 'url', not both"),
+        ({"max_queue_bytes": 0}, "argument 'max_queue_bytes' must be a positive integer, got 0"),
+        ({"push_timeout": 0}, "argument 'push_timeout' must be a positive number of seconds"),
+        (
+            {"shutdown_timeout": -1},
+            "argument 'shutdown_timeout' must be a positive number of seconds, got -1",
+        ),
         ({"url": "localhost:6379"}, "argument 'url' must be a Redis URL"),
         ({"on_failure": 1}, "argument 'on_failure' must be a callable or None, got 1"),
     ],
@@ -189,6 +138,8 @@ def test_cli_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> 
         ("--process-count", "SNOWPLOW_PROCESS_COUNT"),
         ("--buffer-size", "SNOWPLOW_BUFFER_SIZE"),
         ("--batch-size", "SNOWPLOW_BATCH_SIZE"),
+        ("--max-in-flight", "SNOWPLOW_MAX_IN_FLIGHT"),
+        ("--thread-count", "SNOWPLOW_THREAD_COUNT"),
         ("--log-level", "SNOWPLOW_LOG_LEVEL"),
     ]:
         assert option in out and env in out
@@ -218,6 +169,11 @@ def test_cli_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "argument 'url' must be a Redis URL such as 'redis://localhost:6379/0'",
         ),
         (["--endpoint", "not a host"], "argument 'endpoint' must be a host name"),
+        (
+            ["--endpoint", "c", "--thread-count", "4", "--process-count", "2"],
+            "--thread-count sends from threads: it excludes --process-count",
+        ),
+        (["--endpoint", "c", "--thread-count", "0"], "--thread-count: must be positive, got 0"),
     ],
 )
 def test_cli_argument_errors(
@@ -236,159 +192,26 @@ def test_cli_argument_errors(
     assert SECRET not in err
 
 
-# -- behaviour ---------------------------------------------------------------------------------
-
-
-def test_each_event_is_stored_as_its_post_json() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake)
-    payload = event(1)
-    emitter.input(payload)
-    assert fake.pushed == [encode_event(payload, "post")]
-    assert orjson.loads(fake.pushed[0]) == payload
-    assert emitter.stats().sent == 1
-
-
-def test_buffered_events_are_pushed_in_one_command() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, buffer_size=3, max_batch_age=None)
-    emitter.input(event(1))
-    emitter.input(event(2))
-    assert fake.calls == 0 and emitter.stats().queued == 2
-    emitter.input(event(3))
-    assert fake.calls == 1
-    assert [orjson.loads(v)["eid"] for v in fake.pushed] == ["eid-1", "eid-2", "eid-3"]
-    emitter.input(event(4))
-    assert emitter.flush() is True
-    assert len(fake.pushed) == 4 and emitter.stats().queued == 0
-
-
-def test_a_big_flush_is_split_in_pipelined_commands() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, buffer_size=5000, max_batch_age=None)
-    for i in range(2500):
-        emitter.input(event(i))
-    assert emitter.flush() is True
-    assert fake.pipelines == 1 and fake.calls == 3  # RPUSHes of 1000, 1000, 500 values
-    assert [orjson.loads(v)["eid"] for v in fake.pushed] == [f"eid-{i}" for i in range(2500)]
-
-
-def test_redis_outage_keeps_events_and_pushes_them_later_in_order() -> None:
-    fake = FakeRedis()
-    fake.error = ConnectionError("down")
-    emitter = RedisEmitter(fake, buffer_size=2, max_batch_age=None)
-    for i in range(6):
-        emitter.input(event(i))  # never raises
-    assert fake.pushed == [] and emitter.stats().queued == 6
-    calls = fake.calls
-    assert calls <= 2  # back-off: no push attempt per event while Redis is down
-    fake.error = None
-    assert emitter.flush() is True
-    assert [orjson.loads(v)["eid"] for v in fake.pushed] == [f"eid-{i}" for i in range(6)]
-    stats = emitter.stats()
-    assert (stats.sent, stats.queued, stats.dropped) == (6, 0, 0)
-
-
-def test_the_bound_drops_the_oldest_events_and_reports_them() -> None:
-    fake = FakeRedis()
-    fake.error = OSError("unreachable")
-    reported: List[Any] = []
-    emitter = RedisEmitter(
-        fake,
-        buffer_size=1,
-        max_buffered=5,
-        max_batch_age=None,
-        on_failure=lambda n, events: reported.append((n, events)),
-    )
-    for i in range(8):
-        emitter.input(event(i))
-    stats = emitter.stats()
-    assert (stats.dropped, stats.queued, stats.accepted) == (3, 5, 8)
-    assert [n for n, _ in reported] == [0] * len(reported)
-    assert [e["eid"] for _, events in reported for e in events] == ["eid-0", "eid-1", "eid-2"]
-    fake.error = None
-    emitter.flush()
-    assert [orjson.loads(v)["eid"] for v in fake.pushed] == [f"eid-{i}" for i in range(3, 8)]
-
-
-def test_the_timer_pushes_a_partial_buffer_and_retries_after_an_outage() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, buffer_size=100, max_batch_age=0.05)
-    emitter.input(event(1))
-    deadline = time.monotonic() + 5
-    while not fake.pushed and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(fake.pushed) == 1
-    fake.error = ConnectionError("down")
-    emitter.input(event(2))
-    time.sleep(0.2)
-    fake.error = None
-    deadline = time.monotonic() + 5
-    while len(fake.pushed) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert [orjson.loads(v)["eid"] for v in fake.pushed] == ["eid-1", "eid-2"]
-    assert emitter.close() is True
-
-
-def test_unserialisable_events_raise_and_nothing_is_buffered() -> None:
-    emitter = RedisEmitter(FakeRedis(), buffer_size=10)
+def test_unserialisable_events_raise_and_nothing_is_queued() -> None:
+    emitter = RedisEmitter(url="redis://127.0.0.1:1/0", buffer_size=10)
     with pytest.raises(EncodingError, match=r"RedisEmitter.input: argument 'payload'"):
         emitter.input(["not", "a", "dict"])  # type: ignore[arg-type]
-    assert emitter.stats().queued == 0 and emitter.stats().accepted == 0
+    stats = emitter.stats()
+    assert (stats.queued, stats.accepted, stats.queued_bytes) == (0, 0, 0)
+    assert emitter.close(timeout=0.1) is True
 
 
-def test_callbacks_that_raise_do_not_break_tracking() -> None:
-    def boom(*args: Any) -> None:
-        raise RuntimeError("user bug")
-
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, on_success=boom)
-    emitter.input(event(1))
-    assert len(fake.pushed) == 1
-
-
-def test_concurrent_inputs_lose_nothing() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, buffer_size=7, max_batch_age=None)
-
-    def track(start: int) -> None:
-        for i in range(start, start + 500):
-            emitter.input(event(i))
-
-    threads = [threading.Thread(target=track, args=(n * 1000,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    emitter.flush()
-    assert len({orjson.loads(v)["eid"] for v in fake.pushed}) == 2000
-
-
-def test_a_forked_child_starts_with_an_empty_buffer() -> None:
-    fake = FakeRedis()
-    emitter = RedisEmitter(fake, buffer_size=10, max_batch_age=None)
-    emitter.input(event(1))
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.write(write, str(emitter.stats().queued).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
+def test_cli_thread_count_sends_from_an_async_emitter() -> None:
+    args = parse_args(build_parser(), ["--endpoint", "c.example", "--thread-count", "6"])
+    emitter = build_emitter(args)
     try:
-        assert os.read(read, 16) == b"0"
+        assert isinstance(emitter, AsyncEmitter)
+        assert (emitter.thread_count, emitter.buffer_size, emitter.method) == (6, 100, "post")
     finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    assert emitter.stats().queued == 1
+        emitter.close(timeout=1)
 
 
-def test_default_client_is_created_on_first_use_with_timeouts() -> None:
-    emitter = RedisEmitter(url="redis://127.0.0.1:1/4")
-    assert emitter._rdb is None  # nothing built (and nothing connected) yet
-    kwargs = emitter.client.connection_pool.connection_kwargs
-    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("127.0.0.1", 1, 4)
-    assert kwargs["socket_timeout"] == 5.0 and kwargs["socket_connect_timeout"] == 2.0
-    emitter.input(event(1))  # port 1: connection refused, kept for later, no exception
-    assert emitter.stats().queued == 1
+def test_redis_worker_max_unacked_defaults_to_four_takes() -> None:
+    assert RedisWorker(AsyncEmitter("c.example"), batch_size=50).max_unacked == 200
+    with pytest.raises(ConfigurationError, match="argument 'max_unacked' must be a positive"):
+        RedisWorker(AsyncEmitter("c.example"), max_unacked=0)
