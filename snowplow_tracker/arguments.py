@@ -10,13 +10,16 @@ checks, naming the place, the argument, the expectation and the value::
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import math
+from typing import Any, Callable, NoReturn, Optional
 
 from .contracts import describe
 from .errors import ConfigurationError
 
 
-def fail(where: str, arg: str, expected: str, value: Any) -> NoReturn:
+def fail(
+    where: str, arg: str, expected: str, value: Any, *, shown: Optional[str] = None
+) -> NoReturn:
     """Raise the ConfigurationError for an invalid argument.
 
     Args:
@@ -24,87 +27,105 @@ def fail(where: str, arg: str, expected: str, value: Any) -> NoReturn:
         arg: The argument's name.
         expected: What the argument must be, e.g. ``"a string or None"``.
         value: The value given.
+        shown: How to show the value instead of its ``repr`` (e.g. with a password masked).
 
     Raises:
         ConfigurationError: Always.
     """
-    raise ConfigurationError(f"{where}: argument '{arg}' must be {expected}, got {describe(value)}")
+    got = describe(value) if shown is None else shown
+    raise ConfigurationError(f"{where}: argument '{arg}' must be {expected}, got {got}")
 
 
-def optional_string(where: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a string or None.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
-    if value is not None and not isinstance(value, str):
-        fail(where, arg, "a string or None", value)
-
-
-def non_empty_string(where: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a non-empty string.
+def refuse(where: str, reason: str) -> NoReturn:
+    """Raise the ConfigurationError for arguments that are invalid together, not one by one.
 
     Args:
         where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
+        reason: Which arguments conflict, and why.
 
     Raises:
-        ConfigurationError: It is not.
+        ConfigurationError: Always.
     """
-    if not isinstance(value, str) or not value:
-        fail(where, arg, "a non-empty string", value)
+    raise ConfigurationError(f"{where}: {reason}")
 
 
-def boolean(where: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is True or False.
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is an int and not a bool.
 
     Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-
-    Raises:
-        ConfigurationError: It is not.
+        value: The value to test.
     """
-    if not isinstance(value, bool):
-        fail(where, arg, "True or False", value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def optional_callable(where: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is callable or None.
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Rule:
+    """One rule for an argument, as data: what it must be, and the test a value must pass.
+
+    Calling the rule checks an argument: ``rule(where, arg, value)``.
+
+    Attributes:
+        expected: What the argument must be, as the message says it (``"a positive integer"``).
+        ok: Whether a value passes.
+        optional: Whether None passes too (the message then ends ``or None``).
+    """
+
+    __slots__ = ("expected", "ok", "optional")
+
+    def __init__(self, expected: str, ok: Callable[[Any], bool], optional: bool = False) -> None:
+        self.expected = expected + (" or None" if optional else "")
+        self.ok = ok
+        self.optional = optional
+
+    def __call__(self, where: str, arg: str, value: Any) -> None:
+        """Check one argument.
+
+        Args:
+            where: The class or method configured.
+            arg: The argument's name.
+            value: The value given.
+
+        Raises:
+            ConfigurationError: The value breaks the rule.
+        """
+        if not (self.optional and value is None) and not self.ok(value):
+            fail(where, arg, self.expected, value)
+
+    def or_none(self) -> Rule:
+        """The same rule, but None passes too."""
+        return Rule(self.expected, self.ok, optional=True)
+
+
+def is_positive_finite(value: Any) -> bool:
+    """Whether ``value`` is a number (not a bool) greater than 0 and finite.
 
     Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-
-    Raises:
-        ConfigurationError: It is not.
+        value: The value to test.
     """
-    if value is not None and not callable(value):
-        fail(where, arg, "a callable or None", value)
+    return _is_number(value) and 0 < value < math.inf
 
 
-def optional_instance(where: str, arg: str, value: Any, cls: type) -> None:
-    """Check that ``value`` is an instance of ``cls`` or None.
+non_empty_string = Rule("a non-empty string", lambda v: isinstance(v, str) and v != "")
+optional_non_empty_string = non_empty_string.or_none()
+optional_string = Rule("a string", lambda v: isinstance(v, str)).or_none()
+boolean = Rule("True or False", lambda v: isinstance(v, bool))
+optional_callable = Rule("a callable", callable).or_none()
+positive_integer = Rule("a positive integer", lambda v: is_integer(v) and v >= 1)
+optional_positive_integer = positive_integer.or_none()
+positive_seconds = Rule("a positive number of seconds", lambda v: _is_number(v) and v > 0)
+optional_positive_seconds = positive_seconds.or_none()
+non_negative_number = Rule("a number >= 0", lambda v: _is_number(v) and v >= 0)
+emitter = Rule(
+    "an emitter (an object with an 'input(payload)' method)",
+    lambda v: callable(getattr(v, "input", None)),
+)
 
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        cls: The required class.
 
-    Raises:
-        ConfigurationError: It is not.
-    """
-    if value is not None and not isinstance(value, cls):
-        fail(where, arg, f"a {cls.__name__} or None", value)
+def _at_least(minimum: int) -> Rule:
+    return Rule(f"an integer of at least {minimum}", lambda v: is_integer(v) and v >= minimum)
 
 
 def count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
@@ -119,8 +140,7 @@ def count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
     Raises:
         ConfigurationError: It is not.
     """
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        fail(where, arg, f"an integer of at least {minimum}", value)
+    _at_least(minimum)(where, arg, value)
 
 
 def optional_count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
@@ -135,10 +155,56 @@ def optional_count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
     Raises:
         ConfigurationError: It is not.
     """
-    if value is not None and (
-        not isinstance(value, int) or isinstance(value, bool) or value < minimum
-    ):
-        fail(where, arg, f"an integer of at least {minimum} or None", value)
+    _at_least(minimum).or_none()(where, arg, value)
+
+
+def optional_instance(where: str, arg: str, value: Any, cls: type) -> None:
+    """Check that ``value`` is an instance of ``cls`` or None.
+
+    Args:
+        where: The class or method configured.
+        arg: The argument's name.
+        value: The value given.
+        cls: The required class.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    Rule(f"a {cls.__name__}", lambda v: isinstance(v, cls)).or_none()(where, arg, value)
+
+
+def optional_integer_between(where: str, arg: str, value: Any, low: int, high: int) -> None:
+    """Check that ``value`` is None or an int (not a bool) from ``low`` to ``high``.
+
+    Args:
+        where: The class or method configured.
+        arg: The argument's name.
+        value: The value given.
+        low: The smallest allowed value.
+        high: The largest allowed value.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    rule = Rule(f"an integer from {low} to {high}", lambda v: is_integer(v) and low <= v <= high)
+    rule.or_none()(where, arg, value)
+
+
+def number_between(where: str, arg: str, value: Any, low: float, high: float) -> None:
+    """Check that ``value`` is a number (not a bool, not NaN) from ``low`` to ``high``.
+
+    Args:
+        where: The class or method configured.
+        arg: The argument's name.
+        value: The value given.
+        low: The smallest allowed value.
+        high: The largest allowed value.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    rule = Rule(f"a number from {low:g} to {high:g}", lambda v: _is_number(v) and low <= v <= high)
+    rule(where, arg, value)
 
 
 def one_of(where: str, arg: str, value: Any, allowed: Any) -> None:
@@ -154,20 +220,4 @@ def one_of(where: str, arg: str, value: Any, allowed: Any) -> None:
         ConfigurationError: It is not.
     """
     choices = tuple(allowed)
-    if value not in choices:
-        fail(where, arg, "one of " + ", ".join(repr(c) for c in choices), value)
-
-
-def emitter(where: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is an emitter: an object with an ``input(payload)`` method.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
-    if not callable(getattr(value, "input", None)):
-        fail(where, arg, "an emitter (an object with an 'input(payload)' method)", value)
+    Rule("one of " + ", ".join(repr(c) for c in choices), lambda v: v in choices)(where, arg, value)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from .errors import ConfigurationError
+from . import arguments as _args
 from .wire import POST_ENVELOPE_OVERHEAD, check_method, event_cost
 
 #: Default ``buffer_size`` for GET: every event leaves at once, as documented.
@@ -23,16 +23,6 @@ DEFAULT_POST_BUFFER_SIZE = 10
 THROUGHPUT_BYTE_LIMIT = 64_000
 #: ``ProcessEmitter``'s default POST ``buffer_size``: high enough that bytes and age cut batches.
 THROUGHPUT_POST_BUFFER_SIZE = 500
-
-
-def _positive_int(value: Optional[int], name: str, where: str) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a positive integer or None, got {value!r}"
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -73,18 +63,13 @@ class BatchLimits:
             where: The qualified name of the caller, for error messages.
         """
         method = check_method(method, where)
-        size = _positive_int(buffer_size, "buffer_size", where)
+        _args.optional_positive_integer(where, "buffer_size", buffer_size)
+        _args.optional_positive_integer(where, "byte_limit", byte_limit)
+        _args.optional_positive_seconds(where, "max_age", max_age)
+        size = buffer_size
         if size is None:
             size = DEFAULT_GET_BUFFER_SIZE if method == "get" else DEFAULT_POST_BUFFER_SIZE
-        limit = _positive_int(byte_limit, "byte_limit", where)
-        if max_age is not None and (
-            isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or not max_age > 0
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_age' must be a positive number of seconds or None, "
-                f"got {max_age!r}"
-            )
-        return cls(method, size, limit, None if max_age is None else float(max_age))
+        return cls(method, size, byte_limit, None if max_age is None else float(max_age))
 
 
 def throughput_defaults(

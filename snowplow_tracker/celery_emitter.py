@@ -52,6 +52,7 @@ import threading
 import weakref
 from typing import Any, Dict, List, Mapping, Optional
 
+from . import arguments as _args
 from ._logging import ThrottledLog, logger
 from .batching import Batcher
 from .celery_sending import (
@@ -110,6 +111,10 @@ _default_app: Any = None
 _default_app_lock = threading.Lock()
 _registered: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _registered_lock = threading.Lock()
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
 
 
 def _import_celery() -> Any:
@@ -177,10 +182,8 @@ def register_task(app: Any) -> Any:
         The registered task.
     """
     if not callable(getattr(app, "task", None)):
-        raise ConfigurationError(
-            f"CeleryEmitter: argument 'celery_app' must be a celery.Celery app, got "
-            f"{type(app).__name__}"
-        )
+        # The type only: a broker URL given by mistake may hold a password.
+        _args.fail("CeleryEmitter", "celery_app", "a celery.Celery app", app, shown=_kind(app))
     with _registered_lock:
         task = _registered.get(app)
         if task is None:
@@ -252,19 +255,15 @@ class CeleryEmitter(BaseEmitter):
     ) -> None:
         where = self._where
         if on_success is not None or on_failure is not None:
-            raise ConfigurationError(
-                f"{where}: on_success and on_failure callbacks are not supported: the events "
-                "are sent by a Celery worker in another process (see the worker's logs)"
+            _args.refuse(
+                where,
+                "on_success and on_failure callbacks are not supported: the events are sent by "
+                "a Celery worker in another process (see the worker's logs)",
             )
         if celery_app is not None and not callable(getattr(celery_app, "task", None)):
-            raise ConfigurationError(
-                f"{where}: argument 'celery_app' must be a celery.Celery app or None, got "
-                f"{type(celery_app).__name__}"
-            )
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
-            raise ConfigurationError(
-                f"{where}: argument 'max_pending' must be a positive integer, got {max_pending!r}"
-            )
+            expected = "a celery.Celery app or None"
+            _args.fail(where, "celery_app", expected, celery_app, shown=_kind(celery_app))
+        _args.positive_integer(where, "max_pending", max_pending)
         super().__init__(
             endpoint,
             protocol,
@@ -278,10 +277,7 @@ class CeleryEmitter(BaseEmitter):
             retry_policy=retry_policy,
             max_batch_age=max_batch_age,
         )
-        if queue is not None and (not isinstance(queue, str) or not queue):
-            raise ConfigurationError(
-                f"{where}: argument 'queue' must be a non-empty string or None, got {queue!r}"
-            )
+        _args.optional_non_empty_string(where, "queue", queue)
         self.max_pending = max_pending
         self.queue = queue
         self._app = celery_app

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Iterable, Mapping, NoReturn, Optional, Sized, overload
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Sized, overload
 
 from . import self_describing_json as _sdj
 from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
@@ -259,21 +259,6 @@ def timestamp(method: str, arg: str, value: Any) -> None:
             f"a positive number of milliseconds since the Unix epoch (at most {MAX_TIMESTAMP_MS})",
             value,
         )
-
-
-def optional_timestamp(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a valid timestamp (see :func:`timestamp`).
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor a valid timestamp.
-    """
-    if value is not None:
-        timestamp(method, arg, value)
 
 
 def _one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
@@ -582,25 +567,6 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
         optional_string(method, f"{where}['name']", item.get("name"))
         optional_string(method, f"{where}['category']", item.get("category"))
         optional_list_of_self_describing_json(method, f"{where}['context']", item.get("context"))
-
-
-def instance_of(
-    method: str, arg: str, value: Any, cls: type, expected: Optional[str] = None
-) -> None:
-    """Check that ``value`` is an instance of ``cls``.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        cls: The required class.
-        expected: How to describe the requirement; ``"a <cls name>"`` when omitted.
-
-    Raises:
-        ValidationError: ``value`` is not an instance of ``cls``.
-    """
-    if not isinstance(value, cls):
-        fail(method, arg, expected or f"a {cls.__name__}", value)
 
 
 # ---------------------------------------------------------------------------------------------

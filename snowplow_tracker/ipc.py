@@ -17,7 +17,8 @@ Sender to host:
 
 The host builds a micro-batch in place, without a Python object per event: it starts from
 :func:`new_batch`, appends each event followed by :data:`SEPARATOR`, and calls
-:func:`seal_batch`; the result is byte for byte what :func:`pack_batch` returns.
+:func:`seal_batch`: kind ``B``, the 8-byte big-endian id, then the events joined by
+:data:`SEPARATOR`.
 """
 
 from __future__ import annotations
@@ -42,13 +43,8 @@ BATCH_HEADER_SIZE = 1 + _ID.size
 Buffer = Union[bytes, bytearray]
 
 
-def pack_batch(batch_id: int, events: List[bytes]) -> bytes:
-    """Frame a micro-batch of encoded events."""
-    return BATCH + _ID.pack(batch_id) + b"\n".join(events)
-
-
 def unpack_batch(message: bytes) -> Tuple[int, List[bytes]]:
-    """Inverse of :func:`pack_batch` (``message`` starts with ``B``)."""
+    """The id and events of a micro-batch message (``message`` starts with ``B``)."""
     (batch_id,) = _ID.unpack_from(message, 1)
     body = message[1 + _ID.size :]
     return batch_id, body.split(b"\n") if body else []

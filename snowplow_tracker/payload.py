@@ -118,15 +118,6 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def base64_text(raw: bytes) -> str:
-    """Return URL-safe base64 of ``raw`` with ``=`` padding (``base64.urlsafe_b64encode``).
-
-    Args:
-        raw: The bytes to encode (UTF-8 JSON text).
-    """
-    return b2a_base64(raw, newline=False).translate(URLSAFE_TABLE).decode("ascii")
-
-
 def encode_json(
     obj: Any,
     encode_base64: bool,

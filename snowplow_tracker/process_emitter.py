@@ -1,6 +1,6 @@
 """``ProcessEmitter``: the tracker's hot path hands events to a pool of sender processes.
 
-Data path (see DESIGN.md): ``input`` serialises the event once (orjson) and copies the bytes
+Data path: ``input`` serialises the event once (orjson) and copies the bytes
 into the micro-batch being filled, which is already framed as its pipe message (a ``bytearray``:
 no Python object per queued event); a full or old micro-batch goes, as ONE pipe message, to the
 sender process with the least work in flight. What the host holds (micro-batch, outbox, in
@@ -49,6 +49,7 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Union
 import psutil
 from orjson import dumps as _dumps
 
+from . import arguments as _args
 from . import ipc
 from ._logging import ThrottledLog, logger
 from ._memory import HeapWatermark, give_back_memory
@@ -308,24 +309,12 @@ class ProcessEmitter(BaseEmitter):
             ("max_queue_bytes", max_queue_bytes),
             ("ipc_batch_size", ipc_batch_size),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(
-                    f"{where}: argument '{name}' must be a positive integer, got {value!r}"
-                )
-        for name, number in (
-            ("ipc_max_delay", ipc_max_delay),
-            ("shutdown_timeout", shutdown_timeout),
-        ):
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
-                raise ConfigurationError(
-                    f"{where}: argument '{name}' must be a positive number of seconds, "
-                    f"got {number!r}"
-                )
+            _args.positive_integer(where, name, value)
+        _args.positive_seconds(where, "ipc_max_delay", ipc_max_delay)
+        _args.positive_seconds(where, "shutdown_timeout", shutdown_timeout)
         methods = multiprocessing.get_all_start_methods()
         if start_method not in methods:
-            raise ConfigurationError(
-                f"{where}: argument 'start_method' must be one of {methods}, got {start_method!r}"
-            )
+            _args.fail(where, "start_method", f"one of {methods}", start_method)
         self.process_count = process_count
         self.max_in_flight = check_max_in_flight(max_in_flight, where)
         self.max_queue_size = max_queue_size

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, Mapping, Optional
 
-from .errors import ConfigurationError
+from . import arguments as _args
 
 #: Statuses that are never retried: the collector will answer the same again (as the 1.x tracker).
 DEFAULT_NO_RETRY_STATUSES: FrozenSet[int] = frozenset({400, 401, 403, 410, 422})
@@ -65,36 +65,19 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         where = "RetryPolicy"
-        if self.max_attempts is not None and (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_attempts' must be an integer >= 1 or None, "
-                f"got {self.max_attempts!r}"
-            )
+        attempts = self.max_attempts
+        if attempts is not None and (not _args.is_integer(attempts) or attempts < 1):
+            _args.fail(where, "max_attempts", "an integer >= 1 or None", attempts)  # text pinned
         if self.max_attempts is None and self.deadline is None:
-            raise ConfigurationError(
-                f"{where}: 'max_attempts' and 'deadline' cannot both be None (retries would be "
-                "unbounded)"
+            _args.refuse(
+                where,
+                "'max_attempts' and 'deadline' cannot both be None (retries would be unbounded)",
             )
         for name in ("deadline", "base_delay", "max_delay"):
             value = getattr(self, name)
-            if value is None and name == "deadline":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigurationError(
-                    f"{where}: argument '{name}' must be a number >= 0, got {value!r}"
-                )
-        if (
-            isinstance(self.jitter, bool)
-            or not isinstance(self.jitter, (int, float))
-            or not 0 <= self.jitter <= 1
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'jitter' must be a number from 0 to 1, got {self.jitter!r}"
-            )
+            if value is not None or name != "deadline":
+                _args.non_negative_number(where, name, value)
+        _args.number_between(where, "jitter", self.jitter, 0, 1)
         object.__setattr__(self, "no_retry_statuses", frozenset(self.no_retry_statuses))
 
     @classmethod
@@ -142,14 +125,14 @@ def check_retry_code(code: Any, retry: Any, where: str) -> None:
         or not 100 <= code < 600
         or is_success(code)
     ):
-        raise ConfigurationError(
-            f"{where}: argument 'custom_retry_codes' must be keyed by HTTP statuses that are not "
-            f"a success (2xx and 3xx are), got {code!r}"
+        _args.fail(
+            where,
+            "custom_retry_codes",
+            "keyed by HTTP statuses that are not a success (2xx and 3xx are)",
+            code,
         )
     if not isinstance(retry, bool):
-        raise ConfigurationError(
-            f"{where}: argument 'custom_retry_codes[{code}]' must be True or False, got {retry!r}"
-        )
+        _args.fail(where, f"custom_retry_codes[{code}]", "True or False", retry)
 
 
 def with_1x_options(
@@ -177,21 +160,23 @@ def with_1x_options(
     changes: Dict[str, Any] = {}
     if max_retry_delay_seconds is not None:
         value = max_retry_delay_seconds
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not 0 <= value < math.inf
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'max_retry_delay_seconds' must be a number of seconds >= 0 "
-                f"or None, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = math.nan  # refused below, with the value given
+        if not 0 <= value < math.inf:
+            _args.fail(
+                where,
+                "max_retry_delay_seconds",
+                "a number of seconds >= 0 or None",
+                max_retry_delay_seconds,
             )
         changes["max_delay"] = float(value)
     if custom_retry_codes is not None:
         if not isinstance(custom_retry_codes, Mapping):
-            raise ConfigurationError(
-                f"{where}: argument 'custom_retry_codes' must be a dict of HTTP statuses to "
-                f"True/False, got {custom_retry_codes!r}"
+            _args.fail(
+                where,
+                "custom_retry_codes",
+                "a dict of HTTP statuses to True/False",
+                custom_retry_codes,
             )
         no_retry = set(policy.no_retry_statuses)
         for code, retry in custom_retry_codes.items():

@@ -26,14 +26,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 import psutil
 
+from . import arguments as _args
 from . import ipc
 from ._logging import ThrottledLog, logger
 from .batching import Batcher, BatchLimits
-from .errors import ConfigurationError
 from .retry import RetryPolicy
 from .transport import DeliveryResult, HttpTransport, Timeout, deliver
 
@@ -65,11 +65,8 @@ def check_max_in_flight(value: object, where: str) -> int:
         value: What the user passed.
         where: The qualified name of the caller, for error messages.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"{where}: argument 'max_in_flight' must be a positive integer, got {value!r}"
-        )
-    return value
+    _args.positive_integer(where, "max_in_flight", value)
+    return cast(int, value)
 
 
 @dataclass(frozen=True)

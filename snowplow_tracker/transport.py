@@ -7,7 +7,6 @@ adds the retry loop of a :class:`~snowplow_tracker.retry.RetryPolicy` around it.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -17,8 +16,8 @@ from typing import Callable, List, Optional, Tuple, Union
 
 import requests
 
+from . import arguments as _args
 from ._logging import ThrottledLog, logger
-from .errors import ConfigurationError
 from .http_client import (
     CLIENTS,
     Client,
@@ -59,13 +58,9 @@ def check_timeout(value: Optional[Timeout], where: str) -> Tuple[float, float]:
     if value is None:
         return DEFAULT_TIMEOUT
     pair = value if isinstance(value, tuple) else (value, value)
-    if len(pair) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in pair
-    ):
-        raise ConfigurationError(
-            f"{where}: argument 'request_timeout' must be a positive number of seconds or a "
-            f"(connect, read) tuple of them, got {value!r}"
-        )
+    if len(pair) != 2 or not all(_args.is_positive_finite(v) for v in pair):
+        expected = "a positive number of seconds or a (connect, read) tuple of them"
+        _args.fail(where, "request_timeout", expected, value)
     return (float(pair[0]), float(pair[1]))
 
 
@@ -157,18 +152,14 @@ class HttpTransport:
         self.timeout = check_timeout(request_timeout, where)
         self.retry_policy = retry_policy or RetryPolicy()
         if client not in CLIENTS:
-            raise ConfigurationError(
-                f"{where}: argument 'client' must be one of {CLIENTS}, got {client!r}"
-            )
+            _args.fail(where, "client", f"one of {CLIENTS}", client)
         if session is not None and client != "requests":
-            raise ConfigurationError(
-                f"{where}: argument 'session' is a requests.Session: it needs client='requests', "
-                f"got {client!r}"
+            _args.refuse(
+                where,
+                f"argument 'session' is a requests.Session: it needs client='requests', "
+                f"got {client!r}",
             )
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise ConfigurationError(
-                f"{where}: argument 'pool_size' must be a positive integer, got {pool_size!r}"
-            )
+        _args.positive_integer(where, "pool_size", pool_size)
         self.client_name = client
         self.pool_size = pool_size
         auth = basic_auth_header(collector_credentials(endpoint, protocol))

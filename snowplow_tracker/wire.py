@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import orjson
 
+from . import arguments as _args
 from .credentials import mask_credentials
-from .errors import ConfigurationError
 
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -49,9 +49,7 @@ def check_method(method: str, where: str) -> str:
         where: The qualified name of the caller, for the error message.
     """
     if not isinstance(method, str) or method.lower() not in METHODS:
-        raise ConfigurationError(
-            f"{where}: argument 'method' must be 'get' or 'post', got {method!r}"
-        )
+        _args.fail(where, "method", "'get' or 'post'", method)
     return method.lower()
 
 
@@ -184,39 +182,32 @@ def collector_urls(
         ConfigurationError: The endpoint is empty or malformed, or the protocol or port is invalid.
     """
     if not isinstance(endpoint, str) or not endpoint.strip():
-        raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a non-empty host name such as "
-            f"'collector.example.com', got {endpoint!r}"
+        _args.fail(
+            where, "endpoint", "a non-empty host name such as 'collector.example.com'", endpoint
         )
     if protocol not in ("http", "https"):
-        raise ConfigurationError(
-            f"{where}: argument 'protocol' must be 'http' or 'https', got {protocol!r}"
-        )
-    if port is not None and (
-        isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
-    ):
-        raise ConfigurationError(
-            f"{where}: argument 'port' must be an integer from 1 to 65535, got {port!r}"
-        )
+        _args.fail(where, "protocol", "'http' or 'https'", protocol)
+    _args.optional_integer_between(where, "port", port, 1, 65535)
     text = _with_scheme(endpoint, protocol)
-    bad = f"{where}: argument 'endpoint' must be a host name with an optional"
+    with_port = "a host name with an optional port from 1 to 65535"
     try:
         parts = urlsplit(text)
         host = parts.hostname
         url_port = parts.port
+        error = None
     except ValueError as exc:
-        raise ConfigurationError(
-            f"{bad} port from 1 to 65535, got {_shown(endpoint)} ({mask_credentials(str(exc))})"
-        ) from None
+        error = mask_credentials(str(exc))
+    if error is not None:  # raised outside the except block: the unmasked error is not chained
+        shown = f"{_shown(endpoint)} ({error})"
+        _args.fail(where, "endpoint", with_port, endpoint, shown=shown)
     if url_port == 0:
-        raise ConfigurationError(f"{bad} port from 1 to 65535, got {_shown(endpoint)}")
+        _args.fail(where, "endpoint", with_port, endpoint, shown=_shown(endpoint))
     if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
-        raise ConfigurationError(f"{bad} http(s) scheme, port and path, got {_shown(endpoint)}")
+        expected = "a host name with an optional http(s) scheme, port and path"
+        _args.fail(where, "endpoint", expected, endpoint, shown=_shown(endpoint))
     if any(c.isspace() for c in text):
-        raise ConfigurationError(
-            f"{where}: argument 'endpoint' must be a host name without spaces, "
-            f"got {_shown(endpoint)}"
-        )
+        expected = "a host name without spaces"
+        _args.fail(where, "endpoint", expected, endpoint, shown=_shown(endpoint))
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.celery_worker",
     "tests.fixtures.network",
+    "tests.capture",
 ]

@@ -109,11 +109,6 @@ class Encoding:
 
     name: str
 
-    @property
-    def in_data(self) -> bool:
-        """Whether the value goes into the self-describing event's data (not the payload)."""
-        return self.name.startswith("data")
-
 
 ADD = Encoding("add")
 STR = Encoding("str")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable, Iterator, Set
 
 from snowplow_tracker.testing import Collector
+from tests.waiting import wait_until
 
 #: The module a user writes: it builds the Celery app and the emitter when it is imported.
 USER_MODULE = '''\
@@ -81,9 +81,4 @@ def labels_seen(collector: Collector) -> Counter[str]:
 
 def wait_for_labels(collector: Collector, labels: Set[str], timeout: float) -> bool:
     """Wait until every label reached the collector at least once."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if labels <= set(labels_seen(collector)):
-            return True
-        time.sleep(0.1)
-    return labels <= set(labels_seen(collector))
+    return wait_until(lambda: labels <= set(labels_seen(collector)), timeout, step=0.1)

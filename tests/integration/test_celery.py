@@ -35,18 +35,15 @@ from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
+from tests.payloads import numbered_page_view
 
 FAST_RETRIES = RetryPolicy(max_attempts=30, deadline=60, base_delay=0.1, max_delay=0.5)
 QUEUE = celery_sending.QUEUE  # the emitter's queue: a Redis list of that name
 
 
-def make_event(i: int) -> Dict[str, str]:
-    return {"e": "pv", "eid": f"c-{i:06d}", "url": f"https://example.com/{i}", "p": "srv"}
-
-
 def track(emitter: CeleryEmitter, n: int) -> List[str]:
     for i in range(n):
-        emitter.input(make_event(i))
+        emitter.input(numbered_page_view(i, "c"))
     assert emitter.flush() is True
     return [f"c-{i:06d}" for i in range(n)]
 
@@ -407,8 +404,8 @@ def test_an_unreachable_broker_never_raises_is_bounded_and_hides_its_password(
     try:
         emitter = CeleryEmitter(collector.endpoint, buffer_size=10, celery_app=app, max_pending=25)
         started = time.monotonic()
-        for i in range(40):
-            emitter.input(make_event(i))  # publishing fails: kept, then the oldest dropped
+        for i in range(40):  # publishing fails: kept, then the oldest dropped
+            emitter.input(numbered_page_view(i, "c"))
         elapsed = time.monotonic() - started
         assert emitter.flush() is False
         stats = emitter.stats()

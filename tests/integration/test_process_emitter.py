@@ -5,36 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
-import time
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set
 
 import psutil
 import pytest
 
-import snowplow_tracker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.wire import encode_event
 from tests.payloads import make_payload as event
+from tests.scripts import run_script
+from tests.waiting import wait_until
 
-ROOT = Path(snowplow_tracker.__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=200, deadline=60)
-
-
-def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def no_orphans(pids: List[int], timeout: float = 20.0) -> bool:
@@ -68,18 +54,6 @@ def make_emitter() -> Iterator[Any]:
         pids = emitter.sender_pids()
         emitter.close(timeout=10)
         assert no_orphans(pids), "sender processes left behind"
-
-
-def run_script(code: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
 
 
 def test_many_threads_deliver_each_eid_exactly_once(

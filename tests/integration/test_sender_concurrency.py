@@ -17,16 +17,16 @@ from snowplow_tracker.sender import DEFAULT_MAX_IN_FLIGHT
 from snowplow_tracker.testing import Collector
 from tests.integration import test_process_emitter as process_tests
 from tests.payloads import make_payload as event
+from tests.scripts import run_script
+from tests.waiting import wait_until
 
 #: How long a test looks for an extra request that must never come (a bound, not a timing).
 LOOK = 0.5
 
 
-# The ProcessEmitter tests' helpers: an emitter fixture (fork, one sender, fast retries, closed
-# and checked for orphans after the test), a bounded wait, and a script runner.
+# The ProcessEmitter tests' emitter fixture: fork, one sender, fast retries, closed and checked
+# for orphans after the test.
 make_emitter = process_tests.make_emitter
-wait_until = process_tests.wait_until
-run_script = process_tests.run_script
 
 
 class Outcomes:

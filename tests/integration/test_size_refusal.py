@@ -18,6 +18,7 @@ from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.transport import HttpTransport, deliver
 from snowplow_tracker.wire import decode_event, encode_event, get_query, post_body
+from tests.capture import Calls
 from tests.payloads import make_payload
 
 #: A policy that would retry 8 times: a size refusal must not use it.
@@ -174,18 +175,6 @@ def test_the_issues_100_kb_get_event_fails_alone_at_once(collector: Collector) -
 # -- through the emitters -----------------------------------------------------------------------
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.success: List[List[str]] = []
-        self.failure: List[Tuple[int, List[str]]] = []
-
-    def on_success(self, events: List[Any]) -> None:
-        self.success.append([e["eid"] for e in events])
-
-    def on_failure(self, sent: int, events: List[Any]) -> None:
-        self.failure.append((sent, [e["eid"] for e in events]))
-
-
 def payloads() -> List[Any]:
     """10 small events with one 3 KB event among them (the 6th)."""
     events = [make_payload(se_la=f"small {i:03d}") for i in range(10)]
@@ -203,7 +192,7 @@ def test_sync_emitter_reports_only_the_oversized_event_as_failed(collector: Coll
     for event in events:
         emitter.input(event)
     emitter.close()
-    assert calls.failure == [(10, [events[5]["eid"]])]
+    assert calls.failed_eids() == [(10, [events[5]["eid"]])]
     assert sorted(collector.eids()) == sorted(e["eid"] for i, e in enumerate(events) if i != 5)
     stats = emitter.stats()
     assert (stats.sent, stats.failed, stats.retried) == (10, 1, 0)
@@ -230,8 +219,9 @@ def test_async_emitter_does_not_retry_a_refused_size_and_sends_what_follows(
         assert emitter.flush(timeout=30)
     finally:
         emitter.close(timeout=5)
-    assert calls.failure == [(5, [events[5]["eid"]])]
-    assert calls.success == [[e["eid"] for e in events[6:]]]
+    assert calls.failed_eids() == [(5, [events[5]["eid"]])]
+    assert len(calls.successes) == 1
+    assert calls.sent_eids() == [e["eid"] for e in events[6:]]
     stats = emitter.stats()
     assert (stats.sent, stats.failed, stats.retried) == (10, 1, 0)
     assert all(r.status in (200, 413) for r in collector.requests)
@@ -260,7 +250,7 @@ def test_process_emitter_acknowledges_exactly_what_the_collector_accepted(
         stats = emitter.stats()
     finally:
         assert emitter.close(timeout=10)
-    assert [eids for _, eids in calls.failure] == [[events[5]["eid"]]]
+    assert [eids for _, eids in calls.failed_eids()] == [[events[5]["eid"]]]
     assert (stats.sent, stats.failed, stats.dropped, stats.retried) == (10, 1, 0, 0)
     assert sorted(collector.eids()) == sorted(e["eid"] for i, e in enumerate(events) if i != 5)
     assert len(set(collector.eids())) == 10

@@ -58,15 +58,6 @@ def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
         transport.close()
 
 
-@pytest.fixture
-def refused_endpoint() -> str:
-    """``127.0.0.1:PORT`` of a port that was bound and closed: connecting is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"127.0.0.1:{port}"
-
-
 def connection_threads(collector: Collector) -> List[str]:
     prefix = f"snowplow-collector-{collector.port}-conn-"
     return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix))

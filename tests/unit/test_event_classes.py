@@ -19,7 +19,7 @@ from snowplow_tracker.events import (
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
-from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture
+from tests.capture import Capture
 
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 CTX = [SelfDescribingJson("iglu:com.acme/ctx/jsonschema/1-0-0", {"a": 1})]

@@ -13,7 +13,7 @@ from snowplow_tracker.events.compiler import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.tracker import Tracker
-from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture
+from tests.capture import Capture
 
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 EVENT = SelfDescribingJson("iglu:com.acme/ev/jsonschema/1-0-0", {"b": 2})

@@ -22,10 +22,10 @@ def build(events: List[bytes], batch_id: int) -> bytearray:
 @pytest.mark.parametrize(
     "events", [[], [b'{"e":"pv"}'], [b'{"e":"pv"}', b"e=se&se_ca=c%0A", b"{}"]]
 )
-def test_a_batch_built_in_place_is_what_pack_batch_frames(events: List[bytes]) -> None:
-    """new_batch + appends + seal_batch gives the same bytes as pack_batch; the sender reads it."""
+def test_a_batch_built_in_place_is_kind_id_and_joined_events(events: List[bytes]) -> None:
+    """new_batch + appends + seal_batch gives B, the 8-byte id, the events joined by newlines."""
     message = build(events, 2**40 + 7)
-    assert bytes(message) == ipc.pack_batch(2**40 + 7, events)
+    assert bytes(message) == b"B" + (2**40 + 7).to_bytes(8, "big") + b"\n".join(events)
     assert ipc.unpack_batch(bytes(message)) == (2**40 + 7, events)
     assert ipc.batch_events(message) == events
 

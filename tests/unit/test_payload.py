@@ -131,6 +131,8 @@ def test_encode_json_error_names_where_and_argument() -> None:
     assert str(info.value).startswith("Tracker.track_x: argument 'context' cannot be serialised")
 
 
-def test_base64_text_matches_urlsafe_b64encode() -> None:
-    for raw in (b"", b"a", b"ab", b"abc", bytes(range(256))):
-        assert payload.base64_text(raw) == base64.urlsafe_b64encode(raw).decode("ascii")
+def test_base64_encoding_matches_urlsafe_b64encode() -> None:
+    """Padding, and the URL-safe '-' and '_' in place of '+' and '/', as urlsafe_b64encode."""
+    for obj in ("", "a", "ab", "abc", "\u00ff\u00fe?>~", [chr(i) for i in range(32, 2048)]):
+        raw = payload.json_bytes(obj)
+        assert payload.encode_json(obj, True) == base64.urlsafe_b64encode(raw).decode("ascii")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -12,14 +12,9 @@ from snowplow_tracker import contracts
 from snowplow_tracker.errors import EncodingError, ValidationError
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 
+pytestmark = pytest.mark.usefixtures("restore_contracts")
+
 SCHEMA = "iglu:com.acme/movie_poster/jsonschema/2-1-1"
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
 
 
 def test_to_json_returns_schema_and_data() -> None:

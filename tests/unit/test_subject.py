@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -10,14 +10,9 @@ from snowplow_tracker import contracts
 from snowplow_tracker.errors import ValidationError
 from snowplow_tracker.subject import Subject
 
+pytestmark = pytest.mark.usefixtures("restore_contracts")
+
 SID = "9c65e7f3-8e8e-4d2b-a7d6-6d1c3b2b8f1e"
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
 
 
 def test_a_fresh_subject_has_only_platform_pc() -> None:

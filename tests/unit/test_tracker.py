@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -22,6 +22,9 @@ from snowplow_tracker.errors import ConfigurationError, EncodingError, Validatio
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker, new_event_id
+from tests.capture import Capture
+
+pytestmark = pytest.mark.usefixtures("restore_contracts")
 
 CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
 UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
@@ -33,30 +36,13 @@ TSTAMP = 1600000000123
 NON_ASCII = "é ✓ 😀"
 
 
-class CollectingEmitter:
-    """The documented custom emitter: only an ``input`` method."""
-
-    def __init__(self) -> None:
-        self.events: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.events.append(payload)
-
-
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
+@pytest.fixture
+def emitter() -> Capture:
+    return Capture()
 
 
 @pytest.fixture
-def emitter() -> CollectingEmitter:
-    return CollectingEmitter()
-
-
-@pytest.fixture
-def tracker(emitter: CollectingEmitter) -> Tracker:
+def tracker(emitter: Capture) -> Tracker:
     return Tracker(emitter, namespace="ns", app_id="app")
 
 
@@ -80,7 +66,7 @@ def unstruct(event: Dict[str, str]) -> Any:
     return envelope["data"]
 
 
-def only(emitter: CollectingEmitter) -> Dict[str, str]:
+def only(emitter: Capture) -> Dict[str, str]:
     assert len(emitter.events) == 1
     return emitter.events[0]
 
@@ -89,31 +75,29 @@ def only(emitter: CollectingEmitter) -> Dict[str, str]:
 
 
 def test_a_custom_emitter_with_only_input_receives_events(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_page_view("http://example.com/")
     assert only(emitter)["url"] == "http://example.com/"
 
 
 def test_a_list_of_emitters_each_receive_the_same_event_dict() -> None:
-    e1, e2 = CollectingEmitter(), CollectingEmitter()
+    e1, e2 = Capture(), Capture()
     Tracker([e1, e2]).track_struct_event("c", "a")
     assert len(e1.events) == len(e2.events) == 1
     assert e1.events[0] is e2.events[0]
 
 
 def test_the_emitter_list_given_is_copied() -> None:
-    emitters: List[Any] = [CollectingEmitter()]
+    emitters: List[Any] = [Capture()]
     t = Tracker(emitters)
-    emitters.append(CollectingEmitter())
+    emitters.append(Capture())
     assert len(t.emitters) == 1
 
 
-def test_add_emitter_adds_an_emitter_for_later_events(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_add_emitter_adds_an_emitter_for_later_events(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_struct_event("c", "first")
-    second = CollectingEmitter()
+    second = Capture()
     assert tracker.add_emitter(second) is tracker
     tracker.track_struct_event("c", "second")
     assert [e["se_ac"] for e in emitter.events] == ["first", "second"]
@@ -143,7 +127,7 @@ def test_add_emitter_rejects_an_object_without_input(tracker: Tracker) -> None:
             "method), got 'collector.example.com'",
         ),
         (
-            {"emitters": [CollectingEmitter(), None]},
+            {"emitters": [Capture(), None]},
             "Tracker: argument 'emitters[1]' must be an emitter (an object with an "
             "'input(payload)' method), got None",
         ),
@@ -164,7 +148,7 @@ def test_add_emitter_rejects_an_object_without_input(tracker: Tracker) -> None:
     ],
 )
 def test_constructor_rejects_invalid_arguments(kwargs: Dict[str, Any], message: str) -> None:
-    kwargs.setdefault("emitters", CollectingEmitter())
+    kwargs.setdefault("emitters", Capture())
     with pytest.raises(ConfigurationError) as info:
         Tracker(**kwargs)
     assert str(info.value) == message
@@ -177,7 +161,7 @@ def test_constructor_checks_run_even_with_contracts_disabled() -> None:
 
 
 def test_the_default_subject_is_a_fresh_subject_with_platform_pc(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     assert isinstance(tracker.subject, Subject)
     assert tracker.subject.standard_nv_pairs == {"p": "pc"}
@@ -191,7 +175,7 @@ def test_namespace_app_id_and_standard_pairs_are_exposed(tracker: Tracker) -> No
     assert tracker.standard_nv_pairs == {"tv": TRACKER_VERSION, "tna": "ns", "aid": "app"}
 
 
-def test_tna_and_aid_are_omitted_when_not_configured(emitter: CollectingEmitter) -> None:
+def test_tna_and_aid_are_omitted_when_not_configured(emitter: Capture) -> None:
     Tracker(emitter).track_struct_event("c", "a")
     event = only(emitter)
     assert "tna" not in event and "aid" not in event
@@ -201,7 +185,7 @@ def test_tna_and_aid_are_omitted_when_not_configured(emitter: CollectingEmitter)
 # ============================================================================ subject handling
 
 
-def test_subject_fields_go_with_every_event(emitter: CollectingEmitter) -> None:
+def test_subject_fields_go_with_every_event(emitter: Capture) -> None:
     s = Subject().set_platform("mob").set_user_id("user-42").set_network_user_id("n")
     Tracker(emitter, subject=s).track_page_view("http://x/").track_struct_event("c", "a")
     for event in emitter.events:
@@ -211,7 +195,7 @@ def test_subject_fields_go_with_every_event(emitter: CollectingEmitter) -> None:
 
 
 def test_changes_to_the_subject_after_creating_the_tracker_apply(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.subject.set_platform("srv").set_user_id("later")
     tracker.track_struct_event("c", "a")
@@ -220,7 +204,7 @@ def test_changes_to_the_subject_after_creating_the_tracker_apply(
 
 
 def test_set_subject_replaces_the_subject_and_returns_the_tracker(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     s1 = Subject().set_user_id("one")
     s2 = Subject().set_platform("mob").set_user_id("two")
@@ -230,7 +214,7 @@ def test_set_subject_replaces_the_subject_and_returns_the_tracker(
 
 
 def test_set_subject_none_installs_a_fresh_subject_so_p_is_still_sent(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.set_subject(Subject().set_user_id("u")).set_subject(None)
     tracker.track_struct_event("c", "a")
@@ -240,7 +224,7 @@ def test_set_subject_none_installs_a_fresh_subject_so_p_is_still_sent(
 
 
 def test_assigning_the_subject_attribute_uses_set_subject(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.subject = Subject().set_user_id("attr")
     tracker.subject = None  # type: ignore[assignment]
@@ -256,7 +240,7 @@ def test_set_subject_rejects_a_non_subject(tracker: Tracker) -> None:
 
 
 def test_event_subject_fields_win_over_the_tracker_subject_for_that_event_only(
-    emitter: CollectingEmitter,
+    emitter: Capture,
 ) -> None:
     s = Subject().set_platform("mob").set_user_id("user-42").set_lang("fr").set_timezone("UTC")
     t = Tracker(emitter, subject=s)
@@ -273,7 +257,7 @@ def test_event_subject_fields_win_over_the_tracker_subject_for_that_event_only(
     assert s.standard_nv_pairs["uid"] == "user-42"
 
 
-def test_event_subject_platform_wins_when_set_explicitly(emitter: CollectingEmitter) -> None:
+def test_event_subject_platform_wins_when_set_explicitly(emitter: Capture) -> None:
     t = Tracker(emitter, subject=Subject().set_platform("mob"))
     t.track_page_view("http://x/", event_subject=Subject().set_platform("web"))
     assert only(emitter)["p"] == "web"
@@ -282,9 +266,7 @@ def test_event_subject_platform_wins_when_set_explicitly(emitter: CollectingEmit
 # ============================================================================ common fields
 
 
-def test_every_event_carries_e_eid_dtm_tv_tna_aid_and_p(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_every_event_carries_e_eid_dtm_tv_tna_aid_and_p(tracker: Tracker, emitter: Capture) -> None:
     before = int(time.time() * 1000)
     tracker.track_struct_event("c", "a")
     after = int(time.time() * 1000)
@@ -301,7 +283,7 @@ def test_every_event_carries_e_eid_dtm_tv_tna_aid_and_p(
 
 
 def test_every_value_handed_to_emitters_is_a_non_empty_str(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.subject.set_screen_resolution(1, 2).set_color_depth(24).set_domain_session_index(3)
     tracker.track_page_ping("http://x/", min_x=0, max_x=1, min_y=2, max_y=3)
@@ -316,7 +298,7 @@ def test_every_value_handed_to_emitters_is_a_non_empty_str(
 
 
 def test_tstamp_is_sent_as_ttm_in_integer_milliseconds_and_dtm_is_still_now(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_struct_event("c", "a", tstamp=TSTAMP)
     tracker.track_struct_event("c", "a", tstamp=1600000000123.9)
@@ -326,7 +308,7 @@ def test_tstamp_is_sent_as_ttm_in_integer_milliseconds_and_dtm_is_still_now(
     assert int(first["dtm"]) > TSTAMP
 
 
-def test_eid_is_a_version_4_rfc_4122_uuid(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_eid_is_a_version_4_rfc_4122_uuid(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_struct_event("c", "a")
     eid = only(emitter)["eid"]
     parsed = uuid.UUID(eid)
@@ -335,7 +317,7 @@ def test_eid_is_a_version_4_rfc_4122_uuid(tracker: Tracker, emitter: CollectingE
     assert str(parsed) == eid
 
 
-def test_eid_is_unique_over_10000_events(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_eid_is_unique_over_10000_events(tracker: Tracker, emitter: Capture) -> None:
     for _ in range(10_000):
         tracker.track_struct_event("c", "a")
     eids = [e["eid"] for e in emitter.events]
@@ -407,7 +389,7 @@ def test_methods_return_the_tracker_for_chaining(
     assert call(tracker) is tracker
 
 
-def test_documented_chain_works(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_documented_chain_works(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_page_view("http://www.example.com").track_screen_view("title screen")
     assert [e["e"] for e in emitter.events] == ["pv", "ue"]
 
@@ -415,7 +397,7 @@ def test_documented_chain_works(tracker: Tracker, emitter: CollectingEmitter) ->
 # ============================================================================ event kinds
 
 
-def test_track_page_view_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_page_view_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_page_view("http://x/?a=1&b=c d", "Title é✓", "http://r/")
     event = only(emitter)
     assert (event["e"], event["url"], event["page"], event["refr"]) == (
@@ -426,17 +408,13 @@ def test_track_page_view_fields(tracker: Tracker, emitter: CollectingEmitter) ->
     )
 
 
-def test_track_page_view_omits_missing_optional_fields(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_page_view_omits_missing_optional_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_page_view("http://x/", None, "")
     event = only(emitter)
     assert "page" not in event and "refr" not in event
 
 
-def test_track_page_ping_fields_keep_zero_offsets(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_page_ping_fields_keep_zero_offsets(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_page_ping("http://x/", "t", "http://r/", 0, 100, 5, 500)
     event = only(emitter)
     assert event["e"] == "pp"
@@ -449,14 +427,12 @@ def test_track_page_ping_fields_keep_zero_offsets(
     assert (event["url"], event["page"], event["refr"]) == ("http://x/", "t", "http://r/")
 
 
-def test_track_page_ping_omits_missing_offsets(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_page_ping_omits_missing_offsets(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_page_ping("http://x/")
     assert not any(k.startswith("pp_") for k in only(emitter))
 
 
-def test_track_struct_event_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_struct_event_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_struct_event("shop", "add-to-basket", "dog-video", "hd", 13.99)
     event = only(emitter)
     assert (event["e"], event["se_ca"], event["se_ac"], event["se_la"], event["se_pr"]) == (
@@ -473,14 +449,14 @@ def test_track_struct_event_fields(tracker: Tracker, emitter: CollectingEmitter)
     ("value", "text"), [(2.5, "2.5"), (2, "2"), (0, "0"), (-1, "-1"), (0.0, "0.0")]
 )
 def test_track_struct_event_value_is_sent_as_a_string(
-    tracker: Tracker, emitter: CollectingEmitter, value: float, text: str
+    tracker: Tracker, emitter: Capture, value: float, text: str
 ) -> None:
     tracker.track_struct_event("c", "a", value=value)
     assert only(emitter)["se_va"] == text
 
 
 def test_track_struct_event_omits_missing_optional_fields(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_struct_event("c", "a", None, "")
     event = only(emitter)
@@ -488,14 +464,14 @@ def test_track_struct_event_omits_missing_optional_fields(
 
 
 def test_track_struct_event_documented_positional_tstamp(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_struct_event("some cat", "save action", None, None, None, None, 1368725287000)
     assert only(emitter)["ttm"] == "1368725287000"
 
 
 def test_track_self_describing_event_wraps_the_event_in_unstruct_event(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     data = {"save_id": "4321", "level": 23, "difficultyLevel": "HARD", "dl_content": True}
     tracker.track_self_describing_event(SelfDescribingJson(CUSTOM, data))
@@ -504,16 +480,14 @@ def test_track_self_describing_event_wraps_the_event_in_unstruct_event(
     assert unstruct(event) == {"schema": CUSTOM, "data": data}
 
 
-def test_track_unstruct_event_is_the_same_event(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_unstruct_event_is_the_same_event(tracker: Tracker, emitter: Capture) -> None:
     sdj = SelfDescribingJson(CUSTOM, {"a": 1})
     tracker.track_unstruct_event(sdj).track_self_describing_event(sdj)
     first, second = emitter.events
     assert first["ue_px"] == second["ue_px"]
 
 
-def test_track_link_click_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_link_click_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_link_click("http://x/t", "lnk", ["a", "b"], "_blank", "go")
     assert unstruct(only(emitter)) == {
         "schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1",
@@ -527,9 +501,7 @@ def test_track_link_click_fields(tracker: Tracker, emitter: CollectingEmitter) -
     }
 
 
-def test_track_link_click_omits_missing_optional_fields(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_link_click_omits_missing_optional_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_link_click("http://x/t")
     assert unstruct(only(emitter))["data"] == {"targetUrl": "http://x/t"}
 
@@ -539,7 +511,7 @@ def test_track_link_click_omits_missing_optional_fields(
     [("track_add_to_cart", "add_to_cart"), ("track_remove_from_cart", "remove_from_cart")],
 )
 def test_track_cart_events_fields(
-    tracker: Tracker, emitter: CollectingEmitter, method: str, name: str
+    tracker: Tracker, emitter: Capture, method: str, name: str
 ) -> None:
     getattr(tracker, method)("sku-1", 2, "Widget", "tools", 4.75, "EUR")
     assert unstruct(only(emitter)) == {
@@ -556,13 +528,13 @@ def test_track_cart_events_fields(
 
 
 def test_track_add_to_cart_omits_missing_optional_fields(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_add_to_cart("sku-1", 1)
     assert unstruct(only(emitter))["data"] == {"sku": "sku-1", "quantity": 1}
 
 
-def test_track_form_change_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_form_change_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_form_change("f1", "e1", "INPUT", "val", "text", ["k"])
     assert unstruct(only(emitter)) == {
         "schema": "iglu:com.snowplowanalytics.snowplow/change_form/jsonschema/1-0-0",
@@ -578,7 +550,7 @@ def test_track_form_change_fields(tracker: Tracker, emitter: CollectingEmitter) 
 
 
 def test_track_form_change_sends_none_value_as_null_and_lower_cases_type(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_form_change("f1", "e1", "TEXTAREA", None, type_="TEXT")
     data = unstruct(only(emitter))["data"]
@@ -587,7 +559,7 @@ def test_track_form_change_sends_none_value_as_null_and_lower_cases_type(
     assert "elementClasses" not in data
 
 
-def test_track_form_submit_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_form_submit_fields(tracker: Tracker, emitter: Capture) -> None:
     elements = [{"name": "n", "value": "v", "nodeName": "INPUT", "type": "text"}]
     tracker.track_form_submit("f1", ["fc"], elements)
     assert unstruct(only(emitter)) == {
@@ -596,14 +568,12 @@ def test_track_form_submit_fields(tracker: Tracker, emitter: CollectingEmitter) 
     }
 
 
-def test_track_form_submit_omits_an_empty_elements_list(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_form_submit_omits_an_empty_elements_list(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_form_submit("f1", elements=[])
     assert unstruct(only(emitter))["data"] == {"formId": "f1"}
 
 
-def test_track_site_search_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_site_search_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_site_search(["a", "b"], {"cat": "x", "inStock": True}, 10, 5)
     assert unstruct(only(emitter)) == {
         "schema": "iglu:com.snowplowanalytics.snowplow/site_search/jsonschema/1-0-0",
@@ -616,13 +586,13 @@ def test_track_site_search_fields(tracker: Tracker, emitter: CollectingEmitter) 
     }
 
 
-def test_track_site_search_keeps_zero_results(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_site_search_keeps_zero_results(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_site_search(("a",), total_results=0)
     assert unstruct(only(emitter))["data"] == {"terms": ["a"], "totalResults": 0}
 
 
 def test_track_screen_view_uses_the_snowplow_screen_view_schema(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_screen_view("HUD > Save Game", "screen23")
     tracker.track_screen_view(id_="only-id")
@@ -634,7 +604,7 @@ def test_track_screen_view_uses_the_snowplow_screen_view_schema(
     assert unstruct(second)["data"] == {"id": "only-id"}
 
 
-def test_track_mobile_screen_view_fields(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_track_mobile_screen_view_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_mobile_screen_view("home", UUID_A, "feed", "splash", UUID_B, "full", "push")
     assert unstruct(only(emitter)) == {
         "schema": "iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0",
@@ -651,7 +621,7 @@ def test_track_mobile_screen_view_fields(tracker: Tracker, emitter: CollectingEm
 
 
 def test_track_mobile_screen_view_generates_a_uuid4_id_when_absent(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_mobile_screen_view("home").track_mobile_screen_view("home")
     ids = [unstruct(e)["data"]["id"] for e in emitter.events]
@@ -663,9 +633,7 @@ def test_track_mobile_screen_view_generates_a_uuid4_id_when_absent(
 # ============================================================================ ecommerce
 
 
-def test_track_ecommerce_transaction_item_fields(
-    tracker: Tracker, emitter: CollectingEmitter
-) -> None:
+def test_track_ecommerce_transaction_item_fields(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_ecommerce_transaction_item(
         "order-789", "2001", 49.99, 1, "Green shoes", "clothing", "GBP"
     )
@@ -684,7 +652,7 @@ def test_track_ecommerce_transaction_item_fields(
 
 
 def test_track_ecommerce_transaction_sends_one_tr_then_one_ti_per_item(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     items = [
         {"sku": "pbz0026", "price": 20, "quantity": 1},
@@ -724,7 +692,7 @@ def test_track_ecommerce_transaction_sends_one_tr_then_one_ti_per_item(
 
 
 def test_track_ecommerce_transaction_shares_tstamp_and_context_with_items(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_ecommerce_transaction(
         "o", 10, items=[{"sku": "s", "price": 10, "quantity": 1}], context=[ctx()], tstamp=TSTAMP
@@ -735,7 +703,7 @@ def test_track_ecommerce_transaction_shares_tstamp_and_context_with_items(
 
 
 def test_transaction_item_context_is_appended_to_the_transaction_context(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     item_ctx = SelfDescribingJson(CUSTOM, {"item": True})
     tracker.track_ecommerce_transaction(
@@ -750,7 +718,7 @@ def test_transaction_item_context_is_appended_to_the_transaction_context(
 
 
 def test_track_ecommerce_transaction_never_mutates_the_item_dicts(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     items = [{"sku": "s", "price": 10, "quantity": 1}, {"sku": "t", "price": 2, "quantity": 3}]
     before = copy.deepcopy(items)
@@ -761,7 +729,7 @@ def test_track_ecommerce_transaction_never_mutates_the_item_dicts(
 
 
 def test_items_mutated_by_tracker_1_1_0_are_accepted_and_the_transaction_values_win(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     item = {
         "sku": "s",
@@ -779,14 +747,14 @@ def test_items_mutated_by_tracker_1_1_0_are_accepted_and_the_transaction_values_
 
 
 def test_track_ecommerce_transaction_without_items_sends_only_tr(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_ecommerce_transaction("o", 1)
     assert only(emitter)["e"] == "tr"
 
 
 def test_an_invalid_item_stops_the_whole_transaction_before_anything_is_emitted(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     items = [{"sku": "s", "price": 10, "quantity": 1}, {"sku": "t", "price": "ten", "quantity": 1}]
     with pytest.raises(ValidationError) as info:
@@ -799,7 +767,7 @@ def test_an_invalid_item_stops_the_whole_transaction_before_anything_is_emitted(
 
 
 def test_an_unserialisable_item_context_stops_the_whole_transaction(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     bad = SelfDescribingJson(CUSTOM, {"x": object()})
     items = [
@@ -815,7 +783,7 @@ def test_an_unserialisable_item_context_stops_the_whole_transaction(
 
 
 def test_contexts_are_sent_as_cx_in_the_contexts_1_0_1_envelope(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     second = SelfDescribingJson(CUSTOM, {"level": 23})
     tracker.track_page_view("http://x/", context=[ctx(), second])
@@ -830,7 +798,7 @@ def test_contexts_are_sent_as_cx_in_the_contexts_1_0_1_envelope(
     }
 
 
-def test_contexts_are_sent_as_plain_co_when_base64_is_off(emitter: CollectingEmitter) -> None:
+def test_contexts_are_sent_as_plain_co_when_base64_is_off(emitter: Capture) -> None:
     t = Tracker(emitter, encode_base64=False)
     t.track_struct_event("c", "a", context=[ctx()])
     event = only(emitter)
@@ -847,7 +815,7 @@ def test_contexts_are_sent_as_plain_co_when_base64_is_off(emitter: CollectingEmi
 
 
 def test_self_describing_event_is_plain_ue_pr_when_base64_is_off(
-    emitter: CollectingEmitter,
+    emitter: Capture,
 ) -> None:
     Tracker(emitter, encode_base64=False).track_link_click("http://x/")
     event = only(emitter)
@@ -856,14 +824,14 @@ def test_self_describing_event_is_plain_ue_pr_when_base64_is_off(
 
 
 def test_encode_base64_can_be_switched_after_construction(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.encode_base64 = False
     tracker.track_struct_event("c", "a", context=[ctx()])
     assert "co" in only(emitter)
 
 
-def test_no_context_field_without_context(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_no_context_field_without_context(tracker: Tracker, emitter: Capture) -> None:
     tracker.track_struct_event("c", "a").track_struct_event("c", "a", context=None)
     for event in emitter.events:
         assert "cx" not in event and "co" not in event
@@ -889,7 +857,7 @@ def test_no_context_field_without_context(tracker: Tracker, emitter: CollectingE
     ],
 )
 def test_every_track_method_sends_its_context(
-    tracker: Tracker, emitter: CollectingEmitter, call: Callable[..., Any]
+    tracker: Tracker, emitter: Capture, call: Callable[..., Any]
 ) -> None:
     call(tracker, [ctx()])
     assert decode(only(emitter), "cx", "co")["data"] == [
@@ -897,7 +865,7 @@ def test_every_track_method_sends_its_context(
     ]
 
 
-def test_an_empty_context_list_is_rejected(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_an_empty_context_list_is_rejected(tracker: Tracker, emitter: Capture) -> None:
     with pytest.raises(ValidationError) as info:
         tracker.track_page_view("http://x/", context=[])
     assert str(info.value) == (
@@ -908,7 +876,7 @@ def test_an_empty_context_list_is_rejected(tracker: Tracker, emitter: Collecting
 
 
 def test_a_context_subclass_of_self_describing_json_is_accepted(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     class MyEntity(SelfDescribingJson):
         __slots__ = ()
@@ -922,7 +890,7 @@ def test_a_context_subclass_of_self_describing_json_is_accepted(
 
 @pytest.mark.parametrize("encode_base64", [True, False])
 def test_non_ascii_survives_unchanged_in_plain_fields_contexts_and_events(
-    emitter: CollectingEmitter, encode_base64: bool
+    emitter: Capture, encode_base64: bool
 ) -> None:
     t = Tracker(emitter, subject=Subject().set_user_id(NON_ASCII), encode_base64=encode_base64)
     t.track_struct_event(NON_ASCII, NON_ASCII, NON_ASCII, context=[ctx({"id": NON_ASCII})])
@@ -939,7 +907,7 @@ def test_non_ascii_survives_unchanged_in_plain_fields_contexts_and_events(
 # ============================================================================ JSON encoding
 
 
-def test_json_encoder_serialises_unsupported_values(emitter: CollectingEmitter) -> None:
+def test_json_encoder_serialises_unsupported_values(emitter: Capture) -> None:
     t = Tracker(emitter, json_encoder=lambda o: sorted(o) if isinstance(o, set) else repr(o))
     t.track_struct_event("c", "a", context=[ctx({"tags": {"b", "a"}})])
     t.track_self_describing_event(SelfDescribingJson(CUSTOM, {"tags": {"z"}}))
@@ -965,7 +933,7 @@ def test_json_encoder_serialises_unsupported_values(emitter: CollectingEmitter) 
     ],
 )
 def test_unserialisable_data_raises_encoding_error_before_any_emitter_is_called(
-    tracker: Tracker, emitter: CollectingEmitter, call: Callable[[Tracker], Any], message: str
+    tracker: Tracker, emitter: Capture, call: Callable[[Tracker], Any], message: str
 ) -> None:
     with pytest.raises(EncodingError) as info:
         call(tracker)
@@ -974,7 +942,7 @@ def test_unserialisable_data_raises_encoding_error_before_any_emitter_is_called(
 
 
 def test_non_string_keys_in_context_data_are_written_as_strings(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     tracker.track_struct_event("c", "a", context=[ctx({1: "one"})])
     assert decode(only(emitter), "cx", "co")["data"][0]["data"] == {"1": "one"}
@@ -996,19 +964,19 @@ def test_an_exception_from_an_emitter_input_propagates(tracker: Tracker) -> None
 def test_flush_passes_is_async_to_emitters_that_accept_it_and_calls_others_bare() -> None:
     calls: List[Any] = []
 
-    class WithKeyword(CollectingEmitter):
+    class WithKeyword(Capture):
         def flush(self, is_async: bool = False) -> None:
             calls.append(("keyword", is_async))
 
-    class WithKwargs(CollectingEmitter):
+    class WithKwargs(Capture):
         def flush(self, **kwargs: Any) -> None:
             calls.append(("kwargs", kwargs))
 
-    class Bare(CollectingEmitter):
+    class Bare(Capture):
         def flush(self) -> None:
             calls.append(("bare",))
 
-    t = Tracker([WithKeyword(), WithKwargs(), Bare(), CollectingEmitter()])
+    t = Tracker([WithKeyword(), WithKwargs(), Bare(), Capture()])
     assert t.flush() is t
     t.flush(is_async=True)
     assert calls == [
@@ -1024,7 +992,7 @@ def test_flush_passes_is_async_to_emitters_that_accept_it_and_calls_others_bare(
 def test_flush_handles_a_builtin_callable_without_signature() -> None:
     calls: List[int] = []
 
-    class BuiltinFlush(CollectingEmitter):
+    class BuiltinFlush(Capture):
         pass
 
     e = BuiltinFlush()
@@ -1420,7 +1388,7 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
     ],
 )
 def test_each_broken_contract_raises_a_clear_error_and_nothing_is_emitted(
-    tracker: Tracker, emitter: CollectingEmitter, call: Callable[[Tracker], Any], message: str
+    tracker: Tracker, emitter: Capture, call: Callable[[Tracker], Any], message: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
         call(tracker)
@@ -1429,7 +1397,7 @@ def test_each_broken_contract_raises_a_clear_error_and_nothing_is_emitted(
 
 
 def test_nothing_reaches_any_of_several_emitters_when_a_check_fails() -> None:
-    e1, e2 = CollectingEmitter(), CollectingEmitter()
+    e1, e2 = Capture(), Capture()
     with pytest.raises(ValidationError):
         Tracker([e1, e2]).track_struct_event("c", "a", context=[])
     assert e1.events == e2.events == []
@@ -1438,7 +1406,7 @@ def test_nothing_reaches_any_of_several_emitters_when_a_check_fails() -> None:
 # ============================================================================ disabled contracts
 
 
-def test_disable_contracts_skips_the_checks(tracker: Tracker, emitter: CollectingEmitter) -> None:
+def test_disable_contracts_skips_the_checks(tracker: Tracker, emitter: Capture) -> None:
     contracts.disable_contracts()
     tracker.track_struct_event("", 5, value="x")
     tracker.track_screen_view()
@@ -1454,7 +1422,7 @@ def test_disable_contracts_skips_the_checks(tracker: Tracker, emitter: Collectin
 
 
 def test_disable_contracts_still_writes_every_value_as_str(
-    tracker: Tracker, emitter: CollectingEmitter
+    tracker: Tracker, emitter: Capture
 ) -> None:
     contracts.disable_contracts()
     tracker.track_page_view(123, 4.5).track_ecommerce_transaction_item(1, 2, 3, 4)

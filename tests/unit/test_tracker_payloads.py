@@ -10,14 +10,7 @@ from snowplow_tracker import ProcessEmitter, SelfDescribingJson, Subject, Tracke
 from snowplow_tracker.demo import track_everything
 from snowplow_tracker.emitters import Emitter
 from snowplow_tracker.wire import normalize_payload
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.payloads: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.payloads.append(payload)
+from tests.capture import Capture
 
 
 def tracked(**tracker_kwargs: Any) -> List[Dict[str, str]]:
@@ -30,7 +23,7 @@ def tracked(**tracker_kwargs: Any) -> List[Dict[str, str]]:
     tracker.track_page_view("http://x/", "", "")
     tracker.track_page_ping("http://x/", None, None, 0, 0, 0, 0)
     tracker.track_ecommerce_transaction("o", 0, "", 0, 0, "", "", "", "", items=[])
-    return capture.payloads
+    return capture.events
 
 
 def test_tracker_payloads_are_already_normalized() -> None:

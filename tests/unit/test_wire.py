@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional
 from urllib.parse import parse_qsl
-from uuid import uuid4
 
 import orjson
 import pytest
@@ -28,21 +27,9 @@ from snowplow_tracker.wire import (
     normalize_payload,
     post_body,
 )
+from tests.payloads import make_payload
 
 STM = 1_700_000_000_123
-
-
-def make_event(**extra: str) -> Dict[str, str]:
-    event = {
-        "e": "se",
-        "se_ca": "c",
-        "se_ac": "a",
-        "eid": str(uuid4()),
-        "tv": "py-test",
-        "p": "srv",
-    }
-    event.update(extra)
-    return event
 
 
 TRICKY = {
@@ -70,7 +57,7 @@ def test_protocol_constants_match_the_tracker_protocol() -> None:
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_encode_decode_round_trips_non_ascii_and_reserved_characters(method: str) -> None:
-    event = make_event(**TRICKY)
+    event = make_payload(**TRICKY)
     encoded = encode_event(event, method)
     assert isinstance(encoded, bytes)
     expected = {k: v for k, v in event.items() if v != ""}
@@ -78,7 +65,7 @@ def test_encode_decode_round_trips_non_ascii_and_reserved_characters(method: str
 
 
 def test_encode_post_is_a_json_object_of_strings_without_stm() -> None:
-    encoded = encode_event(make_event(stm="123", **TRICKY), "post")
+    encoded = encode_event(make_payload(stm="123", **TRICKY), "post")
     doc = orjson.loads(encoded)
     assert isinstance(doc, dict)
     assert "stm" not in doc
@@ -87,7 +74,7 @@ def test_encode_post_is_a_json_object_of_strings_without_stm() -> None:
 
 
 def test_encode_get_is_an_ascii_querystring_with_reserved_characters_escaped() -> None:
-    encoded = encode_event(make_event(**TRICKY), "get")
+    encoded = encode_event(make_payload(**TRICKY), "get")
     text = encoded.decode("ascii")  # non-ASCII is percent-encoded
     pairs = text.split("&")
     # Every '&' and '=' of a value is escaped: each pair has exactly one '='.
@@ -99,7 +86,7 @@ def test_encode_get_is_an_ascii_querystring_with_reserved_characters_escaped() -
 
 
 def test_decode_events_decodes_each_event_in_order() -> None:
-    events = [make_event(se_la=str(i)) for i in range(3)]
+    events = [make_payload(se_la=str(i)) for i in range(3)]
     encoded = [encode_event(e, "post") for e in events]
     assert decode_events(encoded, "post") == events
     assert decode_events([], "get") == []
@@ -109,7 +96,7 @@ def test_decode_events_decodes_each_event_in_order() -> None:
 
 
 def test_normalize_returns_the_same_object_when_already_clean() -> None:
-    event = make_event()
+    event = make_payload()
     assert normalize_payload(event) is event
 
 
@@ -125,7 +112,7 @@ def test_normalize_drops_none_and_empty_strings_but_keeps_zero() -> None:
 
 
 def test_normalize_drops_stm() -> None:
-    event = make_event(stm="1700000000000")
+    event = make_payload(stm="1700000000000")
     out = normalize_payload(event)
     assert "stm" not in out
     assert out == {k: v for k, v in event.items() if k != "stm"}
@@ -149,7 +136,7 @@ def test_encode_normalizes_numbers_empties_and_stm(method: str) -> None:
 
 
 def test_post_body_splices_stm_into_every_event_and_is_a_payload_data_envelope() -> None:
-    events = [make_event(**TRICKY), make_event(), make_event(se_la="x")]
+    events = [make_payload(**TRICKY), make_payload(), make_payload(se_la="x")]
     body = post_body([encode_event(e, "post") for e in events], stm=STM)
     doc = orjson.loads(body)  # valid JSON
     assert doc["schema"] == PAYLOAD_DATA_SCHEMA
@@ -165,13 +152,13 @@ def test_post_body_handles_an_empty_event_object() -> None:
 
 
 def test_post_body_uses_the_current_time_when_stm_is_omitted() -> None:
-    doc = orjson.loads(post_body([encode_event(make_event(), "post")]))
+    doc = orjson.loads(post_body([encode_event(make_payload(), "post")]))
     stm = doc["data"][0]["stm"]
     assert re.fullmatch(r"\d{13}", stm)
 
 
 def test_post_body_length_equals_the_event_costs_plus_the_envelope() -> None:
-    encoded = [encode_event(make_event(se_la="x" * i), "post") for i in (0, 5, 50)]
+    encoded = [encode_event(make_payload(se_la="x" * i), "post") for i in (0, 5, 50)]
     body = post_body(encoded, stm=STM)
     assert len(body) == POST_ENVELOPE_OVERHEAD + sum(event_cost(e, "post") for e in encoded)
 
@@ -180,7 +167,7 @@ def test_post_body_length_equals_the_event_costs_plus_the_envelope() -> None:
 
 
 def test_get_query_appends_stm_as_the_last_parameter() -> None:
-    event = make_event(**TRICKY)
+    event = make_payload(**TRICKY)
     query = get_query(encode_event(event, "get"), stm=STM)
     assert query.endswith(f"&stm={STM}")
     expected = {k: v for k, v in event.items() if v != ""}

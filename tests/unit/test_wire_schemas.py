@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -15,12 +15,15 @@ from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
 from snowplow_tracker.wire import encode_event, get_query, post_body
+from tests.capture import Capture
 from tests.schema_validation import (
     SchemaValidationError,
     validate_event,
     validate_get_query,
     validate_post_body,
 )
+
+pytestmark = pytest.mark.usefixtures("restore_contracts")
 
 SNOWPLOW = "iglu:com.snowplowanalytics.snowplow"
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
@@ -186,21 +189,6 @@ EVENTS: List[Tuple[str, Call, str, Any]] = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _restore_contracts() -> Iterator[None]:
-    contracts.enable_contracts()
-    yield
-    contracts.enable_contracts()
-
-
-class CollectingEmitter:
-    def __init__(self) -> None:
-        self.events: List[Dict[str, str]] = []
-
-    def input(self, payload: Dict[str, str]) -> None:
-        self.events.append(payload)
-
-
 def full_subject() -> Subject:
     return (
         Subject()
@@ -221,7 +209,7 @@ def full_subject() -> Subject:
 
 
 def track(call: Call, encode_base64: bool) -> List[Dict[str, str]]:
-    emitter = CollectingEmitter()
+    emitter = Capture()
     tracker = Tracker(
         emitter,
         subject=full_subject(),
@@ -312,7 +300,7 @@ def test_a_batch_of_every_event_kind_is_one_valid_post_body(encode_base64: bool)
 
 
 def test_a_fresh_tracker_with_default_subject_is_valid() -> None:
-    emitter = CollectingEmitter()
+    emitter = Capture()
     Tracker(emitter).track_struct_event("c", "a")
     validate_event(emitter.events[0])
     validate_post_body(post_body([encode_event(emitter.events[0], "post")], stm=STM))
