@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import tracemalloc
-from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Set
 
 import pytest
 
@@ -16,35 +16,13 @@ from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.wire import encode_event
+from tests.capture import Calls
 from tests.http_sessions import TAG_HEADER, CountingAdapter, session_with
 from tests.payloads import make_payload, without_stm
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0, max_attempts=3)
 
 MakeEmitter = Callable[..., AsyncEmitter]
-
-
-class Calls:
-    """Records the calls of ``on_success`` and ``on_failure`` (made on the sending threads)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.successes: List[List[Dict[str, str]]] = []
-        self.failures: List[Tuple[int, List[Dict[str, str]]]] = []
-        self.failed = threading.Event()
-
-    def on_success(self, events: List[Dict[str, str]]) -> None:
-        with self.lock:
-            self.successes.append(events)
-
-    def on_failure(self, sent: int, unsent: List[Dict[str, str]]) -> None:
-        with self.lock:
-            self.failures.append((sent, unsent))
-        self.failed.set()
-
-    def sent_eids(self) -> List[str]:
-        with self.lock:
-            return [e["eid"] for batch in self.successes for e in batch]
 
 
 class Gates:

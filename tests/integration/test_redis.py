@@ -27,22 +27,10 @@ from snowplow_tracker.redis_worker import RedisWorker
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
+from tests.payloads import numbered_page_view as make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Wk-s3cr3t-pw"
-
-
-def make_event(i: int, tag: str = "t") -> Dict[str, str]:
-    return {
-        "e": "pv",
-        "eid": f"{tag}-{i:06d}",
-        "url": f"https://shop.example.com/item/{i}",
-        "page": "Item page",
-        "aid": "shop",
-        "p": "srv",
-        "tv": "py-test",
-        "dtm": "1700000000000",
-    }
 
 
 def push_events(url: str, n: int, tag: str = "t", key: str = "snowplow") -> List[str]:
