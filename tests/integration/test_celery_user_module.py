@@ -27,6 +27,7 @@ from tests.integration.celery_user_app import (
     wait_for_labels,
     write_user_module,
 )
+from tests.waiting import wait_until
 
 Shop = Tuple[ModuleType, CeleryWorkerProcess]
 
@@ -110,16 +111,24 @@ def test_a_worker_restarted_with_tasks_queued_loses_nothing(
     """SIGTERM: warm shutdown; SIGKILL: unacked tasks come back after the visibility timeout."""
     module, worker = shop
     worker.start()
-    collector.set_delay(0.2)  # 40 tasks at 4 at a time: about 2 s of work
     labels = [f"{how}-{i}" for i in range(2000)]
+    if how == "SIGTERM":
+        collector.set_delay(0.2)  # 40 tasks at 4 at a time: about 2 s of work
+    else:
+        collector.hold()  # every worker thread ends up inside a request to the collector
     track_labelled(module.tracker, labels)
     assert module.emitter.flush() is True
-    assert collector.wait_for_requests(4, timeout=20), worker.log()
     if how == "SIGTERM":
+        assert collector.wait_for_requests(4, timeout=20), worker.log()
         assert worker.stop() == 0
     else:
+        assert collector.wait_for_in_flight(4, timeout=20), worker.log()
+        # Killed once it holds its whole prefetch (4 threads x 4), when it fetches no more: the
+        # Redis transport moves a message to ``unacked`` just after taking it off the queue, and
+        # a kill between the two loses it (seen once in a full CI run; see CHANGELOG).
+        assert wait_until(lambda: redis_client.hlen("unacked") >= 16, timeout=20), worker.log()
         worker.kill()
-        assert redis_client.hlen("unacked") > 0  # the killed worker's tasks, not acknowledged
+        collector.release()
     arrived = len(set(labels_seen(collector)) & set(labels))
     assert arrived < len(labels)
 
