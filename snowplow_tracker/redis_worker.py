@@ -929,11 +929,6 @@ def build_emitter(args: argparse.Namespace) -> Any:
     if args.process_count is not None:
         options["process_count"] = args.process_count
     if args.max_in_flight is not None:
-        if "max_in_flight" not in inspect.signature(ProcessEmitter).parameters:
-            raise ConfigurationError(
-                "snowplow-redis-worker: --max-in-flight needs a ProcessEmitter with "
-                "'max_in_flight'; this version has none (use --thread-count)"
-            )
         options["max_in_flight"] = args.max_in_flight
     return ProcessEmitter(args.endpoint, **options)
 
