@@ -15,9 +15,9 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from snowplow_tracker.http_client import CLIENTS
-from snowplow_tracker.transport import HttpTransport
-from snowplow_tracker.wire import encode_event
+from snowplow_tracker.delivery.http_client import CLIENTS
+from snowplow_tracker.delivery.transport import HttpTransport
+from snowplow_tracker.protocol.wire import encode_event
 
 
 def _events(n: int) -> List[bytes]:

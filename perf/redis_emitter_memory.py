@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 
 from snowplow_tracker import SelfDescribingJson, Subject, Tracker
-from snowplow_tracker.redis_emitter import RedisEmitter
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.testing import RedisServer
 
 MIB = 1 << 20

@@ -2,7 +2,7 @@
 
 Starts a redis-server on a free port and the embedded collector (count mode) delaying every
 answer, stores N events with ``RedisEmitter``, then runs the worker program as operators do
-(``python -m snowplow_tracker.redis_worker``, its default emitter and options plus the ones
+(``python -m snowplow_tracker.emitters.redis.cli``, its default emitter and options plus the ones
 given after ``--``) and reports how fast the collector counted the N events::
 
     python perf/redis_worker_latency.py --events 20000 --delay 0.05 -- --process-count 1
@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snowplow_tracker.redis_emitter import RedisEmitter  # noqa: E402
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter  # noqa: E402
 from snowplow_tracker.testing import Collector, RedisServer  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def run(events: int, delay: float, worker_args: List[str]) -> float:
         collector.set_delay(delay)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         command = [
-            sys.executable, "-m", "snowplow_tracker.redis_worker",
+            sys.executable, "-m", "snowplow_tracker.emitters.redis.cli",
             "--redis-url", server.url, "--endpoint", collector.endpoint,
             "--log-level", "WARNING", *worker_args,
         ]  # fmt: skip

@@ -73,13 +73,13 @@ def start_process(
 
 
 class RedisWorkerProcess:
-    """``python -m snowplow_tracker.redis_worker`` draining ``key`` into the collector."""
+    """``python -m snowplow_tracker.emitters.redis.cli`` draining ``key`` into the collector."""
 
     def __init__(self, redis_url: str, key: str, host: str, port: int, workdir: Path) -> None:
         self.argv = [
             sys.executable,
             "-m",
-            "snowplow_tracker.redis_worker",
+            "snowplow_tracker.emitters.redis.cli",
             "--redis-url",
             redis_url,
             "--key",
@@ -114,7 +114,7 @@ class RedisWorkerProcess:
 
 
 class CeleryWorkerProcess:
-    """``celery -A snowplow_tracker.celery_app worker`` with a Redis broker."""
+    """``celery -A snowplow_tracker.emitters.celery.app worker`` with a Redis broker."""
 
     def __init__(self, redis_url: str, workdir: Path, concurrency: int = 2) -> None:
         self.argv = [
@@ -122,7 +122,7 @@ class CeleryWorkerProcess:
             "-m",
             "celery",
             "-A",
-            "snowplow_tracker.celery_app",
+            "snowplow_tracker.emitters.celery.app",
             "worker",
             "--concurrency",
             str(concurrency),

@@ -15,25 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from ._logging import logger
 from ._version import VERSION
-from .celery_emitter import CeleryEmitter
-from .contracts import disable_contracts, enable_contracts
+from .delivery.event_store import EventStore, InMemoryEventStore
+from .delivery.retry import RetryPolicy
+from .delivery.stats import EmitterStats
 from .emitter_configuration import EmitterConfiguration
-from .emitters import AsyncEmitter, Emitter
+from .emitters import AsyncEmitter, CeleryEmitter, Emitter, ProcessEmitter, RedisEmitter
 from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
-from .event_store import EventStore, InMemoryEventStore
 from .events import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
-from .process_emitter import ProcessEmitter
-from .redis_emitter import RedisEmitter
-from .retry import RetryPolicy
-from .self_describing_json import SelfDescribingJson
+from .protocol.contracts import disable_contracts, enable_contracts
+from .protocol.self_describing_json import SelfDescribingJson
 from .snowplow import Snowplow
-from .stats import EmitterStats
 from .subject import Subject
 from .tracker import Tracker
 from .tracker_configuration import TrackerConfiguration
 
 if TYPE_CHECKING:
-    from .redis_worker import RedisWorker
+    from .emitters.redis.worker import RedisWorker
 
 __version__ = VERSION
 
@@ -42,7 +39,7 @@ def __getattr__(name: str) -> Any:
     # RedisWorker is loaded on first access, so that ``python -m snowplow_tracker.redis_worker``
     # does not find its own module already imported by the package.
     if name == "RedisWorker":
-        from .redis_worker import RedisWorker
+        from .emitters.redis.worker import RedisWorker
 
         return RedisWorker
     raise AttributeError(f"module 'snowplow_tracker' has no attribute {name!r}")

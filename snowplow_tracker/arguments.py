@@ -1,6 +1,7 @@
 """One vocabulary for constructor and configuration arguments.
 
-These checks always run (whatever :func:`~snowplow_tracker.contracts.disable_contracts` says:
+These checks always run (whatever :func:`~snowplow_tracker.protocol.contracts.disable_contracts`
+says:
 a misconfigured tracker is a bug found once, not a per-event cost) and raise
 :class:`~snowplow_tracker.errors.ConfigurationError` with the message form of the ``track_*``
 checks, naming the place, the argument, the expectation and the value::
@@ -13,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NoReturn, Optional
 
-from .contracts import describe
 from .errors import ConfigurationError
+from .protocol.contracts import describe
 
 
 def fail(

@@ -15,7 +15,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from .emitters import Emitter
-from .self_describing_json import SelfDescribingJson
+from .protocol.self_describing_json import SelfDescribingJson
 from .subject import Subject
 from .testing import Collector
 from .tracker import Tracker

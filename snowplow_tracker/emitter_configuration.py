@@ -3,7 +3,8 @@
 Besides 1.x's fields, :attr:`EmitterConfiguration.emitter` chooses the kind of emitter built:
 ``"sync"`` (:class:`~snowplow_tracker.emitters.Emitter`, 1.x's choice), ``"async"``
 (:class:`~snowplow_tracker.emitters.AsyncEmitter`) or ``"process"``
-(:class:`~snowplow_tracker.process_emitter.ProcessEmitter`), and :attr:`options` passes that
+(:class:`~snowplow_tracker.emitters.process.emitter.ProcessEmitter`), and :attr:`options` passes
+that
 emitter's own arguments (``process_count``, ``thread_count``...).
 """
 
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple, Type, Union
 
 from . import arguments as _args
-from .event_store import EventStore
-from .retry import RetryPolicy, check_retry_code, with_1x_options
+from .delivery.event_store import EventStore
+from .delivery.retry import RetryPolicy, check_retry_code, with_1x_options
 from .typing import FailureCallback, SuccessCallback
 
 #: The emitter kinds :attr:`EmitterConfiguration.emitter` may name.
@@ -45,7 +46,7 @@ def emitter_class(kind: str) -> Type[Any]:
         kind: ``"sync"``, ``"async"`` or ``"process"``.
     """
     if kind == "process":
-        from .process_emitter import ProcessEmitter
+        from .emitters.process.emitter import ProcessEmitter
 
         return ProcessEmitter
     from .emitters import AsyncEmitter, Emitter

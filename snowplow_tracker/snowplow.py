@@ -17,10 +17,10 @@ from typing import ClassVar, Dict, Optional
 from . import arguments as _args
 from ._logging import logger
 from .emitter_configuration import EmitterConfiguration
+from .protocol.wire import check_method
 from .subject import Subject
 from .tracker import Tracker
 from .tracker_configuration import TrackerConfiguration
-from .wire import check_method
 
 _WHERE = "Snowplow.create_tracker"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from . import contracts as _contracts
-from .constants import DEFAULT_PLATFORM, SUPPORTED_PLATFORMS
-from .payload import to_str
+from .protocol import contracts as _contracts
+from .protocol.constants import DEFAULT_PLATFORM, SUPPORTED_PLATFORMS
+from .protocol.payload import to_str
 
 
 class Subject:

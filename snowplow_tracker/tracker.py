@@ -5,7 +5,8 @@ The ``track_*`` methods are compiled at import time from the event descriptions 
 statements below give them their typed signatures and docstrings. They run in the caller's hot
 path, so the compiled code is what hand-inlined code would be:
 
-* argument checks run only while contracts are enabled (see :mod:`snowplow_tracker.contracts`),
+* argument checks run only while contracts are enabled (see
+:mod:`snowplow_tracker.protocol.contracts`),
   and the common case is tested inline before any helper is called;
 * the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
   a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
@@ -40,14 +41,14 @@ from typing import (
 )
 
 from . import arguments as _args
-from . import contracts as _contracts
 from ._version import TRACKER_VERSION
-from .constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
 from .events import table as _table
 from .events.compiler import bind_overrides, compile_function, new_event_id, track_method
 from .events.event import Event
-from .payload import JsonEncoder, Payload, PayloadDict, encode_json
-from .self_describing_json import SelfDescribingJson
+from .protocol import contracts as _contracts
+from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
+from .protocol.payload import JsonEncoder, Payload, PayloadDict, encode_json
+from .protocol.self_describing_json import SelfDescribingJson
 from .subject import Subject
 
 _BUILD_PAYLOAD = Event.build_payload
@@ -678,7 +679,7 @@ class Tracker:
             node_name: The field's node name: ``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``.
             value: The field's new value, a string or None.
             type_: The input type, e.g. ``"text"`` or ``"checkbox"`` (see
-                :data:`~snowplow_tracker.constants.FORM_TYPES`).
+                :data:`~snowplow_tracker.protocol.constants.FORM_TYPES`).
             element_classes: The field's classes, a list of strings.
             context: Context entities, a non-empty list of SelfDescribingJson, or None.
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.

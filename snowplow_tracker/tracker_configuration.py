@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import arguments as _args
-from .constants import DEFAULT_ENCODE_BASE64
-from .payload import JsonEncoder
+from .protocol.constants import DEFAULT_ENCODE_BASE64
+from .protocol.payload import JsonEncoder
 
 
 @dataclass

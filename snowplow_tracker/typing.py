@@ -1,15 +1,15 @@
 """Type aliases of snowplow-tracker 1.x's ``snowplow_tracker.typing``, for code that imports them.
 
 The values match this library's (``FORM_TYPES``, ``FORM_NODE_NAMES`` and ``SUPPORTED_PLATFORMS``
-come from :mod:`snowplow_tracker.constants`, which also accepts the ``headset`` platform).
+come from :mod:`snowplow_tracker.protocol.constants`, which also accepts the ``headset`` platform).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Literal, Protocol, Tuple, Union
 
-from .constants import FORM_NODE_NAMES, FORM_TYPES
-from .constants import SUPPORTED_PLATFORMS as _PLATFORMS
+from .protocol.constants import FORM_NODE_NAMES, FORM_TYPES
+from .protocol.constants import SUPPORTED_PLATFORMS as _PLATFORMS
 
 #: An event's fields (this library's emitters receive ``str`` values only).
 PayloadDict = Dict[str, Any]

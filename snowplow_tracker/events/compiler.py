@@ -2,7 +2,8 @@
 
 Each :class:`~snowplow_tracker.events.description.Kind` becomes the source of one plain Python
 function (as :mod:`dataclasses` generates ``__init__``): inline fast checks that call a
-:mod:`~snowplow_tracker.contracts` function only for values that may be wrong, the payload or
+:mod:`~snowplow_tracker.protocol.contracts` function only for values that may be wrong, the payload
+or
 event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
 ``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
 at call time, so a compiled ``track_*`` costs what hand-inlined code costs.
@@ -27,10 +28,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, T
 
 from orjson import JSONEncodeError, dumps
 
-from .. import contracts
-from ..constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
-from ..payload import URLSAFE_TABLE, add, json_bytes, to_str
-from ..self_describing_json import SelfDescribingJson
+from ..protocol import contracts
+from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
+from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
+from ..protocol.self_describing_json import SelfDescribingJson
 from .description import Field, Kind
 
 #: The arguments every ``track_*`` method ends with.

@@ -18,7 +18,7 @@ class Rule:
 
     Attributes:
         expected: What the argument must be, in words (for documentation).
-        check: Name of the :mod:`snowplow_tracker.contracts` function that raises the
+        check: Name of the :mod:`snowplow_tracker.protocol.contracts` function that raises the
             ValidationError for a required argument.
         optional_check: The function for an argument that may be None (None: guard ``check``
             with ``is not None``).

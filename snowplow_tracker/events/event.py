@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
 
-from .. import contracts
-from ..payload import JsonEncoder, Payload
-from ..self_describing_json import SelfDescribingJson
+from ..protocol import contracts
+from ..protocol.payload import JsonEncoder, Payload
+from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
 from . import table
 from .compiler import check_argument, compile_function

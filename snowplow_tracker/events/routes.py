@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple, Type
 
-from ..self_describing_json import SelfDescribingJson
+from ..protocol.self_describing_json import SelfDescribingJson
 from . import table
 from .compiler import compile_function
 from .description import Kind

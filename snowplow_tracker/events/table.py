@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from ..constants import (
+from ..protocol.constants import (
     ADD_TO_CART_SCHEMA,
     CHANGE_FORM_SCHEMA,
     LINK_CLICK_SCHEMA,

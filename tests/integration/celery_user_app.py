@@ -26,7 +26,7 @@ import os
 from celery import Celery
 
 from snowplow_tracker import CeleryEmitter, Tracker
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.delivery.retry import RetryPolicy
 
 app = Celery("shop", broker=os.environ["SHOP_BROKER_URL"])
 app.conf.update(

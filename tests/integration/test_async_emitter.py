@@ -10,12 +10,13 @@ from typing import Any, Callable, Dict, Iterator, List, Set
 
 import pytest
 
-from snowplow_tracker import AsyncEmitter, emitters
+from snowplow_tracker import AsyncEmitter
 from snowplow_tracker._logging import ThrottledLog
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters import base, threads
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.wire import encode_event
 from tests.capture import Calls
 from tests.http_sessions import TAG_HEADER, CountingAdapter, session_with
 from tests.payloads import make_payload, without_stm
@@ -305,7 +306,7 @@ def test_failed_events_passed_to_input_again_are_delivered(
 def test_a_raising_callback_does_not_stop_the_sending_thread(
     collector: Collector, make_emitter: MakeEmitter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(emitters, "_callback_log", ThrottledLog())
+    monkeypatch.setattr(base, "_callback_log", ThrottledLog())
 
     def boom(events: List[Dict[str, str]]) -> None:
         raise RuntimeError("callback bug")
@@ -649,11 +650,13 @@ def test_queued_events_take_about_their_encoded_size(
 
 
 def test_max_queue_bytes_bounds_what_is_held_and_drops_are_reported(
-    make_emitter: MakeEmitter, refused_endpoint: str, caplog: pytest.LogCaptureFixture
+    make_emitter: MakeEmitter,
+    refused_endpoint: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Collector down: the bytes held stay under the bound; tracked = sent + failed + dropped."""
-    monkey_log = ThrottledLog()
-    emitters._drop_log = monkey_log  # a fresh throttle: the first drop is logged
+    monkeypatch.setattr(threads, "drop_log", ThrottledLog())  # a fresh throttle: 1st drop logged
     calls = Calls()
     payload_size = len(encode_event(make_payload(), "post"))
     bound = 20 * payload_size * 5  # about 20 batches of 5

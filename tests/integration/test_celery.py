@@ -21,8 +21,14 @@ import redis
 
 from snowplow_tracker import celery_emitter, celery_sending
 from snowplow_tracker._logging import ThrottledLog
-from snowplow_tracker.celery_emitter import TASK_NAME, CeleryEmitter, default_app, register_task
-from snowplow_tracker.celery_sending import (
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters.celery.emitter import (
+    TASK_NAME,
+    CeleryEmitter,
+    default_app,
+    register_task,
+)
+from snowplow_tracker.emitters.celery.sending import (
     ALLOWED_ENDPOINTS_ENV,
     DEAD_LETTER_QUEUE,
     allowed_endpoints,
@@ -31,7 +37,6 @@ from snowplow_tracker.celery_sending import (
     replay_dead_letters,
 )
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
@@ -59,7 +64,7 @@ def producer_app(redis_server: RedisServer) -> Iterator[celery.Celery]:
         app.close()
 
 
-# -- the default app's worker (celery -A snowplow_tracker.celery_app) ---------------------------
+# -- the default app's worker (celery -A snowplow_tracker.emitters.celery.app) ---------------------
 
 
 def test_events_reach_the_default_apps_worker_as_json_messages(

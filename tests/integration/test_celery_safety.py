@@ -1,7 +1,7 @@
 """Real Celery workers that must not lose, or misuse, a Snowplow task.
 
 * A worker whose app lacks the task never receives one (the tasks have their own queue); a
-  worker whose app lists ``snowplow_tracker.celery_task`` in ``include`` delivers them.
+  worker whose app lists ``snowplow_tracker.emitters.celery.task`` in ``include`` delivers them.
 * A worker restricted to some collectors refuses messages for others: they are dead-lettered,
   never sent. Messages of an unknown format version are dead-lettered too.
 * A pickle message is never unpickled.
@@ -21,7 +21,12 @@ import celery
 import pytest
 import redis
 
-from snowplow_tracker.celery_emitter import DEAD_LETTER_QUEUE, QUEUE, TASK_NAME, CeleryEmitter
+from snowplow_tracker.emitters.celery.emitter import (
+    DEAD_LETTER_QUEUE,
+    QUEUE,
+    TASK_NAME,
+    CeleryEmitter,
+)
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
@@ -55,7 +60,7 @@ from celery import Celery
 app = Celery(
     "reporting",
     broker=os.environ["SHOP_BROKER_URL"],
-    include=["snowplow_tracker.celery_task"],
+    include=["snowplow_tracker.emitters.celery.task"],
 )
 app.conf.broker_connection_retry_on_startup = True
 app.conf.snowplow_allowed_endpoints = [os.environ["SHOP_COLLECTOR"]]

@@ -16,7 +16,7 @@ from typing import Iterator, Tuple
 import pytest
 import redis
 
-from snowplow_tracker.celery_emitter import QUEUE, TASK_NAME
+from snowplow_tracker.emitters.celery.emitter import QUEUE, TASK_NAME
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer

@@ -12,10 +12,10 @@ import pytest
 
 from snowplow_tracker import Emitter, emitters
 from snowplow_tracker._logging import ThrottledLog
+from snowplow_tracker.delivery.retry import RetryPolicy
 from snowplow_tracker.errors import ConfigurationError, EncodingError
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.protocol.wire import encode_event, post_body
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.wire import encode_event, post_body
 from tests.http_sessions import TAG_HEADER, CountingAdapter, session_with
 from tests.payloads import make_payload, without_stm
 

@@ -9,12 +9,12 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple, Union
 import pytest
 
 from snowplow_tracker import AsyncEmitter, Emitter
+from snowplow_tracker.delivery.event_store import EventStore, InMemoryEventStore
 from snowplow_tracker.emitter_configuration import EmitterConfiguration
 from snowplow_tracker.emitters import DEFAULT_MAX_LENGTH
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.event_store import EventStore, InMemoryEventStore
+from snowplow_tracker.protocol.wire import encode_event, post_body
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.wire import encode_event, post_body
 from tests.payloads import make_payload, without_stm
 
 AnyEmitter = Union[Emitter, AsyncEmitter]

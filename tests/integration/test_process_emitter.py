@@ -11,11 +11,11 @@ from typing import Any, Dict, Iterator, List, Set
 import psutil
 import pytest
 
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters.process.emitter import DROP_PILE_BYTES, ProcessEmitter
 from snowplow_tracker.errors import ConfigurationError, EncodingError
-from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.wire import encode_event
 from tests.payloads import make_payload as event
 from tests.scripts import run_script
 from tests.waiting import wait_until
@@ -177,7 +177,7 @@ def test_killed_sender_is_replaced_and_its_events_redelivered(
 
 HOST_EXIT = """
 import sys, uuid
-from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
+from snowplow_tracker.emitters.process.emitter import DROP_PILE_BYTES, ProcessEmitter
 if __name__ == "__main__":
     e = ProcessEmitter(sys.argv[1], buffer_size=25, process_count=2, max_batch_age=30,
                        start_method=sys.argv[2])
@@ -203,7 +203,7 @@ def test_host_exit_without_flush_delivers_everything(
 
 HOST_KILLED = """
 import sys, time, uuid
-from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
+from snowplow_tracker.emitters.process.emitter import DROP_PILE_BYTES, ProcessEmitter
 if __name__ == "__main__":
     e = ProcessEmitter(sys.argv[1], buffer_size=1000, process_count=2, max_batch_age=60,
                        start_method="fork", ipc_max_delay=0.01)
@@ -241,7 +241,7 @@ def test_host_killed_senders_deliver_what_they_hold_and_exit(
 
 HOST_FORKS = """
 import os, sys, uuid
-from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
+from snowplow_tracker.emitters.process.emitter import DROP_PILE_BYTES, ProcessEmitter
 
 def ev(tag):
     return {"e": "se", "se_ca": tag, "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
@@ -283,7 +283,7 @@ def test_fork_after_tracking_child_uses_own_senders_and_nothing_twice(
 
 CTRL_C = """
 import sys, time, uuid
-from snowplow_tracker.process_emitter import DROP_PILE_BYTES, ProcessEmitter
+from snowplow_tracker.emitters.process.emitter import DROP_PILE_BYTES, ProcessEmitter
 if __name__ == "__main__":
     e = ProcessEmitter(sys.argv[1], buffer_size=1000, process_count=2, max_batch_age=60,
                        start_method="spawn", ipc_max_delay=0.01)

@@ -22,9 +22,9 @@ import pytest
 import redis
 
 from snowplow_tracker import AsyncEmitter
-from snowplow_tracker.redis_emitter import RedisEmitter
-from snowplow_tracker.redis_worker import RedisWorker
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
+from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
 from tests.payloads import numbered_page_view as make_event
@@ -97,7 +97,9 @@ def draining(emitter: Any, url: str, **options: Any) -> Iterator[RedisWorker]:
 
 
 #: What the ``snowplow-redis-worker`` console script runs (setup.py's entry point).
-CONSOLE_ENTRY = "import sys; from snowplow_tracker.redis_worker import main; sys.exit(main())"
+CONSOLE_ENTRY = (
+    "import sys; from snowplow_tracker.emitters.redis.cli import main; sys.exit(main())"
+)
 
 
 class WorkerProcess:

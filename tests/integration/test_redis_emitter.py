@@ -23,10 +23,10 @@ import pytest
 import redis
 
 from snowplow_tracker import Tracker
-from snowplow_tracker.redis_emitter import DEFAULT_MAX_QUEUE_BYTES, RedisEmitter
+from snowplow_tracker.emitters.redis.emitter import DEFAULT_MAX_QUEUE_BYTES, RedisEmitter
+from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import RedisServer
 from snowplow_tracker.testing.redis_server import free_port
-from snowplow_tracker.wire import encode_event
 from tests.integration.test_redis import ROOT, make_event, wait_until
 
 SECRET = "s3cr3t-Pa55"
@@ -315,7 +315,7 @@ EXIT_SCRIPT = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
 from snowplow_tracker import Tracker
-from snowplow_tracker.redis_emitter import RedisEmitter
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 
 def on_failure(sent, events):
     print("on_failure", sent, len(events), flush=True)

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from snowplow_tracker import AsyncEmitter
-from snowplow_tracker.redis_worker import RedisWorker, parse_event
+from snowplow_tracker.emitters.redis.worker import RedisWorker, parse_event
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.test_redis import (

@@ -10,10 +10,10 @@ import psutil
 import pytest
 import requests
 
-from snowplow_tracker.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
+from snowplow_tracker.delivery.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+from snowplow_tracker.emitters.process.sender import DEFAULT_MAX_IN_FLIGHT
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.process_emitter import ProcessEmitter
-from snowplow_tracker.sender import DEFAULT_MAX_IN_FLIGHT
 from snowplow_tracker.testing import Collector
 from tests.integration import test_process_emitter as process_tests
 from tests.payloads import make_payload as event
@@ -247,7 +247,7 @@ def test_mix_of_fast_slow_and_failing_requests_loses_and_doubles_nothing(
 
 HOST_DIES = """
 import sys, time, uuid
-from snowplow_tracker.process_emitter import ProcessEmitter
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
 
 if __name__ == "__main__":
     e = ProcessEmitter(sys.argv[1], method="get", process_count=1, max_in_flight=3,

@@ -12,12 +12,12 @@ from typing import Any, Iterator, List, Tuple
 import orjson
 import pytest
 
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.delivery.transport import HttpTransport, deliver
 from snowplow_tracker.emitters import AsyncEmitter, Emitter
-from snowplow_tracker.process_emitter import ProcessEmitter
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+from snowplow_tracker.protocol.wire import decode_event, encode_event, get_query, post_body
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.transport import HttpTransport, deliver
-from snowplow_tracker.wire import decode_event, encode_event, get_query, post_body
 from tests.capture import Calls
 from tests.payloads import make_payload
 

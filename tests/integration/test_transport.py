@@ -1,4 +1,5 @@
-"""Integration tests of :mod:`snowplow_tracker.transport` against the embedded collector."""
+"""Integration tests of :mod:`snowplow_tracker.delivery.transport` against the embedded
+collector."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from urllib.parse import parse_qsl
 import orjson
 import pytest
 
+from snowplow_tracker.delivery.http_client import CLIENTS
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.delivery.transport import (
+    DEFAULT_TIMEOUT,
+    HttpTransport,
+    check_timeout,
+    deliver,
+)
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.http_client import CLIENTS
-from snowplow_tracker.retry import RetryPolicy
+from snowplow_tracker.protocol.wire import PAYLOAD_DATA_SCHEMA, encode_event
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.transport import DEFAULT_TIMEOUT, HttpTransport, check_timeout, deliver
-from snowplow_tracker.wire import PAYLOAD_DATA_SCHEMA, encode_event
 from tests.payloads import make_payload
 
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"

@@ -15,10 +15,10 @@ from typing import Iterator, List, Tuple
 import pytest
 import requests
 
-from snowplow_tracker.http_client import CLIENTS
+from snowplow_tracker.delivery.http_client import CLIENTS
+from snowplow_tracker.delivery.transport import HttpTransport
+from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
-from snowplow_tracker.transport import HttpTransport
-from snowplow_tracker.wire import encode_event
 from tests.payloads import make_payload
 
 HttpsServer = Tuple[int, Path, List[str]]

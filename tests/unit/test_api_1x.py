@@ -24,7 +24,7 @@ from snowplow_tracker import (
     contracts,
 )
 from snowplow_tracker._version import __version__, __version_info__
-from snowplow_tracker.constants import VERSION as CONSTANTS_VERSION
+from snowplow_tracker.protocol.constants import VERSION as CONSTANTS_VERSION
 from snowplow_tracker.testing import Collector
 from snowplow_tracker.tracker import VERSION
 from tests.capture import Capture, restore_contracts  # noqa: F401 - the fixture

@@ -1,4 +1,5 @@
-"""Unit tests of :mod:`snowplow_tracker.batching`: ``buffer_size``, ``byte_limit``, batch age."""
+"""Unit tests of :mod:`snowplow_tracker.delivery.batching`: ``buffer_size``, ``byte_limit``, batch
+age."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from snowplow_tracker.batching import (
+from snowplow_tracker.delivery.batching import (
     DEFAULT_GET_BUFFER_SIZE,
     DEFAULT_POST_BUFFER_SIZE,
     THROUGHPUT_BYTE_LIMIT,
@@ -18,7 +19,7 @@ from snowplow_tracker.batching import (
     throughput_defaults,
 )
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.wire import encode_event, event_cost, get_query, post_body
+from snowplow_tracker.protocol.wire import encode_event, event_cost, get_query, post_body
 
 
 def event(method: str = "post", label: str = "x") -> bytes:

@@ -1,4 +1,5 @@
-"""Tests of snowplow_tracker.contracts: the switch and every check helper's rule and message."""
+"""Tests of snowplow_tracker.protocol.contracts: the switch and every check helper's rule and
+message."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any, Callable
 import pytest
 
 from snowplow_tracker import contracts
-from snowplow_tracker.constants import FORM_NODE_NAMES, FORM_TYPES
 from snowplow_tracker.errors import SnowplowError, ValidationError
-from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.constants import FORM_NODE_NAMES, FORM_TYPES
+from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 
 pytestmark = pytest.mark.usefixtures("restore_contracts")
 

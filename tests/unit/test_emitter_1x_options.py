@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from snowplow_tracker.batching import Batcher, BatchLimits, split_batches
+from snowplow_tracker.delivery.batching import Batcher, BatchLimits, split_batches
+from snowplow_tracker.delivery.retry import DEFAULT_NO_RETRY_STATUSES, RetryPolicy, with_1x_options
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import DEFAULT_NO_RETRY_STATUSES, RetryPolicy, with_1x_options
 
 
 def test_no_1x_options_keep_the_policy() -> None:

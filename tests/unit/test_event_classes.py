@@ -16,7 +16,7 @@ from snowplow_tracker.events import (
     SelfDescribing,
     StructuredEvent,
 )
-from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
 from tests.capture import Capture

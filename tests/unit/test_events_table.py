@@ -11,7 +11,7 @@ from snowplow_tracker import contracts
 from snowplow_tracker.errors import ValidationError
 from snowplow_tracker.events.compiler import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
-from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.tracker import Tracker
 from tests.capture import Capture
 

@@ -48,8 +48,8 @@ def test_importing_the_package_imports_neither_celery_nor_redis() -> None:
 
 def test_the_celery_and_redis_modules_import_their_libraries_lazily() -> None:
     result = probe(
-        "import snowplow_tracker.celery_emitter, snowplow_tracker.redis_emitter, "
-        "snowplow_tracker.redis_worker\n"
+        "import snowplow_tracker.emitters.celery.emitter, snowplow_tracker.emitters.redis.emitter, "
+        "snowplow_tracker.emitters.redis.worker\n"
         "from snowplow_tracker import CeleryEmitter, RedisEmitter, RedisWorker, AsyncEmitter\n"
         "e = CeleryEmitter('collector.example.com', buffer_size=5)\n"
         "r = RedisEmitter(url='redis://:pw@127.0.0.1:1/0', buffer_size=5)\n"
@@ -73,7 +73,7 @@ def test_no_celery_app_exists_until_the_emitter_publishes() -> None:
 def test_the_worker_app_module_creates_its_app_without_connecting() -> None:
     # Port 1 refuses connections: a connection attempt at import would fail or hang.
     result = probe(
-        "from snowplow_tracker.celery_app import app\n"
+        "from snowplow_tracker.emitters.celery.app import app\n"
         "assert app.conf.broker_url == 'redis://127.0.0.1:1/0'\n"
         "assert 'snowplow_tracker.send_events' in app.tasks",
         SNOWPLOW_CELERY_BROKER_URL="redis://127.0.0.1:1/0",

@@ -13,7 +13,7 @@ import pytest
 
 from snowplow_tracker import SelfDescribingJson, Tracker
 from snowplow_tracker.errors import EncodingError
-from snowplow_tracker.payload import json_bytes
+from snowplow_tracker.protocol.payload import json_bytes
 
 SCHEMA = "iglu:com.acme/thing/jsonschema/1-0-0"
 BIG = 2**70 + 3

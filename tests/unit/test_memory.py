@@ -7,7 +7,7 @@ import platform
 import orjson
 import psutil
 
-from snowplow_tracker._memory import give_back_memory
+from snowplow_tracker.delivery.memory import give_back_memory
 
 
 def test_freed_orjson_buffers_are_given_back_to_the_os() -> None:
@@ -26,7 +26,7 @@ def test_freed_orjson_buffers_are_given_back_to_the_os() -> None:
 
 def test_heap_watermark_says_drained_once_per_large_burst() -> None:
     """A peak over the threshold that drains to an eighth triggers one trim, then re-arms."""
-    from snowplow_tracker._memory import HeapWatermark
+    from snowplow_tracker.delivery.memory import HeapWatermark
 
     mark = HeapWatermark(threshold=1000)
     mark.note(500)

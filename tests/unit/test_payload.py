@@ -1,4 +1,4 @@
-"""Tests of snowplow_tracker.payload: field rules and JSON/base64 encoding."""
+"""Tests of snowplow_tracker.protocol.payload: field rules and JSON/base64 encoding."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from snowplow_tracker import payload
 from snowplow_tracker.errors import EncodingError
-from snowplow_tracker.payload import Payload
+from snowplow_tracker.protocol.payload import Payload
 
 
 class Colour(str, enum.Enum):

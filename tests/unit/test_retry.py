@@ -1,4 +1,5 @@
-"""Unit tests of :mod:`snowplow_tracker.retry`: success statuses, retryability, backoff, budget."""
+"""Unit tests of :mod:`snowplow_tracker.delivery.retry`: success statuses, retryability, backoff,
+budget."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import (
+from snowplow_tracker.delivery.retry import (
     DEFAULT_NO_RETRY_STATUSES,
     RetryPolicy,
     is_success,
     should_split,
 )
+from snowplow_tracker.errors import ConfigurationError
 
 # -- is_success ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Tests of snowplow_tracker.self_describing_json.SelfDescribingJson."""
+"""Tests of snowplow_tracker.protocol.self_describing_json.SelfDescribingJson."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from snowplow_tracker import contracts
 from snowplow_tracker.errors import EncodingError, ValidationError
-from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 
 pytestmark = pytest.mark.usefixtures("restore_contracts")
 

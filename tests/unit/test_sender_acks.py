@@ -7,9 +7,9 @@ from typing import List, Tuple
 
 import pytest
 
-from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.retry import RetryPolicy
-from snowplow_tracker.sender import (
+from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.delivery.transport import DeliveryResult, HttpTransport
+from snowplow_tracker.emitters.process.sender import (
     DEFAULT_MAX_IN_FLIGHT,
     AckBook,
     Request,
@@ -17,7 +17,7 @@ from snowplow_tracker.sender import (
     check_max_in_flight,
     failed_positions,
 )
-from snowplow_tracker.transport import DeliveryResult, HttpTransport
+from snowplow_tracker.errors import ConfigurationError
 
 
 def test_micro_batch_spread_over_requests_is_acked_once_after_the_last_one() -> None:

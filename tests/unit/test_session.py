@@ -6,9 +6,9 @@ import certifi
 import pytest
 import requests
 
+from snowplow_tracker.delivery.http_client import RequestsClient, Urllib3Client
+from snowplow_tracker.delivery.transport import DEFAULT_POOL_SIZE, HttpTransport
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.http_client import RequestsClient, Urllib3Client
-from snowplow_tracker.transport import DEFAULT_POOL_SIZE, HttpTransport
 
 URL = "https://collector.example.com/com.snowplowanalytics.snowplow/tp2"
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 from snowplow_tracker import ProcessEmitter, SelfDescribingJson, Subject, Tracker
 from snowplow_tracker.demo import track_everything
 from snowplow_tracker.emitters import Emitter
-from snowplow_tracker.wire import normalize_payload
+from snowplow_tracker.protocol.wire import normalize_payload
 from tests.capture import Capture
 
 

@@ -1,4 +1,5 @@
-"""Unit tests of :mod:`snowplow_tracker.wire`: event encoding, request building, collector URLs."""
+"""Unit tests of :mod:`snowplow_tracker.protocol.wire`: event encoding, request building, collector
+URLs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.wire import (
+from snowplow_tracker.protocol.wire import (
     GET_PATH,
     PAYLOAD_DATA_SCHEMA,
     POST_CONTENT_TYPE,

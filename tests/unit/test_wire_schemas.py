@@ -11,10 +11,10 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from snowplow_tracker import contracts
-from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
+from snowplow_tracker.protocol.wire import encode_event, get_query, post_body
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
-from snowplow_tracker.wire import encode_event, get_query, post_body
 from tests.capture import Capture
 from tests.schema_validation import (
     SchemaValidationError,

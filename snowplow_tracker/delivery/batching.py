@@ -1,6 +1,7 @@
 """Batching rules shared by every emitter: ``buffer_size``, ``byte_limit`` and batch age.
 
-A :class:`Batcher` collects encoded events (see :mod:`snowplow_tracker.wire`) and hands back a
+A :class:`Batcher` collects encoded events (see :mod:`snowplow_tracker.protocol.wire`) and hands
+back a
 batch as soon as one of the limits is reached. It is not thread-safe; its owner locks.
 """
 
@@ -10,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from . import arguments as _args
-from .wire import POST_ENVELOPE_OVERHEAD, check_method, event_cost
+from .. import arguments as _args
+from ..protocol.wire import POST_ENVELOPE_OVERHEAD, check_method, event_cost
 
 #: Default ``buffer_size`` for GET: every event leaves at once, as documented.
 DEFAULT_GET_BUFFER_SIZE = 1
@@ -126,7 +127,7 @@ class Batcher:
         """Buffer one event; return the batches that became ready (usually none or one).
 
         Args:
-            event: Bytes from :func:`snowplow_tracker.wire.encode_event`.
+            event: Bytes from :func:`snowplow_tracker.protocol.wire.encode_event`.
             keep_full: Keep a batch this event fills (see :meth:`is_full`) for the owner to
                 drain; a batch the event does not fit into is still returned.
         """

@@ -1,4 +1,5 @@
-"""The worker side of :class:`~snowplow_tracker.celery_emitter.CeleryEmitter`: the sending task.
+"""The worker side of :class:`~snowplow_tracker.emitters.celery.emitter.CeleryEmitter`: the sending
+task.
 
 What a Celery worker runs for each published batch (task ``snowplow_tracker.send_events``):
 
@@ -7,7 +8,7 @@ What a Celery worker runs for each published batch (task ``snowplow_tracker.send
 2. The destination is checked against the worker's allowlist (:func:`allowed_endpoints`):
    ``snowplow_allowed_endpoints`` in the app's configuration, else the environment variable
    ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``. A message for another destination is never sent.
-3. The batch is sent with the shared :class:`~snowplow_tracker.transport.HttpTransport`; a
+3. The batch is sent with the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`; a
    retryable failure is retried through Celery (``self.retry(countdown=...)``) with only the
    events not yet accepted, until the policy's attempts or deadline are spent.
 
@@ -30,11 +31,11 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ._logging import ThrottledLog, logger
-from .credentials import mask_credentials
-from .retry import RetryPolicy
-from .transport import HttpTransport
-from .wire import encode_event
+from ..._logging import ThrottledLog, logger
+from ...delivery.credentials import mask_credentials
+from ...delivery.retry import RetryPolicy
+from ...delivery.transport import HttpTransport
+from ...protocol.wire import encode_event
 
 __all__ = [
     "ALLOWED_ENDPOINTS_CONF",

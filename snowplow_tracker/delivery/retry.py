@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, Mapping, Optional
 
-from . import arguments as _args
+from .. import arguments as _args
 
 #: Statuses that are never retried: the collector will answer the same again (as the 1.x tracker).
 DEFAULT_NO_RETRY_STATUSES: FrozenSet[int] = frozenset({400, 401, 403, 410, 422})

@@ -1,6 +1,6 @@
 """``RedisEmitter``: store events in a Redis list, for a :class:`RedisWorker` to send later.
 
-Each event is serialised once, by :func:`snowplow_tracker.wire.encode_event` with
+Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_event` with
 ``method="post"``: the list holds the events' JSON objects (every value a string, no ``stm``),
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
@@ -38,7 +38,7 @@ or a ``repr``.
 Example:
     >>> import redis
     >>> from snowplow_tracker import Tracker
-    >>> from snowplow_tracker.redis_emitter import RedisEmitter
+    >>> from snowplow_tracker.emitters.redis.emitter import RedisEmitter
     >>> e = RedisEmitter(redis.Redis(db=2), "my_snowplow_key")  # doctest: +SKIP
     >>> t = Tracker(e)  # doctest: +SKIP
     >>> t.track_page_view("http://www.example.com")  # doctest: +SKIP
@@ -58,14 +58,14 @@ import time
 import weakref
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
-from ._logging import ThrottledLog, logger
-from .credentials import mask_credentials
-from .emitters import check_callback, encode_or_raise
-from .errors import ConfigurationError
-from .event_chunks import Chunk, EventChunks
-from .retry import RetryPolicy
-from .stats import Counters, EmitterStats
-from .wire import PayloadDict, decode_events
+from ..._logging import ThrottledLog, logger
+from ...delivery.credentials import mask_credentials
+from ...delivery.event_chunks import Chunk, EventChunks
+from ...delivery.retry import RetryPolicy
+from ...delivery.stats import Counters, EmitterStats
+from ...errors import ConfigurationError
+from ...protocol.wire import PayloadDict, decode_events
+from ..base import check_callback, encode_or_raise
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
@@ -165,7 +165,7 @@ def bounded_client(client: Any, timeout: float) -> Any:
         )
         bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
         return redis.Redis(connection_pool=bounded_pool)
-    except Exception:  # noqa: BLE001 - any client we cannot copy: pushes stay in the background
+    except Exception:
         logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
         return None
 
@@ -241,7 +241,7 @@ def _close_all_at_exit() -> None:
     for emitter in list(_live):
         try:
             emitter.close()
-        except Exception:  # noqa: BLE001 - interpreter exit: best effort
+        except Exception:
             logger.debug("RedisEmitter: close at exit failed", exc_info=True)
 
 
@@ -701,7 +701,7 @@ class RedisEmitter:
         """
         try:
             pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
-        except Exception as exc:  # noqa: BLE001 - nothing Redis does may crash the host
+        except Exception as exc:
             if not is_redis_error(exc):
                 logger.error(
                     "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
@@ -748,7 +748,7 @@ class RedisEmitter:
     def _call(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
             callback(*args)
-        except Exception:  # noqa: BLE001 - a user's callback must not break tracking
+        except Exception:
             self._callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
             logger.debug("RedisEmitter: callback traceback", exc_info=True)
 

@@ -1,23 +1,25 @@
 """The Celery application a worker loads to run the tasks of :class:`CeleryEmitter`.
 
 Importing this module imports Celery and creates the default app (see
-:func:`snowplow_tracker.celery_emitter.default_app`): it is meant for the worker command only::
+:func:`snowplow_tracker.emitters.celery.emitter.default_app`): it is meant for the worker command
+only::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
-        celery -A snowplow_tracker.celery_app worker --loglevel=info
+        celery -A snowplow_tracker.emitters.celery.app worker --loglevel=info
 
 The app is configured from a module named ``snowplow_celery_config`` if one is importable,
 otherwise from the environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default
 ``redis://localhost:6379/0``); it accepts JSON messages only. Its workers consume the queue
 ``snowplow``. Restrict where they send with ``snowplow_allowed_endpoints`` in the configuration
-module or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS`` (see :mod:`snowplow_tracker.celery_sending`).
+module or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS`` (see
+:mod:`snowplow_tracker.emitters.celery.sending`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .celery_emitter import default_app
+from .emitter import default_app
 
 __all__ = ["app"]
 

@@ -1,8 +1,9 @@
 """HTTP sending shared by every emitter: keep-alive connections, timeouts, retries.
 
 :class:`HttpTransport` turns a batch of encoded events into requests (built by
-:mod:`snowplow_tracker.wire`) and reports which events the collector accepted. :func:`deliver`
-adds the retry loop of a :class:`~snowplow_tracker.retry.RetryPolicy` around it.
+:mod:`snowplow_tracker.protocol.wire`) and reports which events the collector accepted.
+:func:`deliver`
+adds the retry loop of a :class:`~snowplow_tracker.delivery.retry.RetryPolicy` around it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from typing import Callable, List, Optional, Tuple, Union
 
 import requests
 
-from . import arguments as _args
-from ._logging import ThrottledLog, logger
+from .. import arguments as _args
+from .._logging import ThrottledLog, logger
+from ..protocol.wire import (
+    POST_CONTENT_TYPE,
+    check_method,
+    collector_credentials,
+    collector_urls,
+    get_query,
+    post_body,
+    sent_timestamp,
+)
 from .http_client import (
     CLIENTS,
     Client,
@@ -27,15 +37,6 @@ from .http_client import (
     error_name,
 )
 from .retry import RetryPolicy, is_success, should_split
-from .wire import (
-    POST_CONTENT_TYPE,
-    check_method,
-    collector_credentials,
-    collector_urls,
-    get_query,
-    post_body,
-    sent_timestamp,
-)
 
 Timeout = Union[float, Tuple[float, float]]
 #: Default ``(connect, read)`` timeout in seconds: a silent collector never hangs a sender.

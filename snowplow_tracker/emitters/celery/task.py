@@ -2,14 +2,15 @@
 
 ::
 
-    app = Celery("yourproject", include=["snowplow_tracker.celery_task"])
+    app = Celery("yourproject", include=["snowplow_tracker.emitters.celery.task"])
     # or, for an app built elsewhere:
-    app.conf.include = [*app.conf.include, "snowplow_tracker.celery_task"]
+    app.conf.include = [*app.conf.include, "snowplow_tracker.emitters.celery.task"]
 
 A worker of that app (``celery -A yourproject worker``) imports this module at start: the task
 ``snowplow_tracker.send_events`` is then registered on the app (a Celery *shared task*, added to
 every app of the process), and the worker consumes the queue ``snowplow`` where
-:class:`~snowplow_tracker.celery_emitter.CeleryEmitter` publishes. Importing this module imports
+:class:`~snowplow_tracker.emitters.celery.emitter.CeleryEmitter` publishes. Importing this module
+imports
 Celery; nothing else starts.
 """
 
@@ -19,8 +20,8 @@ from typing import Any
 
 from celery import shared_task
 
-from .celery_sending import TASK_OPTIONS, connect_worker_signals
-from .celery_sending import send_events as _send_events
+from .sending import TASK_OPTIONS, connect_worker_signals
+from .sending import send_events as _send_events
 
 __all__ = ["send_events"]
 

@@ -12,7 +12,7 @@ report the events each successful request delivered and acknowledge each micro-b
 keeps every micro-batch until its acknowledgement, so the events of a sender that dies are
 handed to its replacement. A listener thread in the host receives the acknowledgements, keeps
 the statistics, calls ``on_success``/``on_failure``, and gives the memory of a burst back to the
-OS once it has drained (:mod:`snowplow_tracker._memory`).
+OS once it has drained (:mod:`snowplow_tracker.delivery.memory`).
 
 Example:
     >>> from snowplow_tracker import ProcessEmitter, Tracker
@@ -49,12 +49,16 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Union
 import psutil
 from orjson import dumps as _dumps
 
-from . import arguments as _args
-from . import ipc
-from ._logging import ThrottledLog, logger
-from ._memory import HeapWatermark, give_back_memory
-from .batching import throughput_defaults
-from .emitters import (
+from ... import arguments as _args
+from ..._logging import ThrottledLog, logger
+from ...delivery.batching import throughput_defaults
+from ...delivery.memory import HeapWatermark, give_back_memory
+from ...delivery.retry import RetryPolicy
+from ...delivery.stats import EmitterStats
+from ...delivery.transport import Timeout
+from ...errors import ConfigurationError
+from ...protocol.wire import PayloadDict, encode_event
+from ..base import (
     BaseEmitter,
     FailureCallback,
     SuccessCallback,
@@ -62,12 +66,8 @@ from .emitters import (
     encode_or_raise,
     resolve_batch_size,
 )
-from .errors import ConfigurationError
-from .retry import RetryPolicy
+from . import ipc
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight, sender_main
-from .stats import EmitterStats
-from .transport import Timeout
-from .wire import PayloadDict, encode_event
 
 _FLUSH = "flush"
 _STOP = "stop"
@@ -214,7 +214,7 @@ class ProcessEmitter(BaseEmitter):
             (more than 1 MiB of them waiting), the tracking thread reports them itself.
         byte_limit: Bytes per request as sent on the wire (default 64,000 for POST, also when
             only ``buffer_size`` is given; see
-            :func:`~snowplow_tracker.batching.throughput_defaults`).
+            :func:`~snowplow_tracker.delivery.batching.throughput_defaults`).
         request_timeout: Seconds, or ``(connect, read)``; default ``(5, 10)``.
         process_count: Sender processes (default: :func:`default_process_count`).
         max_queue_size: Events held in the host (waiting or in flight) before new events are
@@ -228,7 +228,7 @@ class ProcessEmitter(BaseEmitter):
         max_batch_age: Seconds a partial request batch may wait in a sender (default 0.25); a
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
         retry_policy: Backoff, attempt/deadline limits and never-retried statuses (default
-            :class:`~snowplow_tracker.retry.RetryPolicy()`: 8 attempts within 300 s).
+            :class:`~snowplow_tracker.delivery.retry.RetryPolicy()`: 8 attempts within 300 s).
         start_method: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
         ipc_batch_size: Events per pipe message (default 256; a message also leaves once it
             holds 1 MiB).
@@ -894,7 +894,7 @@ class ProcessEmitter(BaseEmitter):
         self.close()
 
     def stats(self) -> EmitterStats:
-        """Counters and gauges; see :class:`~snowplow_tracker.stats.EmitterStats`."""
+        """Counters and gauges; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`."""
         s = self._s
         with s.lock:
             handles = [h for h in s.senders if h is not None]
@@ -941,7 +941,7 @@ def _close_at_exit(ref: weakref.ReferenceType[ProcessEmitter]) -> None:
     if emitter is not None and emitter._s.started and emitter._s.pid == os.getpid():
         try:
             emitter.close()
-        except Exception:  # noqa: BLE001 - never fail interpreter exit
+        except Exception:
             logger.exception("ProcessEmitter: error while closing at exit")
 
 

@@ -1,13 +1,14 @@
 """``CeleryEmitter``: the tracker enqueues batches of events as Celery tasks; workers send them.
 
 The emitter batches events in the host with the shared rules (``buffer_size``, ``byte_limit``,
-see :mod:`snowplow_tracker.batching`) and publishes each batch as **one** task,
+see :mod:`snowplow_tracker.delivery.batching`) and publishes each batch as **one** task,
 ``snowplow_tracker.send_events``, on the queue ``snowplow``. Its arguments are the list of events
 as JSON strings and the sending configuration (collector URL, method, timeouts, retry policy).
 Messages are always serialised as JSON, never with pickle. A Celery worker sends the batch with
-the shared :class:`~snowplow_tracker.transport.HttpTransport`, retries through Celery with the
+the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`, retries through Celery with
+the
 policy carried in the message, and acknowledges late (see
-:mod:`snowplow_tracker.celery_sending` for the worker side: allowlist, dead letters).
+:mod:`snowplow_tracker.emitters.celery.sending` for the worker side: allowlist, dead letters).
 
 Celery is imported only when an app is given or built: importing ``snowplow_tracker`` or this
 module creates no Celery app and opens no connection. Install it with
@@ -18,7 +19,8 @@ Which Celery app:
 * ``CeleryEmitter(..., celery_app=app)`` registers the task on your app when the emitter is
   built, and changes nothing in the app's configuration. Build the emitter in the module your
   worker loads (``celery -A yourproject worker``), or add the task to any app in one line:
-  ``Celery(..., include=["snowplow_tracker.celery_task"])`` (or call :func:`register_task`).
+  ``Celery(..., include=["snowplow_tracker.emitters.celery.task"])`` (or call
+  :func:`register_task`).
 * Otherwise a default app is created on first use, configured from a module named
   ``snowplow_celery_config`` if one is importable (any Celery settings, e.g.
   ``broker_url = "redis://redis.internal:6379/0"``), else with the broker URL from the
@@ -30,14 +32,14 @@ the task consumes it automatically, and workers that do not know the task never 
 drop) them. Run a worker for the default app with::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
-        celery -A snowplow_tracker.celery_app worker --loglevel=info
+        celery -A snowplow_tracker.emitters.celery.app worker --loglevel=info
 
 ``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
 are sent in another process. Delivery failures are logged by the worker.
 
 Example:
     >>> from snowplow_tracker import Tracker
-    >>> from snowplow_tracker.celery_emitter import CeleryEmitter
+    >>> from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
     >>> e = CeleryEmitter("collector.example.com", protocol="https", buffer_size=100)
     >>> t = Tracker(e)  # doctest: +SKIP
     >>> t.track_page_view("https://www.example.com/")  # doctest: +SKIP
@@ -52,10 +54,17 @@ import threading
 import weakref
 from typing import Any, Dict, List, Mapping, Optional
 
-from . import arguments as _args
-from ._logging import ThrottledLog, logger
-from .batching import Batcher
-from .celery_sending import (
+from ... import arguments as _args
+from ..._logging import ThrottledLog, logger
+from ...delivery.batching import Batcher
+from ...delivery.credentials import mask_credentials
+from ...delivery.retry import RetryPolicy
+from ...delivery.stats import EmitterStats
+from ...delivery.transport import Timeout
+from ...errors import ConfigurationError
+from ...protocol.wire import POST_PATH
+from ..base import BaseEmitter, encode_or_raise
+from .sending import (
     DEAD_LETTER_QUEUE,
     MESSAGE_VERSION,
     QUEUE,
@@ -66,13 +75,6 @@ from .celery_sending import (
     send_events,
     task_options,
 )
-from .credentials import mask_credentials
-from .emitters import BaseEmitter, encode_or_raise
-from .errors import ConfigurationError
-from .retry import RetryPolicy
-from .stats import EmitterStats
-from .transport import Timeout
-from .wire import POST_PATH
 
 __all__ = [
     "BROKER_URL_ENV",
@@ -171,7 +173,7 @@ def register_task(app: Any) -> Any:
 
     :class:`CeleryEmitter` calls it when built with an app. Call it yourself in the module
     your Celery worker loads if that module builds no emitter (or list
-    ``snowplow_tracker.celery_task`` in the app's ``include``). Only the task is added; the
+    ``snowplow_tracker.emitters.celery.task`` in the app's ``include``). Only the task is added; the
     app's configuration is not changed (the task itself is serialised as JSON and acknowledged
     late). A worker whose app has the task also consumes the queue ``snowplow``.
 

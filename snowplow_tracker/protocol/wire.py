@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import orjson
 
-from . import arguments as _args
-from .credentials import mask_credentials
+from .. import arguments as _args
+from ..delivery.credentials import mask_credentials
 
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"

@@ -2,9 +2,10 @@
 flight, retry, acknowledge.
 
 A sender reads micro-batches of encoded events from its pipe, batches them with the shared
-:class:`~snowplow_tracker.batching.Batcher` (``buffer_size``, ``byte_limit``, ``max_batch_age``)
+:class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
+``max_batch_age``)
 and hands each request to a :class:`RequestPool`: up to ``max_in_flight`` threads, each with its
-own keep-alive connection, send with the shared :func:`~snowplow_tracker.transport.deliver`
+own keep-alive connection, send with the shared :func:`~snowplow_tracker.delivery.transport.deliver`
 (retries and backoff per request). A collector a network away answers after a round trip, so a
 sender delivers about ``max_in_flight * events per request / round-trip time`` events per second.
 
@@ -30,12 +31,12 @@ from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 import psutil
 
-from . import arguments as _args
+from ... import arguments as _args
+from ..._logging import ThrottledLog, logger
+from ...delivery.batching import Batcher, BatchLimits
+from ...delivery.retry import RetryPolicy
+from ...delivery.transport import DeliveryResult, HttpTransport, Timeout, deliver
 from . import ipc
-from ._logging import ThrottledLog, logger
-from .batching import Batcher, BatchLimits
-from .retry import RetryPolicy
-from .transport import DeliveryResult, HttpTransport, Timeout, deliver
 
 #: Seconds between checks that the host is still alive.
 LIVENESS_INTERVAL = 0.5

@@ -1,0 +1,32 @@
+"""The emitters. Each is a buffer (:class:`~snowplow_tracker.delivery.batching.Batcher`), a
+dispatcher and a transport (:mod:`snowplow_tracker.delivery`); they differ in the dispatcher:
+
+* :mod:`.sync`: ``Emitter`` sends inline, in the thread that tracks;
+* :mod:`.threads`: ``AsyncEmitter`` sends from a pool of threads;
+* :mod:`.process`: ``ProcessEmitter`` sends from a pool of sender processes;
+* :mod:`.redis`: ``RedisEmitter`` stores in Redis for a ``RedisWorker`` to send;
+* :mod:`.celery`: ``CeleryEmitter`` publishes Celery tasks that a worker sends.
+
+:mod:`.base` holds the configuration and callbacks they share, :mod:`.lifecycle` the exit and
+fork hooks. ``from snowplow_tracker.emitters import Emitter, AsyncEmitter`` (the 0.10 and 1.x
+path) keeps working.
+"""
+
+from .base import DEFAULT_MAX_LENGTH, BaseEmitter, FailureCallback, SuccessCallback
+from .celery import CeleryEmitter
+from .process import ProcessEmitter
+from .redis import RedisEmitter
+from .sync import Emitter
+from .threads import AsyncEmitter
+
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "AsyncEmitter",
+    "BaseEmitter",
+    "CeleryEmitter",
+    "Emitter",
+    "FailureCallback",
+    "ProcessEmitter",
+    "RedisEmitter",
+    "SuccessCallback",
+]

@@ -1,0 +1,447 @@
+"""The HTTP emitters that send in the host process: synchronous ``Emitter`` and ``AsyncEmitter``.
+
+Both are built on the shared components: :mod:`~snowplow_tracker.protocol.wire` (encoding,
+requests),
+:mod:`~snowplow_tracker.delivery.batching` (``buffer_size``/``byte_limit``),
+:mod:`~snowplow_tracker.delivery.retry`
+and :mod:`~snowplow_tracker.delivery.transport` (HTTP). ``ProcessEmitter`` (the sender-process
+pool) is in
+:mod:`snowplow_tracker.emitters.process.emitter`.
+
+Example:
+    >>> from snowplow_tracker import Emitter, Tracker
+    >>> e = Emitter("collector.example.com", method="post", buffer_size=50)
+    >>> t = Tracker(e, app_id="shop")
+    >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
+
+Lifecycle: both emitters deliver what they still hold when the interpreter exits (an ``atexit``
+handler, bounded by ``shutdown_timeout``), and after ``os.fork()`` the child gets a fresh, empty
+emitter (new locks, queue, sending threads, flush timer and connections) while the parent keeps
+sending what it had; see :func:`_close_all_at_exit` and :func:`_rebuild_all_in_child`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import threading
+import time
+from collections import abc
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Type,
+)
+
+import requests
+
+from .._logging import ThrottledLog, logger
+from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
+from ..delivery.retry import RetryPolicy, is_success, with_1x_options
+from ..delivery.stats import Counters, EmitterStats
+from ..delivery.transport import DeliveryResult, HttpTransport, Timeout, check_timeout, deliver
+from ..errors import ConfigurationError, EncodingError
+from ..protocol.wire import (
+    PayloadDict,
+    check_method,
+    collector_urls,
+    decode_events,
+    encode_event,
+    sent_timestamp,
+)
+
+SuccessCallback = Callable[[List[PayloadDict]], Any]
+FailureCallback = Callable[[int, List[PayloadDict]], Any]
+
+_callback_log = ThrottledLog()
+drop_log = ThrottledLog()
+
+#: Tracker 1.x's name for the default POST batch size (10, as ``buffer_size``'s).
+DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
+
+#: Default seconds that ``close()`` and the exit handler spend delivering what is left.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB). It
+#: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context, 75 MiB)
+#: while the sending thread gets little of the GIL (64 MiB dropped 14,700 of those 160,000
+#: events), and keeps a collector outage under issue 9's 110 MB of host growth (128 MiB: 129 MB).
+DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
+
+
+def check_callback(value: Any, name: str, where: str) -> Any:
+    """Return ``value`` if it is None or callable, else raise :class:`ConfigurationError`."""
+    if value is not None and not callable(value):
+        raise ConfigurationError(
+            f"{where}: argument '{name}' must be a callable or None, got {value!r}"
+        )
+    return value
+
+
+def check_seconds(value: Any, name: str, where: str) -> float:
+    """Return ``value`` as a float if it is a positive finite number of seconds, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigurationError(
+            f"{where}: argument '{name}' must be a positive number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def check_session(value: Any, where: str) -> Optional[requests.Session]:
+    """Return ``value`` if it is None or a ``requests.Session``, else raise."""
+    if value is not None and not isinstance(value, requests.Session):
+        raise ConfigurationError(
+            f"{where}: argument 'session' must be a requests.Session or None, "
+            f"got {type(value).__name__}: {value!r:.100}"
+        )
+    return value
+
+
+def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Callable[[float], bool]:
+    """A ``wait`` for :func:`deliver` that gives up on a retry that would end past ``deadline``."""
+
+    def wait(delay: float) -> bool:
+        if time.monotonic() + delay > deadline:
+            return True
+        if stop is not None:
+            return stop.wait(delay)
+        time.sleep(delay)
+        return False
+
+    return wait
+
+
+def deliver_until(deadline: float) -> Callable[..., DeliveryResult]:
+    """:func:`deliver` with retries that give up at ``deadline``."""
+    return functools.partial(deliver, wait=wait_until(deadline))
+
+
+def encode_or_raise(
+    payload: Mapping[str, Any], method: str, where: str, method_name: str = "input"
+) -> bytes:
+    """:func:`~snowplow_tracker.protocol.wire.encode_event` with a clear error for bad input.
+
+    Raises:
+        EncodingError: ``payload`` is not a dict of JSON-serialisable values.
+    """
+    if payload.__class__ is not dict and not isinstance(payload, abc.Mapping):
+        raise EncodingError(
+            f"{where}.{method_name}: argument 'payload' must be a dict of field names to strings, "
+            f"got {type(payload).__name__}: {payload!r:.200}"
+        )
+    try:
+        return encode_event(payload, method)
+    except Exception as exc:  # noqa: BLE001 - e.g. a value whose __str__ raises
+        raise EncodingError(
+            f"{where}.{method_name}: argument 'payload' cannot be serialised ({exc}); every "
+            f"value must be a string or number, got {payload!r:.200}"
+        ) from None
+
+
+def resolve_batch_size(
+    buffer_size: Optional[int], batch_size: Optional[int], where: str
+) -> Optional[int]:
+    """``batch_size`` (tracker 1.x's name) is an alias of ``buffer_size``: return the one given.
+
+    Raises:
+        ConfigurationError: Both are given, with different values.
+    """
+    if batch_size is None:
+        return buffer_size
+    if buffer_size is not None and buffer_size != batch_size:
+        raise ConfigurationError(
+            f"{where}: arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
+            f"tracker 1.x's name): give one of them, got buffer_size={buffer_size!r} and "
+            f"batch_size={batch_size!r}"
+        )
+    return batch_size
+
+
+def check_capacity(value: Any, where: str) -> Optional[int]:
+    """Return ``buffer_capacity`` if it is None or a positive integer, else raise."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(
+            f"{where}: argument 'buffer_capacity' must be a positive integer or None, got {value!r}"
+        )
+    return value
+
+
+class FlushTimer:
+    """The flush timer of an emitter (:meth:`BaseEmitter.set_flush_timer`): a daemon thread
+    that calls an action every ``interval`` seconds until cancelled."""
+
+    __slots__ = ("interval", "stop", "thread")
+
+    def __init__(self) -> None:
+        self.thread: Optional[threading.Thread] = None
+        self.stop = threading.Event()
+        self.interval: Optional[float] = None
+
+    def is_active(self) -> bool:
+        """Whether the timer is running (tracker 1.x's ``emitter.timer.is_active()``)."""
+        return self.thread is not None and not self.stop.is_set()
+
+    def start(self, interval: float, action: Callable[[], object]) -> None:
+        """Call ``action`` every ``interval`` seconds on a daemon thread (exceptions logged)."""
+        stop = self.stop = threading.Event()
+        self.interval = interval
+
+        def run() -> None:
+            while not stop.wait(interval):
+                try:
+                    action()
+                except Exception:
+                    logger.exception("flush timer: flush failed")
+
+        self.thread = threading.Thread(target=run, name="snowplow-flush-timer", daemon=True)
+        self.thread.start()
+
+    def cancel(self, timeout: float) -> None:
+        """Stop the timer; wait up to ``timeout`` seconds for an action in progress to end."""
+        self.stop.set()
+        self.interval = None
+        thread, self.thread = self.thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(0.0, timeout))
+
+
+class BaseEmitter:
+    """Configuration, callbacks and the flush timer shared by the HTTP emitters.
+
+    Args:
+        endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
+            (``"https://host"``) wins over ``protocol``.
+        protocol: ``"http"`` (default) or ``"https"``.
+        port: Collector port; default: the scheme's.
+        method: ``"get"`` (one request per event) or ``"post"`` (batches).
+        buffer_size: Events per request batch; default 1 for GET, 10 for POST.
+        on_success: Called with the list of event dicts sent, after each successful batch.
+        on_failure: Called with ``(number sent, list of event dicts not sent)`` after a batch
+            that was not wholly sent. The dicts can be passed to ``input`` again to retry.
+        byte_limit: Bytes per request batch as sent on the wire; default none.
+        request_timeout: Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.
+        retry_policy: How failed requests are retried (see :class:`RetryPolicy`).
+        max_batch_age: Seconds after which a partial batch is sent with the next event that
+            arrives (a flush or the flush timer sends it without waiting); default none.
+        session: A ``requests.Session`` of yours that every request goes through (proxies,
+            adapters, client certificates, mocks); it is never closed by the emitter. Default:
+            the emitter's own keep-alive connections.
+        shutdown_timeout: Seconds ``close()`` and the exit handler spend delivering what is
+            left when the interpreter exits (default 5).
+        batch_size: Tracker 1.x's name of ``buffer_size`` (give one of them).
+        buffer_capacity: Most events held (1.x): ``buffer_size`` is lowered to it, and the
+            ``AsyncEmitter`` drops new batches beyond it (reported to ``on_failure``).
+        max_retry_delay_seconds: Upper bound of one retry delay (1.x; the retry policy's
+            ``max_delay``).
+        custom_retry_codes: HTTP status -> whether a request answered with it is retried (1.x;
+            changes the retry policy's ``no_retry_statuses``; 413/414 are never retried as
+            they are).
+    """
+
+    _where = "Emitter"
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = "http",
+        port: Optional[int] = None,
+        method: str = "get",
+        buffer_size: Optional[int] = None,
+        on_success: Optional[SuccessCallback] = None,
+        on_failure: Optional[FailureCallback] = None,
+        byte_limit: Optional[int] = None,
+        request_timeout: Optional[Timeout] = None,
+        *,
+        retry_policy: Optional[RetryPolicy] = None,
+        max_batch_age: Optional[float] = None,
+        session: Optional[requests.Session] = None,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        batch_size: Optional[int] = None,
+        buffer_capacity: Optional[int] = None,
+        max_retry_delay_seconds: Optional[float] = None,
+        custom_retry_codes: Optional[Mapping[int, bool]] = None,
+    ) -> None:
+        where = self._where
+        self.method = check_method(method, where)
+        buffer_size = resolve_batch_size(buffer_size, batch_size, where)
+        self.buffer_capacity = check_capacity(buffer_capacity, where)
+        limits = BatchLimits.create(
+            self.method, buffer_size, byte_limit, max_batch_age, where=where
+        )
+        if buffer_capacity is not None and limits.buffer_size > buffer_capacity:
+            limits = dataclasses.replace(limits, buffer_size=buffer_capacity)  # as 1.x
+        self.limits = limits
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError(
+                f"{where}: argument 'retry_policy' must be a RetryPolicy or None, "
+                f"got {retry_policy!r}"
+            )
+        self.retry_policy = with_1x_options(
+            retry_policy or self._default_retry_policy(),
+            max_retry_delay_seconds,
+            custom_retry_codes,
+            where,
+        )
+        self.custom_retry_codes: Dict[int, bool] = dict(custom_retry_codes or {})
+        self.session = check_session(session, where)
+        self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
+        self.request_timeout = check_timeout(request_timeout, where)
+        self._transport_args = (endpoint, protocol, port)
+        self.transport = self._new_transport()
+        self.endpoint = endpoint
+        self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
+        self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
+        self._counters = Counters()
+        #: The flush timer (``timer.is_active()``, as 1.x).
+        self.timer = FlushTimer()
+
+    @staticmethod
+    def _default_retry_policy() -> RetryPolicy:
+        return RetryPolicy()
+
+    #: The transport class; the in-host emitters' routes requests through ``http_post``/``get``.
+    _transport_class: Type[HttpTransport] = HttpTransport
+
+    def _new_transport(self) -> HttpTransport:
+        endpoint, protocol, port = self._transport_args
+        return self._transport_class(
+            endpoint,
+            self.method,
+            protocol,
+            port,
+            self.request_timeout,
+            self.retry_policy,
+            session=self.session,
+            where=self._where,
+            **self._transport_options(),
+        )
+
+    def _transport_options(self) -> Dict[str, Any]:
+        """Extra keyword arguments for :class:`HttpTransport` (subclasses add to them)."""
+        return {}
+
+    @property
+    def buffer_size(self) -> int:
+        """Events per request batch."""
+        return self.limits.buffer_size
+
+    @property
+    def byte_limit(self) -> Optional[int]:
+        """Bytes per request batch, or None."""
+        return self.limits.byte_limit
+
+    def _report(self, sent: List[bytes], failed: List[bytes], *, dropped: bool = False) -> None:
+        """Count an outcome and call the user's callbacks (exceptions in them are logged)."""
+        if dropped:
+            self._counters.add(dropped=len(failed))
+        else:
+            self._counters.add(sent=len(sent), failed=len(failed))
+        self._notify(sent, failed)
+
+    def _notify(self, sent: List[bytes], failed: List[bytes]) -> None:
+        """Call the user's callbacks for an outcome already counted (exceptions are logged)."""
+        try:
+            if failed:
+                if self.on_failure is not None:
+                    self.on_failure(len(sent), decode_events(failed, self.method))
+            elif sent and self.on_success is not None:
+                self.on_success(decode_events(sent, self.method))
+        except Exception:  # noqa: BLE001 - a user's callback must not kill a sender thread
+            _callback_log.log("an on_success/on_failure callback raised", exc_info=True)
+
+    def _report_delivery(self, result: DeliveryResult) -> None:
+        self._counters.add(retried=result.retried)
+        self._report(result.sent, result.failed)
+
+    def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
+        """Flush (asynchronously) every ``timeout`` seconds on a daemon thread.
+
+        Args:
+            timeout: Seconds between flushes; a positive number.
+            flush_now: Flush once at once as well.
+        """
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < math.inf
+        ):
+            raise ConfigurationError(
+                f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
+                f"of seconds, got {timeout!r}"
+            )
+        self.cancel_flush_timer()
+        if flush_now:
+            self.flush(is_async=True)
+        self.timer.start(timeout, lambda: self.flush(is_async=True))
+
+    def cancel_flush_timer(self, timeout: float = 5.0) -> None:
+        """Stop the flush timer started by :meth:`set_flush_timer`, if any.
+
+        Args:
+            timeout: Seconds to wait at most for a flush the timer is making to end.
+        """
+        self.timer.cancel(timeout)
+
+    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
+        """Send every buffered event; see the subclasses for what it promises."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ tracker 1.x's emitter API
+    @property
+    def batch_size(self) -> int:
+        """Events per request batch (tracker 1.x's name of :attr:`buffer_size`)."""
+        return self.limits.buffer_size
+
+    @property
+    def max_retry_delay_seconds(self) -> float:
+        """Upper bound of one retry delay in seconds (the retry policy's ``max_delay``)."""
+        return self.retry_policy.max_delay
+
+    @staticmethod
+    def is_good_status_code(status_code: int) -> bool:
+        """Whether a status means the collector took the request: any 2xx or 3xx.
+
+        Args:
+            status_code: An HTTP status (-1 for a failed request).
+        """
+        return is_success(status_code)
+
+    @staticmethod
+    def as_collector_uri(
+        endpoint: str, protocol: str = "https", port: Optional[int] = None, method: str = "post"
+    ) -> str:
+        """The URL events are sent to, with 1.x's defaults (https, POST).
+
+        Args:
+            endpoint: Collector host; a scheme in it wins over ``protocol``.
+            protocol: ``"http"`` or ``"https"``.
+            port: Port, or None for the scheme's default.
+            method: ``"get"`` (``/i``) or ``"post"`` (``/com.snowplowanalytics.snowplow/tp2``).
+
+        Raises:
+            ConfigurationError: (a ``ValueError``) an argument is invalid, e.g. ``endpoint`` empty.
+        """
+        where = "Emitter.as_collector_uri"
+        get_url, post_url = collector_urls(endpoint, protocol, port, where=where)
+        return post_url if check_method(method, where) == "post" else get_url
+
+    @staticmethod
+    def attach_sent_timestamp(events: List[Dict[str, Any]]) -> None:
+        """Set ``stm``, the send time in milliseconds, in each event dict, in place (1.x).
+
+        The emitters themselves add ``stm`` to the request they send, never to the dicts.
+
+        Args:
+            events: Event dicts.
+        """
+        stm = str(sent_timestamp())
+        for event in events:
+            event["stm"] = stm
+
+    def stats(self) -> EmitterStats:
+        """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`."""
+        return self._counters.snapshot()

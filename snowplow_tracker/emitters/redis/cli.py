@@ -1,0 +1,294 @@
+"""The ``snowplow-redis-worker`` command: a ``RedisWorker`` draining Redis into a collector.
+
+Run as ``snowplow-redis-worker --help`` (the console script), ``python -m
+snowplow_tracker.emitters.redis.cli`` or the 0.10 path ``python -m snowplow_tracker.redis_worker``.
+Every option can also be read from an environment variable (``SNOWPLOW_REDIS_URL`` ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+from ..._logging import logger
+from ...delivery.credentials import mask_credentials
+from ...errors import ConfigurationError
+from .emitter import (
+    DEFAULT_SOCKET_TIMEOUT,
+    check_redis_url,
+    redis_client,
+)
+from .worker import RedisWorker
+
+__all__ = ["build_emitter", "build_parser", "main", "parse_args"]
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _env(name: str, default: Optional[str] = None) -> Optional[str]:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``snowplow-redis-worker`` argument parser (each option can come from the environment)."""
+    parser = argparse.ArgumentParser(
+        prog="snowplow-redis-worker",
+        description=(
+            "Send the Snowplow events that RedisEmitter stored in a Redis list to a collector, "
+            "with a ProcessEmitter (or --thread-count threads). Items move atomically to a "
+            "per-worker processing list and "
+            "are removed only after the collector accepted them; events given up on go to "
+            "KEY:failed. Stop with SIGTERM or Ctrl-C: the worker finishes its batch first."
+        ),
+        epilog=(
+            "Prefer SNOWPLOW_REDIS_URL to --redis-url when the URL holds a password: command "
+            "lines are visible to other users. The password is never logged."
+        ),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=_env("SNOWPLOW_REDIS_URL", "redis://localhost:6379/0"),
+        help="Redis URL, e.g. redis://:PASSWORD@host:6379/0, rediss://..., unix:///path "
+        "(env SNOWPLOW_REDIS_URL; default redis://localhost:6379/0)",
+    )
+    parser.add_argument(
+        "--key",
+        default=_env("SNOWPLOW_REDIS_KEY", "snowplow"),
+        help="the Redis list RedisEmitter pushes to (env SNOWPLOW_REDIS_KEY; default snowplow)",
+    )
+    endpoint = _env("SNOWPLOW_COLLECTOR")
+    parser.add_argument(
+        "--endpoint",
+        default=endpoint,
+        required=endpoint is None,
+        help="collector host, optionally with scheme, port and path, e.g. "
+        "collector.example.com (env SNOWPLOW_COLLECTOR; required)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("http", "https"),
+        default=_env("SNOWPLOW_PROTOCOL", "http"),
+        help="collector protocol; a scheme in --endpoint wins (env SNOWPLOW_PROTOCOL; "
+        "default http, as the emitters)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=_env("SNOWPLOW_PORT"),
+        help="collector port (env SNOWPLOW_PORT; default: the protocol's)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("get", "post"),
+        default=_env("SNOWPLOW_METHOD", "post"),
+        help="post: batches of events per request; get: one request per event "
+        "(env SNOWPLOW_METHOD; default post)",
+    )
+    parser.add_argument(
+        "--process-count",
+        type=int,
+        default=_env("SNOWPLOW_PROCESS_COUNT"),
+        help="sender processes of the ProcessEmitter (env SNOWPLOW_PROCESS_COUNT; default: "
+        "the ProcessEmitter's)",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=_env("SNOWPLOW_MAX_IN_FLIGHT"),
+        help="requests each sender process keeps in flight, when the ProcessEmitter supports "
+        "it (env SNOWPLOW_MAX_IN_FLIGHT; default: the ProcessEmitter's)",
+    )
+    parser.add_argument(
+        "--thread-count",
+        type=int,
+        default=_env("SNOWPLOW_THREAD_COUNT"),
+        help="send with this many threads of the worker process (an AsyncEmitter: one request "
+        "in flight per thread) instead of sender processes (env SNOWPLOW_THREAD_COUNT)",
+    )
+    parser.add_argument(
+        "--buffer-size",
+        type=int,
+        default=_env("SNOWPLOW_BUFFER_SIZE", "100"),
+        help="events per POST request (env SNOWPLOW_BUFFER_SIZE; default 100)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=_env("SNOWPLOW_BATCH_SIZE", "500"),
+        help="items taken from Redis at once; up to 4 times as many may be unacknowledged "
+        "while the emitter sends (env SNOWPLOW_BATCH_SIZE; default 500)",
+    )
+    parser.add_argument(
+        "--heartbeat-ttl",
+        type=float,
+        default=_env("SNOWPLOW_HEARTBEAT_TTL", "30"),
+        help="seconds without a heartbeat after which a worker counts as dead and its "
+        "items are recovered by others (env SNOWPLOW_HEARTBEAT_TTL; default 30)",
+    )
+    parser.add_argument(
+        "--block-timeout",
+        type=float,
+        default=_env("SNOWPLOW_BLOCK_TIMEOUT", "1"),
+        help="seconds one BLMOVE waits for an item (env SNOWPLOW_BLOCK_TIMEOUT; default 1)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=_env("SNOWPLOW_SHUTDOWN_TIMEOUT", "30"),
+        help="seconds allowed to finish sending after SIGTERM/SIGINT "
+        "(env SNOWPLOW_SHUTDOWN_TIMEOUT; default 30)",
+    )
+    parser.add_argument(
+        "--worker-id",
+        default=_env("SNOWPLOW_WORKER_ID"),
+        help="this worker's name in Redis keys (env SNOWPLOW_WORKER_ID; default "
+        "hostname-pid-random; must be unique among running workers)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=_LEVELS,
+        default=(_env("SNOWPLOW_LOG_LEVEL") or "INFO").upper(),
+        help="logging level (env SNOWPLOW_LOG_LEVEL; default INFO)",
+    )
+    return parser
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]
+) -> argparse.Namespace:
+    """Parse and check the command line (environment defaults converted like the options).
+
+    Args:
+        parser: From :func:`build_parser`.
+        argv: The arguments (None: ``sys.argv[1:]``).
+    """
+    args = parser.parse_args(argv)
+    # Defaults from the environment are strings: convert and check them like the options.
+    for name, kind in (
+        ("port", int),
+        ("process_count", int),
+        ("max_in_flight", int),
+        ("thread_count", int),
+        ("buffer_size", int),
+        ("batch_size", int),
+        ("heartbeat_ttl", float),
+        ("block_timeout", float),
+        ("shutdown_timeout", float),
+    ):
+        value = getattr(args, name)
+        if isinstance(value, str):
+            try:
+                value = kind(value)
+            except ValueError:
+                parser.error(f"--{name.replace('_', '-')}: invalid {kind.__name__} {value!r}")
+            setattr(args, name, value)
+        if value is not None and value <= 0:
+            parser.error(f"--{name.replace('_', '-')}: must be positive, got {value!r}")
+    if args.thread_count is not None and (
+        args.process_count is not None or args.max_in_flight is not None
+    ):
+        parser.error(
+            "--thread-count sends from threads: it excludes --process-count and --max-in-flight"
+        )
+    try:
+        args.redis_url = check_redis_url(args.redis_url, "snowplow-redis-worker --redis-url")
+    except ConfigurationError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def build_emitter(args: argparse.Namespace) -> Any:
+    """The emitter the worker program sends with: a ``ProcessEmitter`` (each sender keeping up
+    to ``--max-in-flight`` requests open when it supports it), or an ``AsyncEmitter`` of
+    ``--thread-count`` threads.
+
+    Raises:
+        ConfigurationError: An option is invalid for the chosen emitter.
+    """
+    options: Dict[str, Any] = {
+        "protocol": args.protocol,
+        "port": args.port,
+        "method": args.method,
+        "buffer_size": args.buffer_size,
+    }
+    if args.thread_count is not None:
+        from ..threads import AsyncEmitter
+
+        return AsyncEmitter(args.endpoint, thread_count=args.thread_count, **options)
+    from ..process.emitter import ProcessEmitter  # imported here: it starts nothing until used
+
+    if args.process_count is not None:
+        options["process_count"] = args.process_count
+    if args.max_in_flight is not None:
+        options["max_in_flight"] = args.max_in_flight
+    return ProcessEmitter(args.endpoint, **options)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The ``snowplow-redis-worker`` program: a :class:`RedisWorker` over :func:`build_emitter`.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 after a clean stop (SIGTERM, SIGINT).
+    """
+    parser = build_parser()
+    args = parse_args(parser, argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        emitter = build_emitter(args)
+    except ConfigurationError as exc:
+        parser.error(mask_credentials(str(exc)))
+    client = redis_client(
+        args.redis_url, socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, args.block_timeout + 5.0)
+    )
+    try:
+        worker = RedisWorker(
+            emitter,
+            args.key,
+            client,
+            batch_size=args.batch_size,
+            block_timeout=args.block_timeout,
+            worker_id=args.worker_id,
+            heartbeat_ttl=args.heartbeat_ttl,
+            shutdown_timeout=args.shutdown_timeout,
+        )
+    except ConfigurationError as exc:
+        emitter.close(timeout=1.0)
+        client.close()
+        parser.error(mask_credentials(str(exc)))
+    logger.info(
+        "snowplow-redis-worker %s: Redis %s, list %r -> collector %s",
+        worker.worker_id,
+        mask_credentials(args.redis_url),
+        args.key,
+        _collector_url(emitter, args.endpoint),
+    )
+    try:
+        worker.run()
+    finally:
+        done = emitter.close(timeout=args.shutdown_timeout)
+        client.close()
+    if done is False:
+        logger.warning("snowplow-redis-worker: the emitter did not finish sending before exit")
+    return 0
+
+
+def _collector_url(emitter: Any, endpoint: str) -> str:
+    transport = getattr(emitter, "transport", None)
+    url = getattr(transport, "url", None)
+    return url if isinstance(url, str) else endpoint
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,543 @@
+"""The synchronous ``Emitter``: sends in the thread that tracks, for scripts and tests.
+
+Example:
+    >>> from snowplow_tracker import Emitter, Tracker
+    >>> e = Emitter("collector.example.com", method="post", buffer_size=50)
+    >>> t = Tracker(e, app_id="shop")
+    >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+import weakref
+from collections import Counter
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .._logging import ThrottledLog, logger
+from ..delivery.batching import Batcher, split_batches
+from ..delivery.event_store import BufferView, EventStore
+from ..delivery.http_client import error_name
+from ..delivery.retry import RetryPolicy
+from ..delivery.stats import Counters, EmitterStats
+from ..delivery.transport import DeliveryResult, HttpTransport, deliver
+from ..errors import ConfigurationError
+from ..protocol.wire import (
+    POST_CONTENT_TYPE,
+    PayloadDict,
+    event_cost,
+    get_query,
+    normalize_payload,
+    post_body,
+)
+from . import lifecycle
+from .base import (
+    BaseEmitter,
+    FlushTimer,
+    deliver_until,
+    drop_log,
+    encode_or_raise,
+)
+
+_request_log = ThrottledLog()
+_store_log = ThrottledLog()
+
+
+def _forget_pooled_connections(session: requests.Session) -> None:
+    """In a forked child: give the session's adapters fresh, empty connection pools.
+
+    The pooled connections are the parent's sockets; a child that used them would mix its
+    requests into the parent's. ``close()`` is not used: it takes urllib3's locks, which another
+    thread of the parent may have held at the fork. Re-initialising through the adapter's own
+    pickling protocol keeps its configuration (and a subclass's ``init_poolmanager``).
+    """
+    for adapter in session.adapters.values():
+        if isinstance(adapter, HTTPAdapter):
+            # Both exist at run time (requests pickles adapters); the type stubs omit them.
+            adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]
+
+
+class _HookTransport(HttpTransport):
+    """The in-host emitters' transport: requests go through the emitter's ``http_post`` and
+    ``http_get`` when a subclass or a test overrides them (as in tracker 1.x), straight to the
+    HTTP client otherwise. The sending, retries and reporting stay those of
+    :class:`~snowplow_tracker.delivery.transport.HttpTransport` and :func:`deliver` either way."""
+
+    def __init__(self, *args: Any, owner: Emitter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = weakref.ref(owner)
+        auth = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        self._headers_of = {"post": {"Content-Type": POST_CONTENT_TYPE, **auth}, "get": auth}
+
+    def _request(self, events: List[bytes], stm: int) -> Tuple[Optional[int], Optional[str]]:
+        owner = self._owner()
+        hook = None if owner is None else owner._http_override(self.method)
+        if hook is None:
+            return super()._request(events, stm)
+        if self.method == "post":
+            arg: Any = post_body(events, stm).decode("utf-8")
+        else:
+            arg = get_query(events[0], stm)
+        try:
+            status = int(hook(arg))
+        except Exception as exc:  # noqa: BLE001 - nothing an override raises crashes a sender
+            return None, error_name(exc)
+        return (status, None) if status >= 0 else (None, "network error")
+
+    def request_status(self, method: str, target: Union[str, bytes]) -> int:
+        """One request, as 1.x's ``http_post``/``http_get``: the status, or -1 on a network
+        error (logged at a throttled rate, by name).
+
+        Args:
+            method: ``"post"`` (``target`` is the body) or ``"get"`` (``target`` is the
+                querystring).
+            target: The body or the querystring.
+        """
+        try:
+            if method == "post":
+                url = self.post_url
+                body = target.encode("utf-8") if isinstance(target, str) else target
+                return self._get_client().request("POST", url, body, self._headers_of["post"])
+            query = target.decode("utf-8") if isinstance(target, bytes) else target
+            url = f"{self.get_url}?{query}"
+            return self._get_client().request("GET", url, None, self._headers_of["get"])
+        except Exception as exc:  # noqa: BLE001 - 1.x answers -1 for a failed request
+            _request_log.log("request to %s failed: %s", self.url, error_name(exc))
+            return -1
+
+
+class Emitter(BaseEmitter):
+    """Sends events synchronously, in the thread that calls ``track_*``: for scripts and tests.
+
+    A ``track_*`` call that fills the buffer sends the batch before it returns (at most the
+    request timeout per request and retry). Thread-safe: many threads may track at once.
+    By default a failed request is not retried here: its events go to ``on_failure``, from
+    where they can be passed to ``input`` again. Arguments as :class:`BaseEmitter` (the 0.10
+    positional order: ``endpoint, protocol, port, method, buffer_size, on_success, on_failure,
+    byte_limit, request_timeout``; the others are keywords).
+
+    Besides :class:`BaseEmitter`'s arguments:
+
+    Args:
+        event_store: An :class:`~snowplow_tracker.delivery.event_store.EventStore` of yours (1.x):
+        events
+            are buffered in it, taken from it to be sent, and given back to it with
+            ``cleanup(batch, need_retry=True)`` when their sending failed in a retryable way
+            (sent again after a backoff, and at each later flush); rejected ones go to
+            ``on_failure``. Default: a compact buffer of encoded bytes.
+
+    Tracker 1.x's methods work too: ``sync_flush``, ``async_flush``, ``send_events``,
+    ``reached_limit``, ``http_post``/``http_get`` (every request goes through them when a
+    subclass or a test replaces them), ``attach_sent_timestamp``, ``as_collector_uri``,
+    ``is_good_status_code``, and the ``bytes_queued``, ``batch_size``, ``event_store`` and
+    ``timer`` attributes.
+
+    Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler, and
+    after ``os.fork()`` the child starts with an empty buffer, new locks, new connections and
+    (if one was set) its own flush timer.
+    """
+
+    _where = "Emitter"
+    _transport_class = _HookTransport
+
+    def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
+        if event_store is not None and not isinstance(event_store, EventStore):
+            raise ConfigurationError(
+                f"{self._where}: argument 'event_store' must be an EventStore (add_event, "
+                f"get_events_batch, cleanup, size) or None, got {type(event_store).__name__}"
+            )
+        self._store: Optional[EventStore] = event_store
+        self._store_bytes = 0
+        self._closing = False  # close() runs: events given back to the store wait there
+        self._retry_timer: Optional[threading.Timer] = None
+        self._retry_attempt = 0
+        super().__init__(*args, **kwargs)
+        self._init_process_state()
+        lifecycle.watch(self)
+
+    def _transport_options(self) -> Dict[str, Any]:
+        return {"owner": self}
+
+    @staticmethod
+    def _default_retry_policy() -> RetryPolicy:
+        return RetryPolicy.never()
+
+    def _init_process_state(self) -> None:
+        """Create what belongs to one process: locks and buffers (again in a forked child)."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._batcher = Batcher(self.limits)
+
+    # ------------------------------------------------------------ tracker 1.x's emitter API
+    @property
+    def event_store(self) -> Union[EventStore, BufferView]:
+        """The user's ``event_store``, or a read-only 1.x view of the default buffer
+        (``event_buffer``, ``size()``)."""
+        if self._store is not None:
+            return self._store
+        return BufferView(self._buffered_events, self.method, self.buffer_capacity)
+
+    def _buffered_events(self) -> List[bytes]:
+        """A copy of the events buffered, not yet sent (default buffer)."""
+        with self._lock:
+            return self._batcher.events()
+
+    @property
+    def bytes_queued(self) -> Optional[int]:
+        """Bytes the buffered events will take on the wire (what ``byte_limit`` counts); None
+        without a ``byte_limit`` (as 1.x)."""
+        if self.byte_limit is None:
+            return None
+        return self._buffered_bytes()
+
+    def _buffered_bytes(self) -> int:
+        with self._lock:
+            return self._store_bytes if self._store is not None else self._batcher.nbytes
+
+    def reached_limit(self) -> bool:
+        """Whether the buffered events reach ``batch_size`` or ``byte_limit`` (1.x)."""
+        if self._store is None:
+            with self._lock:
+                return self._batcher.is_full()
+        limit = self.byte_limit
+        return self._store.size() >= self.buffer_size or (
+            limit is not None and self._buffered_bytes() >= limit
+        )
+
+    def sync_flush(self) -> None:
+        """Send the buffered events in this thread, then wait for the events already being
+        sent (1.x). Time bound: the retry policy's attempts and deadline per batch, and
+        ``request_timeout`` per request."""
+        self.send_events(self._take_buffered())
+        self.flush()
+
+    def async_flush(self) -> None:
+        """Start sending the buffered events and return at once (1.x); the synchronous
+        ``Emitter`` sends them before it returns."""
+        self.flush(is_async=True)
+
+    def _take_buffered(self) -> Union[List[bytes], List[PayloadDict]]:
+        """Take every buffered event: encoded bytes, or the event store's dicts."""
+        if self._store is not None:
+            with self._lock:
+                self._store_bytes = 0
+            return self._store.get_events_batch()
+        with self._lock:
+            return self._batcher.drain()
+
+    def send_events(self, evts: Sequence[Union[Mapping[str, Any], bytes]]) -> None:
+        """Send events now, in this thread, in batches within the limits, with retries as the
+        retry policy says; report them to ``on_success``/``on_failure`` (1.x).
+
+        Time bound: per batch, the retry policy's attempts and deadline, and
+        ``request_timeout`` per request.
+
+        Args:
+            evts: Event dicts (as ``input`` takes), or encoded events. Dicts taken from the
+                ``event_store`` are given back to it (``cleanup``) once sent or failed.
+
+        Raises:
+            EncodingError: An event cannot be serialised; nothing was sent.
+        """
+        self._send_now(evts, deliver)
+
+    def _send_now(
+        self,
+        evts: Sequence[Union[Mapping[str, Any], bytes]],
+        send: Callable[..., DeliveryResult],
+    ) -> None:
+        where = self._where
+        events = [
+            e if isinstance(e, bytes) else encode_or_raise(e, self.method, where, "send_events")
+            for e in evts
+        ]
+        stored = self._store is not None and bool(evts) and not isinstance(evts[0], bytes)
+        start = 0
+        # GET sends one request per event whatever the batch: one delivery, one report.
+        batches = split_batches(events, self.limits) if self.method == "post" else [events]
+        for batch in batches:
+            records = list(evts[start : start + len(batch)]) if stored else None
+            start += len(batch)
+            result = send(self.transport, batch, self.retry_policy)
+            self._settle(result, batch, records)  # type: ignore[arg-type]
+
+    def _settle(
+        self, result: DeliveryResult, batch: List[bytes], records: Optional[List[PayloadDict]]
+    ) -> None:
+        """Report a delivered batch; with an event store, give its events back to it: failed
+        ones that may be retried with ``need_retry=True``, then retry after a backoff."""
+        store = self._store
+        if records is None or store is None:
+            self._report_delivery(result)
+            return
+        by_event: Dict[bytes, List[PayloadDict]] = {}
+        for event, record in zip(batch, records):
+            by_event.setdefault(event, []).append(record)
+        unfinished = Counter(result.unfinished)
+        rejected = []
+        for event in result.failed:
+            if unfinished[event]:
+                unfinished[event] -= 1
+            else:
+                rejected.append(event)
+        for events, need_retry in ((result.sent, False), (rejected, False)):
+            self._cleanup(store, [by_event[e].pop() for e in events], need_retry)
+        self._counters.add(retried=result.retried + len(result.unfinished))
+        if result.unfinished:
+            self._cleanup(store, [by_event[e].pop() for e in result.unfinished], True)
+            if not self._closing:
+                self._schedule_retry()
+        elif result.sent:
+            self._retry_attempt = 0
+        self._report(result.sent, rejected)
+
+    @staticmethod
+    def _cleanup(store: EventStore, records: List[PayloadDict], need_retry: bool) -> None:
+        if not records:
+            return
+        try:
+            store.cleanup(records, need_retry)
+        except Exception:  # noqa: BLE001 - a user's store must not kill a sending thread
+            _store_log.log("event_store.cleanup raised", exc_info=True)
+
+    def _schedule_retry(self) -> None:
+        """Flush again after the retry policy's backoff (events given back to the store)."""
+        with self._lock:
+            if self._retry_timer is not None:
+                return
+            self._retry_attempt += 1
+            delay = self.retry_policy.delay(self._retry_attempt)
+            timer = self._retry_timer = threading.Timer(delay, self._retry_flush)
+            timer.daemon = True
+        timer.start()
+
+    def _retry_flush(self) -> None:
+        with self._lock:
+            self._retry_timer = None
+        try:
+            self.flush(is_async=True)
+        except Exception:
+            logger.exception("%s: retrying the event store's events failed", self._where)
+
+    def _cancel_retry(self) -> None:
+        with self._lock:
+            timer, self._retry_timer = self._retry_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _http_override(self, method: str) -> Optional[Callable[[Any], int]]:
+        """``http_post``/``http_get`` when a subclass or a test replaced it, else None."""
+        name = "http_" + method
+        bound = getattr(self, name)
+        if getattr(bound, "__func__", None) is getattr(Emitter, name):
+            return None
+        hook: Callable[[Any], int] = bound
+        return hook
+
+    def http_post(self, data: Union[str, bytes]) -> int:
+        """POST a request body to the collector (1.x); every POST the emitter sends goes
+        through this method when a subclass overrides it.
+
+        Args:
+            data: The ``payload_data`` JSON body.
+
+        Returns:
+            The HTTP status, or -1 when the request failed (network error, timeout).
+        """
+        return self._hook_transport().request_status("post", data)
+
+    def http_get(self, payload: Union[Mapping[str, Any], str]) -> int:
+        """GET one event from the collector's ``/i`` (1.x); every GET the emitter sends goes
+        through this method when a subclass overrides it.
+
+        Args:
+            payload: The event's fields, or its querystring.
+
+        Returns:
+            The HTTP status, or -1 when the request failed (network error, timeout).
+        """
+        if not isinstance(payload, str):
+            payload = urlencode({str(k): str(v) for k, v in payload.items()})
+        return self._hook_transport().request_status("get", payload)
+
+    def _hook_transport(self) -> _HookTransport:
+        transport = self.transport
+        assert isinstance(transport, _HookTransport)
+        return transport
+
+    def _rebuild_in_child(self) -> None:
+        """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""
+        interval = self.timer.interval
+        self._init_process_state()
+        self._counters = Counters()
+        self.timer = FlushTimer()
+        self._retry_timer, self._retry_attempt = None, 0
+        if self.session is not None:
+            _forget_pooled_connections(self.session)
+        self.transport = self._new_transport()
+        if interval is not None:
+            self.set_flush_timer(interval)
+
+    def input(self, payload: Mapping[str, Any]) -> None:
+        """Buffer one event and send the buffer when it is full.
+
+        Args:
+            payload: The event: a flat dict of protocol field names to strings. It is not
+                modified (the same dict may go to several emitters).
+
+        When the buffer reaches ``buffer_size`` or ``byte_limit`` (or ``max_batch_age``
+        passed), it calls :meth:`flush` (without waiting, for the ``AsyncEmitter``), as 1.x.
+        An event that does not fit into the ``byte_limit`` of the buffered batch sends that
+        batch first.
+
+        Raises:
+            EncodingError: The payload cannot be serialised; nothing was buffered.
+        """
+        event = encode_or_raise(payload, self.method, self._where)
+        if self._store is not None:
+            self._input_to_store(payload, event)
+            return
+        with self._lock:
+            ready = self._batcher.add(event, keep_full=True)
+            full = self._batcher.is_full() or self._batcher.is_stale()
+        self._counters.add(accepted=1)
+        for batch in ready:
+            self._send(batch)
+        if full:
+            self.flush(True)  # positional, as 1.x code that replaces flush() expects
+
+    def _input_to_store(self, payload: Mapping[str, Any], event: bytes) -> None:
+        """``input`` with an ``event_store``: add a copy of the event dict to the store."""
+        if not self._store.add_event(dict(normalize_payload(payload))):  # type: ignore[union-attr]
+            drop_log.log("%s: event_store is full: dropped an event", self._where)
+            self._report([], [event], dropped=True)
+            return
+        with self._lock:
+            self._store_bytes += event_cost(event, self.method)
+        self._counters.add(accepted=1)
+        if self.reached_limit():
+            self.flush(True)
+
+    def _send(self, batch: List[bytes]) -> None:
+        if batch:
+            self._report_delivery(deliver(self.transport, batch, self.retry_policy))
+
+    def _take_batches(self) -> List[List[bytes]]:
+        """Take the default buffer's events, cut into batches within the limits."""
+        with self._lock:
+            return self._batcher.drain_batches()
+
+    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
+        """Send every buffered event now, in this thread, and return when done.
+
+        Args:
+            is_async: Accepted for compatibility; the synchronous emitter always blocks.
+            timeout: Ignored; each request is bounded by ``request_timeout`` (and the retry
+                policy, by default a single attempt).
+
+        Returns:
+            True (every buffered event was sent or reported to ``on_failure``; with an
+            ``event_store``, or given back to it to be retried).
+        """
+        if self._store is not None:
+            self.send_events(self._take_buffered())
+            return True
+        for batch in self._take_batches():
+            self._send(batch)
+        return True
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Stop the flush timer, send every buffered event and close the HTTP connections.
+
+        Time bound: returns within ``timeout`` plus at most one request's ``request_timeout``
+        (connect + read). Events not sent by the deadline are dropped: counted in
+        ``stats().dropped``, reported to ``on_failure`` and logged once.
+
+        Args:
+            timeout: Seconds to spend at most (default ``shutdown_timeout``).
+
+        Returns:
+            True when every buffered event was sent or reported as failed by the collector,
+            False when some were dropped at the deadline.
+        """
+        return self._shutdown(self.shutdown_timeout if timeout is None else timeout, "close")
+
+    def _begin_exit(self) -> None:
+        """At exit, before any emitter is waited on: nothing to start (sending is inline)."""
+
+    def _shutdown(self, timeout: float, when: str) -> bool:
+        """Close within ``timeout``; events given back to an event store meanwhile stay there."""
+        self._closing = True
+        try:
+            return self._shutdown_steps(timeout, when)
+        finally:
+            self._closing = False
+
+    def _shutdown_steps(self, timeout: float, when: str) -> bool:
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.cancel_flush_timer(timeout)
+        self._cancel_retry()
+        if self._store is not None:  # what is not sent goes back to the user's store
+            self._send_now(self._take_buffered(), deliver_until(deadline))
+            self.transport.close()
+            return True
+        with self._lock:
+            batch = self._batcher.drain()
+        # GET sends one request per event: check the deadline between them.
+        limits = self.limits
+        if self.method == "get":
+            limits = dataclasses.replace(limits, buffer_size=1)
+        left: List[bytes] = []
+        for chunk in split_batches(batch, limits):
+            if left or time.monotonic() >= deadline:
+                left.extend(chunk)
+                continue
+            self._report_delivery(deliver_until(deadline)(self.transport, chunk, self.retry_policy))
+        self.transport.close()
+        self._report_dropped([left] if left else [], when)
+        return not left
+
+    def _report_dropped(self, batches: List[List[bytes]], when: str) -> None:
+        """Report events given up on at a shutdown deadline: counted, on_failure, one log."""
+        total = sum(map(len, batches))
+        if not total:
+            return
+        logger.warning(
+            "%s: %d event(s) not delivered by the %s deadline were dropped (reported to "
+            "on_failure)",
+            self._where,
+            total,
+            when,
+        )
+        for events in batches:
+            self._report([], events, dropped=True)
+
+    def stats(self) -> EmitterStats:
+        """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`.
+
+        ``queued`` counts the buffered events (with an ``event_store``: its ``size()``).
+        """
+        return self._counters.snapshot(queued=self._buffered_count())
+
+    def _buffered_count(self) -> int:
+        if self._store is not None:
+            return self._store.size()
+        with self._lock:
+            return len(self._batcher)

@@ -1,0 +1,481 @@
+"""``AsyncEmitter``: sends from a pool of threads in the host process."""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections import deque
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Optional,
+)
+
+from .._logging import logger
+from ..delivery.batching import split_batches
+from ..delivery.memory import HeapWatermark, give_back_memory
+from ..delivery.retry import RetryPolicy
+from ..delivery.stats import EmitterStats
+from ..delivery.transport import DeliveryResult, deliver
+from ..errors import ConfigurationError
+from ..protocol.wire import (
+    PayloadDict,
+)
+from .base import (
+    DEFAULT_MAX_QUEUE_BYTES,
+    FailureCallback,
+    SuccessCallback,
+    drop_log,
+    encode_or_raise,
+    wait_until,
+)
+from .sync import Emitter
+
+#: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
+#: JSON escapes newlines and a querystring percent-encodes them.
+_SEP = b"\n"
+
+
+class _Batch:
+    """A queued batch, held compactly: its encoded events joined into one bytes object.
+
+    (orjson hands each event back in a buffer of at least 4 KiB; joining copies the events
+    into about their encoded size.)
+    """
+
+    __slots__ = ("abandoned", "claimed", "count", "data", "records", "ticket")
+
+    def __init__(self, events: List[bytes], records: Optional[List[PayloadDict]] = None) -> None:
+        self.data = _SEP.join(events)
+        self.count = len(events)
+        self.records = records  # the event store's dicts of these events, if any
+        self.ticket = 0
+        self.claimed = False  # its sending thread reports it
+        self.abandoned = False  # close() gave up waiting and reported it
+
+    def events(self) -> List[bytes]:
+        return self.data.split(_SEP)
+
+
+class _QueueView:
+    """Tracker 1.x's ``AsyncEmitter.queue``: the batches waiting for a sending thread."""
+
+    __slots__ = ("_emitter",)
+
+    def __init__(self, emitter: AsyncEmitter) -> None:
+        self._emitter = emitter
+
+    def qsize(self) -> int:
+        """Return the number of batches waiting."""
+        with self._emitter._has_work:
+            return len(self._emitter._ready)
+
+    def empty(self) -> bool:
+        """Whether no batch is waiting."""
+        return self.qsize() == 0
+
+
+class _Run:
+    """The sending threads of one life of an ``AsyncEmitter`` (until ``close()`` or a fork)."""
+
+    __slots__ = ("inline", "stop", "threads")
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()  # set by close(): no new batch, no retry
+        self.threads: List[threading.Thread] = []
+        self.inline = False  # threads cannot start (interpreter exit): flush sends itself
+
+
+class AsyncEmitter(Emitter):
+    """Sends events from a pool of threads in the host process (the documented ``AsyncEmitter``).
+
+    ``track_*`` only buffers; full batches go to a queue that up to ``thread_count`` threads send
+    from at once, each over its own keep-alive connection. A request that fails waits out its
+    retry backoff without holding a sending slot: the batches queued behind it go out on other
+    threads meanwhile (up to ``max(thread_count, 4)`` more threads may be waiting to retry).
+
+    The queue holds each batch as one bytes object (about the encoded size of its events) and
+    is bounded in bytes by ``max_queue_bytes``: a batch that would exceed it is dropped (counted
+    in ``stats().dropped``, passed to ``on_failure`` in the thread that tracked, logged at a
+    throttled rate), so ``track_*`` never blocks on the network. Callbacks of sent and failed
+    batches run on the sending threads: do not call ``flush()`` from them.
+
+    Positional arguments in the documented 0.10 order: ``endpoint, protocol, port, method,
+    buffer_size, on_success, on_failure, thread_count, byte_limit`` (see :class:`BaseEmitter`);
+    the others (``request_timeout``, ``retry_policy``, ``max_batch_age``, ``session``,
+    ``shutdown_timeout`` and those below) are keywords.
+
+    Args:
+        thread_count: Requests in flight at once, one sending thread each (default 1).
+        max_queue_bytes: Bytes of encoded events held (queued or in flight) before new batches
+            are dropped (default 96 MiB, :data:`DEFAULT_MAX_QUEUE_BYTES`).
+        max_queued_batches: Also drop when this many batches wait (default None: no bound by
+            count).
+
+    Lifecycle: at interpreter exit an ``atexit`` handler delivers what is buffered and queued
+    within ``shutdown_timeout`` (see :meth:`close`); after ``os.fork()`` the child gets a fresh,
+    empty emitter (threads, locks, queue and connections of its own).
+    """
+
+    _where = "AsyncEmitter"
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = "http",
+        port: Optional[int] = None,
+        method: str = "get",
+        buffer_size: Optional[int] = None,
+        on_success: Optional[SuccessCallback] = None,
+        on_failure: Optional[FailureCallback] = None,
+        thread_count: int = 1,
+        byte_limit: Optional[int] = None,
+        *,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        max_queued_batches: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        for name, value, optional in (
+            ("thread_count", thread_count, False),
+            ("max_queue_bytes", max_queue_bytes, False),
+            ("max_queued_batches", max_queued_batches, True),
+        ):
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"{self._where}: argument '{name}' must be a positive integer"
+                    f"{' or None' if optional else ''}, got {value!r}"
+                )
+        self.thread_count = thread_count
+        self.max_queue_bytes = max_queue_bytes
+        self.max_queued_batches = max_queued_batches
+        # Sending threads plus those waiting out a retry backoff.
+        self._max_threads = thread_count + max(thread_count, 4)
+        kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
+        super().__init__(endpoint, protocol, port, method, buffer_size, **kwargs)
+
+    @staticmethod
+    def _default_retry_policy() -> RetryPolicy:
+        return RetryPolicy()
+
+    def _transport_options(self) -> Dict[str, Any]:
+        # One keep-alive connection per thread that may send at once.
+        return {**super()._transport_options(), "pool_size": self._max_threads}
+
+    def _init_process_state(self) -> None:
+        super()._init_process_state()
+        lock = threading.Lock()
+        self._has_work = threading.Condition(lock)  # idle threads wait here
+        self._has_slot = threading.Condition(lock)  # threads back from a backoff wait here
+        self._done = threading.Condition(lock)  # flush() waits here
+        self._ready: Deque[_Batch] = deque()
+        self._active: Dict[int, _Batch] = {}  # taken by a thread: sending, retrying, reporting
+        self._next_ticket = 0
+        self._held_bytes = 0
+        self._watermark = HeapWatermark()
+        self._ready_events = 0
+        self._active_events = 0
+        self._sending = 0  # threads holding a sending slot (at most thread_count)
+        self._parked = 0  # threads waiting out a backoff, or for a slot after it
+        self._slot_waiters = 0
+        self._run = _Run()
+
+    # ---------------------------------------------------------------- queueing (caller side)
+    @property
+    def queue(self) -> _QueueView:
+        """Tracker 1.x's ``queue`` of batches waiting for a sending thread (``empty()``,
+        ``qsize()``)."""
+        return _QueueView(self)
+
+    def _send(self, batch: List[bytes], records: Optional[List[PayloadDict]] = None) -> None:
+        if not batch:
+            return
+        item = _Batch(batch, records)
+        capacity = self.buffer_capacity
+        with self._has_work:
+            full = (
+                (self._held_bytes and self._held_bytes + len(item.data) > self.max_queue_bytes)
+                or (
+                    self.max_queued_batches is not None
+                    and len(self._ready) >= self.max_queued_batches
+                )
+                or (
+                    capacity is not None
+                    and self._ready_events + self._active_events + item.count > capacity
+                    and bool(self._ready or self._active)
+                )
+            )
+            if not full:
+                item.ticket = self._next_ticket
+                self._next_ticket += 1
+                self._ready.append(item)
+                self._ready_events += item.count
+                self._held_bytes += len(item.data)
+                self._watermark.note(self._held_bytes)
+                self._wake_locked()
+                return
+        drop_log.log(
+            "AsyncEmitter: queue full (max_queue_bytes=%d, max_queued_batches=%s, "
+            "buffer_capacity=%s): dropped %d event(s), reported to on_failure",
+            self.max_queue_bytes,
+            self.max_queued_batches,
+            capacity,
+            len(batch),
+        )
+        if records is not None and self._store is not None:
+            self._cleanup(self._store, records, False)
+        self._report([], batch, dropped=True)
+
+    def _wake_locked(self, run: Optional[_Run] = None) -> None:
+        """Make sure a thread of ``run`` (default: the current one) will take the ready batches;
+        start threads as needed."""
+        if run is None:
+            run = self._run
+        if run.inline or run.stop.is_set() or run is not self._run:
+            return
+        threads = len(run.threads)
+        idle = threads - self._sending - self._parked
+        while threads < self.thread_count or (
+            idle <= 0
+            and self._ready
+            and self._sending < self.thread_count
+            and threads < self._max_threads
+        ):
+            if not self._start_thread_locked(run):
+                return
+            threads += 1
+            idle += 1
+        self._has_work.notify()
+
+    def _start_thread_locked(self, run: _Run) -> bool:
+        thread = threading.Thread(
+            target=self._work, args=(run,), name=f"snowplow-async-{len(run.threads)}", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads at interpreter exit (3.12+): flush sends itself
+            run.inline = not run.threads
+            return False
+        run.threads.append(thread)
+        return True
+
+    # ---------------------------------------------------------------- sending (thread side)
+    def _take_locked(self) -> _Batch:
+        batch = self._ready.popleft()
+        self._ready_events -= batch.count
+        self._active[batch.ticket] = batch
+        self._active_events += batch.count
+        self._sending += 1
+        return batch
+
+    def _work(self, run: _Run) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._has_work:
+                while True:
+                    if run.stop.is_set() or (
+                        len(run.threads) > self.thread_count
+                        and not (self._ready and self._sending < self.thread_count)
+                    ):
+                        run.threads.remove(me)  # stopped, or a surplus thread gone idle
+                        self._has_work.notify()
+                        return
+                    if self._ready and self._sending < self.thread_count:
+                        batch = self._take_locked()
+                        break
+                    self._has_work.wait()
+            self._deliver(batch, functools.partial(self._park, run))
+
+    def _deliver(self, batch: _Batch, wait: Callable[[float], bool]) -> None:
+        """Send one taken batch with retries, then report it (unless ``close()`` gave up)."""
+        try:
+            result = deliver(self.transport, batch.events(), self.retry_policy, wait=wait)
+        except Exception:
+            logger.exception("AsyncEmitter: sending a batch failed")
+            result = DeliveryResult(failed=batch.events())
+        with self._has_work:
+            self._sending -= 1
+            self._release_slot_locked()
+            claimed = batch.claimed = not batch.abandoned
+        if not claimed:
+            return
+        try:
+            self._settle(result, batch.events(), batch.records)
+        finally:
+            with self._done:
+                self._forget_locked(batch)
+                self._done.notify_all()
+                drained = self._watermark.drained(self._held_bytes)
+            if drained:  # a burst was delivered: return its heap pages to the OS
+                give_back_memory()
+
+    def _forget_locked(self, batch: _Batch) -> None:
+        del self._active[batch.ticket]
+        self._active_events -= batch.count
+        self._held_bytes -= len(batch.data)
+
+    def _release_slot_locked(self) -> None:
+        if self._slot_waiters:
+            self._has_slot.notify()
+        else:
+            self._has_work.notify()
+
+    def _park(self, run: _Run, delay: float) -> bool:
+        """``deliver``'s wait between attempts: free the sending slot meanwhile.
+
+        Returns:
+            True when the emitter is closing (no more retries).
+        """
+        with self._has_work:
+            self._sending -= 1
+            self._parked += 1
+            self._release_slot_locked()
+            self._wake_locked(run)  # the batches behind this one go out on other threads
+        stop = run.stop.wait(delay)
+        with self._has_slot:
+            self._slot_waiters += 1
+            while not stop and self._sending >= self.thread_count:
+                self._has_slot.wait()
+                stop = run.stop.is_set()
+            self._slot_waiters -= 1
+            self._parked -= 1
+            self._sending += 1
+        return stop
+
+    # ---------------------------------------------------------------- flush and close
+    def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
+        """Queue the buffered events for sending; unless ``is_async``, wait until all are done.
+
+        Time bound: at most ``timeout`` seconds (None: until done; each batch is bounded by
+        its retry policy's attempts and deadline and by ``request_timeout`` per request).
+
+        Args:
+            is_async: Return at once after queueing.
+            timeout: Seconds to wait at most.
+
+        Returns:
+            True when every event queued before the call was sent or reported to
+            ``on_failure``; False if ``timeout`` passed first (or ``is_async``).
+        """
+        if self._store is not None:
+            self._queue_records(self._take_buffered())  # type: ignore[arg-type]
+        else:
+            for batch in self._take_batches():
+                self._send(batch)
+        if is_async:
+            return False
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        run = self._run
+        with self._done:
+            # Wait for the batches queued so far only: events tracked meanwhile by other
+            # threads must not keep a flush waiting for ever.
+            target = self._next_ticket
+        while True:
+            with self._done:
+                ready = self._ready
+                if not (ready and ready[0].ticket < target) and not any(
+                    ticket < target for ticket in self._active
+                ):
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if not (run.inline and ready):
+                    self._done.wait(remaining)
+                    continue
+                taken = self._take_locked()  # no threads (interpreter exit): send it here
+            self._deliver(taken, wait_until(math.inf if deadline is None else deadline, run.stop))
+
+    def _queue_records(self, records: List[PayloadDict]) -> None:
+        """Queue the event store's dicts in batches within the limits."""
+        where = self._where
+        events = [encode_or_raise(r, self.method, where, "flush") for r in records]
+        start = 0
+        for batch in split_batches(events, self.limits):
+            self._send(batch, records[start : start + len(batch)])
+            start += len(batch)
+
+    def _begin_exit(self) -> None:
+        """At exit, before any emitter is waited on: queue what is buffered for the threads."""
+        self.flush(is_async=True)
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Flush, then stop the sending threads and close the connections.
+
+        Time bound: waits up to ``timeout`` for delivery; then retries stop and the requests
+        in progress end (each within ``request_timeout``, connect + read). Batches not sent by
+        then are dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged
+        once. The emitter can be used again afterwards (threads start anew).
+
+        Args:
+            timeout: Seconds to wait for the flush (default ``shutdown_timeout``).
+
+        Returns:
+            Whether everything was delivered or reported as failed by the collector before the
+            deadline (False when some events were dropped or the flush timed out).
+        """
+        return self._shutdown(self.shutdown_timeout if timeout is None else timeout, "close")
+
+    def _shutdown_steps(self, timeout: float, when: str) -> bool:
+        timeout = max(0.0, timeout)
+        deadline = time.monotonic() + timeout
+        self.cancel_flush_timer(timeout)
+        self._cancel_retry()
+        done = self.flush(timeout=max(0.0, deadline - time.monotonic()))
+        with self._has_work:
+            run, self._run = self._run, _Run()
+            run.stop.set()
+            self._has_work.notify_all()
+            self._has_slot.notify_all()
+            left = list(self._ready)
+            self._ready.clear()
+            self._ready_events = 0
+            self._held_bytes -= sum(len(b.data) for b in left)
+            threads = list(run.threads)
+        # Retries stop at once; a request in progress ends within its timeout.
+        join_by = time.monotonic() + sum(self.request_timeout) + 1.0
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, join_by - time.monotonic()))
+        with self._done:
+            for batch in list(self._active.values()):
+                if not batch.claimed:
+                    batch.abandoned = True
+                    self._forget_locked(batch)
+                    left.append(batch)
+            self._done.notify_all()
+        self.transport.close()
+        store = self._store
+        for batch in left:  # with an event store, what was not sent goes back to it
+            if batch.records is not None and store is not None:
+                self._cleanup(store, batch.records, True)
+        dropped = [b.events() for b in left if b.records is None or store is None]
+        self._report_dropped(dropped, when)
+        return done and not left
+
+    def stats(self) -> EmitterStats:
+        """Counters and gauges; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`.
+
+        ``queued`` counts buffered and queued events, ``in_flight`` those taken by a sending
+        thread (sending, or waiting to retry), ``queued_bytes`` the bytes of both.
+        """
+        buffered = self._buffered_count()
+        buffered_bytes = self._buffered_bytes()
+        with self._done:
+            queued = buffered + self._ready_events
+            in_flight = self._active_events
+            held = self._held_bytes + buffered_bytes
+            threads = list(self._run.threads)
+        alive = sum(t.is_alive() for t in threads)
+        return self._counters.snapshot(
+            queued=queued, in_flight=in_flight, queued_bytes=held, senders_alive=alive
+        )
+
+
+# -------------------------------------------------------------------- exit and fork

@@ -1,0 +1,88 @@
+"""Protocol constants: Iglu schema URIs, platforms, form node names and types.
+
+The schema URIs are the ones the published python tracker 1.1.0 sends (contexts ``1-0-1``,
+``unstruct_event`` ``1-0-0`` and the event schemas of its ``track_*`` helpers); see
+``TRACKER_PROTOCOL.md`` in the protocol reference.
+"""
+
+from __future__ import annotations
+
+from typing import FrozenSet, Tuple
+
+from .._version import TRACKER_VERSION
+
+#: The ``tv`` value every event carries, ``py-<version>`` (tracker 1.x's ``constants.VERSION``).
+VERSION = TRACKER_VERSION
+
+BASE_SCHEMA_PATH = "iglu:com.snowplowanalytics.snowplow"
+MOBILE_SCHEMA_PATH = "iglu:com.snowplowanalytics.mobile"
+SCHEMA_TAG = "jsonschema"
+
+#: Envelope of the context entities sent as ``cx``/``co`` (1-0-1 allows what 1-0-0 allows).
+CONTEXT_SCHEMA = f"{BASE_SCHEMA_PATH}/contexts/{SCHEMA_TAG}/1-0-1"
+#: Envelope of a self-describing event sent as ``ue_px``/``ue_pr``.
+UNSTRUCT_EVENT_SCHEMA = f"{BASE_SCHEMA_PATH}/unstruct_event/{SCHEMA_TAG}/1-0-0"
+#: ``track_screen_view`` (the legacy web/desktop screen view).
+SCREEN_VIEW_SCHEMA = f"{BASE_SCHEMA_PATH}/screen_view/{SCHEMA_TAG}/1-0-0"
+#: ``track_mobile_screen_view`` (``id`` must be a UUID).
+MOBILE_SCREEN_VIEW_SCHEMA = f"{MOBILE_SCHEMA_PATH}/screen_view/{SCHEMA_TAG}/1-0-0"
+LINK_CLICK_SCHEMA = f"{BASE_SCHEMA_PATH}/link_click/{SCHEMA_TAG}/1-0-1"
+ADD_TO_CART_SCHEMA = f"{BASE_SCHEMA_PATH}/add_to_cart/{SCHEMA_TAG}/1-0-0"
+REMOVE_FROM_CART_SCHEMA = f"{BASE_SCHEMA_PATH}/remove_from_cart/{SCHEMA_TAG}/1-0-0"
+CHANGE_FORM_SCHEMA = f"{BASE_SCHEMA_PATH}/change_form/{SCHEMA_TAG}/1-0-0"
+SUBMIT_FORM_SCHEMA = f"{BASE_SCHEMA_PATH}/submit_form/{SCHEMA_TAG}/1-0-0"
+SITE_SEARCH_SCHEMA = f"{BASE_SCHEMA_PATH}/site_search/{SCHEMA_TAG}/1-0-0"
+
+#: Whether ``ue_px``/``cx`` (base64) rather than ``ue_pr``/``co`` (plain JSON) are sent by default.
+DEFAULT_ENCODE_BASE64 = True
+
+#: Platform of a fresh :class:`~snowplow_tracker.subject.Subject`.
+DEFAULT_PLATFORM = "pc"
+#: The platform codes Snowplow Enrich accepts for ``p``, in the documented order.
+SUPPORTED_PLATFORMS: Tuple[str, ...] = (
+    "web",
+    "mob",
+    "pc",
+    "srv",
+    "app",
+    "tv",
+    "cnsl",
+    "iot",
+    "headset",
+)
+
+#: Node names allowed in ``change_form`` and ``submit_form`` (as in tracker 1.1.0 and the schemas).
+FORM_NODE_NAMES: FrozenSet[str] = frozenset({"INPUT", "TEXTAREA", "SELECT"})
+#: Input types allowed in ``change_form`` and ``submit_form`` (as in tracker 1.1.0 and the schemas).
+FORM_TYPES: FrozenSet[str] = frozenset(
+    {
+        "button",
+        "checkbox",
+        "color",
+        "date",
+        "datetime",
+        "datetime-local",
+        "email",
+        "file",
+        "hidden",
+        "image",
+        "month",
+        "number",
+        "password",
+        "radio",
+        "range",
+        "reset",
+        "search",
+        "submit",
+        "tel",
+        "text",
+        "time",
+        "url",
+        "week",
+    }
+)
+
+#: Largest value of a 32-bit signed integer field (``vid``, ``ti_qu``, ``pp_*``, ``res``...).
+MAX_INT32 = 2**31 - 1
+#: Largest timestamp Snowplow Enrich accepts: 9999-12-31T23:59:59.999Z in milliseconds.
+MAX_TIMESTAMP_MS = 253402300799999

@@ -1,0 +1,681 @@
+"""Argument contracts: the documented validation rules and the switch that turns them off.
+
+Every ``track_*`` method, every :class:`~snowplow_tracker.subject.Subject` setter and
+:class:`~snowplow_tracker.protocol.self_describing_json.SelfDescribingJson` check their arguments
+while
+contracts are enabled (the default) and raise :class:`~snowplow_tracker.errors.ValidationError`
+before anything reaches an emitter. The message names the method, the argument, what was expected
+and the value given, for example::
+
+    Tracker.track_struct_event: argument 'category' must be a non-empty string, got ''
+
+:func:`disable_contracts` turns every check off, for speed: callers then test one module flag and
+skip their checks entirely. The check helpers below always check; it is the caller's job to test
+:func:`contracts_enabled` (or the flag) once per call before using them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Sized, overload
+
+from ..errors import ValidationError
+from . import self_describing_json as _sdj
+from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
+
+# The one piece of module state: whether checks run. Read directly by the library's hot paths.
+_enabled = True
+
+_MAX_REPR = 200
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
+# Keys a transaction item may have. The last four are ignored (the transaction's values win):
+# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
+_ITEM_KEYS = frozenset(
+    {"sku", "price", "quantity", "name", "category", "context"}
+    | {"order_id", "currency", "tstamp", "event_subject"}
+)
+
+
+def enable_contracts() -> None:
+    """Turn argument checks on (the default)."""
+    global _enabled
+    _enabled = True
+
+
+def disable_contracts() -> None:
+    """Turn argument checks off everywhere, for speed.
+
+    Invalid arguments are then no longer reported; they may produce events that a collector
+    rejects, or exceptions from deeper down (for instance when serialising).
+    """
+    global _enabled
+    _enabled = False
+
+
+def contracts_enabled() -> bool:
+    """Return whether argument checks are on."""
+    return _enabled
+
+
+def describe(value: Any) -> str:
+    """Return a short ``repr`` of ``value`` for an error message (at most about 200 characters).
+
+    Args:
+        value: The value an argument was given.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the validation error
+        text = f"<{type(value).__name__} object>"
+    if len(text) > _MAX_REPR:
+        text = text[:_MAX_REPR] + "..."
+    return text
+
+
+def fail(method: str, arg: str, expected: str, value: Any) -> NoReturn:
+    """Raise the :class:`ValidationError` for a broken contract.
+
+    Args:
+        method: Qualified name of the method called, e.g. ``"Tracker.track_page_view"``.
+        arg: Name of the argument (or a path into it, such as ``"items[0]['sku']"``).
+        expected: What the argument must be, e.g. ``"a non-empty string"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: Always.
+    """
+    raise ValidationError(f"{method}: argument '{arg}' must be {expected}, got {describe(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _non_empty_string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a non-empty string.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a string, or is empty.
+    """
+    if not isinstance(value, str) or not value:
+        fail(method, arg, "a non-empty string", value)
+
+
+def optional_non_empty_string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a non-empty string.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is neither None nor a non-empty string.
+    """
+    if value is not None and (not isinstance(value, str) or not value):
+        fail(method, arg, "a non-empty string or None", value)
+
+
+def string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a string (possibly empty).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a string.
+    """
+    if not isinstance(value, str):
+        fail(method, arg, "a string", value)
+
+
+def optional_string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a string.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is neither None nor a string.
+    """
+    if value is not None and not isinstance(value, str):
+        fail(method, arg, "a string or None", value)
+
+
+def number(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a finite int or float (not a bool).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a finite number.
+    """
+    if not _is_number(value):
+        fail(method, arg, "a finite number (int or float)", value)
+
+
+def optional_number(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a finite int or float (not a bool).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is neither None nor a finite number.
+    """
+    if value is not None and not _is_number(value):
+        fail(method, arg, "a finite number (int or float) or None", value)
+
+
+def integer(
+    method: str, arg: str, value: Any, minimum: int = -MAX_INT32 - 1, maximum: int = MAX_INT32
+) -> None:
+    """Check that ``value`` is an int (not a bool) from ``minimum`` to ``maximum``.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        minimum: Smallest allowed value (default: the 32-bit minimum).
+        maximum: Largest allowed value (default: the 32-bit maximum).
+
+    Raises:
+        ValidationError: ``value`` is not an int in range.
+    """
+    if not _is_int(value) or not minimum <= value <= maximum:
+        fail(method, arg, f"an integer from {minimum} to {maximum}", value)
+
+
+def optional_integer(
+    method: str, arg: str, value: Any, minimum: int = -MAX_INT32 - 1, maximum: int = MAX_INT32
+) -> None:
+    """Check that ``value`` is None or an int (not a bool) from ``minimum`` to ``maximum``.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        minimum: Smallest allowed value (default: the 32-bit minimum).
+        maximum: Largest allowed value (default: the 32-bit maximum).
+
+    Raises:
+        ValidationError: ``value`` is neither None nor an int in range.
+    """
+    if value is not None and (not _is_int(value) or not minimum <= value <= maximum):
+        fail(method, arg, f"an integer from {minimum} to {maximum} or None", value)
+
+
+def positive_int(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is an int from 1 to 2147483647 (a positive 32-bit integer).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a positive 32-bit int.
+    """
+    if not _is_int(value) or not 0 < value <= MAX_INT32:
+        fail(method, arg, f"a positive integer (1 to {MAX_INT32})", value)
+
+
+def timestamp(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a positive number of milliseconds since the Unix epoch.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a positive finite number up to year 9999 in ms.
+    """
+    if not _is_number(value) or not 0 < value <= MAX_TIMESTAMP_MS:
+        fail(
+            method,
+            arg,
+            f"a positive number of milliseconds since the Unix epoch (at most {MAX_TIMESTAMP_MS})",
+            value,
+        )
+
+
+def _one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
+    """Check that ``value`` is one of ``allowed``.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        allowed: The allowed values, in the order the message lists them.
+
+    Raises:
+        ValidationError: ``value`` is not in ``allowed``.
+    """
+    choices = tuple(allowed)
+    if not isinstance(value, str) or value not in choices:
+        fail(method, arg, "one of " + ", ".join(repr(c) for c in choices), value)
+
+
+def uuid_string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a UUID in canonical 8-4-4-4-12 hexadecimal form.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not such a string.
+    """
+    if not isinstance(value, str) or not UUID_RE.match(value):
+        fail(
+            method,
+            arg,
+            "a UUID string such as '9c65e7f3-8e8e-4d2b-a7d6-6d1c3b2b8f1e'",
+            value,
+        )
+
+
+def optional_uuid_string(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a UUID string (see :func:`uuid_string`).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is neither None nor a UUID string.
+    """
+    if value is not None:
+        uuid_string(method, arg, value)
+
+
+def self_describing_json(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a
+    :class:`~snowplow_tracker.protocol.self_describing_json.SelfDescribingJson`.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a SelfDescribingJson.
+    """
+    if not isinstance(value, _sdj.SelfDescribingJson):
+        fail(method, arg, "a SelfDescribingJson", value)
+
+
+def list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a non-empty list (or tuple) of SelfDescribingJson.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, usually ``"context"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list or tuple, is empty, or holds something else.
+    """
+    if not isinstance(value, (list, tuple)) or not value:
+        fail(method, arg, "a non-empty list of SelfDescribingJson (or None)", value)
+    cls = _sdj.SelfDescribingJson
+    for i, item in enumerate(value):
+        if not isinstance(item, cls):
+            fail(method, f"{arg}[{i}]", "a SelfDescribingJson", item)
+
+
+def optional_list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a non-empty list of SelfDescribingJson.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, usually ``"context"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: See :func:`list_of_self_describing_json`.
+    """
+    if value is not None:
+        list_of_self_describing_json(method, arg, value)
+
+
+def list_of_strings(method: str, arg: str, value: Any, non_empty: bool = False) -> None:
+    """Check that ``value`` is a list (or tuple) of strings.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        non_empty: Whether the list must hold at least one string.
+
+    Raises:
+        ValidationError: ``value`` is not a list or tuple of strings (or is empty when
+            ``non_empty``).
+    """
+    what = "a non-empty list of strings" if non_empty else "a list of strings"
+    if not isinstance(value, (list, tuple)) or (non_empty and not value):
+        fail(method, arg, what, value)
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            fail(method, f"{arg}[{i}]", "a string", item)
+
+
+def optional_list_of_strings(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is None or a list (or tuple) of strings.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is neither None nor a list of strings.
+    """
+    if value is not None:
+        list_of_strings(method, arg, value)
+
+
+def form_node_name(method: str, arg: str, value: Any) -> None:
+    """Check that ``value`` is a form node name: ``INPUT``, ``SELECT`` or ``TEXTAREA``.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not one of :data:`~.constants.FORM_NODE_NAMES`.
+    """
+    _one_of(method, arg, value, sorted(FORM_NODE_NAMES))
+
+
+def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> None:
+    """Check that ``value`` is an HTML input type from :data:`~.constants.FORM_TYPES`.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        ignore_case: Accept any letter case (``"TEXT"``), as ``track_form_change`` does.
+
+    Raises:
+        ValidationError: ``value`` is not a known input type.
+    """
+    if not isinstance(value, str) or (value.lower() if ignore_case else value) not in FORM_TYPES:
+        fail(
+            method, arg, "an HTML input type (one of " + ", ".join(sorted(FORM_TYPES)) + ")", value
+        )
+
+
+def _form_element(method: str, arg: str, value: Any) -> None:
+    """Check one element of ``track_form_submit(elements=...)`` against ``submit_form`` 1-0-0.
+
+    An element is a dict with ``name`` (string), ``value`` (string or None), ``nodeName`` (a form
+    node name) and optionally ``type`` (an input type or None), and no other key.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, e.g. ``"elements[0]"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not such a dict.
+    """
+    if not isinstance(value, dict):
+        fail(method, arg, "a dict with 'name', 'value' and 'nodeName'", value)
+    for key in ("name", "value", "nodeName"):
+        if key not in value:
+            fail(
+                method, arg, f"a dict with 'name', 'value' and 'nodeName' (missing {key!r})", value
+            )
+    extra = sorted(str(k) for k in value if k not in _FORM_ELEMENT_KEYS)
+    if extra:
+        fail(
+            method,
+            arg,
+            "a dict with only 'name', 'value', 'nodeName' and 'type' keys "
+            f"(unexpected {', '.join(repr(k) for k in extra)})",
+            value,
+        )
+    string(method, f"{arg}['name']", value["name"])
+    optional_string(method, f"{arg}['value']", value["value"])
+    form_node_name(method, f"{arg}['nodeName']", value["nodeName"])
+    if value.get("type") is not None:
+        form_type(method, f"{arg}['type']", value["type"])
+
+
+def form_elements(method: str, arg: str, value: Any) -> None:
+    """Check ``track_form_submit(elements=...)``: a list (or tuple) of form elements.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"elements"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an element is invalid (see
+            :func:`form_element`).
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, element in enumerate(value):
+        _form_element(method, f"{arg}[{i}]", element)
+
+
+def form_elements_ok(value: Any) -> bool:
+    """Return True when ``value`` is surely a valid ``elements`` list (the common case, fast).
+
+    False means "run :func:`form_elements`", which raises the precise error (or accepts the
+    value, e.g. a tuple or a ``str`` subclass).
+
+    Args:
+        value: The value given.
+    """
+    if value.__class__ is not list:
+        return False
+    for e in value:
+        if e.__class__ is not dict or not e.keys() <= _FORM_ELEMENT_KEYS:
+            return False
+        if "name" not in e or "value" not in e or "nodeName" not in e:
+            return False
+        val, node, typ = e["value"], e["nodeName"], e.get("type")
+        if e["name"].__class__ is not str or (val is not None and val.__class__ is not str):
+            return False
+        if node.__class__ is not str or node not in FORM_NODE_NAMES:
+            return False
+        if typ is not None and (typ.__class__ is not str or typ not in FORM_TYPES):
+            return False
+    return True
+
+
+def search_filters(method: str, arg: str, value: Any) -> None:
+    """Check ``track_site_search(filters=...)``: a dict of strings to strings or booleans.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"filters"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not such a dict.
+    """
+    if not isinstance(value, dict):
+        fail(method, arg, "a dict of strings to strings or booleans", value)
+    for key, flt in value.items():
+        if not isinstance(key, str) or not isinstance(flt, (str, bool)):
+            fail(method, f"{arg}[{key!r}]", "a string or a boolean (keyed by a string)", flt)
+
+
+def transaction_items(method: str, arg: str, value: Any) -> None:
+    """Check ``track_ecommerce_transaction(items=...)``: a list of item dicts.
+
+    An item has ``"sku"`` (non-empty string), ``"price"`` (number), ``"quantity"`` (integer)
+    and optionally ``"name"``, ``"category"`` (strings) and ``"context"`` (a non-empty list of
+    SelfDescribingJson). The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
+    ``"event_subject"`` are accepted and ignored (tracker 1.1.0 wrote them into the caller's
+    dicts).
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument, ``"items"``.
+        value: The value given.
+
+    Raises:
+        ValidationError: ``value`` is not a list, or an item is invalid.
+    """
+    if not isinstance(value, (list, tuple)):
+        fail(method, arg, "a list of dicts or None", value)
+    for i, item in enumerate(value):
+        where = f"{arg}[{i}]"
+        if not isinstance(item, Mapping):
+            fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
+        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
+        if unknown:
+            fail(
+                method,
+                where,
+                "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', "
+                f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
+                item,
+            )
+        _non_empty_string(method, f"{where}['sku']", item.get("sku"))
+        number(method, f"{where}['price']", item.get("price"))
+        integer(method, f"{where}['quantity']", item.get("quantity"))
+        optional_string(method, f"{where}['name']", item.get("name"))
+        optional_string(method, f"{where}['category']", item.get("category"))
+        optional_list_of_self_describing_json(method, f"{where}['context']", item.get("context"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The helpers of snowplow-tracker 1.x's ``contracts`` module. Each accepts both forms: the 1.x
+# one (``non_empty_string(value)``: checks only while contracts are enabled) and this library's
+# (``non_empty_string(method, arg, value)``: always checks; callers test the flag).
+
+_WHERE_1X = "contracts"
+
+
+@overload
+def non_empty_string(value: Any, /) -> None: ...
+@overload
+def non_empty_string(method: str, arg: str, value: Any, /) -> None: ...
+def non_empty_string(*args: Any) -> None:
+    """Check that a value is a non-empty string.
+
+    Args:
+        *args: ``(value)`` (1.x form) or ``(method, arg, value)``.
+
+    Raises:
+        ValidationError: The value is not a non-empty string.
+    """
+    if len(args) == 1:
+        if _enabled:
+            _non_empty_string(f"{_WHERE_1X}.non_empty_string", "value", args[0])
+        return
+    _non_empty_string(*args)
+
+
+@overload
+def one_of(value: Any, supported: Iterable[Any], /) -> None: ...
+@overload
+def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any], /) -> None: ...
+def one_of(*args: Any) -> None:
+    """Check that a value is one of the allowed values.
+
+    Args:
+        *args: ``(value, supported)`` (1.x form) or ``(method, arg, value, allowed)``.
+
+    Raises:
+        ValidationError: The value is not allowed.
+    """
+    if len(args) == 2:
+        value, supported = args
+        if _enabled and value not in supported:
+            fail(f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value)
+        return
+    _one_of(*args)
+
+
+@overload
+def form_element(element: Any, /) -> None: ...
+@overload
+def form_element(method: str, arg: str, value: Any, /) -> None: ...
+def form_element(*args: Any) -> None:
+    """Check one form element dict (see :func:`form_elements`).
+
+    Args:
+        *args: ``(element)`` (1.x form) or ``(method, arg, element)``.
+
+    Raises:
+        ValidationError: The element is invalid.
+    """
+    if len(args) == 1:
+        if _enabled:
+            _form_element(f"{_WHERE_1X}.form_element", "element", args[0])
+        return
+    _form_element(*args)
+
+
+def greater_than(value: float, compared_to: float) -> None:
+    """Check that ``value > compared_to`` while contracts are enabled (1.x helper).
+
+    Args:
+        value: The value given.
+        compared_to: The bound it must exceed.
+
+    Raises:
+        ValidationError: It does not.
+    """
+    if _enabled and not value > compared_to:
+        fail(f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value)
+
+
+def non_empty(seq: Sized) -> None:
+    """Check that ``seq`` is not empty while contracts are enabled (1.x helper).
+
+    Args:
+        seq: A sized collection.
+
+    Raises:
+        ValidationError: It is empty.
+    """
+    if _enabled and len(seq) == 0:
+        fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
+
+
+def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
+    """Check that ``check(value)`` is true while contracts are enabled (1.x helper).
+
+    Args:
+        value: The value given.
+        check: The predicate.
+
+    Raises:
+        ValidationError: It is false.
+    """
+    if _enabled and not check(value):
+        fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)

@@ -1,0 +1,65 @@
+"""Self-describing JSON: a ``{"schema": <iglu URI>, "data": ...}`` pair.
+
+Used for self-describing (unstructured) events and for context entities.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from . import contracts as _contracts
+from .payload import JsonEncoder, json_bytes
+
+
+class SelfDescribingJson:
+    """A JSON document together with the Iglu schema that describes it.
+
+    The schema is kept exactly as given (normally ``"iglu:vendor/name/jsonschema/1-0-0"``); while
+    contracts are enabled it must be a non-empty string. ``data`` is not copied: the event is
+    serialised when it is tracked, so later changes to ``data`` do not affect events already
+    tracked.
+
+    Args:
+        schema: The Iglu URI of the schema, e.g.
+            ``"iglu:com.example_company/save_game/jsonschema/1-0-2"``.
+        data: The JSON-serialisable payload (a dict for events and entities).
+
+    Raises:
+        ValidationError: ``schema`` is not a non-empty string (contracts enabled).
+    """
+
+    __slots__ = ("data", "schema")
+
+    def __init__(self, schema: str, data: Any) -> None:
+        if _contracts._enabled and (schema.__class__ is not str or not schema):
+            _contracts.non_empty_string("SelfDescribingJson", "schema", schema)
+        self.schema = schema
+        self.data = data
+
+    def to_json(self) -> Dict[str, Any]:
+        """Return the ``{"schema": ..., "data": ...}`` dict (``data`` is not copied)."""
+        return {"schema": self.schema, "data": self.data}
+
+    def to_string(self, json_encoder: Optional[JsonEncoder] = None) -> str:
+        """Return the compact JSON text of :meth:`to_json`, non-ASCII kept as is.
+
+        Args:
+            json_encoder: Called for objects orjson cannot serialise natively; it returns a
+                serialisable replacement (orjson's ``default=``).
+
+        Raises:
+            EncodingError: ``data`` cannot be serialised.
+        """
+        return json_bytes(
+            self.to_json(), json_encoder, "SelfDescribingJson.to_string", "data"
+        ).decode("utf-8")
+
+    def __repr__(self) -> str:
+        return f"SelfDescribingJson({self.schema!r}, {self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SelfDescribingJson):
+            return NotImplemented
+        return bool(self.schema == other.schema and self.data == other.data)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
