@@ -1,7 +1,7 @@
 """The collectors the suite sends to, each in a subprocess of its own.
 
 - :class:`CollectorProcess` runs the project's embedded collector
-  (``python -m snowplow_tracker.testing.collector --mode count``): it only counts events and
+  (``python -m snowplow_tracker.testing --mode count``): it only counts events and
   distinct ``eid`` values, so that it is not the bottleneck; its CPU use is reported.
 - :class:`LatencySink` runs :mod:`perf.latency_sink`: the same collector in record mode, which
   notes for every event the ``time.time_ns()`` at which it arrived. The tracked event's label
@@ -138,7 +138,7 @@ class CollectorProcess(_ServerProcess):
             [
                 sys.executable,
                 "-m",
-                "snowplow_tracker.testing.collector",
+                "snowplow_tracker.testing",
                 "--mode",
                 "count",
                 "--port",

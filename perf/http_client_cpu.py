@@ -59,7 +59,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client (3)")
     args = parser.parse_args(argv)
     collector = subprocess.Popen(
-        [sys.executable, "-m", "snowplow_tracker.testing.collector", "--mode", "count", "--quiet"],
+        [sys.executable, "-m", "snowplow_tracker.testing", "--mode", "count", "--quiet"],
         stdout=subprocess.PIPE,
     )
     try:

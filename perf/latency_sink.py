@@ -17,7 +17,8 @@ import time
 from types import FrameType
 from typing import List, Optional, Sequence
 
-from snowplow_tracker.testing.collector import Collector, Event
+from snowplow_tracker.testing import Collector
+from snowplow_tracker.testing.state import Event
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

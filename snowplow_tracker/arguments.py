@@ -15,7 +15,7 @@ import math
 from typing import Any, Callable, NoReturn, Optional
 
 from .errors import ConfigurationError
-from .protocol.contracts import describe
+from .protocol.checking import describe
 
 
 def fail(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from .protocol import checking as _checking
 from .protocol import contracts as _contracts
 from .protocol.constants import DEFAULT_PLATFORM, SUPPORTED_PLATFORMS
 from .protocol.payload import to_str
@@ -54,7 +55,7 @@ class Subject:
         Args:
             value: The platform code (default ``"pc"``).
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.one_of("Subject.set_platform", "value", value, SUPPORTED_PLATFORMS)
         if value:
             self._pairs["p"] = to_str(value)
@@ -70,7 +71,7 @@ class Subject:
         Args:
             user_id: Any string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_user_id", "user_id", user_id)
         return self._set("uid", user_id)
 
@@ -81,7 +82,7 @@ class Subject:
             width: Screen width in pixels, a positive integer.
             height: Screen height in pixels, a positive integer.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.positive_int("Subject.set_screen_resolution", "width", width)
             _contracts.positive_int("Subject.set_screen_resolution", "height", height)
         self._pairs["res"] = f"{width}x{height}"
@@ -94,7 +95,7 @@ class Subject:
             width: Viewport width in pixels, a positive integer.
             height: Viewport height in pixels, a positive integer.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.positive_int("Subject.set_viewport", "width", width)
             _contracts.positive_int("Subject.set_viewport", "height", height)
         self._pairs["vp"] = f"{width}x{height}"
@@ -106,7 +107,7 @@ class Subject:
         Args:
             depth: A positive integer, or None to remove it.
         """
-        if _contracts._enabled and depth is not None:
+        if _checking.enabled and depth is not None:
             _contracts.positive_int("Subject.set_color_depth", "depth", depth)
         return self._set("cd", depth)
 
@@ -116,7 +117,7 @@ class Subject:
         Args:
             timezone: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_timezone", "timezone", timezone)
         return self._set("tz", timezone)
 
@@ -126,7 +127,7 @@ class Subject:
         Args:
             lang: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_lang", "lang", lang)
         return self._set("lang", lang)
 
@@ -136,7 +137,7 @@ class Subject:
         Args:
             ip: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_ip_address", "ip", ip)
         return self._set("ip", ip)
 
@@ -146,7 +147,7 @@ class Subject:
         Args:
             ua: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_useragent", "ua", ua)
         return self._set("ua", ua)
 
@@ -156,7 +157,7 @@ class Subject:
         Args:
             duid: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_domain_user_id", "duid", duid)
         return self._set("duid", duid)
 
@@ -166,7 +167,7 @@ class Subject:
         Args:
             sid: A UUID string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_uuid_string("Subject.set_domain_session_id", "sid", sid)
         return self._set("sid", sid)
 
@@ -176,7 +177,7 @@ class Subject:
         Args:
             vid: A positive integer (at most 2147483647), or None to remove it.
         """
-        if _contracts._enabled and vid is not None:
+        if _checking.enabled and vid is not None:
             _contracts.positive_int("Subject.set_domain_session_index", "vid", vid)
         return self._set("vid", vid)
 
@@ -188,7 +189,7 @@ class Subject:
         Args:
             nuid: A string, or None to remove it.
         """
-        if _contracts._enabled:
+        if _checking.enabled:
             _contracts.optional_string("Subject.set_network_user_id", "nuid", nuid)
         return self._set("tnuid", nuid)
 

@@ -28,7 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, T
 
 from orjson import JSONEncodeError, dumps
 
-from ..protocol import contracts
+from ..errors import ValidationError
+from ..protocol import checking, contracts
 from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
 from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
 from ..protocol.self_describing_json import SelfDescribingJson
@@ -75,6 +76,8 @@ def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
 # What generated code refers to, by these names.
 _NAMESPACE: Dict[str, Any] = {
     "_c": contracts,
+    "_checking": checking,
+    "_ValidationError": ValidationError,
     "_SDJ": SelfDescribingJson,
     "_isfinite": isfinite,
     "_add": add,
@@ -110,7 +113,7 @@ def _checks(kind: Kind, method: str) -> List[str]:
         given = " and ".join(f"{a}=None" for a in names)
         need = " or ".join(f"'{a}'" for a in names)
         msg = f"argument {need} must be given (at least one of them is required), got {given}"
-        out += [f"if {cond}:", f"    raise _c.ValidationError({m} + {': ' + msg!r})"]
+        out += [f"if {cond}:", f"    raise _ValidationError({m} + {': ' + msg!r})"]
     for f in kind.fields:
         v, rule = f.arg, f.rule
         extra = "".join(f", {k}={o!r}" for k, o in rule.options)
@@ -135,7 +138,7 @@ def _checks(kind: Kind, method: str) -> List[str]:
         "if tstamp is not None or event_subject is not None:",
         f"    _check_common({m}, tstamp, event_subject)",
     ]
-    return ["if _c._enabled:"] + ["    " + line for line in out]
+    return ["if _checking.enabled:"] + ["    " + line for line in out]
 
 
 def _pair(f: Field) -> List[str]:

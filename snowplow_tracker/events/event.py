@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
 
-from ..protocol import contracts
+from ..protocol import checking
 from ..protocol.payload import JsonEncoder, Payload
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
@@ -57,7 +57,7 @@ class Argument:
         return obj.__dict__[self.field.arg]
 
     def __set__(self, obj: Any, value: Any) -> None:
-        if contracts._enabled:
+        if checking.enabled:
             check_argument(self.where, self.field, value)
         obj.__dict__[self.field.arg] = value
 

@@ -11,23 +11,21 @@ and the value given, for example::
 
 :func:`disable_contracts` turns every check off, for speed: callers then test one module flag and
 skip their checks entirely. The check helpers below always check; it is the caller's job to test
-:func:`contracts_enabled` (or the flag) once per call before using them.
+:func:`contracts_enabled` (or ``checking.enabled``) once per call before using them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Iterable, Mapping, NoReturn, Sized, overload
+from typing import Any, Callable, Iterable, Mapping, Sized, overload
 
-from ..errors import ValidationError
+from . import checking
 from . import self_describing_json as _sdj
+from .checking import describe as describe  # re-exported: the message form
+from .checking import fail as fail
 from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
 
-# The one piece of module state: whether checks run. Read directly by the library's hot paths.
-_enabled = True
-
-_MAX_REPR = 200
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -42,8 +40,7 @@ _ITEM_KEYS = frozenset(
 
 def enable_contracts() -> None:
     """Turn argument checks on (the default)."""
-    global _enabled
-    _enabled = True
+    checking.enabled = True
 
 
 def disable_contracts() -> None:
@@ -52,43 +49,12 @@ def disable_contracts() -> None:
     Invalid arguments are then no longer reported; they may produce events that a collector
     rejects, or exceptions from deeper down (for instance when serialising).
     """
-    global _enabled
-    _enabled = False
+    checking.enabled = False
 
 
 def contracts_enabled() -> bool:
     """Return whether argument checks are on."""
-    return _enabled
-
-
-def describe(value: Any) -> str:
-    """Return a short ``repr`` of ``value`` for an error message (at most about 200 characters).
-
-    Args:
-        value: The value an argument was given.
-    """
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the validation error
-        text = f"<{type(value).__name__} object>"
-    if len(text) > _MAX_REPR:
-        text = text[:_MAX_REPR] + "..."
-    return text
-
-
-def fail(method: str, arg: str, expected: str, value: Any) -> NoReturn:
-    """Raise the :class:`ValidationError` for a broken contract.
-
-    Args:
-        method: Qualified name of the method called, e.g. ``"Tracker.track_page_view"``.
-        arg: Name of the argument (or a path into it, such as ``"items[0]['sku']"``).
-        expected: What the argument must be, e.g. ``"a non-empty string"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: Always.
-    """
-    raise ValidationError(f"{method}: argument '{arg}' must be {expected}, got {describe(value)}")
+    return checking.enabled
 
 
 def _is_number(value: Any) -> bool:
@@ -593,7 +559,7 @@ def non_empty_string(*args: Any) -> None:
         ValidationError: The value is not a non-empty string.
     """
     if len(args) == 1:
-        if _enabled:
+        if checking.enabled:
             _non_empty_string(f"{_WHERE_1X}.non_empty_string", "value", args[0])
         return
     _non_empty_string(*args)
@@ -614,7 +580,7 @@ def one_of(*args: Any) -> None:
     """
     if len(args) == 2:
         value, supported = args
-        if _enabled and value not in supported:
+        if checking.enabled and value not in supported:
             fail(f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value)
         return
     _one_of(*args)
@@ -634,7 +600,7 @@ def form_element(*args: Any) -> None:
         ValidationError: The element is invalid.
     """
     if len(args) == 1:
-        if _enabled:
+        if checking.enabled:
             _form_element(f"{_WHERE_1X}.form_element", "element", args[0])
         return
     _form_element(*args)
@@ -650,7 +616,7 @@ def greater_than(value: float, compared_to: float) -> None:
     Raises:
         ValidationError: It does not.
     """
-    if _enabled and not value > compared_to:
+    if checking.enabled and not value > compared_to:
         fail(f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value)
 
 
@@ -663,7 +629,7 @@ def non_empty(seq: Sized) -> None:
     Raises:
         ValidationError: It is empty.
     """
-    if _enabled and len(seq) == 0:
+    if checking.enabled and len(seq) == 0:
         fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
 
 
@@ -677,5 +643,5 @@ def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
     Raises:
         ValidationError: It is false.
     """
-    if _enabled and not check(value):
+    if checking.enabled and not check(value):
         fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from . import contracts as _contracts
+from . import checking
 from .payload import JsonEncoder, json_bytes
 
 
@@ -31,8 +31,8 @@ class SelfDescribingJson:
     __slots__ = ("data", "schema")
 
     def __init__(self, schema: str, data: Any) -> None:
-        if _contracts._enabled and (schema.__class__ is not str or not schema):
-            _contracts.non_empty_string("SelfDescribingJson", "schema", schema)
+        if checking.enabled and (schema.__class__ is not str or not schema):
+            checking.fail("SelfDescribingJson", "schema", "a non-empty string", schema)
         self.schema = schema
         self.data = data
 

@@ -1,10 +1,10 @@
-"""``python -m snowplow_tracker.testing`` runs the collector command, like ``.collector``."""
+"""``python -m snowplow_tracker.testing``: the collector as a command (see :mod:`.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from .collector import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

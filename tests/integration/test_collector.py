@@ -443,7 +443,7 @@ def test_command_prints_listening_line_serves_and_exits_0_on_sigterm() -> None:
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
-    command = [sys.executable, "-m", "snowplow_tracker.testing.collector", "--status", "200"]
+    command = [sys.executable, "-m", "snowplow_tracker.testing", "--status", "200"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
     ) as process:
