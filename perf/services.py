@@ -114,7 +114,7 @@ class RedisWorkerProcess:
 
 
 class CeleryWorkerProcess:
-    """``celery -A snowplow_tracker.emitters.celery.app worker`` with a Redis broker."""
+    """``celery -A snowplow_tracker.emitters worker`` with a Redis broker."""
 
     def __init__(self, redis_url: str, workdir: Path, concurrency: int = 2) -> None:
         self.argv = [
@@ -122,7 +122,7 @@ class CeleryWorkerProcess:
             "-m",
             "celery",
             "-A",
-            "snowplow_tracker.emitters.celery.app",
+            "snowplow_tracker.emitters",
             "worker",
             "--concurrency",
             str(concurrency),

@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-from snowplow_tracker import contracts
+from snowplow_tracker.protocol import contracts
 
 
 class Capture:

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Run a Celery worker for ``CeleryEmitter`` tasks (``celery -A snowplow_tracker.celery_app``).
+"""Run a Celery worker for ``CeleryEmitter`` tasks (``celery -A snowplow_tracker.emitters``).
 
 A thin launcher for operators: it turns options and environment variables into the ``celery``
 command line and replaces itself with it (``exec``), so signals reach Celery directly (SIGTERM:
 warm shutdown, running batches finish; unfinished tasks stay in the broker thanks to late
-acknowledgement). The app and the task live in :mod:`snowplow_tracker.celery_app`; the worker
-consumes the queue ``snowplow`` (where ``CeleryEmitter`` publishes) in addition to ``--queues``.
+acknowledgement). The app and the task live in
+:mod:`snowplow_tracker.emitters.celery.worker_app`; the worker consumes the queue ``snowplow``
+(where ``CeleryEmitter`` publishes) in addition to ``--queues``.
 
 Restrict the collectors the worker may send to with ``--allowed-endpoints`` (or
 ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``): a task for any other destination is moved to the
@@ -38,11 +39,14 @@ except ImportError:  # run from a checkout: use the library next to this folder
     _CHECKOUT = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, _CHECKOUT)
 
-from snowplow_tracker.celery_emitter import BROKER_URL_ENV, DEFAULT_BROKER_URL  # noqa: E402
-from snowplow_tracker.celery_sending import ALLOWED_ENDPOINTS_ENV  # noqa: E402
-from snowplow_tracker.credentials import mask_credentials  # noqa: E402
+from snowplow_tracker.delivery.credentials import mask_credentials  # noqa: E402
+from snowplow_tracker.emitters.celery.emitter import (  # noqa: E402
+    BROKER_URL_ENV,
+    DEFAULT_BROKER_URL,
+)
+from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_ENV  # noqa: E402
 
-APP_MODULE = "snowplow_tracker.celery_app"
+APP_MODULE = "snowplow_tracker.emitters"
 
 
 def _env(name: str, default: str) -> str:

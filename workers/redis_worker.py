@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run a Snowplow Redis worker: send the events a ``RedisEmitter`` stored in Redis to a collector.
 
-A thin launcher for operators; the logic is :func:`snowplow_tracker.redis_worker.main`, the same
-program as the installed ``snowplow-redis-worker`` console script. Every option can also be set
+A thin launcher for operators; the logic is :func:`snowplow_tracker.emitters.redis.cli.main`, the
+same program as the installed ``snowplow-redis-worker`` console script. Every option can also be set
 with an environment variable (see ``--help`` and ``workers/README.md``)::
 
     SNOWPLOW_REDIS_URL=redis://:PASSWORD@redis.internal:6379/0 \\

@@ -10,9 +10,10 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 import orjson
 import pytest
 
-from snowplow_tracker import Emitter, emitters
+from snowplow_tracker import Emitter
 from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters import base as emitters
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.wire import encode_event, post_body
 from snowplow_tracker.testing import Collector

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker.errors import SnowplowError, ValidationError
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.constants import FORM_NODE_NAMES, FORM_TYPES
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 

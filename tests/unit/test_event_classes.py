@@ -6,7 +6,6 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker.errors import ValidationError
 from snowplow_tracker.events import (
     Event,
@@ -16,6 +15,7 @@ from snowplow_tracker.events import (
     SelfDescribing,
     StructuredEvent,
 )
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker

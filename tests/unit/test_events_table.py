@@ -7,10 +7,10 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker.errors import ValidationError
 from snowplow_tracker.events.compiler import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.tracker import Tracker
 from tests.capture import Capture

@@ -73,9 +73,24 @@ def test_no_celery_app_exists_until_the_emitter_publishes() -> None:
 def test_the_worker_app_module_creates_its_app_without_connecting() -> None:
     # Port 1 refuses connections: a connection attempt at import would fail or hang.
     result = probe(
-        "from snowplow_tracker.emitters.celery.app import app\n"
+        "from snowplow_tracker.emitters.celery.worker_app import app\n"
         "assert app.conf.broker_url == 'redis://127.0.0.1:1/0'\n"
         "assert 'snowplow_tracker.send_events' in app.tasks",
         SNOWPLOW_CELERY_BROKER_URL="redis://127.0.0.1:1/0",
     )
     assert "celery" in result["heavy"] and "redis" not in result["heavy"]
+
+
+def test_celery_finds_the_default_app_in_the_emitters_package() -> None:
+    """``celery -A snowplow_tracker.emitters worker`` (the 0.4 to 0.7 docs' command) works."""
+    result = probe(
+        "import snowplow_tracker.emitters\n"
+        "import celery._state\n"
+        "assert not list(celery._state._get_active_apps()), 'importing created an app'\n"
+        "from celery.app.utils import find_app\n"
+        "app = find_app('snowplow_tracker.emitters')\n"
+        "assert app.conf.broker_url == 'redis://127.0.0.1:1/0', app.conf.broker_url\n"
+        "assert 'snowplow_tracker.send_events' in app.tasks",
+        SNOWPLOW_CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+    )
+    assert "redis" not in result["heavy"]

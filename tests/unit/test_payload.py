@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from snowplow_tracker import payload
 from snowplow_tracker.errors import EncodingError
+from snowplow_tracker.protocol import payload
 from snowplow_tracker.protocol.payload import Payload
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker.errors import EncodingError, ValidationError
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 
 pytestmark = pytest.mark.usefixtures("restore_contracts")

@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker.errors import ValidationError
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.subject import Subject
 
 pytestmark = pytest.mark.usefixtures("restore_contracts")

@@ -16,9 +16,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
-from snowplow_tracker import contracts
 from snowplow_tracker._version import TRACKER_VERSION
 from snowplow_tracker.errors import ConfigurationError, EncodingError, ValidationError
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker, new_event_id

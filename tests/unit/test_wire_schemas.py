@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
-from snowplow_tracker import contracts
+from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.protocol.wire import encode_event, get_query, post_body
 from snowplow_tracker.subject import Subject

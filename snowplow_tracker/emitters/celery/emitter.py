@@ -32,7 +32,7 @@ the task consumes it automatically, and workers that do not know the task never 
 drop) them. Run a worker for the default app with::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
-        celery -A snowplow_tracker.emitters.celery.app worker --loglevel=info
+        celery -A snowplow_tracker.emitters worker --loglevel=info
 
 ``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
 are sent in another process. Delivery failures are logged by the worker.
