@@ -19,9 +19,10 @@ import celery.signals
 import pytest
 import redis
 
-from snowplow_tracker import celery_emitter, celery_sending
 from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters.celery import emitter as celery_emitter
+from snowplow_tracker.emitters.celery import sending as celery_sending
 from snowplow_tracker.emitters.celery.emitter import (
     TASK_NAME,
     CeleryEmitter,

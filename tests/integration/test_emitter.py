@@ -10,9 +10,10 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 import orjson
 import pytest
 
-from snowplow_tracker import Emitter, emitters
+from snowplow_tracker import Emitter
 from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.delivery.retry import RetryPolicy
+from snowplow_tracker.emitters import base
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.wire import encode_event, post_body
 from snowplow_tracker.testing import Collector
@@ -337,7 +338,7 @@ def test_a_raising_callback_is_logged_and_never_reaches_the_caller(
         raise RuntimeError("callback bug")
 
     # A fresh throttle, so that an earlier test's record does not hide this one.
-    monkeypatch.setattr(emitters, "_callback_log", ThrottledLog())
+    monkeypatch.setattr(base, "_callback_log", ThrottledLog())
 
     if callback == "on_failure":
         collector.respond_with(500)

@@ -7,7 +7,7 @@ from typing import List
 
 import pytest
 
-from snowplow_tracker import ipc
+from snowplow_tracker.emitters.process import ipc
 
 
 def build(events: List[bytes], batch_id: int) -> bytearray:
