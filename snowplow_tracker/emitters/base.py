@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import threading
 import time
 from collections import abc
@@ -40,12 +39,13 @@ from typing import (
 
 import requests
 
+from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
 from ..delivery.retry import RetryPolicy, is_success, with_1x_options
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, HttpTransport, Timeout, check_timeout, deliver
-from ..errors import ConfigurationError, EncodingError
+from ..errors import EncodingError
 from ..protocol.wire import (
     PayloadDict,
     check_method,
@@ -75,30 +75,21 @@ DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
 
 def check_callback(value: Any, name: str, where: str) -> Any:
     """Return ``value`` if it is None or callable, else raise :class:`ConfigurationError`."""
-    if value is not None and not callable(value):
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a callable or None, got {value!r}"
-        )
+    _args.optional_callable(where, name, value)
     return value
 
 
 def check_seconds(value: Any, name: str, where: str) -> float:
     """Return ``value`` as a float if it is a positive finite number of seconds, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a positive number of seconds, got {value!r}"
-        )
+    _args.positive_finite_seconds(where, name, value)
     return float(value)
 
 
 def check_session(value: Any, where: str) -> Optional[requests.Session]:
     """Return ``value`` if it is None or a ``requests.Session``, else raise."""
-    if value is not None and not isinstance(value, requests.Session):
-        raise ConfigurationError(
-            f"{where}: argument 'session' must be a requests.Session or None, "
-            f"got {type(value).__name__}: {value!r:.100}"
-        )
-    return value
+    _args.optional_session(where, "session", value)
+    session: Optional[requests.Session] = value
+    return session
 
 
 def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Callable[[float], bool]:
@@ -153,21 +144,20 @@ def resolve_batch_size(
     if batch_size is None:
         return buffer_size
     if buffer_size is not None and buffer_size != batch_size:
-        raise ConfigurationError(
-            f"{where}: arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
+        _args.refuse(
+            where,
+            f"arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
             f"tracker 1.x's name): give one of them, got buffer_size={buffer_size!r} and "
-            f"batch_size={batch_size!r}"
+            f"batch_size={batch_size!r}",
         )
     return batch_size
 
 
 def check_capacity(value: Any, where: str) -> Optional[int]:
     """Return ``buffer_capacity`` if it is None or a positive integer, else raise."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigurationError(
-            f"{where}: argument 'buffer_capacity' must be a positive integer or None, got {value!r}"
-        )
-    return value
+    _args.optional_positive_integer(where, "buffer_capacity", value)
+    capacity: Optional[int] = value
+    return capacity
 
 
 class FlushTimer:
@@ -269,17 +259,15 @@ class BaseEmitter:
         self.method = check_method(method, where)
         buffer_size = resolve_batch_size(buffer_size, batch_size, where)
         self.buffer_capacity = check_capacity(buffer_capacity, where)
+        # Checked here under its own name (BatchLimits would call it 'max_age').
+        _args.optional_positive_seconds(where, "max_batch_age", max_batch_age)
         limits = BatchLimits.create(
             self.method, buffer_size, byte_limit, max_batch_age, where=where
         )
         if buffer_capacity is not None and limits.buffer_size > buffer_capacity:
             limits = dataclasses.replace(limits, buffer_size=buffer_capacity)  # as 1.x
         self.limits = limits
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise ConfigurationError(
-                f"{where}: argument 'retry_policy' must be a RetryPolicy or None, "
-                f"got {retry_policy!r}"
-            )
+        _args.optional_instance(where, "retry_policy", retry_policy, RetryPolicy)
         self.retry_policy = with_1x_options(
             retry_policy or self._default_retry_policy(),
             max_retry_delay_seconds,
@@ -364,15 +352,7 @@ class BaseEmitter:
             timeout: Seconds between flushes; a positive number.
             flush_now: Flush once at once as well.
         """
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not 0 < timeout < math.inf
-        ):
-            raise ConfigurationError(
-                f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
-                f"of seconds, got {timeout!r}"
-            )
+        _args.positive_finite_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
         self.cancel_flush_timer()
         if flush_now:
             self.flush(is_async=True)

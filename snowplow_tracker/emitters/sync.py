@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
+from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
@@ -38,7 +39,6 @@ from ..delivery.http_client import error_name
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, HttpTransport, deliver
-from ..errors import ConfigurationError
 from ..protocol.wire import (
     POST_CONTENT_TYPE,
     PayloadDict,
@@ -158,11 +158,7 @@ class Emitter(BaseEmitter):
     _transport_class = _HookTransport
 
     def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
-        if event_store is not None and not isinstance(event_store, EventStore):
-            raise ConfigurationError(
-                f"{self._where}: argument 'event_store' must be an EventStore (add_event, "
-                f"get_events_batch, cleanup, size) or None, got {type(event_store).__name__}"
-            )
+        _args.optional_event_store(self._where, "event_store", event_store)
         self._store: Optional[EventStore] = event_store
         self._store_bytes = 0
         self._closing = False  # close() runs: events given back to the store wait there

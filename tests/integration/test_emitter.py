@@ -485,7 +485,7 @@ def test_many_threads_tracking_at_once_deliver_every_event_exactly_once(
         ({"request_timeout": (1, 2, 3)}, "request_timeout", "(connect, read) tuple"),
         ({"request_timeout": "5"}, "request_timeout", "positive number of seconds"),
         ({"retry_policy": 3}, "retry_policy", "RetryPolicy or None"),
-        ({"max_batch_age": 0}, "max_age", "positive number of seconds"),
+        ({"max_batch_age": 0}, "max_batch_age", "positive number of seconds"),
     ],
 )
 def test_invalid_arguments_raise_configuration_error_naming_the_argument(
