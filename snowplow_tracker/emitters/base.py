@@ -1,12 +1,12 @@
-"""The HTTP emitters that send in the host process: synchronous ``Emitter`` and ``AsyncEmitter``.
+"""What the HTTP emitters share: :class:`BaseEmitter` (configuration, callbacks, flush timer).
 
-Both are built on the shared components: :mod:`~snowplow_tracker.protocol.wire` (encoding,
-requests),
-:mod:`~snowplow_tracker.delivery.batching` (``buffer_size``/``byte_limit``),
-:mod:`~snowplow_tracker.delivery.retry`
-and :mod:`~snowplow_tracker.delivery.transport` (HTTP). ``ProcessEmitter`` (the sender-process
-pool) is in
-:mod:`snowplow_tracker.emitters.process.emitter`.
+The emitters are composed of shared parts: a buffer (:mod:`~snowplow_tracker.delivery.batching`,
+``buffer_size``/``byte_limit``), a dispatcher (inline: ``Emitter``, :mod:`.sync`; threads:
+``AsyncEmitter``, :mod:`.threads`; sender processes: ``ProcessEmitter``, :mod:`.process`;
+Celery workers: ``CeleryEmitter``, :mod:`.celery`) and a transport
+(:mod:`~snowplow_tracker.delivery.transport` with :mod:`~snowplow_tracker.delivery.retry`,
+requests built by :mod:`~snowplow_tracker.protocol.wire`), which only the emitters sending from
+the host process hold there.
 
 Example:
     >>> from snowplow_tracker import Emitter, Tracker
@@ -34,7 +34,6 @@ from typing import (
     List,
     Mapping,
     Optional,
-    Type,
 )
 
 import requests
@@ -44,7 +43,7 @@ from .._logging import ThrottledLog, logger
 from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
 from ..delivery.retry import RetryPolicy, is_success, with_1x_options
 from ..delivery.stats import Counters, EmitterStats
-from ..delivery.transport import DeliveryResult, HttpTransport, Timeout, check_timeout, deliver
+from ..delivery.transport import DeliveryResult, Timeout, check_timeout, deliver
 from ..errors import EncodingError
 from ..protocol.wire import (
     PayloadDict,
@@ -202,6 +201,13 @@ class FlushTimer:
 class BaseEmitter:
     """Configuration, callbacks and the flush timer shared by the HTTP emitters.
 
+    An emitter is composed of a buffer (a :class:`~snowplow_tracker.delivery.batching.Batcher`
+    under these batch limits), a dispatcher (inline, threads, processes, Celery) and a
+    transport. This base holds only what they share: the checked configuration, the collector's
+    address (:attr:`url`), the callbacks, counters and flush timer. It builds no transport:
+    ``Emitter`` and ``AsyncEmitter``, which send from this process, own one (``transport``);
+    ``ProcessEmitter``'s senders and the Celery workers build theirs where they send.
+
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
             (``"https://host"``) wins over ``protocol``.
@@ -278,8 +284,10 @@ class BaseEmitter:
         self.session = check_session(session, where)
         self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
         self.request_timeout = check_timeout(request_timeout, where)
-        self._transport_args = (endpoint, protocol, port)
-        self.transport = self._new_transport()
+        # The collector's address, checked here; only the emitters that send from this process
+        # (Emitter, AsyncEmitter) build a transport from it.
+        self._collector = (endpoint, protocol, port)
+        self._get_url, self._post_url = collector_urls(endpoint, protocol, port, where=where)
         self.endpoint = endpoint
         self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
         self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
@@ -291,26 +299,11 @@ class BaseEmitter:
     def _default_retry_policy() -> RetryPolicy:
         return RetryPolicy()
 
-    #: The transport class; the in-host emitters' routes requests through ``http_post``/``get``.
-    _transport_class: Type[HttpTransport] = HttpTransport
-
-    def _new_transport(self) -> HttpTransport:
-        endpoint, protocol, port = self._transport_args
-        return self._transport_class(
-            endpoint,
-            self.method,
-            protocol,
-            port,
-            self.request_timeout,
-            self.retry_policy,
-            session=self.session,
-            where=self._where,
-            **self._transport_options(),
-        )
-
-    def _transport_options(self) -> Dict[str, Any]:
-        """Extra keyword arguments for :class:`HttpTransport` (subclasses add to them)."""
-        return {}
+    @property
+    def url(self) -> str:
+        """The collector URL events are sent to (GET: without the querystring), never with the
+        endpoint's credentials; the same as ``transport.url`` of the emitters that have one."""
+        return self._post_url if self.method == "post" else self._get_url
 
     @property
     def buffer_size(self) -> int:

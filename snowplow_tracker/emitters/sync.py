@@ -155,7 +155,6 @@ class Emitter(BaseEmitter):
     """
 
     _where = "Emitter"
-    _transport_class = _HookTransport
 
     def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
         _args.optional_event_store(self._where, "event_store", event_store)
@@ -165,11 +164,30 @@ class Emitter(BaseEmitter):
         self._retry_timer: Optional[threading.Timer] = None
         self._retry_attempt = 0
         super().__init__(*args, **kwargs)
+        #: The part that sends: HTTP to the collector from this process. (The emitters that
+        #: send from other processes, ``ProcessEmitter`` and ``CeleryEmitter``, have none.)
+        self.transport = self._new_transport()
         self._init_process_state()
         lifecycle.watch(self)
 
+    def _new_transport(self) -> _HookTransport:
+        endpoint, protocol, port = self._collector
+        return _HookTransport(
+            endpoint,
+            self.method,
+            protocol,
+            port,
+            self.request_timeout,
+            self.retry_policy,
+            session=self.session,
+            where=self._where,
+            owner=self,
+            **self._transport_options(),
+        )
+
     def _transport_options(self) -> Dict[str, Any]:
-        return {"owner": self}
+        """Extra keyword arguments for the transport (``AsyncEmitter`` adds its pool size)."""
+        return {}
 
     @staticmethod
     def _default_retry_policy() -> RetryPolicy:
@@ -374,9 +392,7 @@ class Emitter(BaseEmitter):
         return self._hook_transport().request_status("get", payload)
 
     def _hook_transport(self) -> _HookTransport:
-        transport = self.transport
-        assert isinstance(transport, _HookTransport)
-        return transport
+        return self.transport
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""

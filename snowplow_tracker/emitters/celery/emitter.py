@@ -294,9 +294,9 @@ class CeleryEmitter(BaseEmitter):
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
         self.task_config: Dict[str, Any] = {
             "v": MESSAGE_VERSION,
-            "url": self.transport.post_url[: -len(POST_PATH)],
+            "url": self._post_url[: -len(POST_PATH)],
             "method": self.method,
-            "timeout": list(self.transport.timeout),
+            "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
         }
 
