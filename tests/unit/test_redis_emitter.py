@@ -14,8 +14,8 @@ import redis
 
 from snowplow_tracker import AsyncEmitter
 from snowplow_tracker.delivery.credentials import mask_credentials
-from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.cli import build_emitter, build_parser, main, parse_args
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 
