@@ -123,6 +123,26 @@ emitter = Rule(
     "an emitter (an object with an 'input(payload)' method)",
     lambda v: callable(getattr(v, "input", None)),
 )
+#: Seconds that must also be finite (a timeout, a timer interval): ``inf`` is refused.
+positive_finite_seconds = Rule("a positive number of seconds", is_positive_finite)
+
+
+def _is_session(value: Any) -> bool:
+    import requests  # here: this module stays importable without loading requests
+
+    return isinstance(value, requests.Session)
+
+
+def _is_event_store(value: Any) -> bool:
+    from .delivery.event_store import EventStore  # here: that module imports this one
+
+    return isinstance(value, EventStore)
+
+
+optional_session = Rule("a requests.Session", _is_session).or_none()
+optional_event_store = Rule(
+    "an EventStore (add_event, get_events_batch, cleanup, size)", _is_event_store
+).or_none()
 
 
 def _at_least(minimum: int) -> Rule:

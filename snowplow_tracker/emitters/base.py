@@ -1,12 +1,12 @@
-"""The HTTP emitters that send in the host process: synchronous ``Emitter`` and ``AsyncEmitter``.
+"""What the HTTP emitters share: :class:`BaseEmitter` (configuration, callbacks, flush timer).
 
-Both are built on the shared components: :mod:`~snowplow_tracker.protocol.wire` (encoding,
-requests),
-:mod:`~snowplow_tracker.delivery.batching` (``buffer_size``/``byte_limit``),
-:mod:`~snowplow_tracker.delivery.retry`
-and :mod:`~snowplow_tracker.delivery.transport` (HTTP). ``ProcessEmitter`` (the sender-process
-pool) is in
-:mod:`snowplow_tracker.emitters.process.emitter`.
+The emitters are composed of shared parts: a buffer (:mod:`~snowplow_tracker.delivery.batching`,
+``buffer_size``/``byte_limit``), a dispatcher (inline: ``Emitter``, :mod:`.sync`; threads:
+``AsyncEmitter``, :mod:`.threads`; sender processes: ``ProcessEmitter``, :mod:`.process`;
+Celery workers: ``CeleryEmitter``, :mod:`.celery`) and a transport
+(:mod:`~snowplow_tracker.delivery.transport` with :mod:`~snowplow_tracker.delivery.retry`,
+requests built by :mod:`~snowplow_tracker.protocol.wire`), which only the emitters sending from
+the host process hold there.
 
 Example:
     >>> from snowplow_tracker import Emitter, Tracker
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import threading
 import time
 from collections import abc
@@ -35,17 +34,17 @@ from typing import (
     List,
     Mapping,
     Optional,
-    Type,
 )
 
 import requests
 
+from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
 from ..delivery.retry import RetryPolicy, is_success, with_1x_options
 from ..delivery.stats import Counters, EmitterStats
-from ..delivery.transport import DeliveryResult, HttpTransport, Timeout, check_timeout, deliver
-from ..errors import ConfigurationError, EncodingError
+from ..delivery.transport import DeliveryResult, Timeout, check_timeout, deliver
+from ..errors import EncodingError
 from ..protocol.wire import (
     PayloadDict,
     check_method,
@@ -75,30 +74,21 @@ DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
 
 def check_callback(value: Any, name: str, where: str) -> Any:
     """Return ``value`` if it is None or callable, else raise :class:`ConfigurationError`."""
-    if value is not None and not callable(value):
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a callable or None, got {value!r}"
-        )
+    _args.optional_callable(where, name, value)
     return value
 
 
 def check_seconds(value: Any, name: str, where: str) -> float:
     """Return ``value`` as a float if it is a positive finite number of seconds, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a positive number of seconds, got {value!r}"
-        )
+    _args.positive_finite_seconds(where, name, value)
     return float(value)
 
 
 def check_session(value: Any, where: str) -> Optional[requests.Session]:
     """Return ``value`` if it is None or a ``requests.Session``, else raise."""
-    if value is not None and not isinstance(value, requests.Session):
-        raise ConfigurationError(
-            f"{where}: argument 'session' must be a requests.Session or None, "
-            f"got {type(value).__name__}: {value!r:.100}"
-        )
-    return value
+    _args.optional_session(where, "session", value)
+    session: Optional[requests.Session] = value
+    return session
 
 
 def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Callable[[float], bool]:
@@ -153,21 +143,20 @@ def resolve_batch_size(
     if batch_size is None:
         return buffer_size
     if buffer_size is not None and buffer_size != batch_size:
-        raise ConfigurationError(
-            f"{where}: arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
+        _args.refuse(
+            where,
+            f"arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
             f"tracker 1.x's name): give one of them, got buffer_size={buffer_size!r} and "
-            f"batch_size={batch_size!r}"
+            f"batch_size={batch_size!r}",
         )
     return batch_size
 
 
 def check_capacity(value: Any, where: str) -> Optional[int]:
     """Return ``buffer_capacity`` if it is None or a positive integer, else raise."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigurationError(
-            f"{where}: argument 'buffer_capacity' must be a positive integer or None, got {value!r}"
-        )
-    return value
+    _args.optional_positive_integer(where, "buffer_capacity", value)
+    capacity: Optional[int] = value
+    return capacity
 
 
 class FlushTimer:
@@ -211,6 +200,13 @@ class FlushTimer:
 
 class BaseEmitter:
     """Configuration, callbacks and the flush timer shared by the HTTP emitters.
+
+    An emitter is composed of a buffer (a :class:`~snowplow_tracker.delivery.batching.Batcher`
+    under these batch limits), a dispatcher (inline, threads, processes, Celery) and a
+    transport. This base holds only what they share: the checked configuration, the collector's
+    address (:attr:`url`), the callbacks, counters and flush timer. It builds no transport:
+    ``Emitter`` and ``AsyncEmitter``, which send from this process, own one (``transport``);
+    ``ProcessEmitter``'s senders and the Celery workers build theirs where they send.
 
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
@@ -269,17 +265,15 @@ class BaseEmitter:
         self.method = check_method(method, where)
         buffer_size = resolve_batch_size(buffer_size, batch_size, where)
         self.buffer_capacity = check_capacity(buffer_capacity, where)
+        # Checked here under its own name (BatchLimits would call it 'max_age').
+        _args.optional_positive_seconds(where, "max_batch_age", max_batch_age)
         limits = BatchLimits.create(
             self.method, buffer_size, byte_limit, max_batch_age, where=where
         )
         if buffer_capacity is not None and limits.buffer_size > buffer_capacity:
             limits = dataclasses.replace(limits, buffer_size=buffer_capacity)  # as 1.x
         self.limits = limits
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise ConfigurationError(
-                f"{where}: argument 'retry_policy' must be a RetryPolicy or None, "
-                f"got {retry_policy!r}"
-            )
+        _args.optional_instance(where, "retry_policy", retry_policy, RetryPolicy)
         self.retry_policy = with_1x_options(
             retry_policy or self._default_retry_policy(),
             max_retry_delay_seconds,
@@ -290,8 +284,10 @@ class BaseEmitter:
         self.session = check_session(session, where)
         self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
         self.request_timeout = check_timeout(request_timeout, where)
-        self._transport_args = (endpoint, protocol, port)
-        self.transport = self._new_transport()
+        # The collector's address, checked here; only the emitters that send from this process
+        # (Emitter, AsyncEmitter) build a transport from it.
+        self._collector = (endpoint, protocol, port)
+        self._get_url, self._post_url = collector_urls(endpoint, protocol, port, where=where)
         self.endpoint = endpoint
         self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
         self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
@@ -303,26 +299,11 @@ class BaseEmitter:
     def _default_retry_policy() -> RetryPolicy:
         return RetryPolicy()
 
-    #: The transport class; the in-host emitters' routes requests through ``http_post``/``get``.
-    _transport_class: Type[HttpTransport] = HttpTransport
-
-    def _new_transport(self) -> HttpTransport:
-        endpoint, protocol, port = self._transport_args
-        return self._transport_class(
-            endpoint,
-            self.method,
-            protocol,
-            port,
-            self.request_timeout,
-            self.retry_policy,
-            session=self.session,
-            where=self._where,
-            **self._transport_options(),
-        )
-
-    def _transport_options(self) -> Dict[str, Any]:
-        """Extra keyword arguments for :class:`HttpTransport` (subclasses add to them)."""
-        return {}
+    @property
+    def url(self) -> str:
+        """The collector URL events are sent to (GET: without the querystring), never with the
+        endpoint's credentials; the same as ``transport.url`` of the emitters that have one."""
+        return self._post_url if self.method == "post" else self._get_url
 
     @property
     def buffer_size(self) -> int:
@@ -364,15 +345,7 @@ class BaseEmitter:
             timeout: Seconds between flushes; a positive number.
             flush_now: Flush once at once as well.
         """
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not 0 < timeout < math.inf
-        ):
-            raise ConfigurationError(
-                f"{self._where}.set_flush_timer: argument 'timeout' must be a positive number "
-                f"of seconds, got {timeout!r}"
-            )
+        _args.positive_finite_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
         self.cancel_flush_timer()
         if flush_now:
             self.flush(is_async=True)

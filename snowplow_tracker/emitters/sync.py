@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
+from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
@@ -38,7 +39,6 @@ from ..delivery.http_client import error_name
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, HttpTransport, deliver
-from ..errors import ConfigurationError
 from ..protocol.wire import (
     POST_CONTENT_TYPE,
     PayloadDict,
@@ -155,25 +155,39 @@ class Emitter(BaseEmitter):
     """
 
     _where = "Emitter"
-    _transport_class = _HookTransport
 
     def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
-        if event_store is not None and not isinstance(event_store, EventStore):
-            raise ConfigurationError(
-                f"{self._where}: argument 'event_store' must be an EventStore (add_event, "
-                f"get_events_batch, cleanup, size) or None, got {type(event_store).__name__}"
-            )
+        _args.optional_event_store(self._where, "event_store", event_store)
         self._store: Optional[EventStore] = event_store
         self._store_bytes = 0
         self._closing = False  # close() runs: events given back to the store wait there
         self._retry_timer: Optional[threading.Timer] = None
         self._retry_attempt = 0
         super().__init__(*args, **kwargs)
+        #: The part that sends: HTTP to the collector from this process. (The emitters that
+        #: send from other processes, ``ProcessEmitter`` and ``CeleryEmitter``, have none.)
+        self.transport = self._new_transport()
         self._init_process_state()
         lifecycle.watch(self)
 
+    def _new_transport(self) -> _HookTransport:
+        endpoint, protocol, port = self._collector
+        return _HookTransport(
+            endpoint,
+            self.method,
+            protocol,
+            port,
+            self.request_timeout,
+            self.retry_policy,
+            session=self.session,
+            where=self._where,
+            owner=self,
+            **self._transport_options(),
+        )
+
     def _transport_options(self) -> Dict[str, Any]:
-        return {"owner": self}
+        """Extra keyword arguments for the transport (``AsyncEmitter`` adds its pool size)."""
+        return {}
 
     @staticmethod
     def _default_retry_policy() -> RetryPolicy:
@@ -378,9 +392,7 @@ class Emitter(BaseEmitter):
         return self._hook_transport().request_status("get", payload)
 
     def _hook_transport(self) -> _HookTransport:
-        transport = self.transport
-        assert isinstance(transport, _HookTransport)
-        return transport
+        return self.transport
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""

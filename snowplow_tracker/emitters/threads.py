@@ -16,13 +16,13 @@ from typing import (
     Optional,
 )
 
+from .. import arguments as _args
 from .._logging import logger
 from ..delivery.batching import split_batches
 from ..delivery.memory import HeapWatermark, give_back_memory
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
-from ..errors import ConfigurationError
 from ..protocol.wire import (
     PayloadDict,
 )
@@ -140,18 +140,10 @@ class AsyncEmitter(Emitter):
         max_queued_batches: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
-        for name, value, optional in (
-            ("thread_count", thread_count, False),
-            ("max_queue_bytes", max_queue_bytes, False),
-            ("max_queued_batches", max_queued_batches, True),
-        ):
-            if optional and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(
-                    f"{self._where}: argument '{name}' must be a positive integer"
-                    f"{' or None' if optional else ''}, got {value!r}"
-                )
+        where = self._where
+        _args.positive_integer(where, "thread_count", thread_count)
+        _args.positive_integer(where, "max_queue_bytes", max_queue_bytes)
+        _args.optional_positive_integer(where, "max_queued_batches", max_queued_batches)
         self.thread_count = thread_count
         self.max_queue_bytes = max_queue_bytes
         self.max_queued_batches = max_queued_batches

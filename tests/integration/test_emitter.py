@@ -13,7 +13,7 @@ import pytest
 from snowplow_tracker import Emitter
 from snowplow_tracker._logging import ThrottledLog
 from snowplow_tracker.delivery.retry import RetryPolicy
-from snowplow_tracker.emitters import base as emitters
+from snowplow_tracker.emitters import base
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.wire import encode_event, post_body
 from snowplow_tracker.testing import Collector
@@ -338,7 +338,7 @@ def test_a_raising_callback_is_logged_and_never_reaches_the_caller(
         raise RuntimeError("callback bug")
 
     # A fresh throttle, so that an earlier test's record does not hide this one.
-    monkeypatch.setattr(emitters, "_callback_log", ThrottledLog())
+    monkeypatch.setattr(base, "_callback_log", ThrottledLog())
 
     if callback == "on_failure":
         collector.respond_with(500)
@@ -485,7 +485,7 @@ def test_many_threads_tracking_at_once_deliver_every_event_exactly_once(
         ({"request_timeout": (1, 2, 3)}, "request_timeout", "(connect, read) tuple"),
         ({"request_timeout": "5"}, "request_timeout", "positive number of seconds"),
         ({"retry_policy": 3}, "retry_policy", "RetryPolicy or None"),
-        ({"max_batch_age": 0}, "max_age", "positive number of seconds"),
+        ({"max_batch_age": 0}, "max_batch_age", "positive number of seconds"),
     ],
 )
 def test_invalid_arguments_raise_configuration_error_naming_the_argument(

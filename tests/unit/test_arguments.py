@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from snowplow_tracker import arguments
+from snowplow_tracker.delivery.event_store import InMemoryEventStore
 from snowplow_tracker.errors import ConfigurationError
 
 
@@ -30,6 +33,14 @@ def message_of(check: Callable[..., None], value: Any, *extra: Any) -> str:
         (arguments.optional_string, 1, "a string or None"),
         (arguments.boolean, 1, "True or False"),
         (arguments.optional_callable, "f", "a callable or None"),
+        (arguments.positive_finite_seconds, math.inf, "a positive number of seconds"),
+        (arguments.positive_finite_seconds, 0, "a positive number of seconds"),
+        (arguments.optional_session, "s", "a requests.Session or None"),
+        (
+            arguments.optional_event_store,
+            [],
+            "an EventStore (add_event, get_events_batch, cleanup, size) or None",
+        ),
     ],
 )
 def test_a_rule_names_where_the_argument_the_expectation_and_the_value(
@@ -46,10 +57,19 @@ def test_a_rule_names_where_the_argument_the_expectation_and_the_value(
         arguments.optional_non_empty_string,
         arguments.optional_string,
         arguments.optional_callable,
+        arguments.optional_session,
+        arguments.optional_event_store,
     ],
 )
 def test_an_optional_rule_accepts_none(check: Callable[..., None]) -> None:
     check("Where", "arg", None)
+
+
+def test_the_object_rules_accept_their_objects() -> None:
+    with requests.Session() as session:
+        arguments.optional_session("Where", "session", session)
+    arguments.optional_event_store("Where", "event_store", InMemoryEventStore())
+    arguments.positive_finite_seconds("Where", "timeout", 0.5)
 
 
 def test_parametrised_rules_say_their_bounds() -> None:

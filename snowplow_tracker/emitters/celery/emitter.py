@@ -61,7 +61,6 @@ from ...delivery.credentials import mask_credentials
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
 from ...delivery.transport import Timeout
-from ...errors import ConfigurationError
 from ...protocol.wire import POST_PATH
 from ..base import BaseEmitter, encode_or_raise
 from .sending import (
@@ -123,10 +122,13 @@ def _import_celery() -> Any:
     try:
         import celery
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigurationError(
-            "CeleryEmitter needs the celery package: pip install snowplow-tracker[celery]"
-        ) from None
-    return celery
+        pass
+    else:
+        return celery
+    # Raised outside the except block, as before: the ImportError is not chained.
+    _args.refuse(  # pragma: no cover
+        "CeleryEmitter", "needs the celery package: pip install snowplow-tracker[celery]"
+    )
 
 
 def default_app() -> Any:
@@ -292,9 +294,9 @@ class CeleryEmitter(BaseEmitter):
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
         self.task_config: Dict[str, Any] = {
             "v": MESSAGE_VERSION,
-            "url": self.transport.post_url[: -len(POST_PATH)],
+            "url": self._post_url[: -len(POST_PATH)],
             "method": self.method,
-            "timeout": list(self.transport.timeout),
+            "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
         }
 

@@ -56,7 +56,6 @@ from ...delivery.memory import HeapWatermark, give_back_memory
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
 from ...delivery.transport import Timeout
-from ...errors import ConfigurationError
 from ...protocol.wire import PayloadDict, encode_event
 from ..base import (
     BaseEmitter,
@@ -372,9 +371,10 @@ class ProcessEmitter(BaseEmitter):
             ConfigurationError: The emitter sends by GET, which needs the event's fields.
         """
         if self.method != "post":
-            raise ConfigurationError(
-                f"{self._where}.input_encoded: needs method 'post', this emitter sends by "
-                f"{self.method!r}; pass the event dict to input() instead"
+            _args.refuse(
+                f"{self._where}.input_encoded",
+                f"needs method 'post', this emitter sends by {self.method!r}; pass the event "
+                "dict to input() instead",
             )
         self._enqueue(bytes(event))
 
