@@ -24,6 +24,9 @@ class Rule:
             with ``is not None``).
         ok: A cheap inline Python expression over ``{v}``, true when the value surely passes;
             the contracts function runs only when it is false. None: always run the function.
+            It may use the names of the compiler's namespace (``_is_str`` is
+            ``isinstance(x, str)``, ``_items_ok``...), and builtins such as ``all`` and
+            ``map`` (which loop in C, without a generator's frame).
         options: Extra keyword arguments passed to the contracts function.
         numeric: Whether values are numbers (chooses the fast ``str()`` encoding).
     """
@@ -71,9 +74,17 @@ UUID = Rule(
     "optional_uuid_string",
     ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
 )
-STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings")
+STRINGS = Rule(
+    "a list of strings",
+    "list_of_strings",
+    "optional_list_of_strings",
+    ok="({v}.__class__ is list and all(map(_is_str, {v})))",
+)
 NON_EMPTY_STRINGS = Rule(
-    "a non-empty list of strings", "list_of_strings", options=(("non_empty", True),)
+    "a non-empty list of strings",
+    "list_of_strings",
+    ok="({v}.__class__ is list and {v} and all(map(_is_str, {v})))",
+    options=(("non_empty", True),),
 )
 FORM_NODE_NAME = Rule(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
@@ -87,11 +98,18 @@ FORM_TYPE_ANY_CASE = Rule(
     options=(("ignore_case", True),),
 )
 FORM_ELEMENTS = Rule("a list of form element dicts", "form_elements", ok="_form_elements_ok({v})")
-SEARCH_FILTERS = Rule("a dict of strings to strings or booleans", "search_filters")
+SEARCH_FILTERS = Rule(
+    "a dict of strings to strings or booleans",
+    "search_filters",
+    ok=(
+        "({v}.__class__ is dict and all(map(_is_str, {v}))"
+        " and all(map(_is_str_or_bool_class, map(type, {v}.values()))))"
+    ),
+)
 SELF_DESCRIBING_JSON = Rule(
     "a SelfDescribingJson", "self_describing_json", ok="{v}.__class__ is _SDJ"
 )
-TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items")
+TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items", ok="_items_ok({v})")
 
 
 @dataclass(frozen=True)
