@@ -165,10 +165,27 @@ _NAMESPACE: Dict[str, Any] = {
     "_uuid_match": contracts.UUID_RE.match,
     "_NODE_NAMES": FORM_NODE_NAMES,
     "_FORM_TYPES": FORM_TYPES,
-    "_form_elements_ok": contracts.form_elements_ok,
-    "_is_str": str.__instancecheck__,  # isinstance(x, str), callable from map() without a frame
     "_items_ok": items_ok,
 }
+
+
+def _each_check(f: Field, call: str) -> List[str]:
+    """The inline loop checking a container argument (see :class:`~.description.Each`)."""
+    v, each = f.arg, f.rule.each
+    assert each is not None
+    bad = f"{v}.__class__ is not {each.container}" + (f" or not {v}" if each.non_empty else "")
+    lines = [
+        f"if {bad}:",
+        f"    {call}",
+        "else:",
+        f"    for {each.loop.format(v=v)}:",
+        f"        if not ({each.item_ok}):",
+        f"            {call}",
+        "            break",
+    ]
+    if f.optional:
+        return [f"if {v} is not None:"] + ["    " + line for line in lines]
+    return lines
 
 
 def _checks(kind: Kind, method: str) -> List[str]:
@@ -185,6 +202,10 @@ def _checks(kind: Kind, method: str) -> List[str]:
         v, rule = f.arg, f.rule
         extra = "".join(f", {k}={o!r}" for k, o in rule.options)
         call = "_c.{fn}(" + f"{m}, {v!r}, {v}{extra})"
+        if rule.each is not None:
+            fn = rule.optional_check or rule.check if f.optional else rule.check
+            out += _each_check(f, call.format(fn=fn))
+            continue
         ok = rule.ok.format(v=v) if rule.ok else None
         if not f.optional:
             if ok:
