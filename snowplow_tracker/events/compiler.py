@@ -271,7 +271,7 @@ def _datum(f: Field) -> List[str]:
     if enc == "data_lower":
         return [
             f"if {v} is not None:",
-            f"    data[{k}] = {v}.lower() if isinstance({v}, str) else {v}",
+            f"    data[{k}] = {v}.lower() if {v}.__class__ is str or isinstance({v}, str) else {v}",
         ]
     raise ValueError(f"unknown data encoding {enc!r}")  # pragma: no cover - table error
 
@@ -364,7 +364,11 @@ def _payload(kind: Kind, method: str) -> List[str]:
     # The unstruct_event envelope around the event (a SelfDescribingJson's dict, or the
     # kind's schema around its data): constant JSON but for the innermost value.
     if kind.event_arg:
-        lines = [f"_ej = {kind.event_arg}.to_json()"]
+        ev = kind.event_arg
+        lines = [
+            f"_ej = {{'schema': {ev}.schema, 'data': {ev}.data}} if {ev}.__class__ is _SDJ"
+            f" else {ev}.to_json()"
+        ]
         envelope: Dict[str, Any] = {"schema": UNSTRUCT_EVENT_SCHEMA, "data": 0}
         suffix, inner, full = b"}", "_ej", "{'schema': _UE, 'data': _ej}"
     else:
@@ -383,10 +387,12 @@ _CX_PREFIX = envelope_prefix({"schema": CONTEXT_SCHEMA, "data": 0}, b"}")
 
 
 def _context(method: str) -> List[str]:
-    # One entity (the common case) without the list comprehension's frame.
+    # One SelfDescribingJson (the common case): its dict built inline, without the list
+    # comprehension's frame and the to_json() call.
     entities = (
-        "_cl = [context[0].to_json()] if context.__class__ is list and len(context) == 1 "
-        "else [c.to_json() for c in context]"
+        "_cl = [{'schema': _e.schema, 'data': _e.data}] if context.__class__ is list"
+        " and len(context) == 1 and (_e := context[0]).__class__ is _SDJ"
+        " else [c.to_json() for c in context]"
     )
     field = _json_field(
         "_cl", "{'schema': _CX, 'data': _cl}", _CX_PREFIX, b"}", ("cx", "co"), "context", method
