@@ -5,7 +5,17 @@ function (as :mod:`dataclasses` generates ``__init__``): inline fast checks that
 :mod:`~snowplow_tracker.contracts` function only for values that may be wrong, the payload or
 event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
 ``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
-at call time, so a compiled ``track_*`` costs what hand-inlined code costs.
+at call time, so a compiled ``track_*`` costs what hand-inlined code costs, or less:
+
+* container arguments are checked by a loop in the method itself (:class:`.description.Each`);
+* the JSON envelopes (``unstruct_event`` around the event, the kind's schema around its data,
+  ``contexts`` around the entities) are constants of the code, as text and, but for the last
+  0 to 2 bytes, as base64: a call serialises only the inner value (see :func:`_json_field`);
+* event ids are made in batches (:func:`refill_event_ids`);
+* a transaction's item events are built inline, sharing the transaction's encoded context.
+
+``python -m perf.kinds_compare`` measures every kind against the hand-written methods before
+this compiler (commit ``e33736b^``), in the same run.
 
 Three shapes are generated from one description:
 
