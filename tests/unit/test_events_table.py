@@ -349,3 +349,11 @@ def test_a_forked_child_never_takes_the_event_ids_its_parent_made_in_advance() -
     os.waitpid(pid, 0)
     assert len(child) == 36 and child not in pooled
     assert compiler.new_event_id() in pooled
+
+
+def test_form_types_are_lower_case_as_the_compiled_type_check_assumes() -> None:
+    """FORM_TYPE_ANY_CASE's fast check accepts a value found in FORM_TYPES as given, before
+    lower-casing it: right only while every listed type is in lower case."""
+    from snowplow_tracker.constants import FORM_TYPES
+
+    assert all(t == t.lower() for t in FORM_TYPES)
