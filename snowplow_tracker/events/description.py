@@ -13,6 +13,31 @@ from typing import Any, Optional, Tuple
 
 
 @dataclass(frozen=True)
+class Each:
+    """The inline fast check of a container argument: its class, then a test of each item.
+
+    Compiled into a loop of the ``track_*`` code itself (no function call, no generator):
+    when the value is not exactly of class ``container`` (or is empty while ``non_empty``), or
+    an item fails ``item_ok``, the rule's contracts function runs and raises the precise error
+    (or accepts the value: a tuple, a ``str`` subclass...). So ``item_ok`` may refuse more than
+    the contract does, never less.
+
+    Attributes:
+        container: The exact class of the value, e.g. ``"list"``.
+        loop: The loop target and iterable, over ``{v}``, e.g. ``"_x in {v}"`` or
+            ``"_k, _x in {v}.items()"``.
+        item_ok: An expression true when the item surely passes, e.g. ``"_x.__class__ is str"``
+            (it may use the compiler's namespace and assignment expressions on ``_f``).
+        non_empty: Whether an empty container fails.
+    """
+
+    container: str
+    loop: str
+    item_ok: str
+    non_empty: bool = False
+
+
+@dataclass(frozen=True)
 class Rule:
     """A documented argument rule, checked while contracts are enabled.
 
@@ -24,6 +49,9 @@ class Rule:
             with ``is not None``).
         ok: A cheap inline Python expression over ``{v}``, true when the value surely passes;
             the contracts function runs only when it is false. None: always run the function.
+            It may use the names of the compiler's namespace (``_isfinite``,
+            ``_items_ok``...).
+        each: For containers, the inline fast check of :class:`Each` (instead of ``ok``).
         options: Extra keyword arguments passed to the contracts function.
         numeric: Whether values are numbers (chooses the fast ``str()`` encoding).
     """
@@ -34,6 +62,7 @@ class Rule:
     ok: Optional[str] = None
     options: Tuple[Tuple[str, Any], ...] = ()
     numeric: bool = False
+    each: Optional[Each] = None
 
 
 NON_EMPTY_STRING = Rule(
@@ -71,9 +100,13 @@ UUID = Rule(
     "optional_uuid_string",
     ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
 )
-STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings")
+_STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
+STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings", each=_STR_ITEMS)
 NON_EMPTY_STRINGS = Rule(
-    "a non-empty list of strings", "list_of_strings", options=(("non_empty", True),)
+    "a non-empty list of strings",
+    "list_of_strings",
+    options=(("non_empty", True),),
+    each=Each("list", "_x in {v}", "_x.__class__ is str", non_empty=True),
 )
 FORM_NODE_NAME = Rule(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
@@ -83,15 +116,39 @@ FORM_NODE_NAME = Rule(
 FORM_TYPE_ANY_CASE = Rule(
     "an HTML input type, in any letter case",
     "form_type",
-    ok="({v}.__class__ is str and {v}.lower() in _FORM_TYPES)",
+    # Most values are already in lower case (FORM_TYPES is): one set lookup, no lower() call.
+    ok="({v}.__class__ is str and ({v} in _FORM_TYPES or {v}.lower() in _FORM_TYPES))",
     options=(("ignore_case", True),),
 )
-FORM_ELEMENTS = Rule("a list of form element dicts", "form_elements", ok="_form_elements_ok({v})")
-SEARCH_FILTERS = Rule("a dict of strings to strings or booleans", "search_filters")
+FORM_ELEMENTS = Rule(
+    "a list of form element dicts",
+    "form_elements",
+    # What contracts.form_elements_ok accepts: "name", "value" and "nodeName" present (3 keys,
+    # plus "type" when given: no other key), a string name, a string or None value, a known
+    # node name, and a known type or None.
+    each=Each(
+        "list",
+        "_x in {v}",
+        "_x.__class__ is dict and 'value' in _x and len(_x) == 3 + ('type' in _x)"
+        " and _x.get('name').__class__ is str"
+        " and ((_f := _x['value']) is None or _f.__class__ is str)"
+        " and (_f := _x.get('nodeName')).__class__ is str and _f in _NODE_NAMES"
+        " and ((_f := _x.get('type')) is None or (_f.__class__ is str and _f in _FORM_TYPES))",
+    ),
+)
+SEARCH_FILTERS = Rule(
+    "a dict of strings to strings or booleans",
+    "search_filters",
+    each=Each(
+        "dict",
+        "_k, _x in {v}.items()",
+        "_k.__class__ is str and (_x.__class__ is str or _x.__class__ is bool)",
+    ),
+)
 SELF_DESCRIBING_JSON = Rule(
     "a SelfDescribingJson", "self_describing_json", ok="{v}.__class__ is _SDJ"
 )
-TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items")
+TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items", ok="_items_ok({v})")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import warnings
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -151,3 +154,206 @@ def test_the_inline_form_elements_check_never_accepts_what_the_contract_refuses(
             contracts.form_elements("m", "elements", elements)
         except ValidationError:
             pass
+
+
+class _Str(str):
+    """A str subclass: the contracts accept it, the inline fast checks leave it to them."""
+
+
+_ELEMENT = {"name": "n", "value": "v", "nodeName": "INPUT"}
+_ITEM = {"sku": "s", "price": 1.5, "quantity": 2}
+#: Values near the edges of the rules (accepted by some contracts, refused by others).
+SAMPLES: List[Any] = [
+    None,
+    "",
+    "x",
+    _Str("x"),
+    "INPUT",
+    "TEXT",
+    "text",
+    UUID_A,
+    0,
+    -1,
+    2**31,
+    1.5,
+    float("nan"),
+    True,
+    [],
+    ["a"],
+    ("a", "b"),
+    ["a", 1],
+    ["a", _Str("b")],
+    [None],
+    {},
+    {"k": "v"},
+    {"k": True},
+    {"k": 1},
+    {"k": None},
+    {1: "v"},
+    {_Str("k"): "v"},
+    [_ELEMENT],
+    (_ELEMENT,),
+    [dict(_ELEMENT, type="text")],
+    [dict(_ELEMENT, type=None)],
+    [dict(_ELEMENT, type="TEXT")],
+    [dict(_ELEMENT, value=None)],
+    [dict(_ELEMENT, value=3)],
+    [dict(_ELEMENT, extra=1)],
+    [{"name": "n", "nodeName": "INPUT"}],
+    [{"name": "n", "nodeName": "INPUT", "type": "text"}],
+    [dict(_ELEMENT, name=_Str("n"))],
+    [dict(_ELEMENT, nodeName="input")],
+    [dict(_ELEMENT, nodeName=["INPUT"])],
+    [_ITEM],
+    (_ITEM,),
+    [dict(_ITEM, name="w", category=None)],
+    [dict(_ITEM, quantity=1.0)],
+    [dict(_ITEM, price=float("inf"))],
+    [dict(_ITEM, sku="")],
+    [dict(_ITEM, order_id="o", currency="EUR")],
+    [dict(_ITEM, context=[EVENT])],
+    [dict(_ITEM, context=[])],
+    [dict(_ITEM, colour="red")],
+    EVENT,
+]
+
+
+def _refusal(call: Any) -> Any:
+    try:
+        call()
+    except ValidationError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize(("name", "arg"), _fields())
+def test_the_compiled_checks_refuse_exactly_what_the_contracts_refuse(name: str, arg: str) -> None:
+    """The inline fast checks (``Rule.ok``, ``Rule.each``) only skip the contract function:
+    for every sample value the method refuses with the contract's message, or accepts."""
+    from snowplow_tracker.events.compiler import check_argument
+
+    kind = BY_NAME[name]
+    field = kind.field(arg)
+    for value in SAMPLES:
+        if value is None and not field.optional:
+            continue
+        if value is None and arg in kind.require_one_of:
+            continue
+        expected = _refusal(lambda v=value: check_argument(kind.method, field, v))
+        kwargs = dict(VALID[name], **{arg: value})
+        got = _refusal(lambda kw=kwargs: getattr(Tracker(Capture()), f"track_{name}")(**kw))
+        assert got == expected, value
+
+
+@pytest.mark.parametrize("encode_base64", [True, False], ids=["base64", "plain"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.self_describing], ids=lambda k: k.name)
+def test_json_fields_are_the_whole_envelope_serialised_at_once(
+    kind: Any, encode_base64: bool
+) -> None:
+    """The compiled code serialises only the event data and the context entities, behind
+    constant envelope text (and base64): the result is the envelope encoded whole, for every
+    kind's schema (so every prefix length modulo 3), in both encodings, with non-ASCII text."""
+    from snowplow_tracker.constants import CONTEXT_SCHEMA, UNSTRUCT_EVENT_SCHEMA
+    from snowplow_tracker.payload import encode_json
+
+    entity = SelfDescribingJson("iglu:com.acme/c/jsonschema/1-0-0", {"é": "ü€😀", "n": [1, 2.5]})
+    capture = Capture()
+    tracker = Tracker(capture, encode_base64=encode_base64)
+    getattr(tracker, f"track_{kind.name}")(**VALID[kind.name], context=[entity, entity])
+    sent = capture.events[0]
+    ue, cx = ("ue_px", "cx") if encode_base64 else ("ue_pr", "co")
+    plain = Capture()
+    getattr(Tracker(plain, encode_base64=False), f"track_{kind.name}")(**VALID[kind.name])
+    envelope = json.loads(plain.events[0]["ue_pr"])
+    assert envelope["schema"] == UNSTRUCT_EVENT_SCHEMA
+    if kind.schema:
+        assert envelope["data"]["schema"] == kind.schema
+    assert sent[ue] == encode_json(envelope, encode_base64)
+    contexts = {"schema": CONTEXT_SCHEMA, "data": [entity.to_json(), entity.to_json()]}
+    assert sent[cx] == encode_json(contexts, encode_base64)
+
+
+@pytest.mark.parametrize("encode_base64", [True, False], ids=["base64", "plain"])
+def test_json_the_plain_dump_refuses_goes_through_json_bytes_whole(encode_base64: bool) -> None:
+    """Non-string keys, a json_encoder and huge integers: the fallback serialises the whole
+    envelope (json_bytes), for the event and for one or several context entities."""
+    from snowplow_tracker.constants import CONTEXT_SCHEMA, UNSTRUCT_EVENT_SCHEMA
+    from snowplow_tracker.payload import encode_json
+
+    def encoder(o: Any) -> Any:
+        return sorted(o) if isinstance(o, set) else str(o)
+
+    data = {1: "int key", "s": {3, 1, 2}, "big": 2**70}
+    event = SelfDescribingJson("iglu:com.acme/ev/jsonschema/1-0-0", data)
+    for entities in ([event], [event, EVENT]):
+        capture = Capture()
+        tracker = Tracker(capture, encode_base64=encode_base64, json_encoder=encoder)
+        tracker.track_self_describing_event(event, context=entities)
+        tracker.track_link_click("http://x/", element_classes=["a"], context=entities)
+        ue, cx = ("ue_px", "cx") if encode_base64 else ("ue_pr", "co")
+        sdj, link = capture.events
+        expected = {"schema": UNSTRUCT_EVENT_SCHEMA, "data": event.to_json()}
+        assert sdj[ue] == encode_json(expected, encode_base64, encoder)
+        contexts = {"schema": CONTEXT_SCHEMA, "data": [e.to_json() for e in entities]}
+        assert sdj[cx] == link[cx] == encode_json(contexts, encode_base64, encoder)
+
+
+def test_event_ids_are_made_in_batches_of_uuid4_strings() -> None:
+    """refill_event_ids formats getrandbits(128 * batch) as uuid.UUID would, version and
+    variant bits set; ids are then taken from the end of the pool."""
+    import random
+    import uuid
+
+    from snowplow_tracker.events import compiler
+
+    state = random.getstate()
+    try:
+        compiler._EVENT_IDS.clear()
+        random.seed(11)
+        first = compiler.new_event_id()
+        pooled = list(compiler._EVENT_IDS)
+        random.seed(11)
+        raw = random.getrandbits(128 * compiler.EVENT_ID_BATCH).to_bytes(
+            16 * compiler.EVENT_ID_BATCH, "big"
+        )
+    finally:
+        random.setstate(state)
+    expected = []
+    for i in range(compiler.EVENT_ID_BATCH):
+        b = bytearray(raw[16 * i : 16 * i + 16])
+        b[6] = b[6] & 0x0F | 0x40
+        b[8] = b[8] & 0x3F | 0x80
+        expected.append(str(uuid.UUID(bytes=bytes(b))))
+    assert [*pooled, first] == expected
+    assert compiler.new_event_id() == expected[-2]
+    assert all(uuid.UUID(e).version == 4 and e[19] in "89ab" for e in expected)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_takes_the_event_ids_its_parent_made_in_advance() -> None:
+    from snowplow_tracker.events import compiler
+
+    compiler.new_event_id()
+    pooled = set(compiler._EVENT_IDS)
+    assert pooled
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.write(write_fd, compiler.new_event_id().encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        child = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert len(child) == 36 and child not in pooled
+    assert compiler.new_event_id() in pooled
+
+
+def test_form_types_are_lower_case_as_the_compiled_type_check_assumes() -> None:
+    """FORM_TYPE_ANY_CASE's fast check accepts a value found in FORM_TYPES as given, before
+    lower-casing it: right only while every listed type is in lower case."""
+    from snowplow_tracker.constants import FORM_TYPES
+
+    assert all(t == t.lower() for t in FORM_TYPES)
