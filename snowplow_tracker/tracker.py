@@ -43,7 +43,7 @@ from typing import (
 from . import arguments as _args
 from ._version import TRACKER_VERSION
 from .events import table as _table
-from .events.compiler import bind_overrides, compile_function, new_event_id, track_method
+from .events.compiler import bind_overrides, new_event_id, track_method
 from .events.event import Event
 from .protocol import contracts as _contracts
 from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
@@ -57,7 +57,6 @@ _BUILD_PAYLOAD = Event.build_payload
 VERSION = TRACKER_VERSION
 
 # The unchecked ``e=ti`` fields of one transaction item (checked with the transaction).
-_item_pairs = compile_function(_table.ECOMMERCE_TRANSACTION_ITEM, "pairs", "")
 
 Context = Optional[Sequence[SelfDescribingJson]]
 Emitters = Union["EmitterLike", Sequence["EmitterLike"]]
@@ -383,67 +382,10 @@ class Tracker:
             "context",
         )
 
-    def _complete(
-        self,
-        p: PayloadDict,
-        ctx: Optional[str],
-        tstamp: Any,
-        event_subject: Optional[Subject],
-        dtm: str,
-    ) -> PayloadDict:
-        """Add contexts (already encoded), ttm, subject, eid, dtm and the constant fields."""
-        if ctx is not None:
-            p["cx" if self.encode_base64 else "co"] = ctx
-        if tstamp is not None:
-            p["ttm"] = str(int(tstamp))
-        if event_subject is None:
-            p.update(self._subject._pairs)
-        else:
-            p.update(event_subject.combine_subject(self._subject))
-        p["eid"] = new_event_id()
-        p["dtm"] = dtm
-        p.update(self._standard)
-        return p
-
     def _send(self, p: PayloadDict) -> None:
         for emitter in self.emitters:
             # Emitters of this library may offer a path that skips re-checking our own dicts.
             getattr(emitter, "_tracker_input", emitter.input)(p)
-
-    def _track_transaction(
-        self,
-        m: str,
-        p: PayloadDict,
-        items: Optional[Sequence[Mapping[str, Any]]],
-        order_id: Any,
-        currency: Any,
-        context: Context,
-        tstamp: Optional[float],
-        event_subject: Optional[Subject],
-    ) -> Tracker:
-        """Send a checked transaction ``p`` and one ``e=ti`` event per item, sharing ``dtm``."""
-        dtm = str(time.time_ns() // 1_000_000)
-        ctx = self._contexts(m, context) if context else None
-        events = [self._complete(p, ctx, tstamp, event_subject, dtm)]
-        for item in items or ():
-            item_p = _item_pairs(
-                order_id,
-                item.get("sku"),
-                item.get("price"),
-                item.get("quantity"),
-                item.get("name"),
-                item.get("category"),
-                currency,
-            )
-            item_context = item.get("context")
-            if item_context:
-                item_ctx: Optional[str] = self._contexts(m, [*(context or ()), *item_context])
-            else:
-                item_ctx = ctx
-            events.append(self._complete(item_p, item_ctx, tstamp, event_subject, dtm))
-        for event in events:
-            self._send(event)
-        return self
 
     # ------------------------------------------------------------------ page events
 

@@ -24,7 +24,8 @@ Three shapes are generated from one description:
 * ``"build"``: checks and builds the payload up to the subject (what 1.x's
   ``Event.build_payload`` returns); ``self`` is anything with ``encode_base64``,
   ``json_encoder`` and ``_subject`` (a Subject or None);
-* ``"pairs"``: the kind's own payload fields only, unchecked (transaction items).
+* ``"data"``: checks, then the self-describing event's data dict or the other kinds' payload
+  fields (what 1.x's event classes expose).
 """
 
 from __future__ import annotations
@@ -503,9 +504,8 @@ def source(
 
     Args:
         kind: The event description.
-        shape: ``"track"``, ``"build"``, ``"data"`` (checks, then the self-describing event's
-            data dict or the other kinds' payload fields) or ``"pairs"`` (see the module
-            docstring).
+        shape: ``"track"``, ``"build"`` or ``"data"`` (checks, then the self-describing event's
+            data dict or the other kinds' payload fields); see the module docstring.
         params: The parameter list's source, without ``self``.
         method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
         routed: For ``"track"``: ``"track"`` when the call goes to ``_route`` if the tracker's
@@ -519,9 +519,6 @@ def source(
         else:
             body = [*_checks(kind, method), *_payload(kind, method), "return p"]
         return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-    if shape == "pairs":
-        body = [*_payload(kind, method), "return p"]
-        return f"def {name}({', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
     body = _checks(kind, method) + _payload(kind, method)
     if shape == "track" and routed is not None:
         overridden = "_cls.track is not _TRACK"
@@ -559,13 +556,13 @@ def compile_function(
 
     Args:
         kind: The event description.
-        shape: ``"track"``, ``"build"``, ``"data"`` or ``"pairs"``.
+        shape: ``"track"``, ``"build"`` or ``"data"``.
         method: The name used in error messages.
         defaults: Default values by argument name; arguments without one are required.
         route: For ``"track"``: when to route (see :func:`source`) and the function called
             then, with the tracker and every argument.
     """
-    args = list(kind.args) if shape == "pairs" else [*kind.args, *COMMON_ARGS]
+    args = [*kind.args, *COMMON_ARGS]
     defaults = defaults if defaults is not None else {a: None for a in args}
     namespace = dict(_NAMESPACE)
     if route is not None:
