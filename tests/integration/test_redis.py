@@ -97,9 +97,7 @@ def draining(emitter: Any, url: str, **options: Any) -> Iterator[RedisWorker]:
 
 
 #: What the ``snowplow-redis-worker`` console script runs (setup.py's entry point).
-CONSOLE_ENTRY = (
-    "import sys; from snowplow_tracker.emitters.redis.cli import main; sys.exit(main())"
-)
+CONSOLE_ENTRY = "import sys; from snowplow_tracker.emitters.redis.cli import main; sys.exit(main())"
 
 
 class WorkerProcess:

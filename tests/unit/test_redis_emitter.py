@@ -14,8 +14,8 @@ import redis
 
 from snowplow_tracker import AsyncEmitter
 from snowplow_tracker.delivery.credentials import mask_credentials
-from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.cli import build_emitter, build_parser, main, parse_args
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 
@@ -70,7 +70,8 @@ def test_repr_and_errors_never_show_the_password() -> None:
         ({"max_buffered": -1}, "argument 'max_buffered' must be a positive integer, got -1"),
         (
             {"buffer_size": 10, "max_buffered": 5},
-            "argument 'max_buffered' (5) must be at least 'buffer_size' (10)",
+            "RedisEmitter: argument 'max_buffered' must be an integer of at least "
+            "'buffer_size' (10), got 5",
         ),
         ({"max_batch_age": 0}, "argument 'max_batch_age' must be a positive number"),
         ({"rdb": "localhost"}, "argument 'rdb' must be a redis.Redis client or None, got str"),
@@ -94,7 +95,11 @@ def test_redis_emitter_argument_errors(kwargs: Dict[str, Any], message: str) -> 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"emitter": object()}, "argument 'emitter' must have input() and flush() methods"),
+        (
+            {"emitter": object()},
+            "RedisWorker: argument 'emitter' must be an object with input() and flush() methods "
+            "(an Emitter, AsyncEmitter or ProcessEmitter), got object",
+        ),
         ({"key": ""}, "RedisWorker: argument 'key' must be a non-empty string"),
         ({"batch_size": 0}, "argument 'batch_size' must be a positive integer, got 0"),
         ({"batch_size": 2.5}, "argument 'batch_size' must be a positive integer, got 2.5"),
