@@ -6,28 +6,33 @@ exactly the bytes a POST request carries, so a worker can send them without re-s
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
 outage.**
-``track_*`` (``input``) encodes the event and appends its bytes to an in-memory queue. When the
-queue holds ``buffer_size`` events and the last push worked, ``track_*`` pushes them itself
-(``RPUSH``, up to 1,000 values per command, pipelined) through a copy of the client whose
-socket timeouts are ``push_timeout`` and that never retries: with the default
-``buffer_size=1`` an event is in Redis when ``track_*`` returns, as documented, while Redis
-answers. A push that fails or times out leaves its events queued; from then on ``track_*``
-only queues (no network I/O at all) and a background thread (``snowplow-redis-pusher``,
-started on first use) retries with a capped back-off (0.1 s doubling to 5 s), until a push
-works again. The same thread pushes partial buffers after ``max_batch_age`` and on
-:meth:`RedisEmitter.flush`. (Before, a hung Redis blocked every ``track_*`` for the 5 s socket
-timeout.) Pushing in the caller's thread, not only in the background, matters for a host that
-tracks in a CPU-bound loop: a background thread would wait for the GIL after each socket
-write. Delivery is at-least-once: a push that timed out may still be carried out by Redis, and
-its events are pushed again.
+``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
+:class:`~snowplow_tracker.delivery.batching.Batcher` (the buffer every emitter shares). When
+the batch is full (``buffer_size`` events) it moves to the queue of events to push, and if the
+last push worked ``track_*`` pushes them itself (``RPUSH``, up to 1,000 values per command,
+pipelined) through a copy of the client whose socket timeouts are ``push_timeout`` and that
+never retries: with the default ``buffer_size=1`` an event is in Redis when ``track_*``
+returns, as documented, while Redis answers. A push that fails or times out leaves its events
+queued; from then on ``track_*`` only queues (no network I/O at all) and a background thread
+(``snowplow-redis-pusher``, started on first use) retries with a capped back-off (0.1 s
+doubling to 5 s), until a push works again. The same thread pushes a partial batch once it is
+older than ``max_batch_age`` (the batcher's age rule), on :meth:`RedisEmitter.flush` and on the
+ticks of the shared flush timer (:meth:`RedisEmitter.set_flush_timer`). (Before, a hung Redis
+blocked every ``track_*`` for the 5 s socket timeout.) Pushing in the caller's thread, not only
+in the background, matters for a host that tracks in a CPU-bound loop: a background thread
+would wait for the GIL after each socket write. Delivery is at-least-once: a push that timed
+out may still be carried out by Redis, and its events are pushed again.
 
-Events are held compactly (their encoded bytes in large ``bytearray`` chunks, about their own
-size each) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
+Events waiting to be pushed are held compactly (their encoded bytes in large ``bytearray``
+chunks, about their own size each; a partial batch holds a ``bytes`` of its own size per
+event) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
 events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
 background thread retries. An event tracked when a bound is
 reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
-throttled rate. At interpreter exit (and on :meth:`RedisEmitter.close`) the emitter pushes what
-it holds for up to ``shutdown_timeout`` seconds; events still not stored then are counted as
+throttled rate. At interpreter exit (the exit handler of
+:mod:`snowplow_tracker.emitters.lifecycle`, shared by the in-host emitters) and on
+:meth:`RedisEmitter.close` the emitter pushes what it holds for up to ``shutdown_timeout``
+seconds; events still not stored then are counted as
 dropped, passed to ``on_failure`` and logged once, never silently lost.
 
 The ``redis`` package is imported only when the first event is pushed (or when a client is
@@ -271,7 +276,8 @@ class RedisEmitter:
 
     ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
     all while Redis is failing (see the module documentation). Thread-safe; survives
-    ``os.fork`` (a child starts with an empty queue and its own connections and thread).
+    ``os.fork`` (a child starts with an empty queue and its own connections and threads, the
+    flush timer running again if it ran: :mod:`snowplow_tracker.emitters.lifecycle`).
 
     Args:
         rdb: A ``redis.Redis`` (or ``StrictRedis``) client; by default one is created on first
@@ -285,7 +291,7 @@ class RedisEmitter:
             before ``track_*`` returns (while Redis answers); a few hundred is much cheaper
             per event.
         max_batch_age: Seconds a partial buffer may wait before it is pushed anyway; None to
-            push only on a full buffer, :meth:`flush` or exit. Default 1.0.
+            push only on a full buffer, :meth:`flush`, the flush timer or exit. Default 1.0.
         max_buffered: Bound of the events held in memory (queued or being pushed; default
             100,000); an event tracked beyond it is dropped and reported.
         max_queue_bytes: Bound of the bytes of events held in memory (default 64 MiB); an event
