@@ -309,6 +309,29 @@ def test_track_never_waits_on_a_hung_redis(own_redis: RedisServer) -> None:
     client.close()
 
 
+def test_track_waits_once_while_the_background_push_hangs(own_redis: RedisServer) -> None:
+    """The background thread's push (5 s socket timeout) hangs on a frozen Redis before any
+    push failed: the first caller with a backlog waits push_timeout for it, then callers only
+    queue (before, each full buffer waited push_timeout again: 9 x 0.5 s here)."""
+    emitter = RedisEmitter(url=own_redis.url, buffer_size=10, max_batch_age=None)
+    emitter.input(make_event(0))
+    assert emitter.flush(timeout=10) is True  # connected before the freeze
+    for i in range(1, 4):
+        emitter.input(make_event(i))
+    freeze(own_redis)
+    emitter.flush(is_async=True)  # the background thread pushes the partial buffer: it hangs
+    assert wait_until(lambda: emitter.stats().in_flight == 3, timeout=10)
+    returned, _ = finishes_within(
+        2.0, lambda: [emitter.input(make_event(i)) for i in range(4, 104)]
+    )
+    assert returned, "track waited on the hung background push more than once"
+    thaw(own_redis)
+    assert emitter.flush(timeout=15) is True
+    client = redis.Redis.from_url(own_redis.url)
+    assert first_seen(stored_eids(client)) == [make_event(i)["eid"] for i in range(104)]
+    client.close()
+
+
 def test_events_tracked_while_redis_is_dead_are_stored_once_it_is_back(
     own_redis: RedisServer,
 ) -> None:

@@ -462,17 +462,18 @@ class RedisEmitter:
         with cond:
             queue = self._queue
             batcher = self._batcher
+            batched = len(batcher)
             refused = (
                 self._closed
                 or self._batch_bytes + queue.nbytes + self._in_flight_bytes + size
                 > self.max_queue_bytes
-                or len(batcher) + queue.events + self._in_flight_events >= self.max_buffered
+                or batched + queue.events + self._in_flight_events >= self.max_buffered
             )
             if not refused:
                 # An event that will wait in the batcher is copied to a ``bytes`` of its own
                 # size (orjson's output sits in an allocation of 4 KB or more); one that fills
                 # the batch moves to the compact queue at once.
-                waits = len(batcher) + 1 < self.limits.buffer_size
+                waits = batched + 1 < self.limits.buffer_size
                 batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
                 self._batch_bytes += size
                 due = batcher.is_full()
@@ -505,12 +506,20 @@ class RedisEmitter:
         When another thread is pushing, it (or the background thread) takes these events next;
         but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
         (waiting frees the GIL for a background push that a CPU-bound caller would starve).
+        A push still in progress after that wait means Redis is slow or hung: until a push
+        works again, ``track_*`` only queues, so that callers wait once per outage, not once
+        per call while the background thread's push (5 s socket timeout) hangs.
 
         Args:
             backlog: Wait for a push in progress instead of leaving at once.
         """
         if backlog:
             acquired = self._push_lock.acquire(timeout=self.push_timeout)
+            if not acquired:
+                with self._cond:
+                    if self._push_lock.locked():  # not ended meanwhile (a success sets it)
+                        self._healthy = False
+                return
         else:
             acquired = self._push_lock.acquire(blocking=False)
         if not acquired:
