@@ -220,6 +220,37 @@ def test_a_forked_child_starts_empty_and_pushes_its_own_events(
     assert sorted(stored_eids(redis_client)) == ["child-000002", "parent-000001"]
 
 
+def test_a_forked_child_runs_the_flush_timer_again_and_it_pushes_partial_batches(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """The shared fork hook rebuilds the emitter in the child with its flush timer running:
+    a partial batch (no max_batch_age, no flush) is pushed by the timer alone."""
+    emitter = RedisEmitter(url=redis_server.url, key="timed", buffer_size=10, max_batch_age=None)
+    emitter.set_flush_timer(0.05)
+    emitter.input(make_event(1, "parent"))
+    assert wait_until(lambda: stored_eids(redis_client, "timed") == ["parent-000001"], timeout=10)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            if emitter.timer.is_active() and emitter.stats().queued == 0:
+                emitter.input(make_event(2, "child"))
+                client = redis.Redis.from_url(redis_server.url)
+                stored = wait_until(lambda: "child-000002" in stored_eids(client, "timed"), 10)
+                code = 0 if stored else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(stored_eids(redis_client, "timed")) == ["child-000002", "parent-000001"]
+    emitter.cancel_flush_timer()
+    assert not emitter.timer.is_active()
+    emitter.input(make_event(3, "parent"))
+    assert emitter.stats().queued == 1  # no timer, no age rule: it waits for a flush
+    assert emitter.close() is True
+    assert stored_eids(redis_client, "timed")[-1] == "parent-000003"
+
+
 def test_the_default_client_is_built_on_first_use_with_timeouts() -> None:
     port = free_port()
     emitter = RedisEmitter(url=f"redis://127.0.0.1:{port}/4")
@@ -275,6 +306,29 @@ def test_track_never_waits_on_a_hung_redis(own_redis: RedisServer) -> None:
     assert len(first_seen(stored)) == 21 and len(stored) <= 22
     stats = emitter.stats()
     assert (stats.sent, stats.dropped, stats.queued) == (21, 0, 0)
+    client.close()
+
+
+def test_track_waits_once_while_the_background_push_hangs(own_redis: RedisServer) -> None:
+    """The background thread's push (5 s socket timeout) hangs on a frozen Redis before any
+    push failed: the first caller with a backlog waits push_timeout for it, then callers only
+    queue (before, each full buffer waited push_timeout again: 9 x 0.5 s here)."""
+    emitter = RedisEmitter(url=own_redis.url, buffer_size=10, max_batch_age=None)
+    emitter.input(make_event(0))
+    assert emitter.flush(timeout=10) is True  # connected before the freeze
+    for i in range(1, 4):
+        emitter.input(make_event(i))
+    freeze(own_redis)
+    emitter.flush(is_async=True)  # the background thread pushes the partial buffer: it hangs
+    assert wait_until(lambda: emitter.stats().in_flight == 3, timeout=10)
+    returned, _ = finishes_within(
+        2.0, lambda: [emitter.input(make_event(i)) for i in range(4, 104)]
+    )
+    assert returned, "track waited on the hung background push more than once"
+    thaw(own_redis)
+    assert emitter.flush(timeout=15) is True
+    client = redis.Redis.from_url(own_redis.url)
+    assert first_seen(stored_eids(client)) == [make_event(i)["eid"] for i in range(104)]
     client.close()
 
 
@@ -352,6 +406,56 @@ def test_events_held_at_exit_with_redis_down_are_reported_and_logged_once(
     assert done.stdout.splitlines() == ["tracked", "on_failure 0 5"]
     reports = [line for line in done.stderr.splitlines() if "not stored" in line]
     assert len(reports) == 1 and "5 event(s)" in reports[0], done.stderr
+
+
+LIFECYCLE_SCRIPT = """
+import sys
+import redis
+from snowplow_tracker.emitters import lifecycle
+from snowplow_tracker.emitters.redis.emitter import RedisEmitter
+
+def event(i):
+    return {"e": "pv", "eid": f"lifecycle-{i:06d}", "url": "https://example.com/"}
+
+url = sys.argv[1]
+held = RedisEmitter(url=url, key="handler", buffer_size=10, max_batch_age=None)
+for i in range(3):
+    held.input(event(i))
+client = redis.Redis.from_url(url)
+print("before", client.llen("handler"), held.stats().queued, flush=True)
+lifecycle.close_all_at_exit()  # the shared handler, called as atexit will
+print("after", client.llen("handler"), held.stats().queued, flush=True)
+held.input(event(3))  # closed by the handler: dropped and reported
+print("dropped", held.stats().dropped, flush=True)
+at_exit = RedisEmitter(url=url, key="exit", buffer_size=10, max_batch_age=None)
+for i in range(2):
+    at_exit.input(event(i))
+print("tracked", client.llen("exit"), flush=True)
+"""
+
+
+def test_the_shared_exit_handler_pushes_what_the_emitter_holds(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """:func:`lifecycle.close_all_at_exit` (the one atexit handler of the in-host emitters)
+    pushes a RedisEmitter's partial batch and closes it; at the real interpreter exit it does
+    the same for an emitter still holding events."""
+    script = tmp_path / "lifecycle.py"
+    script.write_text(textwrap.dedent(LIFECYCLE_SCRIPT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script), redis_server.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["before 0 3", "after 3 0", "dropped 1", "tracked 0"]
+    assert stored_eids(redis_client, "handler") == [f"lifecycle-{i:06d}" for i in range(3)]
+    assert stored_eids(redis_client, "exit") == [f"lifecycle-{i:06d}" for i in range(2)]
+    assert "not stored" not in done.stderr
 
 
 # -- memory: compact and bounded in bytes ------------------------------------------------------

@@ -12,8 +12,10 @@ from typing import Any, Dict, List
 import pytest
 import redis
 
-from snowplow_tracker import AsyncEmitter
+from snowplow_tracker import AsyncEmitter, ProcessEmitter
+from snowplow_tracker.delivery.batching import Batcher, BatchLimits
 from snowplow_tracker.delivery.credentials import mask_credentials
+from snowplow_tracker.emitters.base import FlushTimer
 from snowplow_tracker.emitters.redis.cli import build_emitter, build_parser, main, parse_args
 from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker
@@ -70,7 +72,8 @@ def test_repr_and_errors_never_show_the_password() -> None:
         ({"max_buffered": -1}, "argument 'max_buffered' must be a positive integer, got -1"),
         (
             {"buffer_size": 10, "max_buffered": 5},
-            "argument 'max_buffered' (5) must be at least 'buffer_size' (10)",
+            "RedisEmitter: argument 'max_buffered' must be an integer of at least "
+            "'buffer_size' (10), got 5",
         ),
         ({"max_batch_age": 0}, "argument 'max_batch_age' must be a positive number"),
         ({"rdb": "localhost"}, "argument 'rdb' must be a redis.Redis client or None, got str"),
@@ -94,7 +97,11 @@ def test_redis_emitter_argument_errors(kwargs: Dict[str, Any], message: str) -> 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"emitter": object()}, "argument 'emitter' must have input() and flush() methods"),
+        (
+            {"emitter": object()},
+            "RedisWorker: argument 'emitter' must be an object with input() and flush() methods "
+            "(an Emitter, AsyncEmitter or ProcessEmitter), got object",
+        ),
         ({"key": ""}, "RedisWorker: argument 'key' must be a non-empty string"),
         ({"batch_size": 0}, "argument 'batch_size' must be a positive integer, got 0"),
         ({"batch_size": 2.5}, "argument 'batch_size' must be a positive integer, got 2.5"),
@@ -216,3 +223,93 @@ def test_redis_worker_max_unacked_defaults_to_four_takes() -> None:
     assert RedisWorker(AsyncEmitter("c.example"), batch_size=50).max_unacked == 200
     with pytest.raises(ConfigurationError, match="argument 'max_unacked' must be a positive"):
         RedisWorker(AsyncEmitter("c.example"), max_unacked=0)
+
+
+# -- the shared parts: lifecycle registry, batcher, flush timer ---------------------------------
+
+
+def test_redis_emitter_is_watched_by_the_shared_lifecycle_registry() -> None:
+    from snowplow_tracker.emitters import lifecycle
+    from snowplow_tracker.emitters.redis import emitter as module
+
+    emitter = RedisEmitter(url="redis://127.0.0.1:1/0")
+    try:
+        assert emitter in lifecycle._live and emitter._pid == os.getpid()
+        for own_registry in ("_live", "_close_all_at_exit", "_after_fork_in_child"):
+            assert not hasattr(module, own_registry)
+    finally:
+        assert emitter.close(timeout=0.1) is True
+
+
+def test_the_batch_rules_are_the_shared_batch_limits() -> None:
+    emitter = RedisEmitter(url="redis://127.0.0.1:1/0", buffer_size=3, max_batch_age=2)
+    assert emitter.limits == BatchLimits(method="post", buffer_size=3, max_age=2.0)
+    assert (emitter.buffer_size, emitter.max_batch_age) == (3, 2.0)
+    assert isinstance(emitter._batcher, Batcher) and emitter._batcher.limits is emitter.limits
+    emitter.close(timeout=0.1)
+
+
+def test_set_flush_timer_runs_the_shared_flush_timer() -> None:
+    emitter = RedisEmitter(url="redis://127.0.0.1:1/0")
+    assert isinstance(emitter.timer, FlushTimer) and not emitter.timer.is_active()
+    emitter.set_flush_timer(30)
+    assert emitter.timer.is_active() and emitter.timer.interval == 30
+    assert emitter.max_batch_age is None  # the timer replaces the age rule
+    emitter.cancel_flush_timer()
+    assert not emitter.timer.is_active()
+    emitter.set_flush_timer(30)
+    assert emitter.close(timeout=0.1) is True
+    assert not emitter.timer.is_active()  # close stops it
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf"), "1", True])
+def test_set_flush_timer_refuses_what_is_not_seconds(timeout: Any) -> None:
+    emitter = RedisEmitter(url="redis://127.0.0.1:1/0")
+    with pytest.raises(ConfigurationError) as info:
+        emitter.set_flush_timer(timeout)
+    assert str(info.value) == (
+        "RedisEmitter.set_flush_timer: argument 'timeout' must be a positive number of seconds, "
+        f"got {timeout!r}"
+    )
+    assert not emitter.timer.is_active()
+    emitter.close(timeout=0.1)
+
+
+def test_masked_urls_in_the_vocabulary_form() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RedisWorker(AsyncEmitter("c.example"), url=f"http://u:{SECRET}@h")
+    assert str(info.value) == (
+        "RedisWorker: argument 'url' must be a Redis URL such as 'redis://localhost:6379/0' "
+        "(schemes redis://, rediss://, unix://), got 'http://u:***@h'"
+    )
+    with pytest.raises(ConfigurationError, match=r"argument 'url' must be a Redis URL.*got 5$"):
+        RedisEmitter(url=5)  # type: ignore[arg-type]
+
+
+def test_the_worker_hands_stored_bytes_to_emitters_that_take_them() -> None:
+    """``input_encoded`` (ProcessEmitter's, POST) gets the stored bytes; an emitter without
+    it, or sending by GET, gets the checked event dict through ``input``."""
+    post = ProcessEmitter("c.example", method="post")
+    get = ProcessEmitter("c.example", method="get")
+    try:
+        assert RedisWorker(post)._raw_input() == post.input_encoded
+        assert RedisWorker(get)._raw_input() is None
+        assert RedisWorker(AsyncEmitter("c.example"))._raw_input() is None
+    finally:
+        post.close(timeout=1)
+        get.close(timeout=1)
+
+
+def test_worker_start_up_line_names_the_emitters_url_without_credentials() -> None:
+    """The worker logs where it sends: the emitter's URL (a ProcessEmitter has no transport)."""
+    from snowplow_tracker.emitters.redis.cli import _collector_url
+
+    emitter = ProcessEmitter("https://user:pw@collector.example.com", process_count=1)
+    try:
+        assert (
+            _collector_url(emitter, "fallback")
+            == "https://collector.example.com/com.snowplowanalytics.snowplow/tp2"
+        )
+    finally:
+        emitter.close(timeout=1)
+    assert _collector_url(object(), "collector.example.com") == "collector.example.com"

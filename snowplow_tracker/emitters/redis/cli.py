@@ -285,8 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _collector_url(emitter: Any, endpoint: str) -> str:
-    transport = getattr(emitter, "transport", None)
-    url = getattr(transport, "url", None)
+    """The URL the worker's emitter sends to (never with credentials), for the start-up log."""
+    url = getattr(emitter, "url", None)
     return url if isinstance(url, str) else endpoint
 
 

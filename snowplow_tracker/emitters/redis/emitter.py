@@ -6,28 +6,33 @@ exactly the bytes a POST request carries, so a worker can send them without re-s
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
 outage.**
-``track_*`` (``input``) encodes the event and appends its bytes to an in-memory queue. When the
-queue holds ``buffer_size`` events and the last push worked, ``track_*`` pushes them itself
-(``RPUSH``, up to 1,000 values per command, pipelined) through a copy of the client whose
-socket timeouts are ``push_timeout`` and that never retries: with the default
-``buffer_size=1`` an event is in Redis when ``track_*`` returns, as documented, while Redis
-answers. A push that fails or times out leaves its events queued; from then on ``track_*``
-only queues (no network I/O at all) and a background thread (``snowplow-redis-pusher``,
-started on first use) retries with a capped back-off (0.1 s doubling to 5 s), until a push
-works again. The same thread pushes partial buffers after ``max_batch_age`` and on
-:meth:`RedisEmitter.flush`. (Before, a hung Redis blocked every ``track_*`` for the 5 s socket
-timeout.) Pushing in the caller's thread, not only in the background, matters for a host that
-tracks in a CPU-bound loop: a background thread would wait for the GIL after each socket
-write. Delivery is at-least-once: a push that timed out may still be carried out by Redis, and
-its events are pushed again.
+``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
+:class:`~snowplow_tracker.delivery.batching.Batcher` (the buffer every emitter shares). When
+the batch is full (``buffer_size`` events) it moves to the queue of events to push, and if the
+last push worked ``track_*`` pushes them itself (``RPUSH``, up to 1,000 values per command,
+pipelined) through a copy of the client whose socket timeouts are ``push_timeout`` and that
+never retries: with the default ``buffer_size=1`` an event is in Redis when ``track_*``
+returns, as documented, while Redis answers. A push that fails or times out leaves its events
+queued; from then on ``track_*`` only queues (no network I/O at all) and a background thread
+(``snowplow-redis-pusher``, started on first use) retries with a capped back-off (0.1 s
+doubling to 5 s), until a push works again. The same thread pushes a partial batch once it is
+older than ``max_batch_age`` (the batcher's age rule), on :meth:`RedisEmitter.flush` and on the
+ticks of the shared flush timer (:meth:`RedisEmitter.set_flush_timer`). (Before, a hung Redis
+blocked every ``track_*`` for the 5 s socket timeout.) Pushing in the caller's thread, not only
+in the background, matters for a host that tracks in a CPU-bound loop: a background thread
+would wait for the GIL after each socket write. Delivery is at-least-once: a push that timed
+out may still be carried out by Redis, and its events are pushed again.
 
-Events are held compactly (their encoded bytes in large ``bytearray`` chunks, about their own
-size each) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
+Events waiting to be pushed are held compactly (their encoded bytes in large ``bytearray``
+chunks, about their own size each; a partial batch holds a ``bytes`` of its own size per
+event) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
 events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
 background thread retries. An event tracked when a bound is
 reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
-throttled rate. At interpreter exit (and on :meth:`RedisEmitter.close`) the emitter pushes what
-it holds for up to ``shutdown_timeout`` seconds; events still not stored then are counted as
+throttled rate. At interpreter exit (the exit handler of
+:mod:`snowplow_tracker.emitters.lifecycle`, shared by the in-host emitters) and on
+:meth:`RedisEmitter.close` the emitter pushes what it holds for up to ``shutdown_timeout``
+seconds; events still not stored then are counted as
 dropped, passed to ``on_failure`` and logged once, never silently lost.
 
 The ``redis`` package is imported only when the first event is pushed (or when a client is
@@ -51,21 +56,24 @@ Example:
 
 from __future__ import annotations
 
-import atexit
+import dataclasses
 import os
 import threading
 import time
 import weakref
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
+from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
+from ...delivery.batching import Batcher, BatchLimits
 from ...delivery.credentials import mask_credentials
 from ...delivery.event_chunks import Chunk, EventChunks
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
 from ...errors import ConfigurationError
 from ...protocol.wire import PayloadDict, decode_events
-from ..base import check_callback, encode_or_raise
+from .. import lifecycle
+from ..base import FlushTimer, encode_or_raise
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
@@ -93,20 +101,51 @@ DEFAULT_PUSH_TIMEOUT = 0.5
 BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
+def _is_redis_url(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(REDIS_URL_SCHEMES)
+
+
+#: The rules of this package's arguments that :mod:`snowplow_tracker.arguments` has no word for.
+redis_url = _args.Rule(
+    "a Redis URL such as 'redis://localhost:6379/0' (schemes redis://, rediss://, unix://)",
+    _is_redis_url,
+)
+redis_client_or_none = _args.Rule(
+    "a redis.Redis client", lambda v: callable(getattr(v, "pipeline", None))
+).or_none()
+#: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
+timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
+
+
 def check_redis_url(url: Any, where: str) -> str:
     """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
+
+    The value is shown in the message with its password masked.
 
     Args:
         url: What the user passed.
         where: The qualified name of the caller, for the error message.
     """
-    if not isinstance(url, str) or not url.strip().lower().startswith(REDIS_URL_SCHEMES):
-        shown = mask_credentials(url) if isinstance(url, str) else repr(url)
-        raise ConfigurationError(
-            f"{where}: argument 'url' must be a Redis URL such as 'redis://localhost:6379/0' "
-            f"(schemes redis://, rediss://, unix://), got {shown!r}"
-        )
-    return url.strip()
+    if not redis_url.ok(url):
+        shown = repr(mask_credentials(url)) if isinstance(url, str) else None
+        _args.fail(where, "url", redis_url.expected, url, shown=shown)
+    return str(url).strip()
+
+
+def check_redis_client(rdb: Any, url: Any, where: str) -> None:
+    """Check the ``rdb`` argument (a ``redis.Redis`` client or None; not with ``url``).
+
+    A wrong value is shown by its type: a client's ``repr`` may carry its connection details.
+
+    Args:
+        rdb: What the user passed as ``rdb``.
+        url: What the user passed as ``url``.
+        where: The qualified name of the caller, for the error message.
+    """
+    if not (rdb is None or redis_client_or_none.ok(rdb)):
+        _args.fail(where, "rdb", redis_client_or_none.expected, rdb, shown=type(rdb).__name__)
+    if rdb is not None and url is not None:
+        _args.refuse(where, "pass either 'rdb' or 'url', not both")
 
 
 def redis_client(
@@ -232,50 +271,13 @@ def _count(chunks: List[Chunk]) -> int:
     return sum(len(chunk) for chunk in chunks)
 
 
-_live: weakref.WeakSet[RedisEmitter] = weakref.WeakSet()
-_hooks_installed = False
-_hooks_lock = threading.Lock()
-
-
-def _close_all_at_exit() -> None:
-    for emitter in list(_live):
-        try:
-            emitter.close()
-        except Exception:
-            logger.debug("RedisEmitter: close at exit failed", exc_info=True)
-
-
-def _after_fork_in_child() -> None:
-    for emitter in list(_live):
-        emitter._reset_after_fork()
-
-
-def _install_hooks(emitter: RedisEmitter) -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        _live.add(emitter)
-        if not _hooks_installed:
-            atexit.register(_close_all_at_exit)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
-            _hooks_installed = True
-
-
-def _check_seconds(value: Any, name: str, where: str, *, optional: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        extra = " or None" if optional else ""
-        raise ConfigurationError(
-            f"{where}: argument '{name}' must be a positive number of seconds{extra}, got {value!r}"
-        )
-    return float(value)
-
-
 class RedisEmitter:
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
     ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
     all while Redis is failing (see the module documentation). Thread-safe; survives
-    ``os.fork`` (a child starts with an empty queue and its own connections and thread).
+    ``os.fork`` (a child starts with an empty queue and its own connections and threads, the
+    flush timer running again if it ran: :mod:`snowplow_tracker.emitters.lifecycle`).
 
     Args:
         rdb: A ``redis.Redis`` (or ``StrictRedis``) client; by default one is created on first
@@ -289,7 +291,7 @@ class RedisEmitter:
             before ``track_*`` returns (while Redis answers); a few hundred is much cheaper
             per event.
         max_batch_age: Seconds a partial buffer may wait before it is pushed anyway; None to
-            push only on a full buffer, :meth:`flush` or exit. Default 1.0.
+            push only on a full buffer, :meth:`flush`, the flush timer or exit. Default 1.0.
         max_buffered: Bound of the events held in memory (queued or being pushed; default
             100,000); an event tracked beyond it is dropped and reported.
         max_queue_bytes: Bound of the bytes of events held in memory (default 64 MiB); an event
@@ -326,65 +328,71 @@ class RedisEmitter:
         on_failure: Optional[FailureCallback] = None,
     ) -> None:
         where = self._where
-        if rdb is not None and not callable(getattr(rdb, "pipeline", None)):
-            raise ConfigurationError(
-                f"{where}: argument 'rdb' must be a redis.Redis client or None, got "
-                f"{type(rdb).__name__}"
-            )
-        if rdb is not None and url is not None:
-            raise ConfigurationError(f"{where}: pass either 'rdb' or 'url', not both")
+        check_redis_client(rdb, url, where)
         self.url = None if url is None else check_redis_url(url, where)
-        if not isinstance(key, str) or not key:
-            raise ConfigurationError(
-                f"{where}: argument 'key' must be a non-empty string, got {key!r}"
-            )
-        for name, value in (
-            ("buffer_size", buffer_size),
-            ("max_buffered", max_buffered),
-            ("max_queue_bytes", max_queue_bytes),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(
-                    f"{where}: argument '{name}' must be a positive integer, got {value!r}"
-                )
+        _args.non_empty_string(where, "key", key)
+        _args.positive_integer(where, "buffer_size", buffer_size)
+        _args.positive_integer(where, "max_buffered", max_buffered)
+        _args.positive_integer(where, "max_queue_bytes", max_queue_bytes)
         if max_buffered < buffer_size:
-            raise ConfigurationError(
-                f"{where}: argument 'max_buffered' ({max_buffered}) must be at least "
-                f"'buffer_size' ({buffer_size})"
+            _args.fail(
+                where,
+                "max_buffered",
+                f"an integer of at least 'buffer_size' ({buffer_size})",
+                max_buffered,
             )
+        _args.optional_positive_seconds(where, "max_batch_age", max_batch_age)
+        _args.positive_seconds(where, "shutdown_timeout", shutdown_timeout)
+        _args.positive_seconds(where, "push_timeout", push_timeout)
+        _args.optional_callable(where, "on_success", on_success)
+        _args.optional_callable(where, "on_failure", on_failure)
         self.key = key
-        self.buffer_size = buffer_size
-        self.max_batch_age: Optional[float] = (
-            None
-            if max_batch_age is None
-            else _check_seconds(max_batch_age, "max_batch_age", where, optional=True)
-        )
+        #: When a batch is full (``buffer_size``) or old enough (``max_batch_age``) to push.
+        self.limits = BatchLimits.create("post", buffer_size, None, max_batch_age, where=where)
         self.max_buffered = max_buffered
         self.max_queue_bytes = max_queue_bytes
-        self.shutdown_timeout = _check_seconds(shutdown_timeout, "shutdown_timeout", where)
-        self.push_timeout = _check_seconds(push_timeout, "push_timeout", where)
-        self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
-        self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
+        self.shutdown_timeout = float(shutdown_timeout)
+        self.push_timeout = float(push_timeout)
+        self.on_success: Optional[SuccessCallback] = on_success
+        self.on_failure: Optional[FailureCallback] = on_failure
         self._rdb = rdb
         self._client_lock = threading.Lock()
         # Throttled per emitter: one emitter's outage never hides another's.
         self._push_log = ThrottledLog()
         self._drop_log = ThrottledLog()
         self._callback_log = ThrottledLog()
+        #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
+        self.timer = FlushTimer()
         self._init_state()
-        _install_hooks(self)
+        lifecycle.watch(self)
+
+    @property
+    def buffer_size(self) -> int:
+        """Events in a full batch: it is pushed at once."""
+        return self.limits.buffer_size
+
+    @property
+    def max_batch_age(self) -> Optional[float]:
+        """Seconds a partial batch may wait before it is pushed, or None."""
+        return self.limits.max_age
 
     def _init_state(self) -> None:
+        """Create what belongs to one process: locks, buffers, counters (again after fork)."""
+        self._pid = os.getpid()
         self._counters = Counters()
         self._cond = threading.Condition(threading.Lock())
+        # Events arrive in the batcher, which says when they make a batch to push (full, or
+        # old enough); a batch then moves to the queue of events to push, compact and
+        # bounded, where failed pushes are put back.
+        self._batcher = Batcher(self.limits)
+        self._batch_bytes = 0  # the encoded bytes of the events in the batcher
         self._queue = EventChunks(RPUSH_CHUNK)
         self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
         self._in_flight_events = 0
         self._in_flight_bytes = 0
-        self._oldest = 0.0  # monotonic time the queue became non-empty
         self._attempt = 0  # failed pushes in a row
         self._retry_at = 0.0  # no push before this monotonic time (back-off)
-        self._flush_wanted = False  # push now, whatever the buffer's size or age
+        self._flush_wanted = False  # push now, whatever the batch's size or age
         self._done = 0  # events whose fate is known (pushed or dropped), for flush barriers
         self._tracked = 0  # events queued so far, for flush barriers
         self._failures = 0  # failed pushes so far, for flush
@@ -395,13 +403,20 @@ class RedisEmitter:
         self._inline: Any = None  # the bounded client of track_*'s pushes; False: none
         self._closed = False
 
-    def _reset_after_fork(self) -> None:
-        # The parent still holds (and will push) the queued events: the child starts empty.
-        # redis-py's connection pool notices the new pid by itself. Locks (the counters' too)
-        # may have been held by another thread at the fork, and the pusher thread does not
-        # exist in the child: make new ones.
+    def _rebuild_in_child(self) -> None:
+        """After ``os.fork()``, in the child (:mod:`~snowplow_tracker.emitters.lifecycle`).
+
+        The parent still holds (and will push) the queued events: the child starts empty.
+        redis-py's connection pool notices the new pid by itself. Locks (the counters' too)
+        may have been held by another thread at the fork, and the pusher and flush timer
+        threads do not exist in the child: make new ones (the timer runs again if it ran).
+        """
+        interval = self.timer.interval
         self._client_lock = threading.Lock()
         self._init_state()
+        self.timer = FlushTimer()
+        if interval is not None:
+            self.set_flush_timer(interval)
 
     def __repr__(self) -> str:
         target = describe_target(self.url, self._rdb)
@@ -446,19 +461,27 @@ class RedisEmitter:
         cond = self._cond
         with cond:
             queue = self._queue
+            batcher = self._batcher
+            batched = len(batcher)
             refused = (
                 self._closed
-                or queue.nbytes + self._in_flight_bytes + size > self.max_queue_bytes
-                or queue.events + self._in_flight_events >= self.max_buffered
+                or self._batch_bytes + queue.nbytes + self._in_flight_bytes + size
+                > self.max_queue_bytes
+                or batched + queue.events + self._in_flight_events >= self.max_buffered
             )
             if not refused:
-                if not queue.events:
-                    self._oldest = time.monotonic()
-                queue.append(event)
+                # An event that will wait in the batcher is copied to a ``bytes`` of its own
+                # size (orjson's output sits in an allocation of 4 KB or more); one that fills
+                # the batch moves to the compact queue at once.
+                waits = batched + 1 < self.limits.buffer_size
+                batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
+                self._batch_bytes += size
+                due = batcher.is_full()
                 self._tracked += 1
-                due = queue.events >= self.buffer_size
+                if due:
+                    self._queue_batch_locked()
                 inline = due and self._healthy and self._inline is not False
-                backlog = queue.events >= 2 * self.buffer_size
+                backlog = queue.events >= 2 * self.limits.buffer_size
                 if self._pusher is None:
                     self._start_pusher()
                 elif due and not inline and self._pusher_idle:
@@ -470,18 +493,33 @@ class RedisEmitter:
         elif inline:
             self._push_inline(backlog)
 
+    def _queue_batch_locked(self) -> None:
+        """With the lock held: move the batcher's events to the queue of events to push."""
+        queue = self._queue
+        for event in self._batcher.drain():
+            queue.append(event)
+        self._batch_bytes = 0
+
     def _push_inline(self, backlog: bool) -> None:
         """Push the queue from the caller's thread.
 
         When another thread is pushing, it (or the background thread) takes these events next;
         but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
         (waiting frees the GIL for a background push that a CPU-bound caller would starve).
+        A push still in progress after that wait means Redis is slow or hung: until a push
+        works again, ``track_*`` only queues, so that callers wait once per outage, not once
+        per call while the background thread's push (5 s socket timeout) hangs.
 
         Args:
             backlog: Wait for a push in progress instead of leaving at once.
         """
         if backlog:
             acquired = self._push_lock.acquire(timeout=self.push_timeout)
+            if not acquired:
+                with self._cond:
+                    if self._push_lock.locked():  # not ended meanwhile (a success sets it)
+                        self._healthy = False
+                return
         else:
             acquired = self._push_lock.acquire(blocking=False)
         if not acquired:
@@ -547,30 +585,52 @@ class RedisEmitter:
             return self._done >= target
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
-        """Push a partial buffer at most ``timeout`` seconds after its first event arrived.
+        """Push what is held every ``timeout`` seconds, from the shared flush timer thread.
 
-        Same as constructing the emitter with ``max_batch_age=timeout``.
+        A partial buffer is then pushed at most ``timeout`` seconds after its first event
+        arrived: the timer replaces ``max_batch_age`` (set to None). While Redis fails, the
+        timer's pushes wait for the back-off, as the others do.
 
         Args:
-            timeout: Seconds; a positive number.
-            flush_now: Push the buffer at once as well (without waiting for it).
+            timeout: Seconds between pushes; a positive number.
+            flush_now: Push what is held at once as well (without waiting for it).
         """
-        self.max_batch_age = _check_seconds(timeout, "timeout", f"{self._where}.set_flush_timer")
-        with self._cond:
-            self._wake_locked()
+        timer_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
+        self.timer.cancel(5.0)
+        self._set_max_age(None)
         if flush_now:
             self.flush(is_async=True)
+        self.timer.start(float(timeout), self._push_on_timer)
 
-    def cancel_flush_timer(self) -> None:
-        """Stop pushing partial buffers on a timer (a full buffer is still pushed)."""
+    def cancel_flush_timer(self, timeout: float = 5.0) -> None:
+        """Stop pushing partial buffers on a timer (the flush timer and ``max_batch_age``);
+        a full buffer is still pushed.
+
+        Args:
+            timeout: Seconds to wait at most for a push request the timer is making to end.
+        """
+        self.timer.cancel(timeout)
+        self._set_max_age(None)
+
+    def _set_max_age(self, max_age: Optional[float]) -> None:
         with self._cond:
-            self.max_batch_age = None
+            self.limits = dataclasses.replace(self.limits, max_age=max_age)
+            self._batcher.limits = self.limits
+
+    def _push_on_timer(self) -> None:
+        """The flush timer's action: have the background thread push what is held (after the
+        back-off, if Redis is failing)."""
+        with self._cond:
+            if len(self._batcher) or self._queue.events:
+                self._flush_wanted = True
+                self._wake_locked()
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Push what is held, stop the background thread; events tracked later are dropped.
 
-        Runs at interpreter exit too. Events not stored in Redis when the time is up are
-        counted in ``stats().dropped``, passed to ``on_failure`` and logged once.
+        Runs at interpreter exit too (:mod:`~snowplow_tracker.emitters.lifecycle`). Events not
+        stored in Redis when the time is up are counted in ``stats().dropped``, passed to
+        ``on_failure`` and logged once.
 
         Args:
             timeout: Seconds allowed (default: ``shutdown_timeout``, 5 s unless configured).
@@ -579,12 +639,34 @@ class RedisEmitter:
             Whether everything held was pushed.
         """
         wait = self.shutdown_timeout if timeout is None else max(0.0, float(timeout))
-        deadline = time.monotonic() + wait
+        return self._shutdown(wait, "close")
+
+    def _begin_exit(self) -> None:
+        """At interpreter exit, before any emitter is waited on: start pushing what is held."""
+        with self._cond:
+            self._start_final_push_locked()
+
+    def _start_final_push_locked(self) -> None:
+        self._flush_wanted = True
+        self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
+        self._retry_at = 0.0
+        self._wake_locked()
+
+    def _shutdown(self, timeout: float, when: str) -> bool:
+        """Push what is held within ``timeout`` seconds, then stop; report what is left.
+
+        Args:
+            timeout: Seconds allowed.
+            when: ``"close"`` or ``"exit"``, for the log.
+
+        Returns:
+            Whether everything held was pushed.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.timer.cancel(max(0.0, timeout))
         cond = self._cond
         with cond:
-            self._flush_wanted = True
-            self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
-            self._retry_at = 0.0
+            self._start_final_push_locked()
             while self._done < self._tracked and not self._closed:
                 self._wake_locked()
                 remaining = deadline - time.monotonic()
@@ -592,6 +674,7 @@ class RedisEmitter:
                     break
                 cond.wait(min(remaining, 0.1))
             self._closed = True
+            self._queue_batch_locked()
             left = self._queue.take(len(self._queue) + 1)
             if self._in_flight is not None:  # a push still hanging: give up on it
                 left[:0] = self._in_flight
@@ -607,8 +690,9 @@ class RedisEmitter:
         events = [event for chunk in left for event in chunk.events()]
         self._counters.add(dropped=len(events))
         logger.error(
-            "RedisEmitter: closing with Redis list %r unreachable: %d event(s) not stored, "
+            "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
+            when,
             self.key,
             len(events),
         )
@@ -622,9 +706,9 @@ class RedisEmitter:
         events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
         with self._cond:
-            queued = self._queue.events
+            queued = len(self._batcher) + self._queue.events
             in_flight = self._in_flight_events
-            nbytes = self._queue.nbytes + self._in_flight_bytes
+            nbytes = self._batch_bytes + self._queue.nbytes + self._in_flight_bytes
             alive = int(self._pusher is not None and self._pusher.is_alive())
         return self._counters.snapshot(
             queued=queued, in_flight=in_flight, queued_bytes=nbytes, senders_alive=alive
@@ -636,7 +720,7 @@ class RedisEmitter:
         if self._closed:
             return
         if self._pusher is None:
-            if self._queue.events:
+            if self._queue.events or len(self._batcher):
                 self._start_pusher()
         else:
             self._pusher_idle = False
@@ -655,22 +739,28 @@ class RedisEmitter:
         thread.start()
 
     def _due(self) -> Optional[float]:
-        """With the lock held: 0 to push now, else seconds to sleep (None: stop)."""
+        """With the lock held: 0 to push now, else seconds to sleep (None: stop).
+
+        The batcher says when its events make a batch (full, or older than
+        ``max_batch_age``; any size on :meth:`flush`): they then move to the queue, and
+        whatever the queue holds is pushed, after the back-off if the last push failed.
+        """
         if self._closed or self._pusher is not threading.current_thread():
             return None
         queue = self._queue
-        if not queue.events:
+        batcher = self._batcher
+        if not queue.events and not len(batcher):
             self._flush_wanted = False
             return 1.0
         now = time.monotonic()
         if now < self._retry_at:
             return self._retry_at - now
-        max_age = self.max_batch_age
-        if self._flush_wanted or queue.events >= self.buffer_size:
+        if self._flush_wanted or batcher.is_full() or batcher.is_stale(now):
+            self._queue_batch_locked()
+        if queue.events:
             return 0.0
-        if max_age is None:
-            return 1.0
-        return max(0.0, self._oldest + max_age - now)
+        wait = batcher.time_to_stale(now)
+        return 1.0 if wait is None else wait
 
     def _take_locked(self) -> List[Chunk]:
         """With the lock held: take the chunks of the next push (marked in flight)."""
@@ -680,8 +770,6 @@ class RedisEmitter:
         self._in_flight = chunks
         self._in_flight_events = _count(chunks)
         self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
-        if self._queue.events:
-            self._oldest = time.monotonic()
         return chunks
 
     def _push_due(self) -> None:
@@ -732,8 +820,6 @@ class RedisEmitter:
                 self._attempt += 1
                 self._failures += 1
                 self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
-                if not self._queue.events:
-                    self._oldest = time.monotonic()
                 self._queue.put_back(failed)
                 self._wake_locked()  # the background thread retries after the back-off
             else:

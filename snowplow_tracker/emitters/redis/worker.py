@@ -64,13 +64,14 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Union
 
 import orjson
 
+from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.credentials import mask_credentials
-from ...errors import ConfigurationError
 from ...protocol.wire import encode_event
 from .emitter import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_SOCKET_TIMEOUT,
+    check_redis_client,
     check_redis_url,
     describe_target,
     is_redis_error,
@@ -143,16 +144,20 @@ class _Take:
     dead: List[bytes] = field(default_factory=list)
 
 
-def _positive(value: Any, name: str, where: str, *, integer: bool = False) -> Any:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (integer and not isinstance(value, int))
-        or value <= 0
-    ):
-        what = "a positive integer" if integer else "a positive number of seconds"
-        raise ConfigurationError(f"{where}: argument '{name}' must be {what}, got {value!r}")
-    return value
+def _can_send(value: Any) -> bool:
+    return callable(getattr(value, "input", None)) and callable(getattr(value, "flush", None))
+
+
+def _is_worker_id(value: Any) -> bool:
+    return isinstance(value, str) and value != "" and not any(c.isspace() for c in value)
+
+
+#: The rules of the worker's arguments that :mod:`snowplow_tracker.arguments` has no word for.
+sending_emitter = _args.Rule(
+    "an object with input() and flush() methods (an Emitter, AsyncEmitter or ProcessEmitter)",
+    _can_send,
+)
+worker_id_rule = _args.Rule("a non-empty string without spaces", _is_worker_id)
 
 
 class RedisWorker:
@@ -206,42 +211,32 @@ class RedisWorker:
         max_unacked: Optional[int] = None,
     ) -> None:
         where = self._where
-        if not callable(getattr(emitter, "input", None)) or not callable(
-            getattr(emitter, "flush", None)
-        ):
-            raise ConfigurationError(
-                f"{where}: argument 'emitter' must have input() and flush() methods (an "
-                f"Emitter, AsyncEmitter or ProcessEmitter), got {type(emitter).__name__}"
+        if not sending_emitter.ok(emitter):
+            _args.fail(
+                where, "emitter", sending_emitter.expected, emitter, shown=type(emitter).__name__
             )
         if key is None:  # the 0.7 documentation's default
             key = "snowplow"
-        if not isinstance(key, str) or not key:
-            raise ConfigurationError(
-                f"{where}: argument 'key' must be a non-empty string, got {key!r}"
-            )
-        if rdb is not None and not callable(getattr(rdb, "pipeline", None)):
-            raise ConfigurationError(
-                f"{where}: argument 'rdb' must be a redis.Redis client or None, got "
-                f"{type(rdb).__name__}"
-            )
-        if rdb is not None and url is not None:
-            raise ConfigurationError(f"{where}: pass either 'rdb' or 'url', not both")
+        _args.non_empty_string(where, "key", key)
+        check_redis_client(rdb, url, where)
         self.url = None if url is None else check_redis_url(url, where)
-        self.batch_size: int = _positive(batch_size, "batch_size", where, integer=True)
-        self.block_timeout = float(_positive(block_timeout, "block_timeout", where))
-        self.heartbeat_ttl = float(_positive(heartbeat_ttl, "heartbeat_ttl", where))
-        self.flush_timeout = float(_positive(flush_timeout, "flush_timeout", where))
-        self.shutdown_timeout = float(_positive(shutdown_timeout, "shutdown_timeout", where))
+        _args.positive_integer(where, "batch_size", batch_size)
+        _args.positive_seconds(where, "block_timeout", block_timeout)
+        _args.positive_seconds(where, "heartbeat_ttl", heartbeat_ttl)
+        _args.positive_seconds(where, "flush_timeout", flush_timeout)
+        _args.positive_seconds(where, "shutdown_timeout", shutdown_timeout)
         if max_unacked is None:
-            max_unacked = 4 * self.batch_size
-        self.max_unacked: int = _positive(max_unacked, "max_unacked", where, integer=True)
+            max_unacked = 4 * batch_size
+        _args.positive_integer(where, "max_unacked", max_unacked)
         if worker_id is None:
             worker_id = default_worker_id()
-        if not isinstance(worker_id, str) or not worker_id or any(c.isspace() for c in worker_id):
-            raise ConfigurationError(
-                f"{where}: argument 'worker_id' must be a non-empty string without spaces, "
-                f"got {worker_id!r}"
-            )
+        worker_id_rule(where, "worker_id", worker_id)
+        self.batch_size: int = batch_size
+        self.block_timeout = float(block_timeout)
+        self.heartbeat_ttl = float(heartbeat_ttl)
+        self.flush_timeout = float(flush_timeout)
+        self.shutdown_timeout = float(shutdown_timeout)
+        self.max_unacked: int = max_unacked
         self.emitter = emitter
         self.key = key
         self.worker_id = worker_id
