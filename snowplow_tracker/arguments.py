@@ -1,8 +1,7 @@
 """One vocabulary for constructor and configuration arguments.
 
 These checks always run (whatever :func:`~snowplow_tracker.protocol.contracts.disable_contracts`
-says:
-a misconfigured tracker is a bug found once, not a per-event cost) and raise
+says: a misconfigured tracker is a bug found once, not a per-event cost) and raise
 :class:`~snowplow_tracker.errors.ConfigurationError` with the message form of the ``track_*``
 checks, naming the place, the argument, the expectation and the value::
 

@@ -4,8 +4,7 @@ Besides 1.x's fields, :attr:`EmitterConfiguration.emitter` chooses the kind of e
 ``"sync"`` (:class:`~snowplow_tracker.emitters.Emitter`, 1.x's choice), ``"async"``
 (:class:`~snowplow_tracker.emitters.AsyncEmitter`) or ``"process"``
 (:class:`~snowplow_tracker.emitters.process.emitter.ProcessEmitter`), and :attr:`options` passes
-that
-emitter's own arguments (``process_count``, ``thread_count``...).
+that emitter's own arguments (``process_count``, ``thread_count``...).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Batching rules shared by every emitter: ``buffer_size``, ``byte_limit`` and batch age.
 
 A :class:`Batcher` collects encoded events (see :mod:`snowplow_tracker.protocol.wire`) and hands
-back a
-batch as soon as one of the limits is reached. It is not thread-safe; its owner locks.
+back a batch as soon as one of the limits is reached. It is not thread-safe; its owner locks.
 """
 
 from __future__ import annotations

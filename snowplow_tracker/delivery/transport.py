@@ -2,8 +2,8 @@
 
 :class:`HttpTransport` turns a batch of encoded events into requests (built by
 :mod:`snowplow_tracker.protocol.wire`) and reports which events the collector accepted.
-:func:`deliver`
-adds the retry loop of a :class:`~snowplow_tracker.delivery.retry.RetryPolicy` around it.
+:func:`deliver` adds the retry loop of a :class:`~snowplow_tracker.delivery.retry.RetryPolicy`
+around it.
 """
 
 from __future__ import annotations

@@ -14,10 +14,11 @@ Example:
     >>> t = Tracker(e, app_id="shop")
     >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
 
-Lifecycle: both emitters deliver what they still hold when the interpreter exits (an ``atexit``
-handler, bounded by ``shutdown_timeout``), and after ``os.fork()`` the child gets a fresh, empty
-emitter (new locks, queue, sending threads, flush timer and connections) while the parent keeps
-sending what it had; see :func:`_close_all_at_exit` and :func:`_rebuild_all_in_child`.
+Lifecycle: the emitters that hold events in this process (``Emitter``, ``AsyncEmitter``,
+``RedisEmitter``) deliver them when the interpreter exits (an ``atexit`` handler, bounded by
+``shutdown_timeout``), and after ``os.fork()`` the child gets a fresh, empty emitter (new locks,
+queue, sending threads, flush timer and connections) while the parent keeps sending what it had;
+see :mod:`.lifecycle`.
 """
 
 from __future__ import annotations

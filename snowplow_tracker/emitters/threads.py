@@ -1,4 +1,16 @@
-"""``AsyncEmitter``: sends from a pool of threads in the host process."""
+"""``AsyncEmitter``: sends from a pool of threads in the host process.
+
+Its parts: the shared :class:`~snowplow_tracker.delivery.batching.Batcher` (through
+:class:`~.sync.Emitter`), a queue of batches held as joined bytes and bounded by
+``max_queue_bytes``, up to ``thread_count`` sending threads, and one
+:class:`~snowplow_tracker.delivery.transport.HttpTransport` whose connection pool they share.
+
+Example:
+    >>> from snowplow_tracker import AsyncEmitter, Tracker
+    >>> e = AsyncEmitter("collector.example.com", method="post", buffer_size=50, thread_count=4)
+    >>> t = Tracker(e, app_id="shop")
+    >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 Each :class:`~snowplow_tracker.events.description.Kind` becomes the source of one plain Python
 function (as :mod:`dataclasses` generates ``__init__``): inline fast checks that call a
 :mod:`~snowplow_tracker.protocol.contracts` function only for values that may be wrong, the payload
-or
-event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
+or event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
 ``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
 at call time, so a compiled ``track_*`` costs what hand-inlined code costs, or less:
 

@@ -2,8 +2,8 @@
 
 Every ``track_*`` method, every :class:`~snowplow_tracker.subject.Subject` setter and
 :class:`~snowplow_tracker.protocol.self_describing_json.SelfDescribingJson` check their arguments
-while
-contracts are enabled (the default) and raise :class:`~snowplow_tracker.errors.ValidationError`
+while contracts are enabled (the default) and raise
+:class:`~snowplow_tracker.errors.ValidationError`
 before anything reaches an emitter. The message names the method, the argument, what was expected
 and the value given, for example::
 

@@ -6,8 +6,7 @@ see :mod:`snowplow_tracker.delivery.batching`) and publishes each batch as **one
 as JSON strings and the sending configuration (collector URL, method, timeouts, retry policy).
 Messages are always serialised as JSON, never with pickle. A Celery worker sends the batch with
 the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`, retries through Celery with
-the
-policy carried in the message, and acknowledges late (see
+the policy carried in the message, and acknowledges late (see
 :mod:`snowplow_tracker.emitters.celery.sending` for the worker side: allowlist, dead letters).
 
 Celery is imported only when an app is given or built: importing ``snowplow_tracker`` or this

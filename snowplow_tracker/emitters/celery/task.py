@@ -10,8 +10,7 @@ A worker of that app (``celery -A yourproject worker``) imports this module at s
 ``snowplow_tracker.send_events`` is then registered on the app (a Celery *shared task*, added to
 every app of the process), and the worker consumes the queue ``snowplow`` where
 :class:`~snowplow_tracker.emitters.celery.emitter.CeleryEmitter` publishes. Importing this module
-imports
-Celery; nothing else starts.
+imports Celery; nothing else starts.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 Messages are raw bytes over a ``multiprocessing`` pipe (``send_bytes``/``recv_bytes``): never
 pickle. Event bytes from :func:`snowplow_tracker.protocol.wire.encode_event` contain no newline
-(orjson
-escapes it in JSON, urlencoding in querystrings), so a micro-batch is its events joined by
+(orjson escapes it in JSON, urlencoding in querystrings), so a micro-batch is its events joined by
 ``\\n``. One message carries a whole micro-batch: one IPC operation for many events.
 
 Host to sender:

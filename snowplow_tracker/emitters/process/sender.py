@@ -3,9 +3,9 @@ flight, retry, acknowledge.
 
 A sender reads micro-batches of encoded events from its pipe, batches them with the shared
 :class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
-``max_batch_age``)
-and hands each request to a :class:`RequestPool`: up to ``max_in_flight`` threads, each with its
-own keep-alive connection, send with the shared :func:`~snowplow_tracker.delivery.transport.deliver`
+``max_batch_age``) and hands each request to a :class:`RequestPool`: up to ``max_in_flight``
+threads, each with its own keep-alive connection, send with the shared
+:func:`~snowplow_tracker.delivery.transport.deliver`
 (retries and backoff per request). A collector a network away answers after a round trip, so a
 sender delivers about ``max_in_flight * events per request / round-trip time`` events per second.
 

@@ -5,8 +5,7 @@ Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_e
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
-outage.**
-``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
+outage.** ``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
 :class:`~snowplow_tracker.delivery.batching.Batcher` (the buffer every emitter shares). When
 the batch is full (``buffer_size`` events) it moves to the queue of events to push, and if the
 last push worked ``track_*`` pushes them itself (``RPUSH``, up to 1,000 values per command,
