@@ -16,7 +16,14 @@ from snowplow_tracker import AsyncEmitter, ProcessEmitter
 from snowplow_tracker.delivery.batching import Batcher, BatchLimits
 from snowplow_tracker.delivery.credentials import mask_credentials
 from snowplow_tracker.emitters.base import FlushTimer
-from snowplow_tracker.emitters.redis.cli import build_emitter, build_parser, main, parse_args
+from snowplow_tracker.emitters.redis.cli import (
+    OPTIONS,
+    Option,
+    build_emitter,
+    build_parser,
+    main,
+    parse_args,
+)
 from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
@@ -313,3 +320,30 @@ def test_worker_start_up_line_names_the_emitters_url_without_credentials() -> No
     finally:
         emitter.close(timeout=1)
     assert _collector_url(object(), "collector.example.com") == "collector.example.com"
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.flag)
+def test_every_worker_option_reads_its_environment_variable_and_says_so(
+    option: Option, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The options table drives the parser: each variable gives its option's default."""
+    value = {"--redis-url": "redis://env-host:6380/1", "--protocol": "https", "--method": "get"}
+    given = value.get(option.flag, "7" if option.kind is not str else "from-env")
+    monkeypatch.setenv(option.env, given)
+    parser = build_parser()
+    args = parse_args(parser, ["--endpoint", "collector.example.com"])
+    expected = option.kind(given) if option.kind is not str else given
+    assert getattr(args, option.dest) == expected
+    assert f"env {option.env}" in option.help_text
+    assert option.flag in parser.format_help()
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.kind is not str], ids=lambda o: o.flag)
+def test_numeric_worker_options_from_the_environment_are_checked(
+    option: Option, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad, said in (("0", "must be positive"), ("many", f"invalid {option.kind.__name__}")):
+        monkeypatch.setenv(option.env, bad)
+        with pytest.raises(SystemExit):
+            parse_args(build_parser(), ["--endpoint", "collector.example.com"])
+        assert f"{option.flag}: {said}" in capsys.readouterr().err

@@ -11,7 +11,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
 from ..._logging import logger
 from ...delivery.credentials import mask_credentials
@@ -33,6 +34,136 @@ def _env(name: str, default: Optional[str] = None) -> Optional[str]:
     return value if value not in (None, "") else default
 
 
+@dataclass(frozen=True)
+class Option:
+    """One command-line option, as data: its flag, the environment variable that gives its
+    default, the default when neither is given, how the value is read, and its help.
+
+    Attributes:
+        flag: The option, e.g. ``"--buffer-size"`` (its value is ``args.buffer_size``).
+        env: The environment variable read for the default.
+        default: The default when the variable is unset (a string, converted like the option),
+            or None.
+        kind: ``str``, ``int`` (positive) or ``float`` (positive).
+        help: What the option does; "(env VAR; default ...)" is appended.
+        default_text: How the help states the default (default: ``"default <default>"``).
+        choices: The allowed values, if limited.
+    """
+
+    flag: str
+    env: str
+    default: Optional[str]
+    kind: Type[Any]
+    help: str
+    default_text: Optional[str] = None
+    choices: Optional[Tuple[str, ...]] = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+    @property
+    def help_text(self) -> str:
+        said = self.default_text if self.default_text is not None else f"default {self.default}"
+        return f"{self.help} (env {self.env}{'; ' + said if said else ''})"
+
+
+#: Every option of ``snowplow-redis-worker`` but ``--endpoint`` (required unless its variable is
+#: set) and ``--log-level`` (case-insensitive).
+OPTIONS = (
+    Option(
+        "--redis-url",
+        "SNOWPLOW_REDIS_URL",
+        "redis://localhost:6379/0",
+        str,
+        "Redis URL, e.g. redis://:PASSWORD@host:6379/0, rediss://..., unix:///path",
+    ),
+    Option("--key", "SNOWPLOW_REDIS_KEY", "snowplow", str, "the Redis list RedisEmitter pushes to"),
+    Option(
+        "--protocol",
+        "SNOWPLOW_PROTOCOL",
+        "http",
+        str,
+        "collector protocol; a scheme in --endpoint wins",
+        "default http, as the emitters",
+        ("http", "https"),
+    ),
+    Option("--port", "SNOWPLOW_PORT", None, int, "collector port", "default: the protocol's"),
+    Option(
+        "--method",
+        "SNOWPLOW_METHOD",
+        "post",
+        str,
+        "post: batches of events per request; get: one request per event",
+        choices=("get", "post"),
+    ),
+    Option(
+        "--process-count",
+        "SNOWPLOW_PROCESS_COUNT",
+        None,
+        int,
+        "sender processes of the ProcessEmitter",
+        "default: the ProcessEmitter's",
+    ),
+    Option(
+        "--max-in-flight",
+        "SNOWPLOW_MAX_IN_FLIGHT",
+        None,
+        int,
+        "requests each sender process keeps in flight, when the ProcessEmitter supports it",
+        "default: the ProcessEmitter's",
+    ),
+    Option(
+        "--thread-count",
+        "SNOWPLOW_THREAD_COUNT",
+        None,
+        int,
+        "send with this many threads of the worker process (an AsyncEmitter: one request "
+        "in flight per thread) instead of sender processes",
+        "",
+    ),
+    Option("--buffer-size", "SNOWPLOW_BUFFER_SIZE", "100", int, "events per POST request"),
+    Option(
+        "--batch-size",
+        "SNOWPLOW_BATCH_SIZE",
+        "500",
+        int,
+        "items taken from Redis at once; up to 4 times as many may be unacknowledged "
+        "while the emitter sends",
+    ),
+    Option(
+        "--heartbeat-ttl",
+        "SNOWPLOW_HEARTBEAT_TTL",
+        "30",
+        float,
+        "seconds without a heartbeat after which a worker counts as dead and its "
+        "items are recovered by others",
+    ),
+    Option(
+        "--block-timeout",
+        "SNOWPLOW_BLOCK_TIMEOUT",
+        "1",
+        float,
+        "seconds one BLMOVE waits for an item",
+    ),
+    Option(
+        "--shutdown-timeout",
+        "SNOWPLOW_SHUTDOWN_TIMEOUT",
+        "30",
+        float,
+        "seconds allowed to finish sending after SIGTERM/SIGINT",
+    ),
+    Option(
+        "--worker-id",
+        "SNOWPLOW_WORKER_ID",
+        None,
+        str,
+        "this worker's name in Redis keys",
+        "default hostname-pid-random; must be unique among running workers",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``snowplow-redis-worker`` argument parser (each option can come from the environment)."""
     parser = argparse.ArgumentParser(
@@ -49,17 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
             "lines are visible to other users. The password is never logged."
         ),
     )
-    parser.add_argument(
-        "--redis-url",
-        default=_env("SNOWPLOW_REDIS_URL", "redis://localhost:6379/0"),
-        help="Redis URL, e.g. redis://:PASSWORD@host:6379/0, rediss://..., unix:///path "
-        "(env SNOWPLOW_REDIS_URL; default redis://localhost:6379/0)",
-    )
-    parser.add_argument(
-        "--key",
-        default=_env("SNOWPLOW_REDIS_KEY", "snowplow"),
-        help="the Redis list RedisEmitter pushes to (env SNOWPLOW_REDIS_KEY; default snowplow)",
-    )
     endpoint = _env("SNOWPLOW_COLLECTOR")
     parser.add_argument(
         "--endpoint",
@@ -68,86 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="collector host, optionally with scheme, port and path, e.g. "
         "collector.example.com (env SNOWPLOW_COLLECTOR; required)",
     )
-    parser.add_argument(
-        "--protocol",
-        choices=("http", "https"),
-        default=_env("SNOWPLOW_PROTOCOL", "http"),
-        help="collector protocol; a scheme in --endpoint wins (env SNOWPLOW_PROTOCOL; "
-        "default http, as the emitters)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=_env("SNOWPLOW_PORT"),
-        help="collector port (env SNOWPLOW_PORT; default: the protocol's)",
-    )
-    parser.add_argument(
-        "--method",
-        choices=("get", "post"),
-        default=_env("SNOWPLOW_METHOD", "post"),
-        help="post: batches of events per request; get: one request per event "
-        "(env SNOWPLOW_METHOD; default post)",
-    )
-    parser.add_argument(
-        "--process-count",
-        type=int,
-        default=_env("SNOWPLOW_PROCESS_COUNT"),
-        help="sender processes of the ProcessEmitter (env SNOWPLOW_PROCESS_COUNT; default: "
-        "the ProcessEmitter's)",
-    )
-    parser.add_argument(
-        "--max-in-flight",
-        type=int,
-        default=_env("SNOWPLOW_MAX_IN_FLIGHT"),
-        help="requests each sender process keeps in flight, when the ProcessEmitter supports "
-        "it (env SNOWPLOW_MAX_IN_FLIGHT; default: the ProcessEmitter's)",
-    )
-    parser.add_argument(
-        "--thread-count",
-        type=int,
-        default=_env("SNOWPLOW_THREAD_COUNT"),
-        help="send with this many threads of the worker process (an AsyncEmitter: one request "
-        "in flight per thread) instead of sender processes (env SNOWPLOW_THREAD_COUNT)",
-    )
-    parser.add_argument(
-        "--buffer-size",
-        type=int,
-        default=_env("SNOWPLOW_BUFFER_SIZE", "100"),
-        help="events per POST request (env SNOWPLOW_BUFFER_SIZE; default 100)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=_env("SNOWPLOW_BATCH_SIZE", "500"),
-        help="items taken from Redis at once; up to 4 times as many may be unacknowledged "
-        "while the emitter sends (env SNOWPLOW_BATCH_SIZE; default 500)",
-    )
-    parser.add_argument(
-        "--heartbeat-ttl",
-        type=float,
-        default=_env("SNOWPLOW_HEARTBEAT_TTL", "30"),
-        help="seconds without a heartbeat after which a worker counts as dead and its "
-        "items are recovered by others (env SNOWPLOW_HEARTBEAT_TTL; default 30)",
-    )
-    parser.add_argument(
-        "--block-timeout",
-        type=float,
-        default=_env("SNOWPLOW_BLOCK_TIMEOUT", "1"),
-        help="seconds one BLMOVE waits for an item (env SNOWPLOW_BLOCK_TIMEOUT; default 1)",
-    )
-    parser.add_argument(
-        "--shutdown-timeout",
-        type=float,
-        default=_env("SNOWPLOW_SHUTDOWN_TIMEOUT", "30"),
-        help="seconds allowed to finish sending after SIGTERM/SIGINT "
-        "(env SNOWPLOW_SHUTDOWN_TIMEOUT; default 30)",
-    )
-    parser.add_argument(
-        "--worker-id",
-        default=_env("SNOWPLOW_WORKER_ID"),
-        help="this worker's name in Redis keys (env SNOWPLOW_WORKER_ID; default "
-        "hostname-pid-random; must be unique among running workers)",
-    )
+    for option in OPTIONS:
+        parser.add_argument(
+            option.flag,
+            type=option.kind,
+            choices=option.choices,
+            default=_env(option.env, option.default),
+            help=option.help_text,
+        )
     parser.add_argument(
         "--log-level",
         type=str.upper,
@@ -169,26 +217,18 @@ def parse_args(
     """
     args = parser.parse_args(argv)
     # Defaults from the environment are strings: convert and check them like the options.
-    for name, kind in (
-        ("port", int),
-        ("process_count", int),
-        ("max_in_flight", int),
-        ("thread_count", int),
-        ("buffer_size", int),
-        ("batch_size", int),
-        ("heartbeat_ttl", float),
-        ("block_timeout", float),
-        ("shutdown_timeout", float),
-    ):
-        value = getattr(args, name)
+    for option in OPTIONS:
+        if option.kind is str:
+            continue
+        value = getattr(args, option.dest)
         if isinstance(value, str):
             try:
-                value = kind(value)
+                value = option.kind(value)
             except ValueError:
-                parser.error(f"--{name.replace('_', '-')}: invalid {kind.__name__} {value!r}")
-            setattr(args, name, value)
+                parser.error(f"{option.flag}: invalid {option.kind.__name__} {value!r}")
+            setattr(args, option.dest, value)
         if value is not None and value <= 0:
-            parser.error(f"--{name.replace('_', '-')}: must be positive, got {value!r}")
+            parser.error(f"{option.flag}: must be positive, got {value!r}")
     if args.thread_count is not None and (
         args.process_count is not None or args.max_in_flight is not None
     ):
