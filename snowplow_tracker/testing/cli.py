@@ -21,12 +21,6 @@ from typing import (
 
 import orjson
 
-try:
-    import resource
-except ImportError:  # pragma: no cover - not on POSIX
-    resource = None  # type: ignore[assignment]
-
-
 from .server import Collector
 from .state import MODES, Event
 

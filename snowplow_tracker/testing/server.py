@@ -62,12 +62,6 @@ from typing import (
 
 import orjson
 
-try:
-    import resource
-except ImportError:  # pragma: no cover - not on POSIX
-    resource = None  # type: ignore[assignment]
-
-
 from .state import (
     GET_PATH,
     POST_PATH,

@@ -28,6 +28,7 @@ from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import RedisServer
 from snowplow_tracker.testing.redis_server import free_port
 from tests.integration.test_redis import ROOT, make_event, wait_until
+from tests.scripts import run_script
 
 SECRET = "s3cr3t-Pa55"
 
@@ -435,27 +436,18 @@ print("tracked", client.llen("exit"), flush=True)
 
 
 def test_the_shared_exit_handler_pushes_what_the_emitter_holds(
-    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+    redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
     """:func:`lifecycle.close_all_at_exit` (the one atexit handler of the in-host emitters)
     pushes a RedisEmitter's partial batch and closes it; at the real interpreter exit it does
     the same for an emitter still holding events."""
-    script = tmp_path / "lifecycle.py"
-    script.write_text(textwrap.dedent(LIFECYCLE_SCRIPT))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, str(script), redis_server.url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["before 0 3", "after 3 0", "dropped 1", "tracked 0"]
+    proc = run_script(LIFECYCLE_SCRIPT, redis_server.url)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["before 0 3", "after 3 0", "dropped 1", "tracked 0"]
     assert stored_eids(redis_client, "handler") == [f"lifecycle-{i:06d}" for i in range(3)]
     assert stored_eids(redis_client, "exit") == [f"lifecycle-{i:06d}" for i in range(2)]
-    assert "not stored" not in done.stderr
+    assert "not stored" not in err
 
 
 # -- memory: compact and bounded in bytes ------------------------------------------------------
