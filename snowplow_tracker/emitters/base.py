@@ -15,7 +15,7 @@ Example:
     >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
 
 Lifecycle: the emitters that hold events in this process (``Emitter``, ``AsyncEmitter``,
-``RedisEmitter``) deliver them when the interpreter exits (an ``atexit`` handler, bounded by
+``RedisEmitter``, ``ProcessEmitter``) deliver them when the interpreter exits (an ``atexit`` handler, bounded by
 ``shutdown_timeout``), and after ``os.fork()`` the child gets a fresh, empty emitter (new locks,
 queue, sending threads, flush timer and connections) while the parent keeps sending what it had;
 see :mod:`.lifecycle`.

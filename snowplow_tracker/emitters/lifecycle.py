@@ -1,8 +1,7 @@
-"""The lifecycle registry shared by the in-host emitters: delivery at exit, a fresh start after
-fork.
+"""The one lifecycle registry of the emitters: delivery at exit, a fresh start after fork.
 
-An emitter that holds events in this process (``Emitter``, ``AsyncEmitter``, ``RedisEmitter``)
-registers itself with :func:`watch`. One ``atexit`` handler then delivers what every live
+An emitter that holds events in this process (``Emitter``, ``AsyncEmitter``, ``RedisEmitter``,
+``ProcessEmitter``) registers itself with :func:`watch`. One ``atexit`` handler then delivers what every live
 emitter holds, each within its own ``shutdown_timeout``; one ``os.register_at_fork`` hook gives
 each emitter of the parent a fresh start in the child (new locks, buffers, threads and
 connections). Both hooks are installed on the first :func:`watch`, never at import.
@@ -25,9 +24,12 @@ from .._logging import logger
 class Lifecycle(Protocol):
     """What the registry needs of an emitter."""
 
-    _pid: int  # the process that owns the emitter's buffers
     _where: str  # the emitter's name in log lines
     shutdown_timeout: float  # seconds given to :meth:`_shutdown` at exit
+
+    @property
+    def _pid(self) -> int:
+        """The process that owns the emitter's buffers."""
 
     def _begin_exit(self) -> None:
         """Start delivering (without waiting), before any emitter's shutdown is waited on."""

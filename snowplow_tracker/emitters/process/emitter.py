@@ -30,8 +30,6 @@ the ``spawn`` (default) and ``forkserver`` start methods, a script's entry point
 
 from __future__ import annotations
 
-import atexit
-import functools
 import multiprocessing
 import multiprocessing.process
 import os
@@ -40,7 +38,6 @@ import socket
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -57,6 +54,7 @@ from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
 from ...delivery.transport import Timeout
 from ...protocol.wire import PayloadDict, encode_event
+from .. import lifecycle
 from ..base import (
     BaseEmitter,
     FailureCallback,
@@ -342,9 +340,7 @@ class ProcessEmitter(BaseEmitter):
             self._input_from_tracker if type(self).input is ProcessEmitter.input else self.input
         )
         _install_fork_guard()
-        ref = weakref.ref(self)
-        atexit.register(_close_at_exit, ref)
-        os.register_at_fork(after_in_child=functools.partial(_reset_in_child, ref))
+        lifecycle.watch(self)
 
     # ---------------------------------------------------------------- hot path
     def input(self, payload: Any) -> None:
@@ -914,6 +910,23 @@ class ProcessEmitter(BaseEmitter):
         with s.lock:
             return [h.process.pid for h in s.senders if h is not None and h.process.pid]
 
+    # ------------------------------------------------ exit and fork (emitters.lifecycle)
+    @property
+    def _pid(self) -> int:
+        """The process whose senders and threads this run's state belongs to."""
+        return self._s.pid
+
+    def _begin_exit(self) -> None:
+        """At exit, before any emitter is waited on: nothing to start (the senders send)."""
+
+    def _shutdown(self, timeout: float, when: str) -> bool:
+        """At exit: :meth:`close` within ``timeout`` (a never-started emitter has nothing)."""
+        return self.close(max(0.0, timeout))
+
+    def _rebuild_in_child(self) -> None:
+        """In a forked child: a fresh, empty run (the parent keeps its senders)."""
+        self._reset_after_fork()
+
     def _reset_after_fork(self) -> None:
         old = self._s
         children = getattr(multiprocessing.process, "_children", None)
@@ -934,18 +947,3 @@ class ProcessEmitter(BaseEmitter):
             **{**self._sender_config.__dict__, "host_pid": os.getpid()}
         )
         self._counters = type(self._counters)()
-
-
-def _close_at_exit(ref: weakref.ReferenceType[ProcessEmitter]) -> None:
-    emitter = ref()
-    if emitter is not None and emitter._s.started and emitter._s.pid == os.getpid():
-        try:
-            emitter.close()
-        except Exception:
-            logger.exception("ProcessEmitter: error while closing at exit")
-
-
-def _reset_in_child(ref: weakref.ReferenceType[ProcessEmitter]) -> None:
-    emitter = ref()
-    if emitter is not None:
-        emitter._reset_after_fork()
