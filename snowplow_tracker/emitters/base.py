@@ -14,11 +14,10 @@ Example:
     >>> t = Tracker(e, app_id="shop")
     >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
 
-Lifecycle: the emitters that hold events in this process (``Emitter``, ``AsyncEmitter``,
-``RedisEmitter``, ``ProcessEmitter``) deliver them when the interpreter exits (an ``atexit`` handler, bounded by
-``shutdown_timeout``), and after ``os.fork()`` the child gets a fresh, empty emitter (new locks,
-queue, sending threads, flush timer and connections) while the parent keeps sending what it had;
-see :mod:`.lifecycle`.
+Lifecycle: every emitter that holds events in this process (all five) delivers them when the
+interpreter exits (one ``atexit`` handler, bounded by ``shutdown_timeout``), and after
+``os.fork()`` the child gets a fresh, empty emitter (new locks, queue, sending threads, flush
+timer and connections) while the parent keeps sending what it had; see :mod:`.lifecycle`.
 """
 
 from __future__ import annotations

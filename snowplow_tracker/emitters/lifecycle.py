@@ -1,10 +1,11 @@
 """The one lifecycle registry of the emitters: delivery at exit, a fresh start after fork.
 
-An emitter that holds events in this process (``Emitter``, ``AsyncEmitter``, ``RedisEmitter``,
-``ProcessEmitter``) registers itself with :func:`watch`. One ``atexit`` handler then delivers what every live
-emitter holds, each within its own ``shutdown_timeout``; one ``os.register_at_fork`` hook gives
-each emitter of the parent a fresh start in the child (new locks, buffers, threads and
-connections). Both hooks are installed on the first :func:`watch`, never at import.
+Every emitter registers itself with :func:`watch` (``Emitter``, ``AsyncEmitter``,
+``ProcessEmitter``, ``RedisEmitter``, ``CeleryEmitter``). One ``atexit`` handler then delivers
+what every live emitter holds, each within its own ``shutdown_timeout``; one
+``os.register_at_fork`` hook gives each emitter of the parent a fresh start in the child (new
+locks, buffers, threads and connections). Both hooks are installed on the first :func:`watch`,
+never at import.
 
 The registry holds emitters weakly: an emitter that is garbage is forgotten.
 """

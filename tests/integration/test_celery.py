@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import sys
 import time
 import types
@@ -42,6 +43,7 @@ from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
 from tests.payloads import numbered_page_view
+from tests.scripts import run_script
 
 FAST_RETRIES = RetryPolicy(max_attempts=30, deadline=60, base_delay=0.1, max_delay=0.5)
 QUEUE = celery_sending.QUEUE  # the emitter's queue: a Redis list of that name
@@ -446,3 +448,47 @@ def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
     celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
     assert "worker w@h sends only to https://u:***@c.example.com, h:port" in caplog.text
     assert "worker w@h ignores invalid allowed endpoint(s) h:port" in caplog.text
+
+
+EXIT_SCRIPT = """
+import sys
+import celery
+from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
+
+app = celery.Celery("exit-test", broker=sys.argv[1])
+app.conf.update(accept_content=["json"], task_serializer="json")
+emitter = CeleryEmitter("collector.example.com", buffer_size=10, celery_app=app, queue=sys.argv[2])
+for i in range(3):
+    emitter.input({"e": "pv", "eid": f"exit-{i:06d}", "url": "https://example.com/"})
+print("queued", emitter.stats().queued, flush=True)
+"""
+
+
+def test_events_buffered_at_interpreter_exit_are_published(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """A partial batch still in the host when the interpreter exits is published by the shared
+    exit handler (``emitters.lifecycle``), not lost."""
+    queue = "snowplow-exit-test"
+    proc = run_script(EXIT_SCRIPT, redis_server.url, queue)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["queued 3"]
+    [message] = redis_client.lrange(queue, 0, -1)
+    args, _kwargs, _embed = json.loads(base64.b64decode(json.loads(message)["body"]))
+    assert [json.loads(e)["eid"] for e in args[0]] == [f"exit-{i:06d}" for i in range(3)]
+
+
+def test_a_forked_child_starts_with_an_empty_buffer(producer_app: celery.Celery) -> None:
+    """After ``os.fork()`` the child neither holds nor publishes the parent's buffered events."""
+    emitter = CeleryEmitter("collector.example.com", buffer_size=10, celery_app=producer_app)
+    for i in range(2):
+        emitter.input(numbered_page_view(i, "fork"))
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status, never run pytest's code
+        stats = emitter.stats()
+        os._exit(0 if (stats.queued, stats.sent) == (0, 0) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert emitter.stats().queued == 2
+    assert emitter.flush() is True

@@ -58,10 +58,11 @@ from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher
 from ...delivery.credentials import mask_credentials
 from ...delivery.retry import RetryPolicy
-from ...delivery.stats import EmitterStats
+from ...delivery.stats import Counters, EmitterStats
 from ...delivery.transport import Timeout
 from ...protocol.wire import POST_PATH
-from ..base import BaseEmitter, encode_or_raise
+from .. import lifecycle
+from ..base import BaseEmitter, FlushTimer, encode_or_raise
 from .sending import (
     DEAD_LETTER_QUEUE,
     MESSAGE_VERSION,
@@ -298,6 +299,9 @@ class CeleryEmitter(BaseEmitter):
             "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
         }
+        self._pid = os.getpid()
+        self._transport_loaded = False
+        lifecycle.watch(self)  # at exit, what is buffered is published
 
     def __repr__(self) -> str:
         return (
@@ -329,6 +333,8 @@ class CeleryEmitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, "post", self._where)
+        if not self._transport_loaded:
+            self._load_transport()
         with self._lock:
             ready = [] if not self._batcher.is_stale() else [self._batcher.drain()]
             ready.extend(self._batcher.add(event))
@@ -370,6 +376,48 @@ class CeleryEmitter(BaseEmitter):
         """
         self.cancel_flush_timer()
         return self.flush(timeout=timeout)
+
+    # ------------------------------------------------ exit and fork (emitters.lifecycle)
+    def _load_transport(self) -> None:
+        """Load the broker's transport module now, at the first event (no connection is made).
+
+        Otherwise the first publish loads it, which may be at interpreter exit, when modules
+        that register thread exit hooks (redis-py imports ``concurrent.futures``) can no longer
+        be imported: the events buffered then could not be published.
+        """
+        self._transport_loaded = True
+        try:
+            self.celery_app.connection_for_write().release()
+        except Exception:
+            logger.debug("CeleryEmitter: loading the broker transport failed", exc_info=True)
+
+    def _begin_exit(self) -> None:
+        """At exit, before any emitter is waited on: nothing to start."""
+
+    def _shutdown(self, timeout: float, when: str) -> bool:
+        """At exit: publish what is buffered (bounded by the broker retry policy); events the
+        broker still refuses are counted as dropped and logged once."""
+        if self.close(timeout):
+            return True
+        with self._lock:
+            left, self._pending = self._pending, []
+        if left:
+            self._counters.add(dropped=len(left))
+            logger.warning("CeleryEmitter: %d event(s) not published at %s", len(left), when)
+        return False
+
+    def _rebuild_in_child(self) -> None:
+        """In a forked child: empty, with locks and a flush timer of its own."""
+        interval = self.timer.interval
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._batcher = Batcher(self.limits)
+        self._pending = []
+        self._counters = Counters()
+        self.timer = FlushTimer()
+        if interval is not None:
+            self.set_flush_timer(interval)
 
     def stats(self) -> EmitterStats:
         """Counters; ``sent`` counts events handed to the broker, ``queued`` events waiting here."""
