@@ -507,3 +507,26 @@ def test_the_byte_bound_drops_new_events_and_stored_plus_dropped_equals_tracked(
     stats = emitter.stats()
     assert stats.sent + stats.dropped == stats.accepted == tracked
     assert stats.queued_bytes == 0
+
+
+FIRST_PUSH_AT_EXIT_SCRIPT = """
+import sys
+from snowplow_tracker import RedisEmitter
+
+emitter = RedisEmitter(url=sys.argv[1], key="first-at-exit", buffer_size=10, max_batch_age=None)
+for i in range(3):
+    emitter.input({"e": "pv", "eid": f"at-exit-{i:06d}", "url": "https://example.com/"})
+"""
+
+
+def test_a_first_push_at_interpreter_exit_stores_the_events(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """An emitter that never pushed before exit still stores its events then (the ``redis``
+    library cannot be imported once the interpreter shuts down: the client is made earlier)."""
+    proc = run_script(FIRST_PUSH_AT_EXIT_SCRIPT, redis_server.url)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    expected = [f"at-exit-{i:06d}" for i in range(3)]
+    assert stored_eids(redis_client, "first-at-exit") == expected

@@ -456,6 +456,11 @@ class RedisEmitter:
             EncodingError: The payload cannot be serialised; nothing was queued.
         """
         event = encode_or_raise(payload, "post", self._where)
+        if self._rdb is None:
+            # The client (and the ``redis`` import) at the first event, not at the first push:
+            # that may be at interpreter exit, when redis-py can no longer be imported (it
+            # registers a thread exit hook), and the events held then would be lost.
+            self.client  # noqa: B018 - created for its side effect
         size = len(event)
         cond = self._cond
         with cond:
