@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import orjson
 import pytest
@@ -28,6 +28,7 @@ from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
 from tests.payloads import numbered_page_view as make_event
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Wk-s3cr3t-pw"
@@ -40,15 +41,6 @@ def push_events(url: str, n: int, tag: str = "t", key: str = "snowplow") -> List
     assert emitter.close() is True
     assert emitter.stats().sent == n
     return [f"{tag}-{i:06d}" for i in range(n)]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def leftovers(client: redis.Redis, key: str = "snowplow") -> Dict[str, int]:

@@ -27,8 +27,9 @@ from snowplow_tracker.emitters.redis.emitter import DEFAULT_MAX_QUEUE_BYTES, Red
 from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import RedisServer
 from snowplow_tracker.testing.redis_server import free_port
-from tests.integration.test_redis import ROOT, make_event, wait_until
+from tests.integration.test_redis import ROOT, make_event
 from tests.scripts import run_script
+from tests.waiting import wait_until
 
 SECRET = "s3cr3t-Pa55"
 

@@ -20,8 +20,8 @@ from tests.integration.test_redis import (
     draining,
     leftovers,
     push_events,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 NOT_EVENTS = [
     b'{"foo":"bar"}',
