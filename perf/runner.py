@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import psutil
+
+from snowplow_tracker.testing.redis_server import free_port
 
 from . import report
 from .anchor import ANCHOR_VERSION, clean_env, ensure_anchor_venv
@@ -264,13 +265,6 @@ class ConnectionSampler(_Sampler):
             )
             self.max_open = max(self.max_open, open_now)
             self._stop.wait(self.interval)
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def in_flight_keys(stats: Dict[str, Any]) -> Dict[str, Any]:
