@@ -47,7 +47,12 @@ class EmitterStats:
 
 
 class Counters:
-    """Thread-safe running totals behind :class:`EmitterStats`."""
+    """Thread-safe running totals behind :class:`EmitterStats`.
+
+    ``accepted`` is the one counter written per event: each emitter increments it under the
+    lock its ``input`` already holds (so ``track_*`` takes no second lock), and only there. The
+    others change through :meth:`add`, under :attr:`lock`.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -429,7 +429,7 @@ class Emitter(BaseEmitter):
         with self._lock:
             ready = self._batcher.add(event, keep_full=True)
             full = self._batcher.is_full() or self._batcher.is_stale()
-        self._counters.add(accepted=1)
+            self._counters.accepted += 1  # only ever written under self._lock
         for batch in ready:
             self._send(batch)
         if full:
@@ -443,7 +443,7 @@ class Emitter(BaseEmitter):
             return
         with self._lock:
             self._store_bytes += event_cost(event, self.method)
-        self._counters.add(accepted=1)
+            self._counters.accepted += 1
         if self.reached_limit():
             self.flush(True)
 

@@ -338,7 +338,7 @@ class CeleryEmitter(BaseEmitter):
         with self._lock:
             ready = [] if not self._batcher.is_stale() else [self._batcher.drain()]
             ready.extend(self._batcher.add(event))
-        self._counters.add(accepted=1)
+            self._counters.accepted += 1  # only ever written under self._lock
         for batch in ready:
             self._publish(batch)
 

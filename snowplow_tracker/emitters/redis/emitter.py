@@ -491,7 +491,7 @@ class RedisEmitter:
                 elif due and not inline and self._pusher_idle:
                     self._pusher_idle = False
                     cond.notify()
-        self._counters.add(accepted=1)
+            self._counters.accepted += 1  # only ever written under self._cond
         if refused:
             self._drop_one(payload)
         elif inline:
