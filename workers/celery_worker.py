@@ -34,7 +34,7 @@ from typing import List, Optional, Sequence
 
 _CHECKOUT: Optional[str] = None
 try:
-    import snowplow_tracker  # noqa: F401 - installed (pip install snowplow-tracker[celery])
+    import snowplow_tracker  # noqa: F401 - installed (pip install snowplow-multiprocess-tracker[celery])
 except ImportError:  # run from a checkout: use the library next to this folder
     _CHECKOUT = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, _CHECKOUT)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 try:
-    import snowplow_tracker  # noqa: F401 - installed (pip install snowplow-tracker[redis])
+    import snowplow_tracker  # noqa: F401 - installed (pip install snowplow-multiprocess-tracker[redis])
 except ImportError:  # run from a checkout: use the library next to this folder
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

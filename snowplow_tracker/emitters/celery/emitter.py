@@ -11,7 +11,7 @@ the policy carried in the message, and acknowledges late (see
 
 Celery is imported only when an app is given or built: importing ``snowplow_tracker`` or this
 module creates no Celery app and opens no connection. Install it with
-``pip install snowplow-tracker[celery]``.
+``pip install 'snowplow-multiprocess-tracker[celery]'``.
 
 Which Celery app:
 
@@ -127,7 +127,8 @@ def _import_celery() -> Any:
         return celery
     # Raised outside the except block, as before: the ImportError is not chained.
     _args.refuse(  # pragma: no cover
-        "CeleryEmitter", "needs the celery package: pip install snowplow-tracker[celery]"
+        "CeleryEmitter",
+        "needs the celery package: pip install 'snowplow-multiprocess-tracker[celery]'",
     )
 
 

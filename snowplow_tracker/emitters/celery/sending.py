@@ -297,7 +297,7 @@ def _refusal(task: Any, events: Any, config: Any) -> Optional[str]:
     if config.get("v") != MESSAGE_VERSION:
         return (
             f"message format version {config.get('v')!r} is not {MESSAGE_VERSION} (a newer "
-            "snowplow-tracker published it: upgrade the worker)"
+            "snowplow-multiprocess-tracker published it: upgrade the worker)"
         )
     allowed = allowed_endpoints(getattr(task, "app", None))
     url = str(config.get("url", ""))

@@ -36,8 +36,8 @@ dropped, passed to ``on_failure`` and logged once, never silently lost.
 
 The ``redis`` package is imported only when the first event is pushed (or when a client is
 built), never when ``snowplow_tracker`` is imported. Install it with
-``pip install snowplow-tracker[redis]``. The Redis URL's password never appears in a log record
-or a ``repr``.
+``pip install 'snowplow-multiprocess-tracker[redis]'``. The Redis URL's password never appears
+in a log record or a ``repr``.
 
 Example:
     >>> import redis
@@ -167,7 +167,7 @@ def redis_client(
         import redis
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigurationError(
-            "the redis package is needed: pip install snowplow-tracker[redis]"
+            "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
         ) from None
     if url is None:
         return redis.Redis(
