@@ -8,7 +8,8 @@ Example:
     >>> tracker.track_struct_event("shop", "add-to-basket", "sku-1", "pcs", 2)  # doctest: +SKIP
 
 Importing this package starts nothing: no thread, no process, no Celery app, no Redis
-connection. The ``celery`` and ``redis`` modules are imported only when their emitters are used.
+connection. The ``celery`` and ``redis`` modules are imported only when their emitters are used,
+``prometheus_client`` only by :func:`register_metrics`.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from .emitter_configuration import EmitterConfiguration
 from .emitters import AsyncEmitter, CeleryEmitter, Emitter, ProcessEmitter, RedisEmitter
 from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
 from .events import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
+from .metrics import register_metrics
 from .protocol.contracts import disable_contracts, enable_contracts
 from .protocol.self_describing_json import SelfDescribingJson
 from .snowplow import Snowplow
@@ -76,4 +78,5 @@ __all__ = [
     "disable_contracts",
     "enable_contracts",
     "logger",
+    "register_metrics",
 ]

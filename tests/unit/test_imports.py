@@ -1,4 +1,5 @@
-"""Importing the library is cheap: no Celery, no Redis client library, no app, no connection.
+"""Importing the library is cheap: no Celery, no Redis client library, no Prometheus client, no
+app, no connection.
 
 Each check runs in a fresh interpreter, since this test process has imported everything.
 """
@@ -19,7 +20,8 @@ import json, sys, threading
 {imports}
 heavy = sorted(
     m for m in sys.modules
-    if m.split(".")[0] in ("celery", "kombu", "redis", "billiard", "amqp", "vine")
+    if m.split(".")[0]
+    in ("celery", "kombu", "redis", "billiard", "amqp", "vine", "prometheus_client")
 )
 print(json.dumps({{"heavy": heavy, "threads": threading.active_count()}}))
 """

@@ -35,6 +35,7 @@ EXPECTED = [
     "disable_contracts",
     "enable_contracts",
     "logger",
+    "register_metrics",
 ]
 
 
