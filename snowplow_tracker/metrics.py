@@ -75,7 +75,7 @@ def stats_values(stats: Any) -> Dict[str, int]:
 
 
 def help_texts(stats: Any) -> Dict[str, str]:
-    """The ``Attributes:`` entries of a stats class's docstring, by attribute name.
+    """The ``Attributes:`` entries of a stats class's docstring, by attribute name, as plain text.
 
     Args:
         stats: A ``stats()`` result; its class's docstring documents its keys.
@@ -99,7 +99,7 @@ def help_texts(stats: Any) -> Dict[str, str]:
             texts[current] += " " + stripped
         elif stripped:
             break
-    return texts
+    return {key: text.replace("``", "") for key, text in texts.items()}
 
 
 class _StatsCollector:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, Optional
 
 import snowplow_tracker
 
@@ -33,3 +33,22 @@ def run_to_end(code: str, *args: str, timeout: float = 60.0) -> str:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err
     return out
+
+
+def run_file(path: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen[str]:
+    """Start ``python path args...`` in ``path``'s folder, as a user runs a saved script.
+
+    Args:
+        path: The script (its folder is the working directory and ``sys.path[0]``).
+        args: Its command-line arguments.
+        env: Extra environment variables.
+    """
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen(
+        [sys.executable, str(path), *args],
+        env=full_env,
+        cwd=path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
