@@ -344,7 +344,7 @@ class BaseEmitter:
             _callback_log.log("an on_success/on_failure callback raised", exc_info=True)
 
     def _report_delivery(self, result: DeliveryResult) -> None:
-        self._counters.add(retried=result.retried, throttled=result.throttled)
+        self._counters.add(retried=result.retried)
         self._report(result.sent, result.failed)
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:

@@ -37,6 +37,7 @@ from ..delivery.event_store import BufferView, EventStore
 from ..delivery.http_client import error_name
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
+from ..delivery.throttle import Throttle
 from ..delivery.transport import DeliveryResult, HttpTransport, Reply, deliver
 from ..protocol.wire import (
     POST_CONTENT_TYPE,
@@ -80,8 +81,15 @@ class _HookTransport(HttpTransport):
     :class:`~snowplow_tracker.delivery.transport.HttpTransport` and :func:`deliver` either way."""
 
     def __init__(self, *args: Any, owner: Emitter, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._owner = weakref.ref(owner)
+        owner_ref = weakref.ref(owner)
+
+        def count_hold() -> None:  # counted when the answer arrives, not when the batch ends
+            emitter = owner_ref()
+            if emitter is not None:
+                emitter._counters.add(throttled=1)
+
+        super().__init__(*args, throttle=Throttle(on_hold=count_hold), **kwargs)
+        self._owner = owner_ref
         auth = {k: v for k, v in self._headers.items() if k != "Content-Type"}
         self._headers_of = {"post": {"Content-Type": POST_CONTENT_TYPE, **auth}, "get": auth}
 
@@ -313,9 +321,7 @@ class Emitter(BaseEmitter):
                 rejected.append(event)
         for events, need_retry in ((result.sent, False), (rejected, False)):
             self._cleanup(store, [by_event[e].pop() for e in events], need_retry)
-        self._counters.add(
-            retried=result.retried + len(result.unfinished), throttled=result.throttled
-        )
+        self._counters.add(retried=result.retried + len(result.unfinished))
         if result.unfinished:
             self._cleanup(store, [by_event[e].pop() for e in result.unfinished], True)
             if not self._closing:

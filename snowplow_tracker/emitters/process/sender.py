@@ -324,7 +324,7 @@ class Sender:
         self.acks = AckBook()
         self.abandon = threading.Event()
         # One "not before" time for every request thread: a 429 holds the whole sender.
-        self.throttle = Throttle()
+        self.throttle = Throttle(on_hold=self._report_hold)
         self.pool = RequestPool(
             config.max_in_flight,
             self._new_transport,
@@ -406,8 +406,6 @@ class Sender:
 
     def _on_done(self, request: Request, result: DeliveryResult) -> None:
         """On a request thread: settle the request's events and acknowledge what completed."""
-        if result.throttled:
-            self._send_message(ipc.pack_throttled(result.throttled))
         failed = failed_positions(request.events, result.failed)
         done = self.acks.settle(request.tags, failed, result.retried)
         # Events accepted for micro-batches that other requests still hold: report them now, so
@@ -422,6 +420,10 @@ class Sender:
             self._send_message(ipc.pack_progress(batch_id, indices))
         for ack in done:
             self._send_message(ipc.pack_ack(*ack))
+
+    def _report_hold(self) -> None:
+        """On a request thread: a ``Retry-After`` was obeyed; the host counts it at once."""
+        self._send_message(ipc.pack_throttled(1))
 
     def _send_ack(self, ack: Ack) -> None:
         self._send_message(ipc.pack_ack(*ack))
