@@ -4,6 +4,7 @@ the sender that got it, measured with the times the collector received the reque
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Iterator, List
 
 import pytest
@@ -133,3 +134,39 @@ def test_an_unparsable_retry_after_falls_back_to_the_backoff(
     assert emitter.flush(timeout=15)
     assert collector.wait_for_events(3 if kind == "Emitter" else 2, timeout=15)
     assert emitter.stats().throttled == 0 and emitter.stats().failed == 0
+
+
+def test_a_celery_worker_holds_its_tasks_for_the_collector_after_a_retry_after(
+    collector: Collector, redis_server: Any, celery_worker_process: Any
+) -> None:
+    """The refused task and the worker's other tasks for that collector wait for the header."""
+    import celery
+
+    from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
+
+    collector.set_retry_after(1)
+    collector.script([429])
+    app = celery.Celery("snowplow-test-retry-after", broker=redis_server.url)
+    app.conf.update(accept_content=["json"], task_serializer="json")
+    try:
+        emitter = CeleryEmitter(
+            collector.endpoint, buffer_size=2, celery_app=app, retry_policy=FAST
+        )
+        celery_worker_process.start()
+        for _ in range(2):
+            emitter.input(make_payload())
+        assert emitter.flush() is True
+        assert collector.wait_for_requests(1, timeout=30), celery_worker_process.log()
+        # The refusal reaches the worker within moments; the second task comes after it.
+        time.sleep(0.2)
+        for _ in range(2):
+            emitter.input(make_payload())
+        assert emitter.flush() is True
+        assert collector.wait_for_events(4, timeout=30), celery_worker_process.log()
+    finally:
+        app.close()
+    refused, *later = collector.requests
+    assert refused.status == 429 and len(later) == 2
+    early = [round(r.received_at - refused.received_at, 3) for r in later]
+    assert all(r.received_at >= refused.received_at + 1 - SLACK for r in later), early
+    assert celery_worker_process.stop() == 0

@@ -12,7 +12,7 @@ What a Celery worker runs for each published batch (task ``snowplow_tracker.send
    retryable failure is retried through Celery (``self.retry(countdown=...)``) with only the
    events not yet accepted, until the policy's attempts or deadline are spent. The countdown is
    the longer of the backoff and a collector's ``Retry-After`` (429, 503; capped by the
-   policy's ``max_retry_after``), and while such a hold lasts the worker thread's other tasks
+   policy's ``max_retry_after``), and while such a hold lasts the worker process's other tasks
    for that collector are put back with the rest of it as their countdown, unsent.
 
 A message the worker cannot run (unknown format version, malformed, refused destination) is not
@@ -37,6 +37,7 @@ import orjson
 from ..._logging import ThrottledLog, logger
 from ...delivery.credentials import mask_credentials
 from ...delivery.retry import RetryPolicy
+from ...delivery.throttle import Throttle
 from ...delivery.transport import HttpTransport
 from ...protocol.wire import encode_event
 
@@ -88,6 +89,10 @@ _retry_log = ThrottledLog()
 _dead_letter_log = ThrottledLog(level=logging.ERROR)
 _unrestricted_log = ThrottledLog(interval=3600.0)
 _transports = threading.local()
+#: Per collector URL, the "not before" time every task of this worker process respects.
+_throttles: Dict[str, Throttle] = {}
+_throttles_lock = threading.Lock()
+_throttles_pid = 0
 _signals_lock = threading.Lock()
 _signals_connected = False
 
@@ -271,6 +276,19 @@ def replay_dead_letters(app: Any, limit: Optional[int] = None, queue: str = QUEU
 # -- the task ----------------------------------------------------------------------------------
 
 
+def _throttle_for(url: str) -> Throttle:
+    """The throttle shared by every thread of this worker process sending to ``url``."""
+    global _throttles_pid
+    with _throttles_lock:
+        if _throttles_pid != os.getpid():  # a forked pool child starts with none held
+            _throttles.clear()
+            _throttles_pid = os.getpid()
+        throttle = _throttles.get(url)
+        if throttle is None:
+            throttle = _throttles[url] = Throttle()
+        return throttle
+
+
 def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransport:
     """A keep-alive transport per thread and configuration (worker pools may use threads)."""
     timeout = config.get("timeout")
@@ -289,6 +307,7 @@ def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransp
             request_timeout=timeout_pair,
             retry_policy=policy,
             verify=verify,
+            throttle=_throttle_for(str(config["url"])),
             where="CeleryEmitter task",
         )
         cache[key] = transport
@@ -361,7 +380,7 @@ def send_events(
     attempts = int(task.request.retries) + 1
     hold = transport.throttle.remaining() if policy.retries else 0.0
     if hold > 0 and policy.may_retry(attempts, time.time() - started, hold):
-        # Another task of this worker thread was told Retry-After: hold this one too.
+        # Another task of this worker process was told Retry-After: hold this one too.
         _retry_log.log(
             "CeleryEmitter task: %s asked to wait (Retry-After); %d event(s) retried in %.1f s",
             where,
