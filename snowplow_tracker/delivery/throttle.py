@@ -1,10 +1,17 @@
-"""The "not before" time of one sender's requests to its collector (``Retry-After``)."""
+"""What one sender keeps about its collector: the "not before" time of its requests
+(``Retry-After``), and the throttled record of a certificate it cannot verify."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Optional
+
+from .._logging import ThrottledLog
+
+#: Seconds between two ERROR records of one sender about a certificate it cannot verify.
+CERTIFICATE_LOG_INTERVAL = 60.0
 
 
 class Throttle:
@@ -23,6 +30,9 @@ class Throttle:
         self._lock = threading.Lock()
         self._not_before = 0.0  # time.monotonic()
         self._on_hold = on_hold
+        #: The sender's record of a collector certificate it cannot verify: logged at ERROR at
+        #: once, then at most once per :data:`CERTIFICATE_LOG_INTERVAL`.
+        self.certificate_log = ThrottledLog(CERTIFICATE_LOG_INTERVAL, logging.ERROR)
 
     def hold(self, seconds: float) -> None:
         """Hold requests for ``seconds`` from now (a later hold already set is kept).

@@ -9,13 +9,12 @@ around it, and waits out the transport's :class:`~snowplow_tracker.delivery.thro
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 import requests
 
@@ -52,16 +51,9 @@ DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 10.0)
 DEFAULT_POOL_SIZE = 10
 
 _failure_log = ThrottledLog()
-#: One ERROR log per collector URL and minute for certificates that cannot be verified.
-_certificate_logs: Dict[str, ThrottledLog] = {}
-_certificate_logs_lock = threading.Lock()
 
 
-def _log_certificate_failure(url: str, reason: str) -> None:
-    with _certificate_logs_lock:
-        log = _certificate_logs.get(url)
-        if log is None:
-            log = _certificate_logs[url] = ThrottledLog(interval=60.0, level=logging.ERROR)
+def _log_certificate_failure(log: ThrottledLog, url: str, reason: str) -> None:
     log.log(
         "certificate verify failed for %s (%s): its events are not retried (reported as "
         "failed); to trust a private CA pass verify='/path/to/ca.pem' to the emitter "
@@ -159,7 +151,8 @@ class HttpTransport:
     connections (a thread beyond that waits for one). Connections are made on first use in each
     process, so a transport that crossed a fork never shares one with its parent. TLS
     certificates are verified as ``verify`` says; a certificate that cannot be verified is
-    logged at ERROR (once a minute per collector) and its events are rejected, not retried.
+    logged at ERROR (once a minute per throttle, i.e. per sender) and its events are rejected,
+    not retried.
     Redirects are not followed (a 3xx counts as sent). A 429 or 503 with a ``Retry-After``
     holds every request of the transport's :class:`~snowplow_tracker.delivery.throttle.Throttle`
     until then (capped by the retry policy's ``max_retry_after``).
@@ -284,7 +277,7 @@ class HttpTransport:
         except Exception as exc:  # noqa: BLE001 - nothing a collector answers may crash a sender
             reason = certificate_failure(exc)
             if reason is not None:
-                _log_certificate_failure(self.url, reason)
+                _log_certificate_failure(self.throttle.certificate_log, self.url, reason)
                 return Reply(None, f"{error_name(exc)} ({reason})", final=True)
             return Reply(None, error_name(exc))
         return Reply(status, None, retry_after)
