@@ -11,7 +11,8 @@ checks, naming the place, the argument, the expectation and the value::
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NoReturn, Optional
+import os
+from typing import Any, Callable, NoReturn, Optional, Union
 
 from .errors import ConfigurationError
 from .protocol.checking import describe
@@ -241,3 +242,33 @@ def one_of(where: str, arg: str, value: Any, allowed: Any) -> None:
     """
     choices = tuple(allowed)
     Rule("one of " + ", ".join(repr(c) for c in choices), lambda v: v in choices)(where, arg, value)
+
+
+def _is_tls_verify(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    return isinstance(path, str) and path != "" and os.path.exists(path)
+
+
+#: ``verify``, in ``requests``' convention.
+tls_verify_rule = Rule(
+    "True, False, or the path of an existing CA bundle file or directory", _is_tls_verify
+)
+
+
+def tls_verify(where: str, arg: str, value: Any) -> Union[bool, str]:
+    """Check a TLS ``verify`` argument (``requests``' convention) and return it as a bool or a
+    path string.
+
+    Args:
+        where: The class or method configured.
+        arg: The argument's name.
+        value: True (the default CA bundle), False (no verification), or the path (a string or
+            ``os.PathLike``) of a CA bundle file or directory that exists.
+
+    Raises:
+        ConfigurationError: It is none of these.
+    """
+    tls_verify_rule(where, arg, value)
+    return value if isinstance(value, bool) else os.fspath(value)

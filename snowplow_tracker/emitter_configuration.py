@@ -34,6 +34,7 @@ _PASSED = (
     "custom_retry_codes",
     "event_store",
     "session",
+    "verify",
 )
 _WHERE = "EmitterConfiguration"
 
@@ -92,6 +93,9 @@ class EmitterConfiguration:
         custom_retry_codes: Status code -> whether to retry it (1.x).
         event_store: Where unsent events are buffered (1.x; see :mod:`~.event_store`).
         session: A ``requests.Session`` to send with (proxies, adapters, certificates).
+        verify: How the collector's TLS certificate is verified (the emitters' argument, as in
+            ``requests``): True, False, or the path of a CA bundle file or directory; None
+            leaves the emitter's default (True).
         emitter: The emitter kind: ``"sync"`` (default), ``"async"`` or ``"process"``.
         options: Further keyword arguments of the chosen emitter, e.g. ``{"process_count": 2}``.
 
@@ -109,6 +113,7 @@ class EmitterConfiguration:
     custom_retry_codes: Dict[int, bool] = field(default_factory=dict)
     event_store: Optional[EventStore] = None
     session: Optional[Any] = None
+    verify: Optional[Union[bool, str]] = None
     emitter: str = "sync"
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -130,6 +135,8 @@ class EmitterConfiguration:
             self._check_retry_code(code, retry)
         if self.event_store is not None and not isinstance(self.event_store, EventStore):
             _args.fail(_WHERE, "event_store", "an EventStore or None", self.event_store)
+        if self.verify is not None:
+            self.verify = _args.tls_verify(_WHERE, "verify", self.verify)
         _args.one_of(_WHERE, "emitter", self.emitter, EMITTER_KINDS)
         if not isinstance(self.options, Mapping):
             _args.fail(_WHERE, "options", "a dict of emitter arguments", self.options)

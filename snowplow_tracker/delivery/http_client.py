@@ -2,9 +2,10 @@
 
 Both clients open up to ``pool_size`` keep-alive connections to the collector as needed, are
 safe to use from several threads at once (a thread beyond ``pool_size`` waits for a connection),
-verify TLS certificates (the ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` bundle when set, else
-certifi's, as ``requests`` does), read the proxy settings of the environment once, and never
-follow redirects.
+verify TLS certificates as ``verify`` says (``requests``' convention: True for the
+``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` bundle when set, else certifi's; a path to a CA bundle
+file or directory; False for no verification), read the proxy settings of the environment once,
+and never follow redirects. A request answers its status and its ``Retry-After`` header.
 
 * :class:`RequestsClient` sends through a ``requests.Session``: the one the user gave (then used
   as it is: proxies, adapters, client certificates, mocks), or one of its own.
@@ -14,15 +15,17 @@ follow redirects.
 
 A failed request raises; :func:`error_name` names the failure with the vocabulary of
 ``requests`` (``ConnectTimeout``, ``ReadTimeout``, ``SSLError``, ``ProxyError``,
-``ConnectionError``) whatever the client.
+``ConnectionError``) whatever the client, and :func:`certificate_failure` tells a certificate
+that could not be verified from a network failure.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from functools import partial
 from http.cookiejar import DefaultCookiePolicy
-from typing import Callable, Dict, Mapping, Optional, Tuple, Type, Union
+from typing import Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
 from urllib.parse import unquote, urlsplit
 
 import certifi
@@ -71,6 +74,35 @@ def error_name(exc: BaseException) -> str:
     return mask_credentials(f"{type(exc).__name__}: {exc}")
 
 
+def certificate_failure(exc: BaseException) -> Optional[str]:
+    """Why the collector's TLS certificate could not be verified (unknown CA, expired, wrong
+    host name), or None when ``exc`` is another failure. Retrying cannot fix such a failure.
+
+    Args:
+        exc: What the client raised.
+    """
+    seen: Set[int] = set()
+    todo = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return str(item.verify_message or "certificate verify failed")
+        if "CERTIFICATE_VERIFY_FAILED" in str(item):
+            return "certificate verify failed"
+        # requests and urllib3 wrap the ssl error: in args, in .reason, or as the cause.
+        nested = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+        todo.extend(x for x in nested if isinstance(x, BaseException))
+    return None
+
+
+#: How TLS certificates are verified (``requests``' convention): True (the default bundle),
+#: False (not at all), or the path of a CA bundle file or directory.
+Verify = Union[bool, str]
+
+
 def ca_bundle() -> str:
     """The CA bundle collectors are verified with: the environment's, else certifi's."""
     return (
@@ -90,6 +122,8 @@ def basic_auth_header(credentials: Optional[str]) -> Dict[str, str]:
 
 Timeout = Tuple[float, float]
 Body = Optional[bytes]
+#: What a request answers: the HTTP status and the ``Retry-After`` header (None if absent).
+Answer = Tuple[int, Optional[str]]
 
 
 class RequestsClient:
@@ -101,6 +135,9 @@ class RequestsClient:
         pool_size: Most connections open at once (ignored with a user's session).
         session: A user's session, used as it is and never closed here; None for one of ours:
             environment settings read once (proxy, CA bundle), TLS verified, no cookies kept.
+        verify: How certificates are verified (see :data:`Verify`); with a user's session,
+            True keeps the session's own ``verify`` and another value is passed with each
+            request (where ``requests`` lets it win over the session's).
     """
 
     def __init__(
@@ -109,9 +146,11 @@ class RequestsClient:
         timeout: Timeout,
         pool_size: int = 1,
         session: Optional[requests.Session] = None,
+        verify: Verify = True,
     ) -> None:
         self.timeout = timeout
         self.owned = session is None
+        self.verify: Optional[Verify] = None if verify is True else verify
         if session is None:
             session = requests.Session()
             adapter = requests.adapters.HTTPAdapter(
@@ -122,20 +161,28 @@ class RequestsClient:
             # requests reads these from the environment on every request (about a tenth of a
             # sender's time); the collector is fixed, so read them once.
             session.proxies.update(requests.utils.get_environ_proxies(url))
-            session.verify = ca_bundle()
+            session.verify = ca_bundle() if verify is True else verify
+            self.verify = None
             session.trust_env = False
             # A collector's cookie (network_userid) must not stick to every later event.
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             session.headers["User-Agent"] = USER_AGENT
         self.session = session
 
-    def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> int:
-        """Send one request; return the status. Raises what ``requests`` raises."""
+    def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> Answer:
+        """Send one request; return its status and ``Retry-After``. Raises what ``requests``
+        raises."""
         response = self.session.request(
-            method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            method,
+            url,
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+            allow_redirects=False,
+            verify=self.verify,
         )
         response.close()
-        return response.status_code
+        return response.status_code, response.headers.get("Retry-After")
 
     def close(self) -> None:
         """Close the session's connections, unless it is the user's."""
@@ -151,9 +198,12 @@ class Urllib3Client:
         url: Any URL on the collector.
         timeout: ``(connect, read)`` seconds.
         pool_size: Most connections open at once.
+        verify: How certificates are verified (see :data:`Verify`).
     """
 
-    def __init__(self, url: str, timeout: Timeout, pool_size: int = 1) -> None:
+    def __init__(
+        self, url: str, timeout: Timeout, pool_size: int = 1, verify: Verify = True
+    ) -> None:
         self.headers = {"User-Agent": USER_AGENT}
         proxy = environ_proxy(url)
         make: Callable[..., urllib3.PoolManager] = urllib3.PoolManager
@@ -165,22 +215,29 @@ class Urllib3Client:
             make = partial(
                 urllib3.ProxyManager, proxy, proxy_headers=make_headers(proxy_basic_auth=auth)
             )
+        tls: Dict[str, object] = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_bundle()}
+        if verify is False:
+            tls = {"cert_reqs": "CERT_NONE"}
+        elif isinstance(verify, str) and os.path.isdir(verify):
+            tls = {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": verify}
+        elif isinstance(verify, str):
+            tls["ca_certs"] = verify
         self.manager = make(
             num_pools=1,
             maxsize=pool_size,
             block=True,
             retries=False,
             timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=ca_bundle(),
+            **tls,
         )
         # Without a proxy, requests go straight to the pool: no per-request pool lookup.
         self.pool: Optional[urllib3.HTTPConnectionPool] = (
             None if proxy else self.manager.connection_from_url(url)
         )
 
-    def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> int:
-        """Send one request; return the status. Raises what ``urllib3`` raises."""
+    def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> Answer:
+        """Send one request; return its status and ``Retry-After``. Raises what ``urllib3``
+        raises."""
         if self.pool is None:  # through the proxy: the manager builds the request for it
             response = self.manager.urlopen(
                 method, url, body=body, headers={**self.headers, **headers}, redirect=False
@@ -196,7 +253,7 @@ class Urllib3Client:
                 redirect=False,
                 retries=False,
             )
-        return int(response.status)
+        return int(response.status), response.headers.get("Retry-After")
 
     def close(self) -> None:
         """Close every connection."""

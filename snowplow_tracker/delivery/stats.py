@@ -27,6 +27,9 @@ class EmitterStats:
         restarts: Sender processes replaced after they died.
         redelivered: Events handed again to a sender after the one holding them died (they may
             reach the collector twice).
+        throttled: Collector answers (429 or 503) whose ``Retry-After`` the emitter obeyed: its
+            requests to the collector were held until then (capped by the retry policy's
+            ``max_retry_after``). Counted per answer, not per event.
     """
 
     accepted: int = 0
@@ -40,6 +43,7 @@ class EmitterStats:
     senders_alive: int = 0
     restarts: int = 0
     redelivered: int = 0
+    throttled: int = 0
 
     def as_dict(self) -> Dict[str, int]:
         """The counters as a plain dict."""
@@ -63,6 +67,7 @@ class Counters:
         self.dropped = 0
         self.restarts = 0
         self.redelivered = 0
+        self.throttled = 0
 
     def add(self, **deltas: int) -> None:
         """Add each keyword's value to the counter of that name."""
@@ -81,5 +86,6 @@ class Counters:
                 dropped=self.dropped,
                 restarts=self.restarts,
                 redelivered=self.redelivered,
+                throttled=self.throttled,
                 **extra,
             )

@@ -41,6 +41,7 @@ import requests
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
+from ..delivery.http_client import Verify
 from ..delivery.retry import RetryPolicy, is_success, with_1x_options
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, Timeout, check_timeout, deliver
@@ -236,6 +237,12 @@ class BaseEmitter:
         custom_retry_codes: HTTP status -> whether a request answered with it is retried (1.x;
             changes the retry policy's ``no_retry_statuses``; 413/414 are never retried as
             they are).
+        verify: How the collector's TLS certificate is verified, as in ``requests``: True
+            (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the path of a
+            CA bundle file or directory (a private CA), or False (no verification). It reaches
+            wherever the emitter sends from (sender processes, Celery workers). A certificate
+            that cannot be verified is logged at ERROR and its events fail at once (not
+            retried). With ``session``, True keeps the session's own ``verify``.
     """
 
     _where = "Emitter"
@@ -260,6 +267,7 @@ class BaseEmitter:
         buffer_capacity: Optional[int] = None,
         max_retry_delay_seconds: Optional[float] = None,
         custom_retry_codes: Optional[Mapping[int, bool]] = None,
+        verify: Verify = True,
     ) -> None:
         where = self._where
         self.method = check_method(method, where)
@@ -282,6 +290,7 @@ class BaseEmitter:
         )
         self.custom_retry_codes: Dict[int, bool] = dict(custom_retry_codes or {})
         self.session = check_session(session, where)
+        self.verify: Verify = _args.tls_verify(where, "verify", verify)
         self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
         self.request_timeout = check_timeout(request_timeout, where)
         # The collector's address, checked here; only the emitters that send from this process

@@ -23,7 +23,6 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
-    Tuple,
     Union,
 )
 from urllib.parse import urlencode
@@ -38,7 +37,8 @@ from ..delivery.event_store import BufferView, EventStore
 from ..delivery.http_client import error_name
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
-from ..delivery.transport import DeliveryResult, HttpTransport, deliver
+from ..delivery.throttle import Throttle
+from ..delivery.transport import DeliveryResult, HttpTransport, Reply, deliver
 from ..protocol.wire import (
     POST_CONTENT_TYPE,
     PayloadDict,
@@ -81,12 +81,19 @@ class _HookTransport(HttpTransport):
     :class:`~snowplow_tracker.delivery.transport.HttpTransport` and :func:`deliver` either way."""
 
     def __init__(self, *args: Any, owner: Emitter, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._owner = weakref.ref(owner)
+        owner_ref = weakref.ref(owner)
+
+        def count_hold() -> None:  # counted when the answer arrives, not when the batch ends
+            emitter = owner_ref()
+            if emitter is not None:
+                emitter._counters.add(throttled=1)
+
+        super().__init__(*args, throttle=Throttle(on_hold=count_hold), **kwargs)
+        self._owner = owner_ref
         auth = {k: v for k, v in self._headers.items() if k != "Content-Type"}
         self._headers_of = {"post": {"Content-Type": POST_CONTENT_TYPE, **auth}, "get": auth}
 
-    def _request(self, events: List[bytes], stm: int) -> Tuple[Optional[int], Optional[str]]:
+    def _request(self, events: List[bytes], stm: int) -> Reply:
         owner = self._owner()
         hook = None if owner is None else owner._http_override(self.method)
         if hook is None:
@@ -98,8 +105,8 @@ class _HookTransport(HttpTransport):
         try:
             status = int(hook(arg))
         except Exception as exc:  # noqa: BLE001 - nothing an override raises crashes a sender
-            return None, error_name(exc)
-        return (status, None) if status >= 0 else (None, "network error")
+            return Reply(None, error_name(exc))
+        return Reply(status) if status >= 0 else Reply(None, "network error")
 
     def request_status(self, method: str, target: Union[str, bytes]) -> int:
         """One request, as 1.x's ``http_post``/``http_get``: the status, or -1 on a network
@@ -114,10 +121,10 @@ class _HookTransport(HttpTransport):
             if method == "post":
                 url = self.post_url
                 body = target.encode("utf-8") if isinstance(target, str) else target
-                return self._get_client().request("POST", url, body, self._headers_of["post"])
+                return self._get_client().request("POST", url, body, self._headers_of["post"])[0]
             query = target.decode("utf-8") if isinstance(target, bytes) else target
             url = f"{self.get_url}?{query}"
-            return self._get_client().request("GET", url, None, self._headers_of["get"])
+            return self._get_client().request("GET", url, None, self._headers_of["get"])[0]
         except Exception as exc:  # noqa: BLE001 - 1.x answers -1 for a failed request
             _request_log.log("request to %s failed: %s", self.url, error_name(exc))
             return -1
@@ -180,6 +187,7 @@ class Emitter(BaseEmitter):
             self.request_timeout,
             self.retry_policy,
             session=self.session,
+            verify=self.verify,
             where=self._where,
             owner=self,
             **self._transport_options(),
@@ -337,7 +345,9 @@ class Emitter(BaseEmitter):
             if self._retry_timer is not None:
                 return
             self._retry_attempt += 1
-            delay = self.retry_policy.delay(self._retry_attempt)
+            delay = max(
+                self.retry_policy.delay(self._retry_attempt), self.transport.throttle.remaining()
+            )
             timer = self._retry_timer = threading.Timer(delay, self._retry_flush)
             timer.daemon = True
         timer.start()

@@ -101,7 +101,8 @@ class Collector(CollectorState):
         ValueError: ``host`` is not a loopback address, or ``mode`` is unknown.
 
     Scripted answers (:meth:`respond_with`, :meth:`script`, :meth:`set_delay`,
-    :meth:`set_fault`) apply to the two tracker endpoints only, never to the control paths.
+    :meth:`set_fault`, :meth:`set_retry_after`) apply to the two tracker endpoints only, never
+    to the control paths.
     For each tracker request the collector reads the body, answers 400 if it is malformed,
     otherwise waits for the delay, then answers with the fault if one is set, else with the next
     scripted answer if any, else with the default status.
@@ -402,6 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "text/plain; charset=utf-8",
         location: Optional[str] = None,
         close: bool = False,
+        retry_after: Optional[str] = None,
     ) -> None:
         """Write the whole answer with a single write (no Nagle/delayed-ACK stall)."""
         if close:
@@ -412,6 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
             head.append(f"Content-Type: {content_type}")
         if location is not None:
             head.append(f"Location: {location}")
+        if retry_after is not None:
+            head.append(f"Retry-After: {retry_after}")
         if self.close_connection:
             head.append("Connection: close")
         elif self.request_version == "HTTP/1.0":
@@ -550,7 +554,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif is_accepted(status) or status in (204, 304):
             self._send(status)
         else:
-            self._send(status, f"{_STATUS_REASONS.get(status, 'Error')} (scripted)\n".encode())
+            self._send(
+                status,
+                f"{_STATUS_REASONS.get(status, 'Error')} (scripted)\n".encode(),
+                retry_after=collector.retry_after_header(status),
+            )
 
     def _control(self, method: str, path: str, body: bytes) -> bool:
         """Answer a control path; False if ``path`` is not one (then it is a normal 404)."""

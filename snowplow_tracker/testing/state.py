@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import (
     Any,
     Callable,
@@ -59,7 +60,11 @@ REDIRECT_PATH = "/_redirected"
 _EID_POST_RE = re.compile(rb'"eid":\s*"([^"]+)"')
 _EID_GET_RE = re.compile(r"(?:^|&)eid=([^&]*)")
 _E_KEY = b'"e":'
-_CONTROL_KEYS = frozenset({"status", "location", "delay", "script", "fault"})
+_CONTROL_KEYS = frozenset(
+    {"status", "location", "delay", "script", "fault", "retry_after", "retry_after_date"}
+)
+#: The answers that carry the ``Retry-After`` header of :meth:`CollectorState.set_retry_after`.
+RETRY_AFTER_STATUSES = (429, 503)
 
 
 class _StatsBase(TypedDict):
@@ -169,6 +174,17 @@ def _check_answer(value: object, where: str) -> Answer:
     return _check_status(value, where)
 
 
+def _check_retry_after(value: object, where: str) -> Union[int, str, None]:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{where}: a Retry-After must be an int of seconds >= 0, a string or None, "
+            f"got {value!r}"
+        )
+    return value
+
+
 def _check_delay(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{where}: a delay must be a number of seconds >= 0, got {value!r}")
@@ -219,6 +235,8 @@ class CollectorState:
         self._fault: Optional[str] = None
         self._max_body_bytes: Optional[int] = None
         self._max_url_bytes: Optional[int] = None
+        self._retry_after: Union[int, str, None] = None
+        self._retry_after_date = False
         # Requests open at once, and the gate that holds them (see hold()).
         self._open = 0
         self._max_open = 0
@@ -302,6 +320,33 @@ class CollectorState:
         with self._lock:
             self._fault = checked
 
+    def set_retry_after(self, value: Union[int, str, None], as_date: bool = False) -> None:
+        """Send a ``Retry-After`` header with every 429 and 503 answer (None: no header).
+
+        Args:
+            value: Seconds (an int >= 0), sent as delta-seconds, or as the HTTP-date that many
+                seconds after each answer with ``as_date``; or a string sent as it is (e.g. an
+                unparsable value); or None.
+            as_date: Send an int ``value`` as an HTTP-date (whole seconds, so the date is up to
+                a second earlier than ``value`` seconds after the answer).
+
+        Raises:
+            ValueError: ``value`` is none of these.
+        """
+        checked = _check_retry_after(value, "Collector.set_retry_after")
+        with self._lock:
+            self._retry_after, self._retry_after_date = checked, bool(as_date)
+
+    def retry_after_header(self, status: int) -> Optional[str]:
+        """The ``Retry-After`` header of an answer with ``status`` now, or None."""
+        with self._lock:
+            value, as_date = self._retry_after, self._retry_after_date
+        if value is None or status not in RETRY_AFTER_STATUSES:
+            return None
+        if isinstance(value, str):
+            return value
+        return formatdate(time.time() + value, usegmt=True) if as_date else str(value)
+
     def set_size_limits(
         self, body_bytes: Optional[int] = None, url_bytes: Optional[int] = None
     ) -> None:
@@ -344,7 +389,8 @@ class CollectorState:
         """The current scripted behaviour, as ``/_control`` shows it.
 
         Returns:
-            ``{"status", "location", "delay", "script", "fault"}``.
+            ``{"status", "location", "delay", "script", "fault", "retry_after",
+            "retry_after_date"}``.
         """
         with self._lock:
             return {
@@ -353,6 +399,8 @@ class CollectorState:
                 "delay": self._delay,
                 "script": list(self._script),
                 "fault": self._fault,
+                "retry_after": self._retry_after,
+                "retry_after_date": self._retry_after_date,
             }
 
     # -- holding requests (to pin concurrency in tests) ----------------------------------------
@@ -466,6 +514,7 @@ class CollectorState:
             self._script = deque()
             self._delay = 0.0
             self._fault = None
+            self._retry_after, self._retry_after_date = None, False
         self.clear()
 
     def stats(self) -> CollectorStats:
@@ -656,7 +705,16 @@ class CollectorState:
                 raise ValueError(f"{where}: 'script' must be an array, got {doc['script']!r}")
             script = [_check_answer(a, where) for a in doc["script"]]
         fault = _check_fault(doc["fault"], where) if "fault" in doc else None
+        retry_after = _check_retry_after(doc.get("retry_after"), where)
+        retry_after_date = doc.get("retry_after_date", False)
+        if not isinstance(retry_after_date, bool):
+            raise ValueError(
+                f"{where}: 'retry_after_date' must be a boolean, got {retry_after_date!r}"
+            )
         with self._lock:
+            if "retry_after" in doc or "retry_after_date" in doc:
+                self._retry_after = retry_after if "retry_after" in doc else self._retry_after
+                self._retry_after_date = retry_after_date
             if status is not None:
                 self._status = status
                 self._location = location if location is not None else REDIRECT_PATH

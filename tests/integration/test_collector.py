@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -395,6 +396,8 @@ def test_stats_control_and_reset_over_http(collector: Collector) -> None:
             "delay": 0.0,
             "script": [],
             "fault": None,
+            "retry_after": None,
+            "retry_after_date": False,
         }
         assert http.get(url + "/_events", timeout=SHORT).json() == [{"e": "pv", "eid": "3"}]
 
@@ -403,6 +406,33 @@ def test_stats_control_and_reset_over_http(collector: Collector) -> None:
         stats = http.get(url + "/_stats", timeout=SHORT).json()
         assert (stats["requests"], stats["events"], stats["bad_requests"]) == (0, 0, 0)
     assert collector.requests == []  # control paths are never recorded
+
+
+def test_retry_after_is_sent_with_429_and_503_as_set_in_process_or_over_http(
+    collector: Collector,
+) -> None:
+    """Delta-seconds, an HTTP-date that many seconds ahead, or a raw value; never on others."""
+    url = collector.url
+    with requests.Session() as http:
+        http.post(url + "/_control", json={"retry_after": 2, "script": [503, 429, 500]})
+        answers = [http.get(url + f"/i?e=pv&eid={i}", timeout=SHORT) for i in range(4)]
+        assert [r.status_code for r in answers] == [503, 429, 500, 200]
+        assert [r.headers.get("Retry-After") for r in answers] == ["2", "2", None, None]
+
+        http.post(url + "/_control", json={"retry_after_date": True, "script": [429]})
+        answer = http.get(url + "/i?e=pv&eid=9", timeout=SHORT)
+        ahead = parsedate_to_datetime(answer.headers["Retry-After"]).timestamp() - time.time()
+        assert 0 < ahead <= 2
+        assert http.get(url + "/_control", timeout=SHORT).json()["retry_after_date"] is True
+        bad = http.post(url + "/_control", json={"retry_after": -1}, timeout=SHORT)
+        assert bad.status_code == 400
+    collector.set_retry_after("soon")
+    collector.script([429])
+    assert requests.get(url + "/i?e=pv&eid=10", timeout=SHORT).headers["Retry-After"] == "soon"
+    collector.reset()
+    assert collector.control()["retry_after"] is None
+    with pytest.raises(ValueError, match="Retry-After"):
+        collector.set_retry_after(1.5)  # type: ignore[arg-type]
 
 
 def test_invalid_settings_raise_value_error() -> None:

@@ -586,6 +586,7 @@ def test_stats_count_accepted_sent_failed_and_queued(
         "senders_alive": 0,
         "restarts": 0,
         "redelivered": 0,
+        "throttled": 0,
     }
     for _ in range(3):
         emitter.input(make_payload())

@@ -4,22 +4,33 @@ on each client a transport can use."""
 from __future__ import annotations
 
 import http.server
+import logging
 import socket
 import ssl
 import subprocess
 import threading
 import uuid
+import warnings
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
+import celery
 import pytest
 import requests
 
+from snowplow_tracker import AsyncEmitter, Emitter, EmitterConfiguration, RetryPolicy
 from snowplow_tracker.delivery.http_client import CLIENTS
 from snowplow_tracker.delivery.transport import HttpTransport
+from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+from snowplow_tracker.emitters.redis import cli as redis_cli
+from snowplow_tracker.errors import ConfigurationError
 from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
+from tests.capture import Calls
 from tests.payloads import make_payload
+from tests.scripts import run_script, run_to_end
+from tests.waiting import wait_until
 
 HttpsServer = Tuple[int, Path, List[str]]
 
@@ -88,14 +99,51 @@ def send_one(transport: HttpTransport) -> Tuple[List[bytes], List[bytes], object
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_self_signed_collector_is_refused_tls_verification_stays_on(
-    https_server: HttpsServer, no_ca_env: None, client: str
+    https_server: HttpsServer, no_ca_env: None, client: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A certificate no trusted CA signed fails the request (retryable), never sends blindly."""
+    """A certificate no trusted CA signed fails the request for good (retrying cannot fix it),
+    logged at ERROR with what to set; nothing is sent blindly."""
     port, _, paths = https_server
-    sent, retry, error = send_one(HttpTransport(f"https://127.0.0.1:{port}", client=client))
-    assert sent == [] and len(retry) == 1
-    assert error == "SSLError"
+    transport = HttpTransport(f"https://127.0.0.1:{port}", client=client)
+    try:
+        result = transport.send([encode_event(make_payload(), "post")])
+    finally:
+        transport.close()
+    assert result.sent == [] and result.retry == [] and len(result.rejected) == 1
+    assert str(result.error).startswith("SSLError (")
     assert paths == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    message = errors[0].getMessage()
+    assert f"certificate verify failed for https://127.0.0.1:{port}/" in message
+    assert "verify='/path/to/ca.pem'" in message
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_verify_names_the_ca_bundle_or_turns_verification_off(
+    https_server: HttpsServer, no_ca_env: None, client: str, tmp_path: Path
+) -> None:
+    """verify=<CA file>, verify=<directory of hashed CA files> and verify=False reach it."""
+    port, cert, paths = https_server
+    directory = tmp_path / "ca-dir"
+    directory.mkdir()
+    subject_hash = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(cert)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    (directory / f"{subject_hash}.0").write_bytes(cert.read_bytes())
+    for verify in (str(cert), cert, str(directory)):
+        sent, _, error = send_one(
+            HttpTransport(f"https://127.0.0.1:{port}", client=client, verify=verify)  # type: ignore[arg-type]
+        )
+        assert len(sent) == 1, (verify, error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # urllib3 warns about unverified HTTPS, as it should
+        sent, _, _ = send_one(
+            HttpTransport(f"https://127.0.0.1:{port}", client=client, verify=False)
+        )
+    assert len(sent) == 1
+    assert len(paths) == 4
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -162,3 +210,143 @@ def test_no_proxy_from_environment_sends_straight_to_the_collector(
     sent, _, _ = send_one(HttpTransport(collector.endpoint, "post", client=client))
     assert len(sent) == 1
     assert collector.wait_for_events(1, timeout=5)
+
+
+# -- verify= on every emitter ----------------------------------------------------------------
+
+EMITTER_KINDS = ["Emitter", "AsyncEmitter", "ProcessEmitter", "CeleryEmitter", "redis-worker"]
+
+
+def build_emitter(kind: str, endpoint: str, verify: object, **kwargs: Any) -> Any:
+    """An emitter of ``kind`` sending POSTs of one event to ``endpoint`` with ``verify``."""
+    if kind == "Emitter":
+        return Emitter(endpoint, method="post", buffer_size=1, verify=verify, **kwargs)
+    if kind == "AsyncEmitter":
+        return AsyncEmitter(endpoint, method="post", buffer_size=1, verify=verify, **kwargs)
+    if kind == "ProcessEmitter":  # spawned senders: verify travels in their configuration
+        return ProcessEmitter(endpoint, buffer_size=1, process_count=1, verify=verify, **kwargs)
+    if kind == "CeleryEmitter":  # eager: the task runs here, from the message's configuration
+        app = celery.Celery("snowplow-test-tls", broker="memory://")
+        app.conf.update(task_always_eager=True, accept_content=["json"], task_serializer="json")
+        return CeleryEmitter(endpoint, buffer_size=1, celery_app=app, verify=verify, **kwargs)
+    option = str(verify) if not isinstance(verify, bool) else str(verify).lower()
+    argv = ["--endpoint", endpoint, "--verify", option, "--process-count", "1"]
+    return redis_cli.build_emitter(redis_cli.parse_args(redis_cli.build_parser(), argv))
+
+
+@pytest.mark.parametrize("kind", EMITTER_KINDS)
+def test_every_emitter_trusts_a_private_ca_given_as_verify(
+    https_server: HttpsServer, no_ca_env: None, kind: str
+) -> None:
+    port, cert, paths = https_server
+    emitter = build_emitter(kind, f"https://127.0.0.1:{port}", str(cert))
+    try:
+        emitter.input(make_payload())
+        assert emitter.flush(timeout=30) is not False
+        assert wait_until(lambda: len(paths) == 1, timeout=30)
+    finally:
+        emitter.close(timeout=5) if kind != "CeleryEmitter" else None
+    assert emitter.verify == str(cert)
+
+
+@pytest.mark.parametrize("kind", ["Emitter", "AsyncEmitter"])
+def test_a_certificate_failure_is_logged_once_at_error_and_fails_at_once(
+    https_server: HttpsServer, no_ca_env: None, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not retried for a minute like a network blip: logged at ERROR with what to set, and the
+    events go to on_failure (the default policy would retry for about a minute)."""
+    port, _, paths = https_server
+    calls = Calls()
+    emitter = build_emitter(
+        kind,
+        f"https://127.0.0.1:{port}",
+        True,
+        retry_policy=RetryPolicy(),
+        on_failure=calls.on_failure,
+    )
+    try:
+        for _ in range(3):
+            emitter.input(make_payload())
+        assert emitter.flush(timeout=20) is True
+        assert calls.failed.is_set()
+        stats = emitter.stats()
+        assert stats.failed == 3 and stats.retried == 0 and stats.sent == 0
+    finally:
+        emitter.close(timeout=5)
+    assert paths == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors
+    assert f"certificate verify failed for https://127.0.0.1:{port}/" in errors[0]
+
+
+def test_a_sender_process_logs_a_certificate_failure_once_and_fails_at_once(
+    https_server: HttpsServer, no_ca_env: None
+) -> None:
+    """ProcessEmitter: the sender (forked, so it logs to this script's stderr) gives up at once."""
+    port, _, paths = https_server
+    out = run_to_end(
+        """
+        import logging, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        from snowplow_tracker import RetryPolicy
+        from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+        failed = []
+        e = ProcessEmitter(sys.argv[1], buffer_size=1, process_count=1, start_method="fork",
+                           retry_policy=RetryPolicy(), on_failure=lambda n, ev: failed.extend(ev))
+        for i in range(3):
+            e.input({"e": "pv", "eid": str(i)})
+        print(e.flush(timeout=20), len(failed), e.stats().retried)
+        e.close(timeout=5)
+        """,
+        f"https://127.0.0.1:{port}",
+        timeout=60,
+    )
+    assert out.split() == ["True", "3", "0"]
+    assert paths == []
+
+
+def test_the_sender_logs_the_certificate_failure_at_error_once(
+    https_server: HttpsServer, no_ca_env: None
+) -> None:
+    port, _, _ = https_server
+    proc = run_script(
+        """
+        import logging, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+        e = ProcessEmitter(sys.argv[1], buffer_size=1, process_count=1, start_method="fork")
+        for i in range(3):
+            e.input({"e": "pv", "eid": str(i)})
+        e.flush(timeout=20)
+        e.close(timeout=5)
+        """,
+        f"https://127.0.0.1:{port}",
+    )
+    _, err = proc.communicate(timeout=60)
+    errors = [line for line in err.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, err
+    assert f"certificate verify failed for https://127.0.0.1:{port}/" in errors[0]
+    assert "verify='/path/to/ca.pem'" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["/no/such/ca.pem", "", 1, None, b"/etc/ssl"],
+    ids=["missing", "empty", "int", "None", "bytes"],
+)
+@pytest.mark.parametrize("kind", ["Emitter", "AsyncEmitter", "ProcessEmitter", "CeleryEmitter"])
+def test_a_bad_verify_is_refused_naming_the_argument(kind: str, bad: object) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        build_emitter(kind, "https://collector.example.com", bad)
+    assert f"{kind}: argument 'verify' must be True, False, or the path of an existing CA" in str(
+        info.value
+    )
+
+
+def test_the_1x_emitter_configuration_passes_verify(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    assert EmitterConfiguration(verify=str(ca)).emitter_arguments()["verify"] == str(ca)
+    assert "verify" not in EmitterConfiguration().emitter_arguments()
+    with pytest.raises(ConfigurationError, match="EmitterConfiguration: argument 'verify'"):
+        EmitterConfiguration(verify="/no/such/ca.pem")

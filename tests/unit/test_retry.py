@@ -194,7 +194,7 @@ INVALID = [
     *(("max_attempts", bad, "an integer >= 1 or None") for bad in (0, -1, 1.5, "3", True)),
     *(
         (name, bad, "a number >= 0")
-        for name in ("deadline", "base_delay", "max_delay")
+        for name in ("deadline", "base_delay", "max_delay", "max_retry_after")
         for bad in (-0.1, "1", True, float("nan"))
     ),
     *(

@@ -57,6 +57,7 @@ from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher
 from ...delivery.credentials import mask_credentials
+from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
 from ...delivery.transport import Timeout
@@ -233,6 +234,10 @@ class CeleryEmitter(BaseEmitter):
         queue: The queue the tasks are published to (default ``"snowplow"``, which workers
             that know the task consume automatically; give another name to route them to
             dedicated workers started with ``-Q NAME``; None: the app's own routing).
+        verify: How the worker verifies the collector's TLS certificate, as in ``requests``:
+            True (default: the worker's ``REQUESTS_CA_BUNDLE`` bundle when set, else
+            certifi's), False, or the path of a CA bundle file or directory, which must exist
+            here and on the workers (it travels in each task message).
 
     Raises:
         ConfigurationError: An argument is invalid, or a callback was given.
@@ -257,6 +262,7 @@ class CeleryEmitter(BaseEmitter):
         max_batch_age: Optional[float] = None,
         max_pending: int = 100_000,
         queue: Optional[str] = QUEUE,
+        verify: Verify = True,
     ) -> None:
         where = self._where
         if on_success is not None or on_failure is not None:
@@ -281,6 +287,7 @@ class CeleryEmitter(BaseEmitter):
             request_timeout,
             retry_policy=retry_policy,
             max_batch_age=max_batch_age,
+            verify=verify,
         )
         _args.optional_non_empty_string(where, "queue", queue)
         self.max_pending = max_pending
@@ -299,6 +306,7 @@ class CeleryEmitter(BaseEmitter):
             "method": self.method,
             "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
+            "verify": self.verify,
         }
         self._pid = os.getpid()
         self._transport_loaded = False

@@ -10,7 +10,10 @@ What a Celery worker runs for each published batch (task ``snowplow_tracker.send
    ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``. A message for another destination is never sent.
 3. The batch is sent with the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`; a
    retryable failure is retried through Celery (``self.retry(countdown=...)``) with only the
-   events not yet accepted, until the policy's attempts or deadline are spent.
+   events not yet accepted, until the policy's attempts or deadline are spent. The countdown is
+   the longer of the backoff and a collector's ``Retry-After`` (429, 503; capped by the
+   policy's ``max_retry_after``), and while such a hold lasts the worker process's other tasks
+   for that collector are put back with the rest of it as their countdown, unsent.
 
 A message the worker cannot run (unknown format version, malformed, refused destination) is not
 dropped: it is published unchanged to the dead-letter queue ``snowplow.failed`` (a Redis list of
@@ -34,6 +37,7 @@ import orjson
 from ..._logging import ThrottledLog, logger
 from ...delivery.credentials import mask_credentials
 from ...delivery.retry import RetryPolicy
+from ...delivery.throttle import Throttle
 from ...delivery.transport import HttpTransport
 from ...protocol.wire import encode_event
 
@@ -85,6 +89,10 @@ _retry_log = ThrottledLog()
 _dead_letter_log = ThrottledLog(level=logging.ERROR)
 _unrestricted_log = ThrottledLog(interval=3600.0)
 _transports = threading.local()
+#: Per collector URL, the "not before" time every task of this worker process respects.
+_throttles: Dict[str, Throttle] = {}
+_throttles_lock = threading.Lock()
+_throttles_pid = 0
 _signals_lock = threading.Lock()
 _signals_connected = False
 
@@ -268,13 +276,27 @@ def replay_dead_letters(app: Any, limit: Optional[int] = None, queue: str = QUEU
 # -- the task ----------------------------------------------------------------------------------
 
 
+def _throttle_for(url: str) -> Throttle:
+    """The throttle shared by every thread of this worker process sending to ``url``."""
+    global _throttles_pid
+    with _throttles_lock:
+        if _throttles_pid != os.getpid():  # a forked pool child starts with none held
+            _throttles.clear()
+            _throttles_pid = os.getpid()
+        throttle = _throttles.get(url)
+        if throttle is None:
+            throttle = _throttles[url] = Throttle()
+        return throttle
+
+
 def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransport:
     """A keep-alive transport per thread and configuration (worker pools may use threads)."""
     timeout = config.get("timeout")
     timeout_pair: Optional[Tuple[float, float]] = (
         (float(timeout[0]), float(timeout[1])) if timeout else None
     )
-    key = (config["url"], config["method"], timeout_pair, policy)
+    verify = config.get("verify", True)
+    key = (config["url"], config["method"], timeout_pair, policy, verify)
     cache: Dict[Any, HttpTransport] = getattr(_transports, "cache", None) or {}
     _transports.cache = cache
     transport = cache.get(key)
@@ -284,6 +306,8 @@ def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransp
             config["method"],
             request_timeout=timeout_pair,
             retry_policy=policy,
+            verify=verify,
+            throttle=_throttle_for(str(config["url"])),
             where="CeleryEmitter task",
         )
         cache[key] = transport
@@ -325,11 +349,13 @@ def send_events(
         task: The bound task (``self``).
         events: The events, each the JSON object of one event (string values, no ``stm``).
         config: ``{"v": 1, "url": collector base URL, "method": "post" or "get",
-            "timeout": [connect, read], "retry": RetryPolicy fields}``.
+            "timeout": [connect, read], "retry": RetryPolicy fields, "verify": True, False or
+            a CA bundle path (optional, default True)}``.
         first_attempt: ``time.time()`` of the batch's first attempt (set on retries).
 
     Returns:
-        Counts of ``sent``, ``rejected``, ``failed`` and ``dead_lettered`` events.
+        Counts of ``sent``, ``rejected``, ``failed`` and ``dead_lettered`` events, and
+        ``throttled``: answers whose ``Retry-After`` was obeyed.
     """
     try:
         refusal = _refusal(task, events, config)
@@ -350,8 +376,19 @@ def send_events(
         )
     originals = {id(data): event for data, event in zip(encoded, events)}
     started = first_attempt if first_attempt is not None else time.time()
-    result = transport.send(encoded)
     where = mask_credentials(transport.url)
+    attempts = int(task.request.retries) + 1
+    hold = transport.throttle.remaining() if policy.retries else 0.0
+    if hold > 0 and policy.may_retry(attempts, time.time() - started, hold):
+        # Another task of this worker process was told Retry-After: hold this one too.
+        _retry_log.log(
+            "CeleryEmitter task: %s asked to wait (Retry-After); %d event(s) retried in %.1f s",
+            where,
+            len(events),
+            hold,
+        )
+        raise _retry(task, list(events), config, started, policy, hold)
+    result = transport.send(encoded)
     if result.rejected:
         logger.error(
             "CeleryEmitter task: collector %s rejected %d event(s) (%s); not retried",
@@ -360,28 +397,21 @@ def send_events(
             result.error,
         )
     failed = 0
-    if result.retry:
-        attempts = int(task.request.retries) + 1
-        delay = policy.delay(attempts)
+    retry = result.retry + result.deferred
+    if retry:
+        delay = max(policy.delay(attempts), transport.throttle.remaining())
         if policy.may_retry(attempts, time.time() - started, delay):
             _retry_log.log(
                 "CeleryEmitter task: sending %d event(s) to %s failed (%s); retry %d in %.1f s",
-                len(result.retry),
+                len(retry),
                 where,
                 result.error,
                 attempts,
                 delay,
             )
-            remaining = [originals[id(data)] for data in result.retry]
-            raise task.retry(
-                args=[remaining, config],
-                kwargs={"first_attempt": started},
-                countdown=delay,
-                max_retries=None if policy.max_attempts is None else policy.max_attempts - 1,
-                argsrepr=task_options(remaining, None)["argsrepr"],
-                kwargsrepr="{}",
-            )
-        failed = len(result.retry)
+            remaining = [originals[id(data)] for data in retry]
+            raise _retry(task, remaining, config, started, policy, delay)
+        failed = len(retry)
         logger.error(
             "CeleryEmitter task: gave up on %d event(s) after %d attempt(s) to %s (%s)",
             failed,
@@ -389,7 +419,32 @@ def send_events(
             where,
             result.error,
         )
-    return {"sent": len(result.sent), "rejected": len(result.rejected), "failed": failed}
+    return {
+        "sent": len(result.sent),
+        "rejected": len(result.rejected),
+        "failed": failed,
+        "throttled": result.throttled,
+    }
+
+
+def _retry(
+    task: Any,
+    events: List[str],
+    config: Dict[str, Any],
+    started: float,
+    policy: RetryPolicy,
+    countdown: float,
+) -> Exception:
+    """The ``Retry`` to raise: the task again with ``events``, after ``countdown`` seconds."""
+    retry: Exception = task.retry(
+        args=[events, config],
+        kwargs={"first_attempt": started},
+        countdown=countdown,
+        max_retries=None if policy.max_attempts is None else policy.max_attempts - 1,
+        argsrepr=task_options(events, None)["argsrepr"],
+        kwargsrepr="{}",
+    )
+    return retry
 
 
 # -- the worker consumes the snowplow queue ----------------------------------------------------

@@ -49,6 +49,7 @@ from orjson import dumps as _dumps
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import throughput_defaults
+from ...delivery.http_client import Verify
 from ...delivery.memory import HeapWatermark, give_back_memory
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
@@ -242,6 +243,9 @@ class ProcessEmitter(BaseEmitter):
         max_retry_delay_seconds: 1.x: the retry policy's ``max_delay``.
         custom_retry_codes: 1.x: HTTP status -> whether it is retried (the retry policy's
             ``no_retry_statuses``).
+        verify: How the senders verify the collector's TLS certificate, as in ``requests``:
+            True (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the
+            path of a CA bundle file or directory (a private CA), or False.
 
     The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
     full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
@@ -275,6 +279,7 @@ class ProcessEmitter(BaseEmitter):
         buffer_capacity: Optional[int] = None,
         max_retry_delay_seconds: Optional[float] = None,
         custom_retry_codes: Optional[Mapping[int, bool]] = None,
+        verify: Verify = True,
     ) -> None:
         buffer_size = resolve_batch_size(buffer_size, batch_size, self._where)
         capacity = check_capacity(buffer_capacity, self._where)
@@ -296,6 +301,7 @@ class ProcessEmitter(BaseEmitter):
             buffer_capacity=buffer_capacity,
             max_retry_delay_seconds=max_retry_delay_seconds,
             custom_retry_codes=custom_retry_codes,
+            verify=verify,
         )
         where = self._where
         if process_count is None:
@@ -333,6 +339,7 @@ class ProcessEmitter(BaseEmitter):
             orphan_timeout=self.shutdown_timeout,
             log_level=logger.level,
             max_in_flight=self.max_in_flight,
+            verify=self.verify,
         )
         self._s = _State()
         # The Tracker's fast path, unless a subclass changed what input() does.
@@ -676,6 +683,8 @@ class ProcessEmitter(BaseEmitter):
                     self._on_ack(s, *ipc.unpack_ack(message))
                 elif kind == ipc.PROGRESS:
                     self._on_progress(s, *ipc.unpack_progress(message))
+                elif kind == ipc.THROTTLED:
+                    self._counters.add(throttled=ipc.unpack_throttled(message))
         except (EOFError, OSError):
             pass
 

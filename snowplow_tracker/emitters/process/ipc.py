@@ -14,6 +14,8 @@ Sender to host:
     of micro-batch ``id`` were accepted by the collector. The host counts them as sent at
     once, so that they are never reported as failed or dropped, even if the rest of the
     micro-batch is still being retried when the host shuts down.
+    ``T`` + count: the collector answered ``count`` requests with a ``Retry-After`` that the
+    sender obeyed (``stats().throttled``).
 
 The host builds a micro-batch in place, without a Python object per event: it starts from
 :func:`new_batch`, appends each event followed by :data:`SEPARATOR`, and calls
@@ -32,6 +34,7 @@ FLUSH = b"F"
 STOP = b"S"
 ACK = b"A"
 PROGRESS = b"P"
+THROTTLED = b"T"
 #: Follows each event appended to a batch built with :func:`new_batch`.
 SEPARATOR = b"\n"
 
@@ -91,3 +94,14 @@ def unpack_progress(message: bytes) -> Tuple[int, List[int]]:
     sent = array("I")
     sent.frombytes(message[1 + _ID.size :])
     return batch_id, sent.tolist()
+
+
+def pack_throttled(count: int) -> bytes:
+    """Frame how many answers' ``Retry-After`` a sender obeyed since its last such message."""
+    return THROTTLED + _ID.pack(count)
+
+
+def unpack_throttled(message: bytes) -> int:
+    """Inverse of :func:`pack_throttled` (``message`` starts with ``T``)."""
+    (count,) = _ID.unpack_from(message, 1)
+    return int(count)

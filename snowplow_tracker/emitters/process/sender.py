@@ -34,7 +34,9 @@ import psutil
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
+from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
+from ...delivery.throttle import Throttle
 from ...delivery.transport import DeliveryResult, HttpTransport, Timeout, deliver
 from . import ipc
 
@@ -85,6 +87,7 @@ class SenderConfig:
         orphan_timeout: Seconds a sender keeps retrying after the host died.
         log_level: Level of the ``snowplow_tracker`` logger in the sender.
         max_in_flight: Requests the sender keeps open at once.
+        verify: TLS certificate verification (``requests``' convention, already checked).
     """
 
     endpoint: str
@@ -97,6 +100,7 @@ class SenderConfig:
     orphan_timeout: float = 10.0
     log_level: int = logging.NOTSET
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    verify: Verify = True
 
 
 class AckBook:
@@ -319,6 +323,8 @@ class Sender:
         self.tags: Deque[Tag] = deque()  # aligned with the batcher's events
         self.acks = AckBook()
         self.abandon = threading.Event()
+        # One "not before" time for every request thread: a 429 holds the whole sender.
+        self.throttle = Throttle(on_hold=self._report_hold)
         self.pool = RequestPool(
             config.max_in_flight,
             self._new_transport,
@@ -343,6 +349,8 @@ class Sender:
             config.retry_policy,
             client="urllib3",  # measured: about half the CPU per request of requests
             pool_size=1,  # one transport per request thread
+            verify=config.verify,
+            throttle=self.throttle,
             where="ProcessEmitter",
         )
 
@@ -412,6 +420,10 @@ class Sender:
             self._send_message(ipc.pack_progress(batch_id, indices))
         for ack in done:
             self._send_message(ipc.pack_ack(*ack))
+
+    def _report_hold(self) -> None:
+        """On a request thread: a ``Retry-After`` was obeyed; the host counts it at once."""
+        self._send_message(ipc.pack_throttled(1))
 
     def _send_ack(self, ack: Ack) -> None:
         self._send_message(ipc.pack_ack(*ack))

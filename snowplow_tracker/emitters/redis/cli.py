@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 from ..._logging import logger
 from ...delivery.credentials import mask_credentials
@@ -24,7 +24,7 @@ from .emitter import (
 )
 from .worker import RedisWorker
 
-__all__ = ["build_emitter", "build_parser", "main", "parse_args"]
+__all__ = ["build_emitter", "build_parser", "main", "parse_args", "verify_option"]
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -154,6 +154,15 @@ OPTIONS = (
         "seconds allowed to finish sending after SIGTERM/SIGINT",
     ),
     Option(
+        "--verify",
+        "SNOWPLOW_VERIFY",
+        "true",
+        str,
+        "how the collector's TLS certificate is verified: true (the REQUESTS_CA_BUNDLE "
+        "bundle when set, else certifi's), false (not at all), or the path of a CA bundle "
+        "file or directory (a private CA)",
+    ),
+    Option(
         "--worker-id",
         "SNOWPLOW_WORKER_ID",
         None,
@@ -242,6 +251,23 @@ def parse_args(
     return args
 
 
+def verify_option(text: Optional[str]) -> Union[bool, str]:
+    """The emitters' ``verify`` from ``--verify``: ``true``/``false`` (any case, also
+    ``1``/``0``, ``yes``/``no``), else a path (checked by the emitter).
+
+    Args:
+        text: The option's value (None: true).
+    """
+    if text is None:
+        return True
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    return text
+
+
 def build_emitter(args: argparse.Namespace) -> Any:
     """The emitter the worker program sends with: a ``ProcessEmitter`` (each sender keeping up
     to ``--max-in-flight`` requests open when it supports it), or an ``AsyncEmitter`` of
@@ -255,6 +281,7 @@ def build_emitter(args: argparse.Namespace) -> Any:
         "port": args.port,
         "method": args.method,
         "buffer_size": args.buffer_size,
+        "verify": verify_option(getattr(args, "verify", None)),
     }
     if args.thread_count is not None:
         from ..threads import AsyncEmitter
