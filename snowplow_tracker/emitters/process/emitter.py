@@ -85,6 +85,9 @@ DROP_PILE_BYTES = 1024 * 1024
 #: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
 DROP_WAKE_INTERVAL = 0.05
 _NO_LIMIT = sys.maxsize
+#: Exit codes of a sender that was stopped, not one that failed: it drained and returned, or
+#: SIGTERM ended it before its handler was installed.
+_STOPPED_EXIT_CODES = (0, -signal.SIGTERM)
 
 
 #: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
@@ -744,12 +747,16 @@ class ProcessEmitter(BaseEmitter):
             if moved:
                 # A flush may have been asked of the dead sender: have them sent promptly.
                 s.outbox.append(_FLUSH)
-        logger.warning(
+        code = handle.process.exitcode
+        # 0 or SIGTERM: the sender was stopped on purpose (a service manager or `kill -TERM
+        # -PGID` signals the whole process group, host included): not a failure.
+        log = logger.info if code in _STOPPED_EXIT_CODES else logger.warning
+        log(
             "sender process %d (pid %s) exited with code %s; replacing it and handing its %d "
             "unacknowledged event(s) to the pool",
             handle.index,
             handle.process.pid,
-            handle.process.exitcode,
+            code,
             moved,
         )
         self._counters.add(restarts=1, redelivered=moved)
