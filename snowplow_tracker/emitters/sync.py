@@ -423,6 +423,8 @@ class Emitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, self.method, self._where)
+        if not self._kept:  # delivered at exit from now on, even if its owner drops it
+            lifecycle.keep(self)
         if self._store is not None:
             self._input_to_store(payload, event)
             return
@@ -501,6 +503,7 @@ class Emitter(BaseEmitter):
             return self._shutdown_steps(timeout, when)
         finally:
             self._closing = False
+            lifecycle.release(self)
 
     def _shutdown_steps(self, timeout: float, when: str) -> bool:
         deadline = time.monotonic() + max(0.0, timeout)

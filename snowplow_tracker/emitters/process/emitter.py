@@ -502,6 +502,7 @@ class ProcessEmitter(BaseEmitter):
                 pass  # buffer full: the listener is already due to wake up
 
     def _start_locked(self, s: _State) -> None:
+        lifecycle.keep(self)  # its threads refer to it too, until close()
         s.started = True
         s.room = self.max_queue_bytes
         s.event_room = self._max_events
@@ -888,6 +889,7 @@ class ProcessEmitter(BaseEmitter):
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:
                 sock.close()
+        lifecycle.release(self)
         return done and not dropped
 
     def __enter__(self) -> ProcessEmitter:
