@@ -257,7 +257,7 @@ class Urllib3Client:
                 headers={**self.headers, **headers},
                 redirect=False,
                 retries=False,
-                pool_timeout=self.pool_timeout,
+                pool_timeout=self.pool_timeout,  # type: ignore[arg-type] # a float works
             )
         return int(response.status)
 

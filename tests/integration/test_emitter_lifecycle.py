@@ -415,3 +415,73 @@ def test_a_script_that_ends_without_flush_exits_in_time_and_delivers_everything(
         if "Traceback" in line or line.startswith(("LOG WARNING", "LOG ERROR", "LOG CRITICAL"))
     ]
     assert errors == [], outcome.err
+
+
+# -- the README quick start, as a script -------------------------------------------------------
+
+
+def quick_start(collector: Collector) -> str:
+    """The README's quick start, sending to ``collector`` (plain HTTP) instead of its example."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'if __name__ == "__main__":' in block
+    code = block.replace('"collector.example.com", protocol="https"', repr(collector.endpoint))
+    assert code != block
+    return code
+
+
+def unguarded(code: str, start_method: str) -> str:
+    """``code`` with the body of its ``main()`` at module level, without the guard."""
+    head, body = code.split("def main():\n", 1)
+    body = body.split('\n\nif __name__ == "__main__":', 1)[0]
+    lines = [line[4:] if line.startswith("    ") else line for line in body.splitlines()]
+    script = head + "\n".join(lines) + "\n"
+    return script.replace("process_count=2", f"process_count=2, start_method={start_method!r}")
+
+
+def test_the_readme_quick_start_runs_as_a_script(collector: Collector, tmp_path: Path) -> None:
+    """Saved as a file and run, the quick start delivers its three events and ends."""
+    script = tmp_path / "quick_start.py"
+    script.write_text(quick_start(collector))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(ev["e"] for ev in collector.events) == ["pv", "se", "ue"]
+
+
+def test_an_unguarded_script_fails_at_once_naming_the_guard(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """The quick start without its ``__main__`` guard (``spawn``: each sender runs the script
+    again) ends by itself with a ``SenderStartError`` that names the guard, raised in the host
+    by ``flush()``; nothing is sent, nothing hangs."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = {}
+    for method in ("spawn", "forkserver"):
+        script = tmp_path / f"unguarded_{method}.py"
+        script.write_text(unguarded(quick_start(collector), method))
+        procs[method] = subprocess.Popen(
+            [sys.executable, str(script)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        for method, proc in procs.items():
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 1, (method, err)
+            # The host's own error comes last: flush() raised it.
+            last = err.strip().splitlines()[-1]
+            assert last.startswith("snowplow_tracker.errors.SenderStartError: "), err
+            assert "tracker.flush()" in err
+            assert 'if __name__ == "__main__":' in last
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert collector.events == []

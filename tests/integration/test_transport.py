@@ -592,7 +592,7 @@ def test_a_wait_for_a_pooled_connection_that_never_comes_back_is_bounded(
     assert client.request("GET", f"{collector.url}/i?e=pv", None, {}) == 200
     if isinstance(client, http_client.RequestsClient):
         pools = client.session.get_adapter(collector.url).poolmanager.pools
-        [pool] = [pools[key] for key in pools.keys()]
+        [pool] = [pools[key] for key in pools.keys()]  # noqa: SIM118 - it cannot be iterated
     else:
         pool = client.pool
     assert pool is not None and pool.pool is not None
