@@ -143,6 +143,7 @@ class _SenderHandle:
     writing: bool = False
     exited: bool = False
     ready: bool = False  # it sent READY: it runs
+    late: bool = False  # stopped because it was not ready within SENDER_START_TIMEOUT
     started_at: float = 0.0  # time.monotonic() when it was started
 
 
@@ -718,9 +719,10 @@ class ProcessEmitter(BaseEmitter):
         is then handled as a failed start)."""
         now = time.monotonic()
         for handle in handles:
-            late = not handle.ready and now - handle.started_at > SENDER_START_TIMEOUT
-            if late and handle.process.is_alive():
-                handle.process.kill()
+            if not handle.ready and now - handle.started_at > SENDER_START_TIMEOUT:
+                handle.late = True
+                if handle.process.is_alive():
+                    handle.process.kill()
 
     def _read_acks(self, s: _State, handle: _SenderHandle) -> None:
         conn = handle.conn
@@ -798,8 +800,11 @@ class ProcessEmitter(BaseEmitter):
                 s.senders[handle.index] = None
             if s.closing or s.start_error is not None:
                 return
+            # An error before it ran (a Python exception exits with 1; a signal sent to the
+            # process group is not one) while no sender ever ran: senders cannot start here.
             code = handle.process.exitcode
-            if not handle.ready and not s.ever_ready and code not in _STOPPED_EXIT_CODES:
+            failed_start = handle.late or (code is not None and code > 0)
+            if failed_start and not handle.ready and not s.ever_ready:
                 self._fail_start_locked(s, handle)
                 return
             lost = [bid for bid, batch in s.in_flight.items() if batch.sender == handle.index]
@@ -824,10 +829,15 @@ class ProcessEmitter(BaseEmitter):
         """A sender exited before it ran, and none of this run ever did: senders cannot start.
         ``track_*`` and ``flush()`` raise from now on; ``close()`` drops what is held."""
         advice = GUARD_ADVICE if self.start_method != "fork" else ""
+        how = (
+            f"did not start within {SENDER_START_TIMEOUT:g} s"
+            if handle.late
+            else f"exited with code {handle.process.exitcode} before it started"
+        )
         s.start_error = SenderStartError(
-            f"{self._where}: sender process {handle.index} (pid {handle.process.pid}) exited "
-            f"with code {handle.process.exitcode} before it started, and no sender could start "
-            f"(start_method={self.start_method!r}; its error is on standard error). {advice}"
+            f"{self._where}: sender process {handle.index} (pid {handle.process.pid}) {how}, "
+            f"and no sender could start (start_method={self.start_method!r}; its error is on "
+            f"standard error). {advice}"
         )
         s.room = s.event_room = 0  # track_* takes the slow path, which raises
         s.done_cond.notify_all()
