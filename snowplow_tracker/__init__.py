@@ -20,7 +20,13 @@ from .delivery.retry import RetryPolicy
 from .delivery.stats import EmitterStats
 from .emitter_configuration import EmitterConfiguration
 from .emitters import AsyncEmitter, CeleryEmitter, Emitter, ProcessEmitter, RedisEmitter
-from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
+from .errors import (
+    ConfigurationError,
+    EncodingError,
+    SenderStartError,
+    SnowplowError,
+    ValidationError,
+)
 from .events import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 from .protocol.contracts import disable_contracts, enable_contracts
 from .protocol.self_describing_json import SelfDescribingJson
@@ -65,6 +71,7 @@ __all__ = [
     "ScreenView",
     "SelfDescribing",
     "SelfDescribingJson",
+    "SenderStartError",
     "Snowplow",
     "SnowplowError",
     "StructuredEvent",

@@ -149,9 +149,10 @@ class Emitter(BaseEmitter):
     ``is_good_status_code``, and the ``bytes_queued``, ``batch_size``, ``event_store`` and
     ``timer`` attributes.
 
-    Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler, and
-    after ``os.fork()`` the child starts with an empty buffer, new locks, new connections and
-    (if one was set) its own flush timer.
+    Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler (also
+    when nothing refers to the emitter any more: from its first event until ``close()`` the
+    handler holds it), and after ``os.fork()`` the child starts with an empty buffer, new locks,
+    new connections and (if one was set) its own flush timer.
     """
 
     _where = "Emitter"

@@ -25,7 +25,11 @@ thread (``track_*`` never waits for a process to start). After ``os.fork()`` the
 fresh, empty emitter that starts its own senders (the parent keeps sending what it had). At
 interpreter exit the emitter flushes within ``shutdown_timeout`` and stops its senders. With
 the ``spawn`` (default) and ``forkserver`` start methods, a script's entry point must be guarded by
-``if __name__ == "__main__":``, as for any ``multiprocessing`` code.
+``if __name__ == "__main__":``, as for any ``multiprocessing`` code. Each sender reports that it
+runs; when the first one exits before that (or has not run within ``SENDER_START_TIMEOUT``) and
+none ever ran, ``track_*`` and ``flush()`` raise :class:`~snowplow_tracker.errors.SenderStartError`
+(a sender started while the main module is still being imported raises it there, naming the
+guard, so an unguarded script fails at once instead of hanging).
 """
 
 from __future__ import annotations
