@@ -21,7 +21,13 @@ from .delivery.retry import RetryPolicy
 from .delivery.stats import EmitterStats
 from .emitter_configuration import EmitterConfiguration
 from .emitters import AsyncEmitter, CeleryEmitter, Emitter, ProcessEmitter, RedisEmitter
-from .errors import ConfigurationError, EncodingError, SnowplowError, ValidationError
+from .errors import (
+    ConfigurationError,
+    EncodingError,
+    SenderStartError,
+    SnowplowError,
+    ValidationError,
+)
 from .events import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 from .metrics import register_metrics
 from .protocol.contracts import disable_contracts, enable_contracts
@@ -67,6 +73,7 @@ __all__ = [
     "ScreenView",
     "SelfDescribing",
     "SelfDescribingJson",
+    "SenderStartError",
     "Snowplow",
     "SnowplowError",
     "StructuredEvent",

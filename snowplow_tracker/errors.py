@@ -18,3 +18,12 @@ class ValidationError(SnowplowError, ValueError):
 
 class EncodingError(SnowplowError, TypeError):
     """An event could not be serialised; raised in the caller, nothing was queued."""
+
+
+class SenderStartError(SnowplowError, RuntimeError):
+    """The sender processes of a ``ProcessEmitter`` could not start (for instance a script
+    without its ``if __name__ == "__main__":`` guard under the ``spawn`` start method).
+
+    Raised by ``track_*`` and ``flush()`` once it is known; the events held are dropped and
+    reported when the emitter closes.
+    """

@@ -1,7 +1,8 @@
 """The HTTP clients a transport sends through: ``requests`` or ``urllib3``, never hand-written HTTP.
 
 Both clients open up to ``pool_size`` keep-alive connections to the collector as needed, are
-safe to use from several threads at once (a thread beyond ``pool_size`` waits for a connection),
+safe to use from several threads at once (a thread beyond ``pool_size`` waits for a connection,
+at most :func:`pool_wait` seconds),
 verify TLS certificates as ``verify`` says (``requests``' convention: True for the
 ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` bundle when set, else certifi's; a path to a CA bundle
 file or directory; False for no verification), read the proxy settings of the environment once,
@@ -25,7 +26,7 @@ import os
 import ssl
 from functools import partial
 from http.cookiejar import DefaultCookiePolicy
-from typing import Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
 from urllib.parse import unquote, urlsplit
 
 import certifi
@@ -125,6 +126,63 @@ Body = Optional[bytes]
 #: What a request answers: the HTTP status and the ``Retry-After`` header (None if absent).
 Answer = Tuple[int, Optional[str]]
 
+#: A request waits for a free pooled connection at most this many times its own
+#: ``connect + read`` timeout (each holder gives its connection back within one request), and at
+#: least :data:`POOL_WAIT_MIN` seconds; then it fails (``EmptyPoolError``, named
+#: ``ConnectionError``). Never for ever: a pool emptied by another library's exit hook must not
+#: hang the process.
+POOL_WAIT_REQUESTS = 3
+#: The least seconds a request waits for a free pooled connection (see :data:`POOL_WAIT_REQUESTS`).
+POOL_WAIT_MIN = 30.0
+
+
+def pool_wait(timeout: Timeout) -> float:
+    """Seconds a request with ``(connect, read)`` timeout waits at most for a pooled connection."""
+    return max(POOL_WAIT_MIN, POOL_WAIT_REQUESTS * (timeout[0] + timeout[1]))
+
+
+class _BoundedPoolWait:
+    """A ``urllib3`` connection pool whose requests wait a bounded time for a free connection.
+
+    ``requests`` never passes ``pool_timeout``: with ``pool_block=True`` a request would wait
+    for ever for a connection that never comes back. This sets it from the request's own
+    timeout (:func:`pool_wait`).
+    """
+
+    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("pool_timeout") is None and not args:
+            timeout = kwargs.get("timeout")
+            if isinstance(timeout, urllib3.Timeout):
+                connect, read = timeout.connect_timeout, timeout.read_timeout
+                if isinstance(connect, (int, float)) and isinstance(read, (int, float)):
+                    kwargs["pool_timeout"] = pool_wait((connect, read))
+        return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc]
+
+
+class _BoundedHTTPConnectionPool(_BoundedPoolWait, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _BoundedHTTPSConnectionPool(_BoundedPoolWait, urllib3.HTTPSConnectionPool):
+    pass
+
+
+_BOUNDED_POOLS = {"http": _BoundedHTTPConnectionPool, "https": _BoundedHTTPSConnectionPool}
+
+
+class _BoundedAdapter(requests.adapters.HTTPAdapter):
+    """``requests``' adapter whose pools (direct and through a proxy) bound the wait for a
+    free connection (:class:`_BoundedPoolWait`)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
+        return manager
+
 
 class RequestsClient:
     """Sends through a ``requests.Session``.
@@ -153,9 +211,7 @@ class RequestsClient:
         self.verify: Optional[Verify] = None if verify is True else verify
         if session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(
-                pool_connections=1, pool_maxsize=pool_size, pool_block=True
-            )
+            adapter = _BoundedAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             # requests reads these from the environment on every request (about a tenth of a
@@ -234,13 +290,19 @@ class Urllib3Client:
         self.pool: Optional[urllib3.HTTPConnectionPool] = (
             None if proxy else self.manager.connection_from_url(url)
         )
+        self.pool_timeout = pool_wait(timeout)
 
     def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> Answer:
         """Send one request; return its status and ``Retry-After``. Raises what ``urllib3``
         raises."""
         if self.pool is None:  # through the proxy: the manager builds the request for it
             response = self.manager.urlopen(
-                method, url, body=body, headers={**self.headers, **headers}, redirect=False
+                method,
+                url,
+                body=body,
+                headers={**self.headers, **headers},
+                redirect=False,
+                pool_timeout=self.pool_timeout,
             )
         else:
             parts = urlsplit(url)
@@ -252,6 +314,7 @@ class Urllib3Client:
                 headers={**self.headers, **headers},
                 redirect=False,
                 retries=False,
+                pool_timeout=self.pool_timeout,  # type: ignore[arg-type] # a float works
             )
         return int(response.status), response.headers.get("Retry-After")
 

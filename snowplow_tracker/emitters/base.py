@@ -247,6 +247,9 @@ class BaseEmitter:
 
     _where = "Emitter"
 
+    #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
+    _kept = False
+
     def __init__(
         self,
         endpoint: str,

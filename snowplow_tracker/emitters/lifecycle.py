@@ -7,7 +7,10 @@ what every live emitter holds, each within its own ``shutdown_timeout``; one
 locks, buffers, threads and connections). Both hooks are installed on the first :func:`watch`,
 never at import.
 
-The registry holds emitters weakly: an emitter that is garbage is forgotten.
+The registry holds an emitter weakly until its first event, and strongly from then until its
+``close()`` (:func:`keep`, :func:`release`): an emitter whose owner dropped it with events held
+(a tracker built in a ``main()`` that returned) still delivers them at exit; one never used is
+forgotten when it is garbage.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import threading
 import time
 import weakref
-from typing import List, Protocol
+from typing import List, Protocol, Set
 
 from .._logging import logger
 
@@ -26,6 +29,7 @@ class Lifecycle(Protocol):
     """What the registry needs of an emitter."""
 
     _where: str  # the emitter's name in log lines
+    _kept: bool  # held strongly by the registry (see keep())
     shutdown_timeout: float  # seconds given to :meth:`_shutdown` at exit
 
     @property
@@ -43,6 +47,7 @@ class Lifecycle(Protocol):
 
 
 _live: weakref.WeakSet[Lifecycle] = weakref.WeakSet()
+_kept: Set[Lifecycle] = set()
 _live_lock = threading.Lock()
 _hooks_installed = False
 
@@ -59,8 +64,56 @@ def watch(emitter: Lifecycle) -> None:
         _live.add(emitter)
         if not _hooks_installed:
             _hooks_installed = True
-            atexit.register(close_all_at_exit)
+            _register_exit_handler()
             os.register_at_fork(after_in_child=rebuild_all_in_child)
+
+
+def keep(emitter: Lifecycle) -> None:
+    """Hold ``emitter`` strongly until :func:`release`: called at its first event, so that what
+    it holds is delivered at exit even when nothing else refers to it any more.
+
+    Args:
+        emitter: An emitter given to :func:`watch`.
+    """
+    with _live_lock:
+        _kept.add(emitter)
+        emitter._kept = True
+
+
+def release(emitter: Lifecycle) -> None:
+    """Hold ``emitter`` weakly again (it was closed: it holds nothing).
+
+    Args:
+        emitter: An emitter given to :func:`watch`.
+    """
+    with _live_lock:
+        _kept.discard(emitter)
+        emitter._kept = False
+
+
+class _Anchor:
+    """A throwaway object to create a ``weakref.finalize`` on."""
+
+
+def _register_exit_handler() -> None:
+    """Register :func:`close_all_at_exit` so that it runs before the exit hooks of the parts it
+    sends through (``atexit`` runs hooks last registered first).
+
+    * ``weakref.finalize`` registers one ``atexit`` hook, when the first finalizer is created;
+      at exit it runs every finalizer, and urllib3 (2.x) has one per connection pool that
+      empties the pool. Delivering after it would wait for a pooled connection that never
+      comes back. Creating a finalizer first registers that hook before ours.
+    * ``multiprocessing`` registers its hook (which joins child processes) at import.
+    * ``logging`` registers ``logging.shutdown`` at import (``_logging`` imported it).
+    """
+    import multiprocessing.util  # noqa: F401 - imported for its atexit hook
+
+    weakref.finalize(_Anchor(), _noop)  # the anchor dies at once: only the hook remains
+    atexit.register(close_all_at_exit)
+
+
+def _noop() -> None:
+    pass
 
 
 def close_all_at_exit() -> None:

@@ -156,9 +156,10 @@ class Emitter(BaseEmitter):
     ``is_good_status_code``, and the ``bytes_queued``, ``batch_size``, ``event_store`` and
     ``timer`` attributes.
 
-    Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler, and
-    after ``os.fork()`` the child starts with an empty buffer, new locks, new connections and
-    (if one was set) its own flush timer.
+    Lifecycle: events still buffered at interpreter exit are sent by an ``atexit`` handler (also
+    when nothing refers to the emitter any more: from its first event until ``close()`` the
+    handler holds it), and after ``os.fork()`` the child starts with an empty buffer, new locks,
+    new connections and (if one was set) its own flush timer.
     """
 
     _where = "Emitter"
@@ -433,6 +434,8 @@ class Emitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, self.method, self._where)
+        if not self._kept:  # delivered at exit from now on, even if its owner drops it
+            lifecycle.keep(self)
         if self._store is not None:
             self._input_to_store(payload, event)
             return
@@ -511,6 +514,7 @@ class Emitter(BaseEmitter):
             return self._shutdown_steps(timeout, when)
         finally:
             self._closing = False
+            lifecycle.release(self)
 
     def _shutdown_steps(self, timeout: float, when: str) -> bool:
         deadline = time.monotonic() + max(0.0, timeout)

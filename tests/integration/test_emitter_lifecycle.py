@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple
 
 import pytest
+import redis
 
 from snowplow_tracker.testing import Collector
-from tests.scripts import run_to_end
+from tests.fixtures.redis_server import RedisServer
+from tests.scripts import ROOT, run_to_end
 
 PRELUDE = """
 import logging, os, sys, threading, time, uuid
@@ -195,3 +208,280 @@ def test_exit_reports_what_could_not_be_sent_within_the_deadline(
     assert "on_failure-total 25" in out
     exit_logs = [line for line in out.splitlines() if line.startswith("LOG") and "exit" in line]
     assert len(exit_logs) == 1, out
+
+
+# -- exit without flush() or close(): every emitter x method x requests sent before the exit ----
+
+#: The script of the matrix: a file with its entry point guarded (as the ``spawn`` senders of
+#: ``ProcessEmitter`` need). It tracks ``n`` events with ``buffer_size=10`` (5: no request before
+#: the exit; 15: one; 25: two) and ends without ``flush()`` or ``close()``. With ``log`` it
+#: configures logging itself, under the guard. An ``atexit`` hook registered before the library is
+#: imported runs after the library's exit handler: it prints how long the exit took.
+MATRIX_SCRIPT = """
+import atexit, logging, sys, time
+
+_ended = []
+atexit.register(
+    lambda: _ended and print("exit-took", round(time.monotonic() - _ended[0], 3), flush=True)
+)
+
+import snowplow_tracker as sp
+
+SHUTDOWN_TIMEOUT = float(sys.argv[8])
+REQUEST_TIMEOUT = (float(sys.argv[9]), float(sys.argv[10]))
+
+
+def build(kind, method, via, target, tag):
+    timing = {"shutdown_timeout": SHUTDOWN_TIMEOUT}
+    if via == "1x":
+        config = sp.EmitterConfiguration(
+            batch_size=10, request_timeout=REQUEST_TIMEOUT, emitter=kind,
+            options={**timing, **({"process_count": 1} if kind == "process" else {})},
+        )
+        return sp.Snowplow.create_tracker(tag, target, method=method, emitter_config=config)
+    if kind == "sync":
+        e = sp.Emitter(target, method=method, buffer_size=10, request_timeout=REQUEST_TIMEOUT,
+                       **timing)
+    elif kind == "async":
+        e = sp.AsyncEmitter(target, method=method, buffer_size=10,
+                            request_timeout=REQUEST_TIMEOUT, **timing)
+    elif kind == "process":
+        e = sp.ProcessEmitter(target, method=method, buffer_size=10, process_count=1,
+                              request_timeout=REQUEST_TIMEOUT, **timing)
+    elif kind == "redis":
+        e = sp.RedisEmitter(url=target, key=tag, buffer_size=10, max_batch_age=None, **timing)
+    else:
+        import celery
+
+        app = celery.Celery("lifecycle-" + tag, broker=target)
+        app.conf.update(accept_content=["json"], task_serializer="json")
+        e = sp.CeleryEmitter("collector.example.com", method=method, buffer_size=10,
+                             celery_app=app, queue=tag)
+    return sp.Tracker(e, namespace=tag)
+
+
+def main():
+    kind, method, via, n, target, tag, log = sys.argv[1:8]
+    if log == "log":
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="LOG %(levelname)s %(name)s: %(message)s")
+    tracker = build(kind, method, via, target, tag)
+    for i in range(int(n)):
+        tracker.track_struct_event(tag, "exit", label=str(i))
+    print("tracked", n, flush=True)
+    _ended.append(time.monotonic())
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+#: ``shutdown_timeout`` and ``(connect, read)`` request timeout given to every emitter: the
+#: exit must take at most their sum (plus what an emitter documents, e.g. stopping senders).
+MATRIX_SHUTDOWN_TIMEOUT = 5.0
+MATRIX_REQUEST_TIMEOUT = (2.0, 3.0)
+#: ``ProcessEmitter.close`` documents up to 2 s more: SIGTERM, then SIGKILL, to its senders.
+EXIT_SLACK = {"process": 2.0}
+#: Events tracked: 5, 15 and 25 with ``buffer_size=10`` are 0, 1 and 2 requests (GET: 0, 10
+#: and 20) sent before the exit.
+MATRIX_EVENTS = (5, 15, 25)
+#: Scripts running at once (two cores: more only slows each down).
+MATRIX_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Case:
+    """One script of the matrix."""
+
+    kind: str  # sync, async, process (HTTP to the collector), redis, celery (to the broker)
+    method: str
+    via: str  # "tracker": Tracker(emitter); "1x": Snowplow.create_tracker(...)
+    n: int
+
+    @property
+    def tag(self) -> str:
+        return f"{self.kind}-{self.method}-{self.via}-{self.n}"
+
+    @property
+    def logs(self) -> bool:
+        """Whether the script configures logging itself (under its ``__main__`` guard)."""
+        return self.via == "tracker"
+
+
+MATRIX = [
+    Case(kind, method, via, n)
+    for kind in ("sync", "async", "process", "redis", "celery")
+    for method in (("post",) if kind == "redis" else ("get", "post"))
+    for via in (("tracker", "1x") if kind in ("sync", "async", "process") else ("tracker",))
+    for n in MATRIX_EVENTS
+]
+
+
+@dataclass
+class Outcome:
+    returncode: Optional[int]
+    out: str
+    err: str
+
+
+def run_matrix(script: Path, collector: Collector, redis_url: str) -> Dict[Case, Outcome]:
+    """Run every case of :data:`MATRIX`, :data:`MATRIX_CONCURRENCY` at a time; a script still
+    running 60 s after its start is killed (its returncode is then None)."""
+    timing = [str(MATRIX_SHUTDOWN_TIMEOUT), *map(str, MATRIX_REQUEST_TIMEOUT)]
+    waiting = list(MATRIX)
+    running: Dict[Case, Tuple[subprocess.Popen[str], float]] = {}
+    outcomes: Dict[Case, Outcome] = {}
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONWARNINGS", None)
+    while waiting or running:
+        while waiting and len(running) < MATRIX_CONCURRENCY:
+            case = waiting.pop(0)
+            target = redis_url if case.kind in ("redis", "celery") else collector.url
+            args = [case.kind, case.method, case.via, str(case.n), target, case.tag]
+            args += ["log" if case.logs else "-", *timing]
+            proc = subprocess.Popen(
+                [sys.executable, str(script), *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            running[case] = (proc, time.monotonic())
+        for case, (proc, started) in list(running.items()):
+            hung = time.monotonic() - started > 60
+            if proc.poll() is None and not hung:
+                continue
+            if hung:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=10)
+            outcomes[case] = Outcome(None if hung else proc.returncode, out, err)
+            del running[case]
+        time.sleep(0.02)
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def matrix_results(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+) -> Iterator[Tuple[Dict[Case, Outcome], Counter[str], Dict[str, int]]]:
+    """Every case run once (concurrently), against one collector and the test Redis; returns
+    the outcomes, the events that reached the collector by tag, and the events that reached
+    Redis (the list or the Celery queue) by tag."""
+    script = tmp_path_factory.mktemp("lifecycle") / "exit_matrix.py"
+    script.write_text(MATRIX_SCRIPT)
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        with Collector(mode="record") as collector:
+            outcomes = run_matrix(script, collector, redis_server.url)
+            arrived = Counter(ev["se_ca"] for ev in collector.events)
+            assert collector.stats()["duplicates"] == 0
+        stored: Dict[str, int] = {}
+        for case in MATRIX:
+            if case.kind == "redis":
+                stored[case.tag] = int(client.llen(case.tag))
+            elif case.kind == "celery":
+                stored[case.tag] = sum(
+                    len(json.loads(base64.b64decode(json.loads(m)["body"]))[0][0])
+                    for m in client.lrange(case.tag, 0, -1)
+                )
+            client.delete(case.tag)
+        yield outcomes, arrived, stored
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("case", MATRIX, ids=lambda c: c.tag)
+def test_a_script_that_ends_without_flush_exits_in_time_and_delivers_everything(
+    case: Case, matrix_results: Tuple[Dict[Case, Outcome], Counter[str], Dict[str, int]]
+) -> None:
+    """The script ends by itself, within ``shutdown_timeout`` plus one request timeout of its
+    last line, without an error, and every event it tracked reached the collector (Redis, the
+    Celery broker), once."""
+    outcomes, arrived, stored = matrix_results
+    outcome = outcomes[case]
+    assert outcome.returncode == 0, f"hung or failed:\n{outcome.out}\n{outcome.err}"
+    assert f"tracked {case.n}" in outcome.out
+    [took] = [float(line.split()[1]) for line in outcome.out.splitlines() if "exit-took" in line]
+    bound = MATRIX_SHUTDOWN_TIMEOUT + sum(MATRIX_REQUEST_TIMEOUT) + EXIT_SLACK.get(case.kind, 0)
+    assert took <= bound, outcome.err
+    delivered = stored[case.tag] if case.kind in ("redis", "celery") else arrived[case.tag]
+    assert delivered == case.n, outcome.err
+    errors = [
+        line
+        for line in outcome.err.splitlines()
+        if "Traceback" in line or line.startswith(("LOG WARNING", "LOG ERROR", "LOG CRITICAL"))
+    ]
+    assert errors == [], outcome.err
+
+
+# -- the README quick start, as a script -------------------------------------------------------
+
+
+def quick_start(collector: Collector) -> str:
+    """The README's quick start, sending to ``collector`` (plain HTTP) instead of its example."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'if __name__ == "__main__":' in block
+    code = block.replace('"collector.example.com", protocol="https"', repr(collector.endpoint))
+    assert code != block
+    return code
+
+
+def unguarded(code: str, start_method: str) -> str:
+    """``code`` with the body of its ``main()`` at module level, without the guard."""
+    head, body = code.split("def main():\n", 1)
+    body = body.split('\n\nif __name__ == "__main__":', 1)[0]
+    lines = [line[4:] if line.startswith("    ") else line for line in body.splitlines()]
+    script = head + "\n".join(lines) + "\n"
+    return script.replace("process_count=2", f"process_count=2, start_method={start_method!r}")
+
+
+def test_the_readme_quick_start_runs_as_a_script(collector: Collector, tmp_path: Path) -> None:
+    """Saved as a file and run, the quick start delivers its three events and ends."""
+    script = tmp_path / "quick_start.py"
+    script.write_text(quick_start(collector))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(ev["e"] for ev in collector.events) == ["pv", "se", "ue"]
+
+
+def test_an_unguarded_script_fails_at_once_naming_the_guard(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """The quick start without its ``__main__`` guard (``spawn``: each sender runs the script
+    again) ends by itself with a ``SenderStartError`` that names the guard, raised in the host
+    by ``flush()``; nothing is sent, nothing hangs."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = {}
+    for method in ("spawn", "forkserver"):
+        script = tmp_path / f"unguarded_{method}.py"
+        script.write_text(unguarded(quick_start(collector), method))
+        procs[method] = subprocess.Popen(
+            [sys.executable, str(script)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        for method, proc in procs.items():
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 1, (method, err)
+            # The host's own error comes last: flush() raised it.
+            last = err.strip().splitlines()[-1]
+            assert last.startswith("snowplow_tracker.errors.SenderStartError: "), err
+            assert "tracker.flush()" in err
+            assert 'if __name__ == "__main__":' in last
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert collector.events == []

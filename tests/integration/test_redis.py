@@ -410,3 +410,30 @@ def test_a_stop_during_an_outage_gives_the_batch_back_within_the_deadline(
     assert [orjson.loads(item)["eid"] for item in stored] == expected
     assert leftovers(redis_client) == {"snowplow": 20, "snowplow:failed": 0}
     assert worker.worker.stats().requeued == 20
+
+
+@pytest.mark.parametrize("to_group", [False, True], ids=["worker", "process-group"])
+def test_a_clean_sigterm_stop_logs_no_warning(
+    to_group: bool,
+    redis_server: RedisServer,
+    collector: Collector,
+    worker_processes: List[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to the worker (or to its whole process group): exit status 0 and nothing at
+    WARNING or above (its senders ending at the stop are not sender deaths)."""
+    worker = WorkerProcess(
+        [*cli_args(redis_server, collector), "--block-timeout", "0.2", "--log-level", "INFO"],
+        tmp_path / "worker.log",
+    )
+    worker_processes.append(worker)
+    assert wait_until(lambda: "snowplow-redis-worker" in worker.log(), timeout=20), worker.log()
+    push_events(redis_server.url, 20)
+    assert collector.wait_for_events(20, timeout=20), worker.log()  # the senders are running
+    if to_group:  # as systemd (KillMode=control-group) or `kill -TERM -PGID` stop a service
+        os.killpg(worker.pid, signal.SIGTERM)
+    else:
+        worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=20) == 0, worker.log()
+    noisy = [line for line in worker.log().splitlines() if " WARNING " in line or " ERROR " in line]
+    assert noisy == [], worker.log()

@@ -14,7 +14,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 import pytest
+import urllib3.exceptions
 
+from snowplow_tracker.delivery import http_client
 from snowplow_tracker.delivery.http_client import CLIENTS
 from snowplow_tracker.delivery.retry import RetryPolicy
 from snowplow_tracker.delivery.transport import (
@@ -576,3 +578,38 @@ def test_check_timeout_rejects_anything_else_with_a_clear_message(bad: Any) -> N
 def test_transport_validates_its_endpoint() -> None:
     with pytest.raises(ConfigurationError, match=r"^Emitter: argument 'endpoint'"):
         HttpTransport("")
+
+
+@pytest.mark.parametrize("client_name", CLIENTS)
+def test_a_wait_for_a_pooled_connection_that_never_comes_back_is_bounded(
+    collector: Collector, client_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's only connection is taken away (as urllib3's exit-time finalizer empties a
+    pool): the next request fails after the bounded pool wait instead of waiting for ever."""
+    monkeypatch.setattr(http_client, "POOL_WAIT_MIN", 0.2, raising=False)
+    make = http_client.RequestsClient if client_name == "requests" else http_client.Urllib3Client
+    client = make(collector.url, (0.05, 0.05), pool_size=1)
+    assert client.request("GET", f"{collector.url}/i?e=pv", None, {}) == 200
+    if isinstance(client, http_client.RequestsClient):
+        pools = client.session.get_adapter(collector.url).poolmanager.pools
+        [pool] = [pools[key] for key in pools.keys()]  # noqa: SIM118 - it cannot be iterated
+    else:
+        pool = client.pool
+    assert pool is not None and pool.pool is not None
+    taken = pool.pool.get(block=False)  # the one connection slot, never given back
+    raised: List[BaseException] = []
+
+    def request() -> None:
+        try:
+            client.request("GET", f"{collector.url}/i?e=pv", None, {})
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            raised.append(exc)
+
+    thread = threading.Thread(target=request, daemon=True)
+    thread.start()
+    thread.join(10)
+    if taken is not None:
+        taken.close()
+    assert not thread.is_alive(), "the request still waits for a pooled connection"
+    assert [type(e) for e in raised] == [urllib3.exceptions.EmptyPoolError]
+    assert http_client.error_name(raised[0]) == "ConnectionError"

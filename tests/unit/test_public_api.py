@@ -24,6 +24,7 @@ EXPECTED = [
     "ScreenView",
     "SelfDescribing",
     "SelfDescribingJson",
+    "SenderStartError",
     "Snowplow",
     "SnowplowError",
     "StructuredEvent",

@@ -342,6 +342,8 @@ class CeleryEmitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, "post", self._where)
+        if not self._kept:  # published at exit from now on, even if its owner drops it
+            lifecycle.keep(self)
         if not self._transport_loaded:
             self._load_transport()
         with self._lock:
@@ -384,7 +386,10 @@ class CeleryEmitter(BaseEmitter):
             Whether everything was handed to the broker.
         """
         self.cancel_flush_timer()
-        return self.flush(timeout=timeout)
+        try:
+            return self.flush(timeout=timeout)
+        finally:
+            lifecycle.release(self)
 
     # ------------------------------------------------ exit and fork (emitters.lifecycle)
     def _load_transport(self) -> None:

@@ -25,7 +25,11 @@ thread (``track_*`` never waits for a process to start). After ``os.fork()`` the
 fresh, empty emitter that starts its own senders (the parent keeps sending what it had). At
 interpreter exit the emitter flushes within ``shutdown_timeout`` and stops its senders. With
 the ``spawn`` (default) and ``forkserver`` start methods, a script's entry point must be guarded by
-``if __name__ == "__main__":``, as for any ``multiprocessing`` code.
+``if __name__ == "__main__":``, as for any ``multiprocessing`` code. Each sender reports that it
+runs; when the first one exits before that (or has not run within ``SENDER_START_TIMEOUT``) and
+none ever ran, ``track_*`` and ``flush()`` raise :class:`~snowplow_tracker.errors.SenderStartError`
+(a sender started while the main module is still being imported raises it there, naming the
+guard, so an unguarded script fails at once instead of hanging).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from ...delivery.memory import HeapWatermark, give_back_memory
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
 from ...delivery.transport import Timeout
+from ...errors import SenderStartError
 from ...protocol.wire import PayloadDict, encode_event
 from .. import lifecycle
 from ..base import (
@@ -86,6 +91,26 @@ DROP_PILE_BYTES = 1024 * 1024
 #: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
 DROP_WAKE_INTERVAL = 0.05
 _NO_LIMIT = sys.maxsize
+#: Exit codes of a sender that was stopped, not one that failed: it drained and returned, or
+#: SIGTERM ended it before its handler was installed.
+_STOPPED_EXIT_CODES = (0, -signal.SIGTERM)
+#: Seconds a sender process may take to start (to send its READY message) before it is stopped
+#: and counted as one that could not start.
+SENDER_START_TIMEOUT = 60.0
+
+
+def importing_main() -> bool:
+    """Whether this process is a ``spawn``/``forkserver`` child still importing the main module
+    of the process that started it (``multiprocessing`` refuses to start processes then)."""
+    return bool(getattr(multiprocessing.process.current_process(), "_inheriting", False))
+
+
+#: How to guard a script's entry point, for the start errors.
+GUARD_ADVICE = (
+    "With the 'spawn' and 'forkserver' start methods each new process runs the main script "
+    "again: put the code that creates the tracker and tracks under "
+    "`if __name__ == \"__main__\":` (or use start_method='fork')."
+)
 
 
 #: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
@@ -122,6 +147,9 @@ class _SenderHandle:
     # writer use a closed (or reused) file descriptor.
     writing: bool = False
     exited: bool = False
+    ready: bool = False  # it sent READY: it runs
+    late: bool = False  # stopped because it was not ready within SENDER_START_TIMEOUT
+    started_at: float = 0.0  # time.monotonic() when it was started
 
 
 class _Batch:
@@ -190,6 +218,8 @@ class _State:
         self.closing = False
         self.stopped = False
         self.feeder_idle = False
+        self.ever_ready = False  # a sender of this run ran
+        self.start_error: Optional[SenderStartError] = None  # no sender could start
 
 
 class ProcessEmitter(BaseEmitter):
@@ -358,6 +388,7 @@ class ProcessEmitter(BaseEmitter):
 
         Raises:
             EncodingError: The payload cannot be serialised; nothing was queued.
+            SenderStartError: The sender processes could not start; nothing was queued.
         """
         self._enqueue(encode_or_raise(payload, self.method, self._where))
 
@@ -417,17 +448,35 @@ class ProcessEmitter(BaseEmitter):
                     self._submit_locked(s)
                 return
             started = s.started
-            drops = self._drop_locked(s, event) if started else None  # a bound was reached
+            error = s.start_error
+            drops = None
+            if started and error is None:
+                drops = self._drop_locked(s, event)  # a bound was reached
+        if error is not None:
+            raise error
         if not started:
             self._start_and_enqueue(event)
         elif drops is not None:
             self._notify_drops(drops)
 
     def _start_and_enqueue(self, event: bytes) -> None:
-        """First use, or this run was closed meanwhile (then ``self._s`` is the next run)."""
+        """First use, or this run was closed meanwhile (then ``self._s`` is the next run), or
+        its senders could not start (then it raises).
+
+        Raises:
+            SenderStartError: No sender could start, or this process cannot start any.
+        """
         s = self._s
         with s.lock:
+            if s.start_error is not None:
+                raise s.start_error
             if not s.started and not s.stopped:
+                if importing_main():
+                    raise SenderStartError(
+                        f"{self._where}: cannot start sender processes while this process is "
+                        "still starting, importing the main module of the process that "
+                        f"started it. {GUARD_ADVICE}"
+                    )
                 self._start_locked(s)
         self._enqueue(event)
 
@@ -506,6 +555,7 @@ class ProcessEmitter(BaseEmitter):
                 pass  # buffer full: the listener is already due to wake up
 
     def _start_locked(self, s: _State) -> None:
+        lifecycle.keep(self)  # its threads refer to it too, until close()
         s.started = True
         s.room = self.max_queue_bytes
         s.event_room = self._max_events
@@ -540,7 +590,7 @@ class ProcessEmitter(BaseEmitter):
         finally:
             child_conn.close()
         with s.lock:
-            s.senders[index] = _SenderHandle(index, process, host_conn)
+            s.senders[index] = _SenderHandle(index, process, host_conn, started_at=time.monotonic())
             if s.feeder_idle:
                 self._wake_feeder_locked(s)
 
@@ -642,7 +692,7 @@ class ProcessEmitter(BaseEmitter):
             with s.lock:
                 handles = [h for h in s.senders if h is not None]
                 missing = [i for i, h in enumerate(s.senders) if h is None]
-                closing = s.closing
+                closing = s.closing or s.start_error is not None
             if closing and not handles:
                 break
             if missing and not closing:
@@ -669,9 +719,21 @@ class ProcessEmitter(BaseEmitter):
                     self._read_acks(s, handle)
                 if handle.process.sentinel in ready:
                     self._on_sender_exit(s, handle)
+            self._stop_senders_not_ready(handles)
             self._report_drops(s)
             self._give_back_memory(s)
         self._report_drops(s)
+
+    @staticmethod
+    def _stop_senders_not_ready(handles: List[_SenderHandle]) -> None:
+        """Stop the senders that did not start within :data:`SENDER_START_TIMEOUT` (their exit
+        is then handled as a failed start)."""
+        now = time.monotonic()
+        for handle in handles:
+            if not handle.ready and now - handle.started_at > SENDER_START_TIMEOUT:
+                handle.late = True
+                if handle.process.is_alive():
+                    handle.process.kill()
 
     def _read_acks(self, s: _State, handle: _SenderHandle) -> None:
         conn = handle.conn
@@ -685,6 +747,9 @@ class ProcessEmitter(BaseEmitter):
                     self._on_progress(s, *ipc.unpack_progress(message))
                 elif kind == ipc.THROTTLED:
                     self._counters.add(throttled=ipc.unpack_throttled(message))
+                elif kind == ipc.READY:
+                    with s.lock:
+                        handle.ready = s.ever_ready = True
         except (EOFError, OSError):
             pass
 
@@ -746,22 +811,50 @@ class ProcessEmitter(BaseEmitter):
                 handle.conn.close()  # else the feeder closes it when its write ends
             if s.senders[handle.index] is handle:
                 s.senders[handle.index] = None
-            if s.closing:
+            if s.closing or s.start_error is not None:
+                return
+            # An error before it ran (a Python exception exits with 1; a signal sent to the
+            # process group is not one) while no sender ever ran: senders cannot start here.
+            code = handle.process.exitcode
+            failed_start = handle.late or (code is not None and code > 0)
+            if failed_start and not handle.ready and not s.ever_ready:
+                self._fail_start_locked(s, handle)
                 return
             lost = [bid for bid, batch in s.in_flight.items() if batch.sender == handle.index]
             moved = self._requeue_locked(s, lost)
             if moved:
                 # A flush may have been asked of the dead sender: have them sent promptly.
                 s.outbox.append(_FLUSH)
-        logger.warning(
+        # 0 or SIGTERM: the sender was stopped on purpose (a service manager or `kill -TERM
+        # -PGID` signals the whole process group, host included): not a failure.
+        log = logger.info if code in _STOPPED_EXIT_CODES else logger.warning
+        log(
             "sender process %d (pid %s) exited with code %s; replacing it and handing its %d "
             "unacknowledged event(s) to the pool",
             handle.index,
             handle.process.pid,
-            handle.process.exitcode,
+            code,
             moved,
         )
         self._counters.add(restarts=1, redelivered=moved)
+
+    def _fail_start_locked(self, s: _State, handle: _SenderHandle) -> None:
+        """A sender exited before it ran, and none of this run ever did: senders cannot start.
+        ``track_*`` and ``flush()`` raise from now on; ``close()`` drops what is held."""
+        advice = GUARD_ADVICE if self.start_method != "fork" else ""
+        how = (
+            f"did not start within {SENDER_START_TIMEOUT:g} s"
+            if handle.late
+            else f"exited with code {handle.process.exitcode} before it started"
+        )
+        s.start_error = SenderStartError(
+            f"{self._where}: sender process {handle.index} (pid {handle.process.pid}) {how}, "
+            f"and no sender could start (start_method={self.start_method!r}; its error is on "
+            f"standard error). {advice}"
+        )
+        s.room = s.event_room = 0  # track_* takes the slow path, which raises
+        s.done_cond.notify_all()
+        logger.error("%s", s.start_error)
 
     def _report_drops(self, s: _State) -> None:
         with s.lock:
@@ -784,14 +877,21 @@ class ProcessEmitter(BaseEmitter):
         Args:
             is_async: Return at once after asking the senders to send their buffers.
             timeout: Seconds to wait at most; None waits until each event was sent or given
-                up on (bounded by the retry policy's deadline).
+                up on (bounded by the retry policy's deadline), or until it is known that the
+                senders cannot start (then it raises).
 
         Returns:
             True when every event handed over before the call was delivered or reported to
             ``on_failure``; False when ``timeout`` passed first, or with ``is_async``.
+
+        Raises:
+            SenderStartError: No sender process could start (found when the first one exits
+                before it ran, or has not run after ``SENDER_START_TIMEOUT`` seconds).
         """
         s = self._s
         with s.lock:
+            if s.start_error is not None:
+                raise s.start_error
             if not s.started:
                 return True
             self._submit_locked(s)
@@ -802,6 +902,8 @@ class ProcessEmitter(BaseEmitter):
                 return False
             deadline = None if timeout is None else time.monotonic() + timeout
             while self._pending_locked(s, watermark):
+                if s.start_error is not None:
+                    raise s.start_error
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -838,7 +940,10 @@ class ProcessEmitter(BaseEmitter):
             return True
         timeout = self.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        done = self.flush(timeout=timeout)
+        try:
+            done = self.flush(timeout=timeout)
+        except SenderStartError:
+            done = False  # what is held is dropped and reported below
         with s.lock:
             s.closing = True
             s.outbox.append(_STOP)
@@ -890,6 +995,7 @@ class ProcessEmitter(BaseEmitter):
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:
                 sock.close()
+        lifecycle.release(self)
         return done and not dropped
 
     def __enter__(self) -> ProcessEmitter:

@@ -8,6 +8,7 @@ pickle. Event bytes from :func:`snowplow_tracker.protocol.wire.encode_event` con
 Host to sender:
     ``B`` + id + events: a micro-batch. ``F``: send everything buffered now. ``S``: drain, exit.
 Sender to host:
+    ``R``: the sender runs (its first message). A sender that exits without it could not start.
     ``A`` + id + retried + failed indices: every event of micro-batch ``id`` has an outcome;
     the events not listed as failed (and not already reported by a ``P``) were sent.
     ``P`` + id + sent indices (optional, any number of times before the ``A``): these events
@@ -33,6 +34,7 @@ BATCH = b"B"
 FLUSH = b"F"
 STOP = b"S"
 ACK = b"A"
+READY = b"R"
 PROGRESS = b"P"
 THROTTLED = b"T"
 #: Follows each event appended to a batch built with :func:`new_batch`.

@@ -513,6 +513,7 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
     if config.log_level:
         logger.setLevel(config.log_level)
     try:
+        conn.send_bytes(ipc.READY)
         sender.run()
     finally:
         conn.close()

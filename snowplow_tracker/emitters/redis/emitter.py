@@ -311,6 +311,9 @@ class RedisEmitter:
 
     _where = "RedisEmitter"
 
+    #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
+    _kept = False
+
     def __init__(
         self,
         rdb: Any = None,
@@ -456,6 +459,8 @@ class RedisEmitter:
             EncodingError: The payload cannot be serialised; nothing was queued.
         """
         event = encode_or_raise(payload, "post", self._where)
+        if not self._kept:  # pushed at exit from now on, even if its owner drops it
+            lifecycle.keep(self)
         if self._rdb is None:
             # The client (and the ``redis`` import) at the first event, not at the first push:
             # that may be at interpreter exit, when redis-py can no longer be imported (it
@@ -666,6 +671,7 @@ class RedisEmitter:
         Returns:
             Whether everything held was pushed.
         """
+        lifecycle.release(self)  # closed for good: it takes no more events
         deadline = time.monotonic() + max(0.0, timeout)
         self.timer.cancel(max(0.0, timeout))
         cond = self._cond
