@@ -589,7 +589,7 @@ def test_a_wait_for_a_pooled_connection_that_never_comes_back_is_bounded(
     monkeypatch.setattr(http_client, "POOL_WAIT_MIN", 0.2, raising=False)
     make = http_client.RequestsClient if client_name == "requests" else http_client.Urllib3Client
     client = make(collector.url, (0.05, 0.05), pool_size=1)
-    assert client.request("GET", f"{collector.url}/i?e=pv", None, {}) == 200
+    assert client.request("GET", f"{collector.url}/i?e=pv", None, {}) == (200, None)
     if isinstance(client, http_client.RequestsClient):
         pools = client.session.get_adapter(collector.url).poolmanager.pools
         [pool] = [pools[key] for key in pools.keys()]  # noqa: SIM118 - it cannot be iterated
