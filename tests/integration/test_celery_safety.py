@@ -5,6 +5,8 @@
 * A worker restricted to some collectors refuses messages for others: they are dead-lettered,
   never sent. Messages of an unknown format version are dead-lettered too.
 * A pickle message is never unpickled.
+* A worker without an allowlist sends nothing: it says so at ERROR when it starts, and every
+  message goes to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from snowplow_tracker.emitters.celery.emitter import (
     TASK_NAME,
     CeleryEmitter,
 )
+from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_ENV
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
+from tests.waiting import wait_until
 from tests.integration.celery_user_app import (
     import_user_module,
     labels_seen,
@@ -210,7 +214,12 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     password = "s3cret-broker-pw"
     url = redis_server.url.replace("redis://", f"redis://:{password}@", 1)
     redis_client.config_set("requirepass", password)
-    worker = CeleryWorkerProcess(url, tmp_path / "worker.log", loglevel="info")
+    worker = CeleryWorkerProcess(
+        url,
+        tmp_path / "worker.log",
+        loglevel="info",
+        env={ALLOWED_ENDPOINTS_ENV: collector.endpoint},
+    )
     app = celery.Celery("snowplow-test-password", broker=url)
     try:
         worker.start()
@@ -228,3 +237,38 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     assert "redis://:**@" in output  # Celery's banner, masked
     assert password not in output
     assert "pw-1" not in output  # nor event contents (INFO log)
+
+
+def test_a_worker_without_an_allowlist_sends_nothing_and_says_which_setting_to_set(
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    collector: Collector,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    worker = CeleryWorkerProcess(redis_server.url, tmp_path / "worker.log", loglevel="info")
+    app = celery.Celery("snowplow-test-no-allowlist", broker=redis_server.url)
+    try:
+        worker.start()
+        emitter = CeleryEmitter(collector.endpoint, buffer_size=5, celery_app=app)
+        for i in range(10):
+            emitter.input({"e": "pv", "eid": f"deny-{i}", "p": "srv"})
+        assert emitter.flush() is True
+        assert wait_until(lambda: redis_client.llen(DEAD_LETTER_QUEUE) == 2), worker.log()
+        assert worker.stop() == 0
+    finally:
+        app.close()
+        worker.kill()
+    assert collector.stats()["requests"] == 0
+    log = worker.log()
+    start_error = [line for line in log.splitlines() if "has no allowed endpoints" in line]
+    assert start_error and "ERROR" in start_error[0], log
+    assert ALLOWED_ENDPOINTS_ENV in start_error[0] and "snowplow_allowed_endpoints" in start_error[0]
+    dead = [json.loads(m) for m in redis_client.lrange(DEAD_LETTER_QUEUE, 0, -1)]
+    for message in dead:
+        reason = message["headers"]["snowplow_dead_letter_reason"]
+        assert reason == (
+            f"destination {collector.url} refused: this worker has no allowed endpoints "
+            f"(set {ALLOWED_ENDPOINTS_ENV} or the app setting snowplow_allowed_endpoints)"
+        )

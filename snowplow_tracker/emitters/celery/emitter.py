@@ -28,9 +28,12 @@ Which Celery app:
 
 The tasks travel on their own queue, ``snowplow`` (argument ``queue``): a worker whose app knows
 the task consumes it automatically, and workers that do not know the task never receive (and
-drop) them. Run a worker for the default app with::
+drop) them. A worker sends only to the collectors in its allowlist (``snowplow_allowed_endpoints``
+in its app's configuration, or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``); without one it sends
+nothing. Run a worker for the default app with::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
+    SNOWPLOW_CELERY_ALLOWED_ENDPOINTS=https://collector.example.com \\
         celery -A snowplow_tracker.emitters worker --loglevel=info
 
 ``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events

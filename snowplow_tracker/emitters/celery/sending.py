@@ -8,6 +8,9 @@ What a Celery worker runs for each published batch (task ``snowplow_tracker.send
 2. The destination is checked against the worker's allowlist (:func:`allowed_endpoints`):
    ``snowplow_allowed_endpoints`` in the app's configuration, else the environment variable
    ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``. A message for another destination is never sent.
+   Deny by default: a worker with neither setting sends nothing (it says so at ERROR when it
+   starts, and dead-letters every message), since anyone who can publish to the broker could
+   otherwise have it send requests anywhere.
 3. The batch is sent with the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`; a
    retryable failure is retried through Celery (``self.retry(countdown=...)``) with only the
    events not yet accepted, until the policy's attempts or deadline are spent.
@@ -83,7 +86,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _retry_log = ThrottledLog()
 _dead_letter_log = ThrottledLog(level=logging.ERROR)
-_unrestricted_log = ThrottledLog(interval=3600.0)
 _transports = threading.local()
 _signals_lock = threading.Lock()
 _signals_connected = False
@@ -187,7 +189,8 @@ def endpoint_allowed(url: str, entries: Sequence[str]) -> bool:
 
 
 def allowed_endpoints(app: Any) -> Optional[List[str]]:
-    """The worker's allowlist: the app setting, else the environment; None when unrestricted.
+    """The worker's allowlist: the app setting, else the environment; None when neither is set
+    (then the worker sends nothing).
 
     Args:
         app: The worker's Celery app (its ``conf`` is read).
@@ -302,13 +305,11 @@ def _refusal(task: Any, events: Any, config: Any) -> Optional[str]:
     allowed = allowed_endpoints(getattr(task, "app", None))
     url = str(config.get("url", ""))
     if allowed is None:
-        _unrestricted_log.log(
-            "CeleryEmitter task: this worker sends to any collector named in a message; set %s "
-            "(or the app setting %s) to restrict it",
-            ALLOWED_ENDPOINTS_ENV,
-            ALLOWED_ENDPOINTS_CONF,
+        return (
+            f"destination {mask_credentials(url)} refused: this worker has no allowed endpoints "
+            f"(set {ALLOWED_ENDPOINTS_ENV} or the app setting {ALLOWED_ENDPOINTS_CONF})"
         )
-    elif not endpoint_allowed(url, allowed):
+    if not endpoint_allowed(url, allowed):
         return f"destination {mask_credentials(url)} is not in this worker's allowed endpoints"
     return None
 
@@ -413,10 +414,13 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
         )
     allowed = allowed_endpoints(app)
     if allowed is None:
-        logger.warning(
-            "CeleryEmitter: worker %s sends to any collector named in a task; set %s (or the "
-            "app setting %s) to restrict it",
+        logger.error(
+            "CeleryEmitter: worker %s sends no event: it has no allowed endpoints, so every "
+            "snowplow task goes to the dead-letter queue %r; set %s (comma-separated) or the app "
+            "setting %s to the collectors it may send to, e.g. "
+            "'https://collector.example.com'",
             sender,
+            DEAD_LETTER_QUEUE,
             ALLOWED_ENDPOINTS_ENV,
             ALLOWED_ENDPOINTS_CONF,
         )
