@@ -33,7 +33,6 @@ from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_ENV
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
-from tests.waiting import wait_until
 from tests.integration.celery_user_app import (
     import_user_module,
     labels_seen,
@@ -41,6 +40,7 @@ from tests.integration.celery_user_app import (
     wait_for_labels,
     write_user_module,
 )
+from tests.waiting import wait_until
 
 #: A user's app that knows nothing of Snowplow (another service on the same broker).
 PLAIN_MODULE = """\
@@ -264,7 +264,9 @@ def test_a_worker_without_an_allowlist_sends_nothing_and_says_which_setting_to_s
     log = worker.log()
     start_error = [line for line in log.splitlines() if "has no allowed endpoints" in line]
     assert start_error and "ERROR" in start_error[0], log
-    assert ALLOWED_ENDPOINTS_ENV in start_error[0] and "snowplow_allowed_endpoints" in start_error[0]
+    assert (
+        ALLOWED_ENDPOINTS_ENV in start_error[0] and "snowplow_allowed_endpoints" in start_error[0]
+    )
     dead = [json.loads(m) for m in redis_client.lrange(DEAD_LETTER_QUEUE, 0, -1)]
     for message in dead:
         reason = message["headers"]["snowplow_dead_letter_reason"]
