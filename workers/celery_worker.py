@@ -40,7 +40,7 @@ except ImportError:  # run from a checkout: use the library next to this folder
     _CHECKOUT = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, _CHECKOUT)
 
-from snowplow_tracker.delivery.credentials import mask_credentials  # noqa: E402
+from snowplow_tracker.delivery.credentials import mask_url  # noqa: E402
 from snowplow_tracker.emitters.celery.emitter import (  # noqa: E402
     BROKER_URL_ENV,
     DEFAULT_BROKER_URL,
@@ -144,11 +144,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_CHECKOUT, env.get("PYTHONPATH")) if p)
     if args.dry_run:
         allowed = (
-            f"{ALLOWED_ENDPOINTS_ENV}={mask_credentials(args.allowed_endpoints)} "
+            f"{ALLOWED_ENDPOINTS_ENV}="
+            f"{','.join(mask_url(e) for e in args.allowed_endpoints.split(','))} "
             if args.allowed_endpoints
             else ""
         )
-        print(f"{BROKER_URL_ENV}={mask_credentials(args.broker_url)} {allowed}{' '.join(command)}")
+        print(f"{BROKER_URL_ENV}={mask_url(args.broker_url)} {allowed}{' '.join(command)}")
         return 0
     os.execve(sys.executable, command, env)
     return 1  # not reached

@@ -8,7 +8,7 @@ of it in its error messages; the split here hides all of it whatever it holds. (
 path is then taken as part of the userinfo: the text shown hides more than needed, never less.)
 
 * :func:`mask_url`: one URL, its password replaced by ``***``.
-* :func:`mask_credentials`: any text (a message, a ``repr``), every URL in it masked, and the
+* :func:`mask_credentials`: any text (a message), its URLs' passwords masked, and the
   ``password=`` query parameters.
 * :func:`split_userinfo` and :func:`unencoded_credentials`: for the code that checks URLs before
   a parser reads them.
@@ -27,6 +27,7 @@ __all__ = [
     "mask_url",
     "split_userinfo",
     "unencoded_credentials",
+    "with_credentials",
 ]
 
 #: What a password is replaced with.
@@ -106,29 +107,28 @@ def _secrets(url: str) -> List[str]:
 
 
 def mask_credentials(text: str, urls: Iterable[str] = ()) -> str:
-    """Hide the passwords of every URL in ``text`` (for logs, reprs and error messages).
+    """Hide the passwords of the URLs in ``text`` (for logs, reprs and error messages).
 
-    Each ``scheme://`` starts a URL whose userinfo runs to the last ``@`` before the next
-    ``scheme://`` (or the end of the text); its password is replaced by ``***``. The passwords of
-    ``urls`` (the URLs the caller knows the text may be about), as written and percent-decoded,
-    are also replaced wherever they appear (a third-party message may quote one without its URL).
+    The first ``scheme://`` in ``text`` starts a URL whose userinfo runs to the last ``@`` of the
+    text: a password may hold anything, an ``@`` or another ``scheme://`` included, so the
+    text cannot be cut into URLs before the last ``@``. When that userinfo has a ``:``,
+    everything from the ``:`` to the last ``@`` becomes ``***`` (more than the password when
+    the text holds several URLs: to show each one, mask each with :func:`mask_url`). The
+    passwords of ``urls`` (those the caller knows the text may be about), as written and
+    percent-decoded, are also replaced wherever they appear (a third-party message may quote
+    one without its URL); and ``password=`` query values are masked.
 
     Args:
         text: A URL or any message that may contain URLs.
         urls: URLs whose passwords must not appear in ``text``.
     """
-    starts = [m.start() for m in _SCHEME_RE.finditer(text)]
-    if starts:
-        pieces = [text[: starts[0]]]
-        for i, start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else len(text)
-            pieces.append(mask_url(text[start:end]))
-        text = "".join(pieces)
-    text = _mask_query(text)
     for url in urls:
         for secret in _secrets(url):
             text = text.replace(secret, MASK)
-    return text
+    match = _SCHEME_RE.search(text)
+    if match is not None:
+        text = text[: match.start()] + mask_url(text[match.start() :])
+    return _mask_query(text)
 
 
 def unencoded_credentials(url: str) -> bool:
@@ -142,3 +142,18 @@ def unencoded_credentials(url: str) -> bool:
     if userinfo is None:
         return False
     return any(c in _DELIMITERS or c.isspace() for c in userinfo)
+
+
+def with_credentials(url: str, credentials: str) -> str:
+    """``url`` (``scheme://host...``, without userinfo) with ``credentials`` (``"user:password"``,
+    not encoded) put back in, percent-encoded.
+
+    Args:
+        url: A URL with a scheme and no userinfo.
+        credentials: The user name and password, separated by the first ``:``.
+    """
+    from urllib.parse import quote
+
+    prefix, _, rest = split_userinfo(url)
+    user, _, password = credentials.partition(":")
+    return f"{prefix}{quote(user, safe='')}:{quote(password, safe='')}@{rest}"

@@ -208,7 +208,7 @@ def dead_letters(app: celery.Celery) -> List[Any]:
     [
         ({"v": 1, "url": "http://h?q", "method": "post"}, "malformed message (ConfigurationError"),
         ({"v": 1, "url": "http://h", "method": "post", "retry": {"jitter": 7}}, "'jitter'"),
-        ({"v": 2, "url": "http://h", "method": "post"}, "message format version 2 is not 1"),
+        ({"v": 3, "url": "http://h", "method": "post"}, "message format version 3 is not 1 or 2"),
         ("config", "malformed message (events or config of the wrong type)"),
     ],
 )
@@ -294,7 +294,7 @@ def test_dead_letters_are_replayed_to_the_snowplow_queue_unchanged(
     memory_app: celery.Celery,
 ) -> None:
     task = register_task(memory_app)
-    config = {"v": 2, "url": "http://h", "method": "post"}
+    config = {"v": 3, "url": "http://h", "method": "post"}
     for i in range(3):
         task.apply(args=[[f'{{"e":"pv","eid":"{i}"}}'], config])
     assert replay_dead_letters(memory_app, limit=2) == 2

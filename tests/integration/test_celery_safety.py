@@ -159,8 +159,8 @@ def test_a_restricted_worker_sends_only_to_allowed_collectors_and_never_unpickle
         for i in range(5):
             rogue.input({"e": "pv", "eid": f"rogue-{i}", "p": "srv"})
         assert rogue.flush() is True
-        # 2. A message from a newer producer (format version 2): dead-lettered.
-        newer = dict(module.emitter.task_config, v=2)
+        # 2. A message from a newer producer (format version 3): dead-lettered.
+        newer = dict(module.emitter.task_config, v=3)
         module.app.send_task(TASK_NAME, args=[['{"e":"pv","eid":"v2"}'], newer], queue=QUEUE)
         # 3. A pickle message that would create a file when unpickled: refused.
         marker = tmp_path / "unpickled"

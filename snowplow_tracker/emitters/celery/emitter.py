@@ -39,6 +39,14 @@ nothing. Run a worker for the default app with::
 ``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
 are sent in another process. Delivery failures are logged by the worker.
 
+Collector credentials (``https://user:password@collector.example.com``) reach the workers in
+each task message (its ``auth`` field; format version 2, which workers older than this
+library version dead-letter rather than send without them) and are sent as HTTP basic auth.
+The message travels through, and waits in, the broker as the events do: whoever can read the
+broker's queues (``snowplow``, ``snowplow.failed``) can read them, so protect the broker (a
+password, TLS, no shared access). They never appear in ``repr``, logs, task headers
+(``argsrepr``) or error messages.
+
 Example:
     >>> from snowplow_tracker import Tracker
     >>> from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
@@ -63,7 +71,7 @@ from ...delivery.credentials import mask_credentials
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
 from ...delivery.transport import Timeout
-from ...protocol.wire import POST_PATH
+from ...protocol.wire import POST_PATH, collector_credentials
 from .. import lifecycle
 from ..base import BaseEmitter, FlushTimer, encode_or_raise
 from .sending import (
@@ -215,7 +223,9 @@ class CeleryEmitter(BaseEmitter):
 
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it wins over
-            ``protocol``.
+            ``protocol``. Credentials in it (``user:password@host``, percent-encoded) travel
+            in each task message through the broker, and the workers send them as HTTP basic
+            auth (see the module docs).
         protocol: ``"http"`` (default) or ``"https"``.
         port: Collector port; default: the scheme's.
         method: ``"post"`` (default; one request per batch) or ``"get"`` (one per event).
@@ -296,12 +306,18 @@ class CeleryEmitter(BaseEmitter):
         self._batcher = Batcher(self.limits)
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
         self.task_config: Dict[str, Any] = {
-            "v": MESSAGE_VERSION,
+            "v": 1,
             "url": self._post_url[: -len(POST_PATH)],
             "method": self.method,
             "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
         }
+        # The message carries the credentials; the public task_config does not (users log it).
+        credentials = collector_credentials(endpoint, protocol)
+        self._message_config = self.task_config
+        if credentials is not None:
+            self.task_config["v"] = MESSAGE_VERSION
+            self._message_config = dict(self.task_config, auth=credentials)
         self._pid = os.getpid()
         self._transport_loaded = False
         lifecycle.watch(self)  # at exit, what is buffered is published
@@ -437,7 +453,7 @@ class CeleryEmitter(BaseEmitter):
             for index, events in enumerate(batches):
                 try:
                     self.task.apply_async(
-                        args=[[e.decode("utf-8") for e in events], self.task_config],
+                        args=[[e.decode("utf-8") for e in events], self._message_config],
                         retry=True,
                         retry_policy=PUBLISH_RETRY_POLICY,
                         **task_options(events, self.queue),

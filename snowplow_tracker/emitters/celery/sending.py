@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..._logging import ThrottledLog, logger
-from ...delivery.credentials import mask_credentials
+from ...delivery.credentials import mask_credentials, mask_url, with_credentials
 from ...delivery.retry import RetryPolicy
 from ...delivery.transport import HttpTransport
 from ...protocol.wire import encode_event
@@ -65,8 +65,10 @@ TASK_NAME = "snowplow_tracker.send_events"
 QUEUE = "snowplow"
 #: Where messages a worker cannot run go (nobody consumes it; inspect and replay by hand).
 DEAD_LETTER_QUEUE = "snowplow.failed"
-#: Version of the task's ``config`` argument.
-MESSAGE_VERSION = 1
+#: Version of the task's ``config`` argument: 2 when it carries collector credentials
+#: (``"auth"``), 1 otherwise, so that a worker too old to send them refuses the message.
+MESSAGE_VERSION = 2
+_VERSIONS = (1, 2)
 #: The app setting with the destinations a worker may send to.
 ALLOWED_ENDPOINTS_CONF = "snowplow_allowed_endpoints"
 #: The environment variable with the same, comma-separated (when the app setting is absent).
@@ -277,13 +279,16 @@ def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransp
     timeout_pair: Optional[Tuple[float, float]] = (
         (float(timeout[0]), float(timeout[1])) if timeout else None
     )
-    key = (config["url"], config["method"], timeout_pair, policy)
+    auth = config.get("auth")
+    if auth is not None and not isinstance(auth, str):
+        raise TypeError("'auth' must be a string")
+    key = (config["url"], auth, config["method"], timeout_pair, policy)
     cache: Dict[Any, HttpTransport] = getattr(_transports, "cache", None) or {}
     _transports.cache = cache
     transport = cache.get(key)
     if transport is None:
         transport = HttpTransport(
-            config["url"],
+            config["url"] if auth is None else with_credentials(config["url"], auth),
             config["method"],
             request_timeout=timeout_pair,
             retry_policy=policy,
@@ -297,9 +302,9 @@ def _refusal(task: Any, events: Any, config: Any) -> Optional[str]:
     """Why this worker will not run the message, or None."""
     if not isinstance(config, dict) or not isinstance(events, list):
         return "malformed message (events or config of the wrong type)"
-    if config.get("v") != MESSAGE_VERSION:
+    if config.get("v") not in _VERSIONS:
         return (
-            f"message format version {config.get('v')!r} is not {MESSAGE_VERSION} (a newer "
+            f"message format version {config.get('v')!r} is not 1 or 2 (a newer "
             "snowplow-tracker published it: upgrade the worker)"
         )
     allowed = allowed_endpoints(getattr(task, "app", None))
@@ -326,7 +331,8 @@ def send_events(
         task: The bound task (``self``).
         events: The events, each the JSON object of one event (string values, no ``stm``).
         config: ``{"v": 1, "url": collector base URL, "method": "post" or "get",
-            "timeout": [connect, read], "retry": RetryPolicy fields}``.
+            "timeout": [connect, read], "retry": RetryPolicy fields}``; with ``"v": 2``, also
+            ``"auth": "user:password"``, sent as HTTP basic auth (never logged).
         first_attempt: ``time.time()`` of the batch's first attempt (set on retries).
 
     Returns:
@@ -428,7 +434,7 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
         logger.info(
             "CeleryEmitter: worker %s sends only to %s",
             sender,
-            mask_credentials(", ".join(allowed)) or "(nothing)",
+            ", ".join(mask_url(entry) for entry in allowed) or "(nothing)",
         )
         invalid = invalid_entries(allowed)
         if invalid:
@@ -436,7 +442,7 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
                 "CeleryEmitter: worker %s ignores invalid allowed endpoint(s) %s (expected "
                 "scheme://host[:port][/path] or host[:port])",
                 sender,
-                mask_credentials(", ".join(invalid)),
+                ", ".join(mask_url(entry) for entry in invalid),
             )
 
 
