@@ -41,6 +41,10 @@ ENCODED_CREDENTIALS = (
     "credentials percent-encoded ('/', '?', '#', '@', '\\' and spaces as %2F, %3F, %23, %40, "
     "%5C, %20), and no '@' after the host (%40)"
 )
+#: A port after a host: not the start of a password.
+_PORT = re.compile(r":[0-9]{1,5}(?=[/?#'\"\s),;\]>]|$)")
+#: What may precede a URL in a text.
+_WORD_BOUNDARY = frozenset(" \t\r\n'\"(<[{,;=")
 #: Passwords at least this long are also hidden where they appear outside a URL.
 _MIN_SECRET = 4
 
@@ -109,14 +113,14 @@ def _secrets(url: str) -> List[str]:
 def mask_credentials(text: str, urls: Iterable[str] = ()) -> str:
     """Hide the passwords of the URLs in ``text`` (for logs, reprs and error messages).
 
-    The first ``scheme://`` in ``text`` starts a URL whose userinfo runs to the last ``@`` of the
-    text: a password may hold anything, an ``@`` or another ``scheme://`` included, so the
-    text cannot be cut into URLs before the last ``@``. When that userinfo has a ``:``,
-    everything from the ``:`` to the last ``@`` becomes ``***`` (more than the password when
-    the text holds several URLs: to show each one, mask each with :func:`mask_url`). The
-    passwords of ``urls`` (those the caller knows the text may be about), as written and
-    percent-decoded, are also replaced wherever they appear (a third-party message may quote
-    one without its URL); and ``password=`` query values are masked.
+    First the passwords of ``urls`` (the URLs the caller knows the text may be about), as
+    written and percent-decoded, are replaced wherever they appear: that is the robust part,
+    which holds whatever a password contains, even where a third-party message quotes it
+    without its URL (passwords shorter than 4 characters are not searched for). Then each
+    ``scheme://`` that starts a word begins a URL, masked as :func:`mask_url` masks one, up to
+    the next such URL; a ``scheme://`` that follows a ``:`` (not a port's) and no ``@`` is
+    taken as part of the password before it, and after a masked password a later URL's bare
+    user name is hidden too. ``password=`` query values are masked.
 
     Args:
         text: A URL or any message that may contain URLs.
@@ -125,10 +129,32 @@ def mask_credentials(text: str, urls: Iterable[str] = ()) -> str:
     for url in urls:
         for secret in _secrets(url):
             text = text.replace(secret, MASK)
-    match = _SCHEME_RE.search(text)
-    if match is not None:
-        text = text[: match.start()] + mask_url(text[match.start() :])
-    return _mask_query(text)
+    starts = [
+        m.start()
+        for m in _SCHEME_RE.finditer(text)
+        if m.start() == 0 or text[m.start() - 1] in _WORD_BOUNDARY
+    ]
+    if not starts:
+        return _mask_query(text)
+    bounds = [starts[0]]
+    for start in starts[1:]:
+        before = _PORT.sub("", text[bounds[-1] : start].split("://", 1)[1])
+        if "@" in before or ":" not in before:
+            bounds.append(start)
+    pieces = [_mask_query(text[: bounds[0]])]
+    masked = False
+    for i, start in enumerate(bounds):
+        end = bounds[i + 1] if i + 1 < len(bounds) else len(text)
+        prefix, userinfo, rest = split_userinfo(text[start:end])
+        if userinfo is None:
+            pieces.append(_mask_query(text[start:end]))
+            continue
+        if ":" in userinfo:
+            userinfo, masked = _mask_userinfo(userinfo), True
+        elif masked:
+            userinfo = MASK
+        pieces.append(f"{prefix}{userinfo}@{_mask_query(rest)}")
+    return "".join(pieces)
 
 
 def unencoded_credentials(url: str) -> bool:

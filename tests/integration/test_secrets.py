@@ -158,8 +158,8 @@ def test_masking_hides_any_password_in_any_text(password: str) -> None:
         f"x://u:{password}@h",
     ):
         assert_no_password(mask_url(url))
-        assert_no_password(mask_credentials(f"got {url!r} (error) from w@h"))
-        assert_no_password(mask_credentials(f"error: {password}", [url]))
+        assert_no_password(mask_credentials(f"got {url!r} (error) from w@h", [url]))
+        assert_no_password(mask_credentials(f"error: {password}", [url]))  # no URL around it
 
 
 # -- the credentials reach the collector from every sender -------------------------------------

@@ -80,6 +80,7 @@ from .sending import (
     QUEUE,
     TASK_NAME,
     TASK_OPTIONS,
+    broker_urls,
     connect_worker_signals,
     policy_to_message,
     send_events,
@@ -175,7 +176,7 @@ def default_app() -> Any:
         logger.debug(
             "CeleryEmitter: default Celery app configured from %s, broker %s",
             source,
-            mask_credentials(str(app.conf.broker_url)),
+            mask_credentials(str(app.conf.broker_url), broker_urls(app)),
         )
         _default_app = app
         return app
@@ -462,7 +463,7 @@ class CeleryEmitter(BaseEmitter):
                     _publish_log.log(
                         "CeleryEmitter: publishing a task failed (%s: %s); %d event(s) kept",
                         type(exc).__name__,
-                        mask_credentials(str(exc)),
+                        mask_credentials(str(exc), broker_urls(self.celery_app)),
                         sum(len(b) for b in batches[index:]),
                     )
                     self._keep([e for b in batches[index:] for e in b])

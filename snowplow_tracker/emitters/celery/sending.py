@@ -209,6 +209,17 @@ def allowed_endpoints(app: Any) -> Optional[List[str]]:
 # -- dead letters ------------------------------------------------------------------------------
 
 
+def broker_urls(app: Any) -> List[str]:
+    """The broker URL(s) of ``app``, whose passwords no message may show."""
+    try:
+        url = app.conf.broker_url
+    except Exception:  # noqa: BLE001 - an app without a configuration: nothing to hide
+        return []
+    if isinstance(url, str):
+        return url.split(";")
+    return [str(u) for u in url] if isinstance(url, (list, tuple)) else []
+
+
 def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, int]:
     """Publish the message unchanged to :data:`DEAD_LETTER_QUEUE` and log why (no events)."""
     count = len(events) if isinstance(events, list) else 0
@@ -232,7 +243,7 @@ def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, 
             "CeleryEmitter task: could not dead-letter the message (%s: %s); it goes back to "
             "its queue",
             type(exc).__name__,
-            mask_credentials(str(exc)),
+            mask_credentials(str(exc), broker_urls(task.app)),
         )
         raise Reject(reason, requeue=True) from None
     return {"sent": 0, "rejected": 0, "failed": 0, "dead_lettered": count}
@@ -311,11 +322,11 @@ def _refusal(task: Any, events: Any, config: Any) -> Optional[str]:
     url = str(config.get("url", ""))
     if allowed is None:
         return (
-            f"destination {mask_credentials(url)} refused: this worker has no allowed endpoints "
+            f"destination {mask_url(url)} refused: this worker has no allowed endpoints "
             f"(set {ALLOWED_ENDPOINTS_ENV} or the app setting {ALLOWED_ENDPOINTS_CONF})"
         )
     if not endpoint_allowed(url, allowed):
-        return f"destination {mask_credentials(url)} is not in this worker's allowed endpoints"
+        return f"destination {mask_url(url)} is not in this worker's allowed endpoints"
     return None
 
 
@@ -358,7 +369,7 @@ def send_events(
     originals = {id(data): event for data, event in zip(encoded, events)}
     started = first_attempt if first_attempt is not None else time.time()
     result = transport.send(encoded)
-    where = mask_credentials(transport.url)
+    where = mask_url(transport.url)
     if result.rejected:
         logger.error(
             "CeleryEmitter task: collector %s rejected %d event(s) (%s); not retried",
