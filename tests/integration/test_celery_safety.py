@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Tuple
+from urllib.parse import quote
 
 import celery
 import pytest
@@ -212,6 +213,7 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     redis_server: RedisServer, redis_client: redis.Redis, collector: Collector, tmp_path: Path
 ) -> None:
     password = "s3cret-broker-pw"
+    collector_password = "c0llector p/w#?@"
     url = redis_server.url.replace("redis://", f"redis://:{password}@", 1)
     redis_client.config_set("requirepass", password)
     worker = CeleryWorkerProcess(
@@ -223,7 +225,9 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     app = celery.Celery("snowplow-test-password", broker=url)
     try:
         worker.start()
-        emitter = CeleryEmitter(collector.endpoint, buffer_size=10, celery_app=app)
+        # The collector's credentials travel in the task message and are sent as basic auth.
+        endpoint = f"http://user:{quote(collector_password, safe='')}@{collector.endpoint}"
+        emitter = CeleryEmitter(endpoint, buffer_size=10, celery_app=app)
         for i in range(20):
             emitter.input({"e": "pv", "eid": f"pw-{i}", "p": "srv"})
         assert emitter.flush() is True
@@ -236,6 +240,9 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     output = (tmp_path / "worker.log").read_text()
     assert "redis://:**@" in output  # Celery's banner, masked
     assert password not in output
+    assert collector_password not in output and "c0llector" not in output
+    expected = "Basic " + base64.b64encode(f"user:{collector_password}".encode()).decode()
+    assert {r.headers.get("authorization") for r in collector.requests} == {expected}
     assert "pw-1" not in output  # nor event contents (INFO log)
 
 
