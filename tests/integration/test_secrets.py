@@ -219,6 +219,8 @@ def test_celery_tasks_carry_the_credentials_to_the_worker(collector: Collector) 
             assert collector.wait_for_events(4, timeout=30)
         assert emitter.task_config["v"] == 2  # workers that cannot send credentials refuse it
         assert "auth" not in emitter.task_config
+        plain = CeleryEmitter(collector.endpoint, celery_app=app)
+        assert plain.task_config["v"] == 1  # without credentials, any worker may run it
         assert emitter.task_config["url"] == collector.url
         assert set(basic_auth(collector)) == {f"user:{PASSWORD}"}
         assert_no_password("\n".join([repr(emitter), repr(emitter.stats()), *logs]))
