@@ -449,6 +449,14 @@ def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
     assert error.levelno == logging.ERROR
     assert f"set {ALLOWED_ENDPOINTS_ENV} (comma-separated) or the app setting " in error.message
 
+    for nothing_valid in ([], ["h:port"]):  # set, but to nothing a task could match
+        caplog.clear()
+        memory_app.conf.snowplow_allowed_endpoints = nothing_valid
+        celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+        assert [r.levelno for r in caplog.records if "has no allowed endpoints" in r.message] == [
+            logging.ERROR
+        ]
+
     caplog.clear()
     caplog.set_level(logging.INFO, logger="snowplow_tracker")
     memory_app.conf.snowplow_allowed_endpoints = ["https://u:pw@c.example.com", "h:port"]

@@ -430,6 +430,8 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
             sender,
         )
     allowed = allowed_endpoints(app)
+    if allowed is not None and len(invalid_entries(allowed)) == len(allowed):
+        allowed = None  # set, but to nothing valid: the same as unset
     if allowed is None:
         logger.error(
             "CeleryEmitter: worker %s sends no event: it has no allowed endpoints, so every "
@@ -445,7 +447,7 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
         logger.info(
             "CeleryEmitter: worker %s sends only to %s",
             sender,
-            ", ".join(mask_url(entry) for entry in allowed) or "(nothing)",
+            ", ".join(mask_url(entry) for entry in allowed),
         )
         invalid = invalid_entries(allowed)
         if invalid:
