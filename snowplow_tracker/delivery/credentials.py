@@ -11,13 +11,14 @@ path is then taken as part of the userinfo: the text shown hides more than neede
 * :func:`mask_credentials`: any text (a message), its URLs' passwords masked, and the
   ``password=`` query parameters.
 * :func:`split_userinfo` and :func:`unencoded_credentials`: for the code that checks URLs before
-  a parser reads them.
+  a parser reads them; :func:`with_credentials` puts credentials back into a URL, encoded.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Iterable, List, Optional, Tuple
+from urllib.parse import quote, unquote
 
 __all__ = [
     "ENCODED_CREDENTIALS",
@@ -100,8 +101,6 @@ def mask_url(url: str) -> str:
 
 def _secrets(url: str) -> List[str]:
     """The password of ``url`` as written and percent-decoded, if long enough to search for."""
-    from urllib.parse import unquote
-
     _, userinfo, _ = split_userinfo(url)
     if userinfo is None or ":" not in userinfo:
         return []
@@ -178,8 +177,6 @@ def with_credentials(url: str, credentials: str) -> str:
         url: A URL with a scheme and no userinfo.
         credentials: The user name and password, separated by the first ``:``.
     """
-    from urllib.parse import quote
-
     prefix, _, rest = split_userinfo(url)
     user, _, password = credentials.partition(":")
     return f"{prefix}{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
