@@ -105,8 +105,10 @@ class Collector(CollectorState):
             and body), counted from its connection or from the previous answer; a connection
             idle or slower than that is closed without an answer. Writes of an answer are
             bounded by the same number of seconds.
-        max_body: The most bytes a request body may take on the wire, chunk framing included;
-            a larger one is answered 413 and its connection closed.
+        max_body: The most bytes a request body may take on the wire, chunk framing included
+            (what the collector reads, and so its memory, per request); a larger one is answered
+            413 and its connection closed. To script a collector's size limits, see
+            :meth:`set_size_limits`.
 
     Raises:
         ValueError: ``host`` is not a loopback address, ``mode`` is unknown, or ``port``,
