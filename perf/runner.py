@@ -330,7 +330,7 @@ class Suite:
             )
         elif variant.kind == "celery":
             assert self.redis is not None
-            worker = CeleryWorkerProcess(self.redis.url, self.workdir)
+            worker = CeleryWorkerProcess(self.redis.url, self.workdir, f"{host}:{port}")
             started.append(worker.start())
             spec["env"] = {"SNOWPLOW_CELERY_BROKER_URL": self.redis.url}
         return started

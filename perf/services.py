@@ -116,7 +116,9 @@ class RedisWorkerProcess:
 class CeleryWorkerProcess:
     """``celery -A snowplow_tracker.emitters worker`` with a Redis broker."""
 
-    def __init__(self, redis_url: str, workdir: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self, redis_url: str, workdir: Path, allowed_endpoints: str, concurrency: int = 2
+    ) -> None:
         self.argv = [
             sys.executable,
             "-m",
@@ -137,6 +139,7 @@ class CeleryWorkerProcess:
         self.env = repo_env()
         self.env["SNOWPLOW_CELERY_BROKER_URL"] = redis_url
         self.env["CELERY_BROKER_URL"] = redis_url
+        self.env["SNOWPLOW_CELERY_ALLOWED_ENDPOINTS"] = allowed_endpoints
         self.log = workdir / "celery-worker.log"
         self.proc: Optional[subprocess.Popen[bytes]] = None
 

@@ -8,9 +8,10 @@ acknowledgement). The app and the task live in
 :mod:`snowplow_tracker.emitters.celery.worker_app`; the worker consumes the queue ``snowplow``
 (where ``CeleryEmitter`` publishes) in addition to ``--queues``.
 
-Restrict the collectors the worker may send to with ``--allowed-endpoints`` (or
-``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``): a task for any other destination is moved to the
-dead-letter queue ``snowplow.failed`` and never sent.
+List the collectors the worker may send to with ``--allowed-endpoints`` (or
+``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``, or ``snowplow_allowed_endpoints`` in
+``snowplow_celery_config``): a task for any other destination is moved to the dead-letter queue
+``snowplow.failed`` and never sent. Without an allowlist the worker sends nothing.
 
 The broker URL is passed through the environment (``SNOWPLOW_CELERY_BROKER_URL``), never on the
 command line, so that its password does not show in ``ps``. If a module named
@@ -39,7 +40,7 @@ except ImportError:  # run from a checkout: use the library next to this folder
     _CHECKOUT = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, _CHECKOUT)
 
-from snowplow_tracker.delivery.credentials import mask_credentials  # noqa: E402
+from snowplow_tracker.delivery.credentials import mask_url  # noqa: E402
 from snowplow_tracker.emitters.celery.emitter import (  # noqa: E402
     BROKER_URL_ENV,
     DEFAULT_BROKER_URL,
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(ALLOWED_ENDPOINTS_ENV),
         help="comma-separated collectors the worker may send to, each "
         "scheme://host[:port][/path] or host[:port] (env "
-        f"{ALLOWED_ENDPOINTS_ENV}; default: any, with a warning). Tasks for other "
+        f"{ALLOWED_ENDPOINTS_ENV}; required: without it the worker sends nothing). Tasks for other "
         "destinations go to the dead-letter queue snowplow.failed, unsent.",
     )
     parser.add_argument(
@@ -143,11 +144,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_CHECKOUT, env.get("PYTHONPATH")) if p)
     if args.dry_run:
         allowed = (
-            f"{ALLOWED_ENDPOINTS_ENV}={mask_credentials(args.allowed_endpoints)} "
+            f"{ALLOWED_ENDPOINTS_ENV}="
+            f"{','.join(mask_url(e) for e in args.allowed_endpoints.split(','))} "
             if args.allowed_endpoints
             else ""
         )
-        print(f"{BROKER_URL_ENV}={mask_credentials(args.broker_url)} {allowed}{' '.join(command)}")
+        print(f"{BROKER_URL_ENV}={mask_url(args.broker_url)} {allowed}{' '.join(command)}")
         return 0
     os.execve(sys.executable, command, env)
     return 1  # not reached

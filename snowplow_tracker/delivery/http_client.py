@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from base64 import b64encode
 from functools import partial
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
@@ -117,8 +118,14 @@ def environ_proxy(url: str) -> Optional[str]:
 
 
 def basic_auth_header(credentials: Optional[str]) -> Dict[str, str]:
-    """``{"authorization": "Basic ..."}`` for ``"user:password"``, or ``{}`` for None."""
-    return dict(make_headers(basic_auth=credentials)) if credentials else {}
+    """``{"authorization": "Basic ..."}`` for ``"user:password"``, or ``{}`` for None.
+
+    The credentials are encoded as UTF-8 (RFC 7617's ``charset="UTF-8"``), so that any
+    character may be in a password.
+    """
+    if not credentials:
+        return {}
+    return {"authorization": "Basic " + b64encode(credentials.encode("utf-8")).decode("ascii")}
 
 
 Timeout = Tuple[float, float]

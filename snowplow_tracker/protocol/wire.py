@@ -20,7 +20,13 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import orjson
 
 from .. import arguments as _args
-from ..delivery.credentials import mask_credentials
+from ..delivery.credentials import (
+    ENCODED_CREDENTIALS,
+    has_scheme,
+    mask_url,
+    split_userinfo,
+    unencoded_credentials,
+)
 
 PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -154,14 +160,14 @@ def get_query(event: bytes, stm: Optional[int] = None) -> str:
 
 def _with_scheme(endpoint: str, protocol: str) -> str:
     text = endpoint.strip()
-    return text if "://" in text else f"{protocol}://{text}"
+    return text if has_scheme(text) else f"{protocol}://{text}"
 
 
 def _shown(endpoint: str) -> str:
     """``repr(endpoint)`` for an error message, its password masked (with or without scheme)."""
-    if "://" in endpoint:
-        return repr(mask_credentials(endpoint))
-    return repr(mask_credentials("x://" + endpoint)[len("x://") :])
+    if has_scheme(endpoint):
+        return repr(mask_url(endpoint))
+    return repr(mask_url("x://" + endpoint)[len("x://") :])
 
 
 def collector_urls(
@@ -189,17 +195,19 @@ def collector_urls(
         _args.fail(where, "protocol", "'http' or 'https'", protocol)
     _args.optional_integer_between(where, "port", port, 1, 65535)
     text = _with_scheme(endpoint, protocol)
+    if unencoded_credentials(text):
+        expected = f"a collector URL with {ENCODED_CREDENTIALS}"
+        _args.fail(where, "endpoint", expected, endpoint, shown=_shown(endpoint))
     with_port = "a host name with an optional port from 1 to 65535"
     try:
         parts = urlsplit(text)
         host = parts.hostname
         url_port = parts.port
-        error = None
-    except ValueError as exc:
-        error = mask_credentials(str(exc))
-    if error is not None:  # raised outside the except block: the unmasked error is not chained
-        shown = f"{_shown(endpoint)} ({error})"
-        _args.fail(where, "endpoint", with_port, endpoint, shown=shown)
+        unreadable = False
+    except ValueError:  # its message may quote the URL: it is not shown, nor chained
+        unreadable = True
+    if unreadable:
+        _args.fail(where, "endpoint", with_port, endpoint, shown=_shown(endpoint))
     if url_port == 0:
         _args.fail(where, "endpoint", with_port, endpoint, shown=_shown(endpoint))
     if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
@@ -225,7 +233,8 @@ def collector_credentials(endpoint: str, protocol: str = "http") -> Optional[str
         endpoint: As given to :func:`collector_urls`.
         protocol: As given to :func:`collector_urls`.
     """
-    parts = urlsplit(_with_scheme(endpoint, protocol))
-    if parts.username is None and parts.password is None:
+    _, userinfo, _ = split_userinfo(_with_scheme(endpoint, protocol))
+    if userinfo is None:
         return None
-    return f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    user, _, password = userinfo.partition(":")
+    return f"{unquote(user)}:{unquote(password)}"

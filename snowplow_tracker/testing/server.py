@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import logging
 import socket
@@ -53,7 +54,6 @@ from typing import (
     Any,
     Callable,
     Dict,
-    List,
     Optional,
     Set,
     Tuple,
@@ -76,7 +76,12 @@ from .state import (
 
 logger = logging.getLogger("snowplow_tracker.testing")
 
-_MAX_BODY = 64 * 1024 * 1024
+#: Default cap on the bytes a request body may take on the wire (chunk framing included).
+MAX_BODY = 64 * 1024 * 1024
+#: Default seconds a connection has to deliver each whole request (see :class:`Collector`).
+REQUEST_TIMEOUT = 60.0
+_CHUNK_LINE_MAX = 1024  # a chunk-size line: hex digits, optional extensions, CRLF
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _STATUS_REASONS = {int(s): s.phrase for s in HTTPStatus}
 _GARBAGE = b"\x00\x17\xffNOT-HTTP garbage from the test collector\r\n\r\n"
 _STATS_PATH = "/_stats"
@@ -96,9 +101,18 @@ class Collector(CollectorState):
             :attr:`requests` then stay empty.
         on_event: Called with each accepted event (record mode only), on a server thread,
             after the event was recorded. Exceptions it raises are logged and ignored.
+        timeout: Seconds a connection has to deliver each whole request (request line, headers
+            and body), counted from its connection or from the previous answer; a connection
+            idle or slower than that is closed without an answer. Writes of an answer are
+            bounded by the same number of seconds.
+        max_body: The most bytes a request body may take on the wire, chunk framing included
+            (what the collector reads, and so its memory, per request); a larger one is answered
+            413 and its connection closed. To script a collector's size limits, see
+            :meth:`set_size_limits`.
 
     Raises:
-        ValueError: ``host`` is not a loopback address, or ``mode`` is unknown.
+        ValueError: ``host`` is not a loopback address, ``mode`` is unknown, or ``port``,
+            ``timeout`` or ``max_body`` is out of range.
 
     Scripted answers (:meth:`respond_with`, :meth:`script`, :meth:`set_delay`,
     :meth:`set_fault`, :meth:`set_retry_after`) apply to the two tracker endpoints only, never
@@ -115,9 +129,24 @@ class Collector(CollectorState):
         mode: str = "record",
         *,
         on_event: Optional[Callable[[Event], None]] = None,
+        timeout: float = REQUEST_TIMEOUT,
+        max_body: int = MAX_BODY,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"Collector: 'port' must be an int from 0 to 65535, got {port!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout <= 86400
+        ):
+            raise ValueError(
+                f"Collector: 'timeout' must be a number of seconds above 0 and at most 86400, "
+                f"got {timeout!r}"
+            )
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ValueError(f"Collector: 'max_body' must be an int >= 1, got {max_body!r}")
+        self.timeout = float(timeout)
+        self.max_body = max_body
         self._host = check_host(host)
         super().__init__(mode, on_event=on_event)
         self._requested_port = port
@@ -238,6 +267,10 @@ class Collector(CollectorState):
         return f"http://{self.endpoint}"
 
 
+class _TooLarge(Exception):
+    """A request body takes more bytes on the wire than the collector's ``max_body``."""
+
+
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that tracks its connections so that stop() can close them all."""
 
@@ -318,11 +351,47 @@ class _Server(ThreadingHTTPServer):
             logger.warning("Collector: error while handling a request", exc_info=True)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The reading side of a connection, where every read ends by one deadline.
+
+    Each ``recv`` waits at most until :attr:`deadline`; once it has passed, a read raises
+    ``TimeoutError``. A client that trickles bytes therefore cannot keep a request open longer
+    than the deadline, however often it sends.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline = time.monotonic()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the client did not deliver its request in time")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Thin HTTP layer: reads a request, lets the Collector decide, writes one answer."""
 
     protocol_version = "HTTP/1.1"
     server: _Server
+    _reader: _DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the socket's own file: an open one would keep the socket open
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader, 65536)
+
+    def handle_one_request(self) -> None:
+        # The deadline of the next request runs from the previous answer (or the connection).
+        self._reader.deadline = time.monotonic() + self.server.collector.timeout
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # no per-request logging to stderr
@@ -345,6 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             try:
                 return self._read_chunked()
+            except _TooLarge:
+                self._unreadable(413, "body too large")
+                return None
             except ValueError as exc:
                 self._unreadable(400, f"bad chunked body: {exc}")
                 return None
@@ -358,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._unreadable(400, "bad Content-Length")
             return None
-        if length > _MAX_BODY:
+        if length > self.server.collector.max_body:
             self._unreadable(413, "body too large")
             return None
         body = self.rfile.read(length) if length else b""
@@ -376,25 +448,47 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, f"{reason}\n".encode(), close=True)
 
     def _read_chunked(self) -> bytes:
-        parts: List[bytes] = []
-        total = 0
+        """Read a chunked body into one buffer, counting every wire byte against ``max_body``.
+
+        Chunk-size lines, extensions, CRLFs and trailers count too, so that many tiny chunks
+        cannot cost more memory or work than one body of the same size on the wire.
+
+        Raises:
+            ValueError: The framing is malformed or truncated.
+            _TooLarge: The body takes more than ``max_body`` bytes on the wire.
+        """
+        cap = self.server.collector.max_body
+        body = bytearray()
+        wire = 0
+
+        def line() -> bytes:
+            nonlocal wire
+            text = self.rfile.readline(_CHUNK_LINE_MAX + 1)
+            wire += len(text)
+            if wire > cap:
+                raise _TooLarge()
+            if not text.endswith(b"\n"):
+                raise ValueError("truncated" if len(text) <= _CHUNK_LINE_MAX else "line too long")
+            return text
+
         while True:
-            line = self.rfile.readline(65537)
-            if not line:
-                raise ValueError("truncated")
-            size = int(line.split(b";", 1)[0].strip(), 16)
+            digits = line().split(b";", 1)[0].strip()
+            if not digits or len(digits) > 16 or not _HEX_DIGITS.issuperset(digits):
+                raise ValueError(f"bad chunk size {digits[:32]!r}")
+            size = int(digits, 16)
             if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(parts)
-            total += size
-            if total > _MAX_BODY:
-                raise ValueError("too large")
-            chunk = self.rfile.read(size)
-            if len(chunk) < size:
+                while line() not in (b"\r\n", b"\n"):
+                    pass  # trailer fields: read and ignored
+                return bytes(body)
+            wire += size + 2
+            if wire > cap:
+                raise _TooLarge()
+            start = len(body)
+            body.extend(self.rfile.read(size))
+            if len(body) - start < size:
                 raise ValueError("truncated")
-            parts.append(chunk)
-            self.rfile.readline(3)
+            if self.rfile.read(2) != b"\r\n":
+                raise ValueError("a chunk does not end with CRLF")
 
     def _send(
         self,
@@ -408,6 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Write the whole answer with a single write (no Nagle/delayed-ACK stall)."""
         if close:
             self.close_connection = True
+        self.connection.settimeout(self.server.collector.timeout)
         head = [f"HTTP/1.1 {status} {_STATUS_REASONS.get(status, 'Unknown')}"]
         head.append(f"Content-Length: {len(body)}")
         if body:
@@ -546,6 +641,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._abort(reset=True)
         elif answer == "garbage":
             self.close_connection = True
+            self.connection.settimeout(collector.timeout)
             self.wfile.write(_GARBAGE)
         elif answer == "hang":
             self._hang()

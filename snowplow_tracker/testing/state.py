@@ -63,6 +63,11 @@ _E_KEY = b'"e":'
 _CONTROL_KEYS = frozenset(
     {"status", "location", "delay", "script", "fault", "retry_after", "retry_after_date"}
 )
+#: The longest delay that can be scripted, in seconds (one hour).
+MAX_DELAY = 3600.0
+#: The most answers a script may hold.
+MAX_SCRIPT = 100_000
+_MAX_LOCATION = 2048
 #: The answers that carry the ``Retry-After`` header of :meth:`CollectorState.set_retry_after`.
 RETRY_AFTER_STATUSES = (429, 503)
 
@@ -186,9 +191,40 @@ def _check_retry_after(value: object, where: str) -> Union[int, str, None]:
 
 
 def _check_delay(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{where}: a delay must be a number of seconds >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= MAX_DELAY  # also refuses NaN
+    ):
+        raise ValueError(
+            f"{where}: a delay must be a number of seconds from 0 to {MAX_DELAY:g}, got {value!r}"
+        )
     return float(value)
+
+
+def _check_location(value: object, where: str) -> Optional[str]:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= _MAX_LOCATION
+        or not value.isprintable()
+        or not value.isascii()
+    ):
+        raise ValueError(
+            f"{where}: a location must be a printable ASCII string of 1 to {_MAX_LOCATION} "
+            f"characters, got {value!r:.100}"
+        )
+    return value
+
+
+def _check_script(answers: Iterable[object], where: str) -> List[Answer]:
+    checked: List[Answer] = []
+    for answer in answers:
+        if len(checked) == MAX_SCRIPT:
+            raise ValueError(f"{where}: a script holds at most {MAX_SCRIPT} answers")
+        checked.append(_check_answer(answer, where))
+    return checked
 
 
 def check_host(host: str) -> str:
@@ -267,9 +303,11 @@ class CollectorState:
                 well.
 
         Raises:
-            ValueError: The status is out of range.
+            ValueError: The status is out of range, or the location is not a printable ASCII
+                string of at most 2048 characters.
         """
         checked = _check_status(status, "Collector.respond_with")
+        location = _check_location(location, "Collector.respond_with")
         with self._lock:
             self._status = checked
             self._location = location if location is not None else REDIRECT_PATH
@@ -284,9 +322,10 @@ class CollectorState:
                 ``"hang"``), e.g. ``[503, "reset", 200]``.
 
         Raises:
-            ValueError: An answer is neither a valid status nor a fault name.
+            ValueError: An answer is neither a valid status nor a fault name, or there are more
+                than 100,000 answers.
         """
-        checked = [_check_answer(a, "Collector.script") for a in answers]
+        checked = _check_script(answers, "Collector.script")
         with self._lock:
             self._script = deque(checked)
 
@@ -294,10 +333,10 @@ class CollectorState:
         """Wait this long before answering each tracker request (0 for no delay).
 
         Args:
-            seconds: The delay, >= 0.
+            seconds: The delay, from 0 to 3600.
 
         Raises:
-            ValueError: The delay is negative or not a number.
+            ValueError: The delay is not a number from 0 to 3600.
         """
         checked = _check_delay(seconds, "Collector.set_delay")
         with self._lock:
@@ -695,15 +734,13 @@ class CollectorState:
             raise ValueError(f"unknown keys {sorted(unknown)}, expected {sorted(_CONTROL_KEYS)}")
         where = "/_control"
         status = _check_status(doc["status"], where) if "status" in doc else None
-        location = doc.get("location")
-        if location is not None and not isinstance(location, str):
-            raise ValueError(f"{where}: 'location' must be a string, got {location!r}")
+        location = _check_location(doc.get("location"), where)
         delay = _check_delay(doc["delay"], where) if "delay" in doc else None
         script = None
         if "script" in doc:
             if not isinstance(doc["script"], list):
                 raise ValueError(f"{where}: 'script' must be an array, got {doc['script']!r}")
-            script = [_check_answer(a, where) for a in doc["script"]]
+            script = _check_script(doc["script"], where)
         fault = _check_fault(doc["fault"], where) if "fault" in doc else None
         retry_after = _check_retry_after(doc.get("retry_after"), where)
         retry_after_date = doc.get("retry_after_date", False)

@@ -37,6 +37,7 @@ app.conf.update(
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
     },
+    snowplow_allowed_endpoints=[os.environ["SHOP_COLLECTOR"]],
 )
 emitter = CeleryEmitter(
     os.environ["SHOP_COLLECTOR"],

@@ -120,9 +120,10 @@ def test_events_reach_the_default_apps_worker_as_json_messages(
 
 
 @pytest.fixture
-def eager_app() -> Iterator[celery.Celery]:
+def eager_app(collector: Collector) -> Iterator[celery.Celery]:
     app = celery.Celery("snowplow-test-eager", broker="memory://")
     app.conf.update(task_always_eager=True, accept_content=["json"], task_serializer="json")
+    app.conf.snowplow_allowed_endpoints = [collector.endpoint]
     try:
         yield app
     finally:
@@ -178,6 +179,7 @@ def memory_app() -> Iterator[celery.Celery]:
     """An app on kombu's in-memory broker (not eager: dead letters are published for real)."""
     app = celery.Celery("snowplow-test-memory", broker="memory://")
     app.conf.update(accept_content=["json"], task_serializer="json")
+    app.conf.snowplow_allowed_endpoints = ["http://h"]
     try:
         yield app
     finally:
@@ -204,9 +206,9 @@ def dead_letters(app: celery.Celery) -> List[Any]:
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
-        ({"v": 1, "url": "", "method": "post"}, "malformed message (ConfigurationError"),
+        ({"v": 1, "url": "http://h?q", "method": "post"}, "malformed message (ConfigurationError"),
         ({"v": 1, "url": "http://h", "method": "post", "retry": {"jitter": 7}}, "'jitter'"),
-        ({"v": 2, "url": "http://h", "method": "post"}, "message format version 2 is not 1"),
+        ({"v": 3, "url": "http://h", "method": "post"}, "message format version 3 is not 1 or 2"),
         ("config", "malformed message (events or config of the wrong type)"),
     ],
 )
@@ -260,7 +262,8 @@ def test_the_allowlist_comes_from_the_app_then_the_environment(
     monkeypatch: pytest.MonkeyPatch, memory_app: celery.Celery
 ) -> None:
     monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
-    assert allowed_endpoints(memory_app) is None  # unrestricted (a warning is logged once)
+    memory_app.conf.snowplow_allowed_endpoints = None
+    assert allowed_endpoints(memory_app) is None  # nothing is allowed
     monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, "a.example.com, https://b.example.com:8443")
     assert allowed_endpoints(memory_app) == ["a.example.com", "https://b.example.com:8443"]
     memory_app.conf.snowplow_allowed_endpoints = ["https://c.example.com"]
@@ -273,6 +276,7 @@ def test_a_refused_destination_is_never_sent_and_is_dead_lettered(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    memory_app.conf.snowplow_allowed_endpoints = None  # the environment's applies
     monkeypatch.setenv(ALLOWED_ENDPOINTS_ENV, "collector.example.com")
     emitter = CeleryEmitter(collector.endpoint, buffer_size=2, celery_app=memory_app)
     task = emitter.task
@@ -290,7 +294,7 @@ def test_dead_letters_are_replayed_to_the_snowplow_queue_unchanged(
     memory_app: celery.Celery,
 ) -> None:
     task = register_task(memory_app)
-    config = {"v": 2, "url": "http://h", "method": "post"}
+    config = {"v": 3, "url": "http://h", "method": "post"}
     for i in range(3):
         task.apply(args=[[f'{{"e":"pv","eid":"{i}"}}'], config])
     assert replay_dead_letters(memory_app, limit=2) == 2
@@ -430,6 +434,7 @@ def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
     memory_app: celery.Celery, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    memory_app.conf.snowplow_allowed_endpoints = None
     worker = types.SimpleNamespace(app=memory_app)  # what celeryd_after_setup hands over
     celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
     assert QUEUE not in memory_app.amqp.queues.consume_from  # it does not know the task
@@ -440,7 +445,17 @@ def test_a_worker_that_knows_the_task_consumes_its_queue_and_warns_about_risks(
     celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
     assert QUEUE in memory_app.amqp.queues.consume_from
     assert "worker w@h accepts pickle messages" in caplog.text
-    assert "worker w@h sends to any collector named in a task" in caplog.text
+    [error] = [r for r in caplog.records if "has no allowed endpoints" in r.getMessage()]
+    assert error.levelno == logging.ERROR
+    assert f"set {ALLOWED_ENDPOINTS_ENV} (comma-separated) or the app setting " in error.message
+
+    for nothing_valid in ([], ["h:port"]):  # set, but to nothing a task could match
+        caplog.clear()
+        memory_app.conf.snowplow_allowed_endpoints = nothing_valid
+        celery.signals.celeryd_after_setup.send(sender="w@h", instance=worker, conf=memory_app.conf)
+        assert [r.levelno for r in caplog.records if "has no allowed endpoints" in r.message] == [
+            logging.ERROR
+        ]
 
     caplog.clear()
     caplog.set_level(logging.INFO, logger="snowplow_tracker")

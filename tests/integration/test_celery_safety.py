@@ -5,6 +5,8 @@
 * A worker restricted to some collectors refuses messages for others: they are dead-lettered,
   never sent. Messages of an unknown format version are dead-lettered too.
 * A pickle message is never unpickled.
+* A worker without an allowlist sends nothing: it says so at ERROR when it starts, and every
+  message goes to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Tuple
+from urllib.parse import quote
 
 import celery
 import pytest
@@ -27,6 +30,7 @@ from snowplow_tracker.emitters.celery.emitter import (
     TASK_NAME,
     CeleryEmitter,
 )
+from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_ENV
 from snowplow_tracker.testing import Collector
 from tests.fixtures.celery_worker import CeleryWorkerProcess
 from tests.fixtures.redis_server import RedisServer
@@ -37,6 +41,7 @@ from tests.integration.celery_user_app import (
     wait_for_labels,
     write_user_module,
 )
+from tests.waiting import wait_until
 
 #: A user's app that knows nothing of Snowplow (another service on the same broker).
 PLAIN_MODULE = """\
@@ -155,8 +160,8 @@ def test_a_restricted_worker_sends_only_to_allowed_collectors_and_never_unpickle
         for i in range(5):
             rogue.input({"e": "pv", "eid": f"rogue-{i}", "p": "srv"})
         assert rogue.flush() is True
-        # 2. A message from a newer producer (format version 2): dead-lettered.
-        newer = dict(module.emitter.task_config, v=2)
+        # 2. A message from a newer producer (format version 3): dead-lettered.
+        newer = dict(module.emitter.task_config, v=3)
         module.app.send_task(TASK_NAME, args=[['{"e":"pv","eid":"v2"}'], newer], queue=QUEUE)
         # 3. A pickle message that would create a file when unpickled: refused.
         marker = tmp_path / "unpickled"
@@ -208,13 +213,21 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     redis_server: RedisServer, redis_client: redis.Redis, collector: Collector, tmp_path: Path
 ) -> None:
     password = "s3cret-broker-pw"
+    collector_password = "c0llector p/w#?@"
     url = redis_server.url.replace("redis://", f"redis://:{password}@", 1)
     redis_client.config_set("requirepass", password)
-    worker = CeleryWorkerProcess(url, tmp_path / "worker.log", loglevel="info")
+    worker = CeleryWorkerProcess(
+        url,
+        tmp_path / "worker.log",
+        loglevel="info",
+        env={ALLOWED_ENDPOINTS_ENV: collector.endpoint},
+    )
     app = celery.Celery("snowplow-test-password", broker=url)
     try:
         worker.start()
-        emitter = CeleryEmitter(collector.endpoint, buffer_size=10, celery_app=app)
+        # The collector's credentials travel in the task message and are sent as basic auth.
+        endpoint = f"http://user:{quote(collector_password, safe='')}@{collector.endpoint}"
+        emitter = CeleryEmitter(endpoint, buffer_size=10, celery_app=app)
         for i in range(20):
             emitter.input({"e": "pv", "eid": f"pw-{i}", "p": "srv"})
         assert emitter.flush() is True
@@ -227,4 +240,44 @@ def test_neither_the_broker_password_nor_events_appear_in_the_workers_output(
     output = (tmp_path / "worker.log").read_text()
     assert "redis://:**@" in output  # Celery's banner, masked
     assert password not in output
+    assert collector_password not in output and "c0llector" not in output
+    expected = "Basic " + base64.b64encode(f"user:{collector_password}".encode()).decode()
+    assert {r.headers.get("authorization") for r in collector.requests} == {expected}
     assert "pw-1" not in output  # nor event contents (INFO log)
+
+
+def test_a_worker_without_an_allowlist_sends_nothing_and_says_which_setting_to_set(
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    collector: Collector,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ALLOWED_ENDPOINTS_ENV, raising=False)
+    worker = CeleryWorkerProcess(redis_server.url, tmp_path / "worker.log", loglevel="info")
+    app = celery.Celery("snowplow-test-no-allowlist", broker=redis_server.url)
+    try:
+        worker.start()
+        emitter = CeleryEmitter(collector.endpoint, buffer_size=5, celery_app=app)
+        for i in range(10):
+            emitter.input({"e": "pv", "eid": f"deny-{i}", "p": "srv"})
+        assert emitter.flush() is True
+        assert wait_until(lambda: redis_client.llen(DEAD_LETTER_QUEUE) == 2), worker.log()
+        assert worker.stop() == 0
+    finally:
+        app.close()
+        worker.kill()
+    assert collector.stats()["requests"] == 0
+    log = worker.log()
+    start_error = [line for line in log.splitlines() if "has no allowed endpoints" in line]
+    assert start_error and "ERROR" in start_error[0], log
+    assert (
+        ALLOWED_ENDPOINTS_ENV in start_error[0] and "snowplow_allowed_endpoints" in start_error[0]
+    )
+    dead = [json.loads(m) for m in redis_client.lrange(DEAD_LETTER_QUEUE, 0, -1)]
+    for message in dead:
+        reason = message["headers"]["snowplow_dead_letter_reason"]
+        assert reason == (
+            f"destination {collector.url} refused: this worker has no allowed endpoints "
+            f"(set {ALLOWED_ENDPOINTS_ENV} or the app setting snowplow_allowed_endpoints)"
+        )

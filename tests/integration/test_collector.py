@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from email.utils import parsedate_to_datetime
+import tracemalloc
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -512,3 +513,148 @@ def test_socket_is_closed_after_stop() -> None:
         port = collector.port
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 1):
         pass
+
+
+def raw_answer(raw: socket.socket) -> bytes:
+    """Everything the collector writes until it closes the connection."""
+    answer = b""
+    while chunk := raw.recv(4096):
+        answer += chunk
+    return answer
+
+
+CHUNKED_HEAD = (
+    b"POST " + POST_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: application/json\r\n\r\n"
+)
+
+
+def one_byte_chunks(body: bytes) -> bytes:
+    return b"".join(b"1\r\n" + body[i : i + 1] + b"\r\n" for i in range(len(body))) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("size", [b"-1", b"+1", b"0x1", b"1 1", b"", b"1" * 17])
+def test_bad_chunk_size_answers_400_and_closes_the_connection(
+    collector: Collector, size: bytes
+) -> None:
+    with socket.create_connection((collector.host, collector.port), timeout=2.0) as raw:
+        # The client keeps its side open: a reader that reads "to the end" would wait for ever.
+        raw.sendall(CHUNKED_HEAD + size + b"\r\n" + b"x" * 1000)
+        answer = raw_answer(raw)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"bad chunked body" in answer
+    assert b"Connection: close" in answer
+    assert [r.status for r in collector.requests] == [400]
+
+
+def test_chunk_framing_counts_against_the_body_cap() -> None:
+    body = payload({"e": "pv", "eid": "x" * 200})
+    with Collector(max_body=len(body) * 2) as small:
+        with socket.create_connection((small.host, small.port), timeout=2.0) as raw:
+            raw.sendall(CHUNKED_HEAD + one_byte_chunks(body))  # about 6 wire bytes per byte
+            answer = raw_answer(raw)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        assert small.events == []
+        # The same body in one chunk fits.
+        response = requests.post(
+            small.url + POST_PATH, data=iter([body]), headers=JSON_HEADERS, timeout=SHORT
+        )
+        assert response.status_code == 200
+        assert small.eids() == ["x" * 200]
+
+
+def test_many_tiny_chunks_cost_about_the_size_of_the_body(collector: Collector) -> None:
+    body = payload({"e": "pv", "eid": "tiny", "long": "y" * 200_000})
+    wire = CHUNKED_HEAD + one_byte_chunks(body)  # 1.2 MB on the wire, 200,000 chunks
+    tracemalloc.start()
+    try:
+        with socket.create_connection((collector.host, collector.port), timeout=30.0) as raw:
+            raw.sendall(wire)
+            raw.shutdown(socket.SHUT_WR)
+            answer = raw_answer(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert collector.eids() == ["tiny"]
+    # A few copies of the 200 kB body (buffer, bytes, decoded event); a list of one bytes
+    # object per chunk alone would take more than 8 MB.
+    assert peak < 3 * 1024 * 1024, peak
+
+
+def closed_by_peer(raw: socket.socket, trickle: bool, limit: float) -> bool:
+    """Whether the collector closes ``raw`` within ``limit`` seconds (sending a byte every
+    0.05 s first when ``trickle``)."""
+    raw.settimeout(0.05)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if trickle:
+                raw.sendall(b"x")
+            if raw.recv(4096) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
+def test_idle_and_slow_clients_are_disconnected_after_the_timeout() -> None:
+    with Collector(timeout=0.3) as quick:
+        with socket.create_connection((quick.host, quick.port), timeout=2.0) as idle:
+            assert closed_by_peer(idle, trickle=False, limit=5.0)
+        with socket.create_connection((quick.host, quick.port), timeout=2.0) as slow:
+            slow.sendall(b"POST " + POST_PATH.encode() + b" HTTP/1.1\r\nX-Slow: ")
+            assert closed_by_peer(slow, trickle=True, limit=5.0)  # a byte every 0.05 s
+        with socket.create_connection((quick.host, quick.port), timeout=2.0) as slow_body:
+            slow_body.sendall(
+                b"POST " + POST_PATH.encode() + b" HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"
+            )
+            assert closed_by_peer(slow_body, trickle=True, limit=5.0)
+        # A client that keeps up is served as usual.
+        assert post(quick, payload({"e": "pv", "eid": "ok"})).status_code == 200
+        assert quick.eids() == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "control",
+    [
+        {"delay": 1e300, "status": 503},
+        {"delay": -1},
+        {"delay": 3601},
+        {"location": "/x\r\nSet-Cookie: a=b", "status": 302},
+        {"location": 5},
+        {"script": [200] * 100_001},
+        {"script": 200},
+        {"fault": "boom", "delay": 1},
+    ],
+)
+def test_bad_control_answers_400_and_changes_nothing(
+    collector: Collector, control: Dict[str, Any]
+) -> None:
+    collector.script([201])
+    before = collector.control()
+    response = requests.post(collector.url + "/_control", json=control, timeout=SHORT)
+    assert response.status_code == 400
+    assert response.text.startswith("bad control request: /_control: ")
+    assert collector.control() == before
+    assert get(collector, "/i?e=pv&eid=after").status_code == 201
+    assert collector.eids() == ["after"]
+
+
+def test_delay_setter_refuses_values_a_wait_cannot_take() -> None:
+    collector = Collector()
+    for bad in (1e300, float("inf"), float("nan"), 3600.5):
+        with pytest.raises(ValueError, match="delay"):
+            collector.set_delay(bad)
+    collector.set_delay(3600)
+    assert collector.control()["delay"] == 3600.0
+    with pytest.raises(ValueError, match="location"):
+        collector.respond_with(302, location="/a\nb")
+
+
+@pytest.mark.parametrize("kwargs", [{"timeout": 0}, {"timeout": True}, {"max_body": 0}])
+def test_bad_timeout_or_body_cap_raises_value_error(kwargs: Dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        Collector(**kwargs)

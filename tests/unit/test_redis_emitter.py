@@ -48,6 +48,13 @@ SECRET = "s3cr3t-Pa55"
             "Error connecting to redis://a:***@h:1 and amqp://b:***@q//",
         ),
         ("no url here", "no url here"),
+        # Passwords holding what ends an authority for a URL parser, or another scheme.
+        ("redis://:pa#ss 1?2/3@h:1/0", "redis://:***@h:1/0"),
+        ("got 'http://u:p@ss/w://x@h:80' from w@h", "got 'http://u:***@h"),
+        (
+            "such as 'redis://localhost:6379/0' (redis://), got 'http://:pw@h'",
+            "such as 'redis://localhost:6379/0' (redis://), got 'http://:***@h'",
+        ),
     ],
 )
 def test_mask_credentials(text: str, expected: str) -> None:

@@ -28,13 +28,24 @@ Which Celery app:
 
 The tasks travel on their own queue, ``snowplow`` (argument ``queue``): a worker whose app knows
 the task consumes it automatically, and workers that do not know the task never receive (and
-drop) them. Run a worker for the default app with::
+drop) them. A worker sends only to the collectors in its allowlist (``snowplow_allowed_endpoints``
+in its app's configuration, or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``); without one it sends
+nothing. Run a worker for the default app with::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
+    SNOWPLOW_CELERY_ALLOWED_ENDPOINTS=https://collector.example.com \\
         celery -A snowplow_tracker.emitters worker --loglevel=info
 
 ``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
 are sent in another process. Delivery failures are logged by the worker.
+
+Collector credentials (``https://user:password@collector.example.com``) reach the workers in
+each task message (its ``auth`` field; format version 2, which workers older than this
+library version dead-letter rather than send without them) and are sent as HTTP basic auth.
+The message travels through, and waits in, the broker as the events do: whoever can read the
+broker's queues (``snowplow``, ``snowplow.failed``) can read them, so protect the broker (a
+password, TLS, no shared access). They never appear in ``repr``, logs, task headers
+(``argsrepr``) or error messages.
 
 Example:
     >>> from snowplow_tracker import Tracker
@@ -61,7 +72,7 @@ from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
 from ...delivery.transport import Timeout
-from ...protocol.wire import POST_PATH
+from ...protocol.wire import POST_PATH, collector_credentials
 from .. import lifecycle
 from ..base import BaseEmitter, FlushTimer, encode_or_raise
 from .sending import (
@@ -70,6 +81,7 @@ from .sending import (
     QUEUE,
     TASK_NAME,
     TASK_OPTIONS,
+    broker_urls,
     connect_worker_signals,
     policy_to_message,
     send_events,
@@ -166,7 +178,7 @@ def default_app() -> Any:
         logger.debug(
             "CeleryEmitter: default Celery app configured from %s, broker %s",
             source,
-            mask_credentials(str(app.conf.broker_url)),
+            mask_credentials(str(app.conf.broker_url), broker_urls(app)),
         )
         _default_app = app
         return app
@@ -214,7 +226,9 @@ class CeleryEmitter(BaseEmitter):
 
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it wins over
-            ``protocol``.
+            ``protocol``. Credentials in it (``user:password@host``, percent-encoded) travel
+            in each task message through the broker, and the workers send them as HTTP basic
+            auth (see the module docs).
         protocol: ``"http"`` (default) or ``"https"``.
         port: Collector port; default: the scheme's.
         method: ``"post"`` (default; one request per batch) or ``"get"`` (one per event).
@@ -301,13 +315,19 @@ class CeleryEmitter(BaseEmitter):
         self._batcher = Batcher(self.limits)
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
         self.task_config: Dict[str, Any] = {
-            "v": MESSAGE_VERSION,
+            "v": 1,
             "url": self._post_url[: -len(POST_PATH)],
             "method": self.method,
             "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),
             "verify": self.verify,
         }
+        # The message carries the credentials; the public task_config does not (users log it).
+        credentials = collector_credentials(endpoint, protocol)
+        self._message_config = self.task_config
+        if credentials is not None:
+            self.task_config["v"] = MESSAGE_VERSION
+            self._message_config = dict(self.task_config, auth=credentials)
         self._pid = os.getpid()
         self._transport_loaded = False
         lifecycle.watch(self)  # at exit, what is buffered is published
@@ -448,7 +468,7 @@ class CeleryEmitter(BaseEmitter):
             for index, events in enumerate(batches):
                 try:
                     self.task.apply_async(
-                        args=[[e.decode("utf-8") for e in events], self.task_config],
+                        args=[[e.decode("utf-8") for e in events], self._message_config],
                         retry=True,
                         retry_policy=PUBLISH_RETRY_POLICY,
                         **task_options(events, self.queue),
@@ -457,7 +477,7 @@ class CeleryEmitter(BaseEmitter):
                     _publish_log.log(
                         "CeleryEmitter: publishing a task failed (%s: %s); %d event(s) kept",
                         type(exc).__name__,
-                        mask_credentials(str(exc)),
+                        mask_credentials(str(exc), broker_urls(self.celery_app)),
                         sum(len(b) for b in batches[index:]),
                     )
                     self._keep([e for b in batches[index:] for e in b])

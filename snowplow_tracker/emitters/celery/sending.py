@@ -8,6 +8,9 @@ What a Celery worker runs for each published batch (task ``snowplow_tracker.send
 2. The destination is checked against the worker's allowlist (:func:`allowed_endpoints`):
    ``snowplow_allowed_endpoints`` in the app's configuration, else the environment variable
    ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``. A message for another destination is never sent.
+   Deny by default: a worker with neither setting sends nothing (it says so at ERROR when it
+   starts, and dead-letters every message), since anyone who can publish to the broker could
+   otherwise have it send requests anywhere.
 3. The batch is sent with the shared :class:`~snowplow_tracker.delivery.transport.HttpTransport`; a
    retryable failure is retried through Celery (``self.retry(countdown=...)``) with only the
    events not yet accepted, until the policy's attempts or deadline are spent. The countdown is
@@ -35,7 +38,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..._logging import ThrottledLog, logger
-from ...delivery.credentials import mask_credentials
+from ...delivery.credentials import mask_credentials, mask_url, with_credentials
 from ...delivery.retry import RetryPolicy
 from ...delivery.throttle import Throttle
 from ...delivery.transport import HttpTransport
@@ -66,8 +69,10 @@ TASK_NAME = "snowplow_tracker.send_events"
 QUEUE = "snowplow"
 #: Where messages a worker cannot run go (nobody consumes it; inspect and replay by hand).
 DEAD_LETTER_QUEUE = "snowplow.failed"
-#: Version of the task's ``config`` argument.
-MESSAGE_VERSION = 1
+#: Version of the task's ``config`` argument: 2 when it carries collector credentials
+#: (``"auth"``), 1 otherwise, so that a worker too old to send them refuses the message.
+MESSAGE_VERSION = 2
+_VERSIONS = (1, 2)
 #: The app setting with the destinations a worker may send to.
 ALLOWED_ENDPOINTS_CONF = "snowplow_allowed_endpoints"
 #: The environment variable with the same, comma-separated (when the app setting is absent).
@@ -87,7 +92,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _retry_log = ThrottledLog()
 _dead_letter_log = ThrottledLog(level=logging.ERROR)
-_unrestricted_log = ThrottledLog(interval=3600.0)
 _transports = threading.local()
 #: Per collector URL, the "not before" time every task of this worker process respects.
 _throttles: Dict[str, Throttle] = {}
@@ -195,7 +199,8 @@ def endpoint_allowed(url: str, entries: Sequence[str]) -> bool:
 
 
 def allowed_endpoints(app: Any) -> Optional[List[str]]:
-    """The worker's allowlist: the app setting, else the environment; None when unrestricted.
+    """The worker's allowlist: the app setting, else the environment; None when neither is set
+    (then the worker sends nothing).
 
     Args:
         app: The worker's Celery app (its ``conf`` is read).
@@ -210,6 +215,17 @@ def allowed_endpoints(app: Any) -> Optional[List[str]]:
 
 
 # -- dead letters ------------------------------------------------------------------------------
+
+
+def broker_urls(app: Any) -> List[str]:
+    """The broker URL(s) of ``app``, whose passwords no message may show."""
+    try:
+        url = app.conf.broker_url
+    except Exception:  # noqa: BLE001 - an app without a configuration: nothing to hide
+        return []
+    if isinstance(url, str):
+        return url.split(";")
+    return [str(u) for u in url] if isinstance(url, (list, tuple)) else []
 
 
 def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, int]:
@@ -235,7 +251,7 @@ def _dead_letter(task: Any, events: Any, config: Any, reason: str) -> Dict[str, 
             "CeleryEmitter task: could not dead-letter the message (%s: %s); it goes back to "
             "its queue",
             type(exc).__name__,
-            mask_credentials(str(exc)),
+            mask_credentials(str(exc), broker_urls(task.app)),
         )
         raise Reject(reason, requeue=True) from None
     return {"sent": 0, "rejected": 0, "failed": 0, "dead_lettered": count}
@@ -296,13 +312,16 @@ def _transport_for(config: Mapping[str, Any], policy: RetryPolicy) -> HttpTransp
         (float(timeout[0]), float(timeout[1])) if timeout else None
     )
     verify = config.get("verify", True)
-    key = (config["url"], config["method"], timeout_pair, policy, verify)
+    auth = config.get("auth")
+    if auth is not None and not isinstance(auth, str):
+        raise TypeError("'auth' must be a string")
+    key = (config["url"], auth, config["method"], timeout_pair, policy, verify)
     cache: Dict[Any, HttpTransport] = getattr(_transports, "cache", None) or {}
     _transports.cache = cache
     transport = cache.get(key)
     if transport is None:
         transport = HttpTransport(
-            config["url"],
+            config["url"] if auth is None else with_credentials(config["url"], auth),
             config["method"],
             request_timeout=timeout_pair,
             retry_policy=policy,
@@ -318,22 +337,20 @@ def _refusal(task: Any, events: Any, config: Any) -> Optional[str]:
     """Why this worker will not run the message, or None."""
     if not isinstance(config, dict) or not isinstance(events, list):
         return "malformed message (events or config of the wrong type)"
-    if config.get("v") != MESSAGE_VERSION:
+    if config.get("v") not in _VERSIONS:
         return (
-            f"message format version {config.get('v')!r} is not {MESSAGE_VERSION} (a newer "
+            f"message format version {config.get('v')!r} is not 1 or 2 (a newer "
             "snowplow-multiprocess-tracker published it: upgrade the worker)"
         )
     allowed = allowed_endpoints(getattr(task, "app", None))
     url = str(config.get("url", ""))
     if allowed is None:
-        _unrestricted_log.log(
-            "CeleryEmitter task: this worker sends to any collector named in a message; set %s "
-            "(or the app setting %s) to restrict it",
-            ALLOWED_ENDPOINTS_ENV,
-            ALLOWED_ENDPOINTS_CONF,
+        return (
+            f"destination {mask_url(url)} refused: this worker has no allowed endpoints "
+            f"(set {ALLOWED_ENDPOINTS_ENV} or the app setting {ALLOWED_ENDPOINTS_CONF})"
         )
-    elif not endpoint_allowed(url, allowed):
-        return f"destination {mask_credentials(url)} is not in this worker's allowed endpoints"
+    if not endpoint_allowed(url, allowed):
+        return f"destination {mask_url(url)} is not in this worker's allowed endpoints"
     return None
 
 
@@ -350,7 +367,8 @@ def send_events(
         events: The events, each the JSON object of one event (string values, no ``stm``).
         config: ``{"v": 1, "url": collector base URL, "method": "post" or "get",
             "timeout": [connect, read], "retry": RetryPolicy fields, "verify": True, False or
-            a CA bundle path (optional, default True)}``.
+            a CA bundle path (optional, default True)}``; with ``"v": 2``, also
+            ``"auth": "user:password"``, sent as HTTP basic auth (never logged).
         first_attempt: ``time.time()`` of the batch's first attempt (set on retries).
 
     Returns:
@@ -376,7 +394,7 @@ def send_events(
         )
     originals = {id(data): event for data, event in zip(encoded, events)}
     started = first_attempt if first_attempt is not None else time.time()
-    where = mask_credentials(transport.url)
+    where = mask_url(transport.url)
     attempts = int(task.request.retries) + 1
     hold = transport.throttle.remaining() if policy.retries else 0.0
     if hold > 0 and policy.may_retry(attempts, time.time() - started, hold):
@@ -467,11 +485,16 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
             sender,
         )
     allowed = allowed_endpoints(app)
+    if allowed is not None and len(invalid_entries(allowed)) == len(allowed):
+        allowed = None  # set, but to nothing valid: the same as unset
     if allowed is None:
-        logger.warning(
-            "CeleryEmitter: worker %s sends to any collector named in a task; set %s (or the "
-            "app setting %s) to restrict it",
+        logger.error(
+            "CeleryEmitter: worker %s sends no event: it has no allowed endpoints, so every "
+            "snowplow task goes to the dead-letter queue %r; set %s (comma-separated) or the app "
+            "setting %s to the collectors it may send to, e.g. "
+            "'https://collector.example.com'",
             sender,
+            DEAD_LETTER_QUEUE,
             ALLOWED_ENDPOINTS_ENV,
             ALLOWED_ENDPOINTS_CONF,
         )
@@ -479,7 +502,7 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
         logger.info(
             "CeleryEmitter: worker %s sends only to %s",
             sender,
-            mask_credentials(", ".join(allowed)) or "(nothing)",
+            ", ".join(mask_url(entry) for entry in allowed),
         )
         invalid = invalid_entries(allowed)
         if invalid:
@@ -487,7 +510,7 @@ def _consume_snowplow_queue(sender: Any = None, instance: Any = None, **_: Any) 
                 "CeleryEmitter: worker %s ignores invalid allowed endpoint(s) %s (expected "
                 "scheme://host[:port][/path] or host[:port])",
                 sender,
-                mask_credentials(", ".join(invalid)),
+                ", ".join(mask_url(entry) for entry in invalid),
             )
 
 

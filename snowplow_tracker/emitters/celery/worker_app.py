@@ -5,14 +5,15 @@ Importing this module imports Celery and creates the default app (see
 only::
 
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
-        celery -A snowplow_tracker.emitters.celery.app worker --loglevel=info
+    SNOWPLOW_CELERY_ALLOWED_ENDPOINTS=https://collector.example.com \\
+        celery -A snowplow_tracker.emitters.celery.worker_app worker --loglevel=info
 
 The app is configured from a module named ``snowplow_celery_config`` if one is importable,
 otherwise from the environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default
 ``redis://localhost:6379/0``); it accepts JSON messages only. Its workers consume the queue
-``snowplow``. Restrict where they send with ``snowplow_allowed_endpoints`` in the configuration
-module or ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS`` (see
-:mod:`snowplow_tracker.emitters.celery.sending`).
+``snowplow``. They send only to the collectors listed in ``snowplow_allowed_endpoints`` in the
+configuration module or in ``SNOWPLOW_CELERY_ALLOWED_ENDPOINTS``; with neither, they send nothing
+and dead-letter every task (see :mod:`snowplow_tracker.emitters.celery.sending`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 from ..._logging import logger
-from ...delivery.credentials import mask_credentials
+from ...delivery.credentials import mask_credentials, mask_url
 from ...errors import ConfigurationError
 from .emitter import (
     DEFAULT_SOCKET_TIMEOUT,
@@ -247,7 +247,7 @@ def parse_args(
     try:
         args.redis_url = check_redis_url(args.redis_url, "snowplow-redis-worker --redis-url")
     except ConfigurationError as exc:
-        parser.error(str(exc))
+        parser.error(mask_credentials(str(exc), [args.redis_url]))
     return args
 
 
@@ -312,10 +312,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
         stream=sys.stderr,
     )
+    secrets = [args.redis_url, args.endpoint]
     try:
         emitter = build_emitter(args)
     except ConfigurationError as exc:
-        parser.error(mask_credentials(str(exc)))
+        parser.error(mask_credentials(str(exc), secrets))
     client = redis_client(
         args.redis_url, socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, args.block_timeout + 5.0)
     )
@@ -333,11 +334,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigurationError as exc:
         emitter.close(timeout=1.0)
         client.close()
-        parser.error(mask_credentials(str(exc)))
+        parser.error(mask_credentials(str(exc), secrets))
     logger.info(
         "snowplow-redis-worker %s: Redis %s, list %r -> collector %s",
         worker.worker_id,
-        mask_credentials(args.redis_url),
+        mask_url(args.redis_url),
         args.key,
         _collector_url(emitter, args.endpoint),
     )
@@ -354,7 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _collector_url(emitter: Any, endpoint: str) -> str:
     """The URL the worker's emitter sends to (never with credentials), for the start-up log."""
     url = getattr(emitter, "url", None)
-    return url if isinstance(url, str) else endpoint
+    return url if isinstance(url, str) else mask_url(endpoint)
 
 
 if __name__ == "__main__":

@@ -60,12 +60,18 @@ import os
 import threading
 import time
 import weakref
+from traceback import format_exception
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.credentials import mask_credentials
+from ...delivery.credentials import (
+    ENCODED_CREDENTIALS,
+    mask_credentials,
+    mask_url,
+    unencoded_credentials,
+)
 from ...delivery.event_chunks import Chunk, EventChunks
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
@@ -119,16 +125,21 @@ timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_fin
 def check_redis_url(url: Any, where: str) -> str:
     """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
 
-    The value is shown in the message with its password masked.
+    The value is shown in the message with its password masked. A password holding a
+    character that ends a URL's authority (``/``, ``?``, ``#``, ``@``, ``\\``) or a space must be
+    percent-encoded: the Redis client would misread the URL otherwise.
 
     Args:
         url: What the user passed.
         where: The qualified name of the caller, for the error message.
     """
+    shown = repr(mask_url(url)) if isinstance(url, str) else None
     if not redis_url.ok(url):
-        shown = repr(mask_credentials(url)) if isinstance(url, str) else None
         _args.fail(where, "url", redis_url.expected, url, shown=shown)
-    return str(url).strip()
+    text = str(url).strip()
+    if unencoded_credentials(text):
+        _args.fail(where, "url", f"a Redis URL with {ENCODED_CREDENTIALS}", url, shown=shown)
+    return text
 
 
 def check_redis_client(rdb: Any, url: Any, where: str) -> None:
@@ -222,7 +233,7 @@ def describe_client(client: Any) -> str:
 def describe_target(url: Optional[str], client: Any) -> str:
     """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
     if url is not None:
-        return mask_credentials(url)
+        return mask_url(url)
     if client is not None:
         return describe_client(client)
     return "localhost:6379/0"
@@ -419,6 +430,10 @@ class RedisEmitter:
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
+
+    def _secret_urls(self) -> List[str]:
+        """The URLs whose passwords no message may show."""
+        return [] if self.url is None else [self.url]
 
     def __repr__(self) -> str:
         target = describe_target(self.url, self._rdb)
@@ -799,14 +814,20 @@ class RedisEmitter:
         """
         try:
             pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback, events kept
             if not is_redis_error(exc):
                 logger.error(
                     "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
                     type(exc).__name__,
-                    mask_credentials(str(exc)),
+                    mask_credentials(str(exc), self._secret_urls()),
                 )
-                logger.debug("RedisEmitter: traceback", exc_info=True)
+                logger.debug(
+                    "RedisEmitter: traceback:\n%s",
+                    mask_credentials(
+                        "".join(format_exception(type(exc), exc, exc.__traceback__)),
+                        self._secret_urls(),
+                    ),
+                )
             else:
                 self._push_log.log(
                     "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
@@ -814,7 +835,7 @@ class RedisEmitter:
                     _count(chunks),
                     self.key,
                     type(exc).__name__,
-                    mask_credentials(str(exc)),
+                    mask_credentials(str(exc), self._secret_urls()),
                 )
             pushed, failed = [], chunks
         sent = _count(pushed)

@@ -375,7 +375,7 @@ class RedisWorker:
             self.worker_id,
             doing,
             type(exc).__name__,
-            mask_credentials(str(exc)),
+            mask_credentials(str(exc), [] if self.url is None else [self.url]),
         )
 
     def _wait_for_room(self) -> int:
