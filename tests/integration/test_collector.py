@@ -12,8 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from email.utils import parsedate_to_datetime
 import tracemalloc
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 

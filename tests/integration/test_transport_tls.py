@@ -227,7 +227,12 @@ def build_emitter(kind: str, endpoint: str, verify: object, **kwargs: Any) -> An
         return ProcessEmitter(endpoint, buffer_size=1, process_count=1, verify=verify, **kwargs)
     if kind == "CeleryEmitter":  # eager: the task runs here, from the message's configuration
         app = celery.Celery("snowplow-test-tls", broker="memory://")
-        app.conf.update(task_always_eager=True, accept_content=["json"], task_serializer="json")
+        app.conf.update(
+            task_always_eager=True,
+            accept_content=["json"],
+            task_serializer="json",
+            snowplow_allowed_endpoints=[endpoint],  # workers deny every destination by default
+        )
         return CeleryEmitter(endpoint, buffer_size=1, celery_app=app, verify=verify, **kwargs)
     option = str(verify) if not isinstance(verify, bool) else str(verify).lower()
     argv = ["--endpoint", endpoint, "--verify", option, "--process-count", "1"]
