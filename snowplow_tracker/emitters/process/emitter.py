@@ -30,6 +30,8 @@ the ``spawn`` (default) and ``forkserver`` start methods, a script's entry point
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import multiprocessing
 import multiprocessing.process
 import os
@@ -85,6 +87,7 @@ DROP_PILE_BYTES = 1024 * 1024
 #: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
 DROP_WAKE_INTERVAL = 0.05
 _NO_LIMIT = sys.maxsize
+_pack_length = ipc.LENGTH.pack
 
 
 #: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
@@ -103,6 +106,20 @@ def _install_fork_guard() -> None:
             after_in_parent=_START_LOCK.release,
             after_in_child=_START_LOCK.release,
         )
+
+
+def _log_from_sender(handle: _SenderHandle, message: bytes) -> None:
+    """Log a sender's record (an ``L`` message) on the host's ``snowplow_tracker`` logger.
+
+    Its logger name is kept when it is ``snowplow_tracker`` or below it; the sender process id
+    is in the record as ``sender_pid``.
+    """
+    level, name, text = ipc.unpack_log(message)
+    if name != logger.name and not name.startswith(logger.name + "."):
+        name = logger.name
+    target = logging.getLogger(name)
+    if target.isEnabledFor(level):
+        target.log(level, "%s", text, extra={"sender_pid": handle.process.pid})
 
 
 def default_process_count() -> int:
@@ -178,7 +195,7 @@ class _State:
         self.next_id = 1
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
-        self.drop_pile = bytearray()  # dropped events waiting for on_failure, as in a batch
+        self.drop_pile = bytearray()  # dropped events waiting for on_failure, length-prefixed as in a batch
         self.drop_wake_at = 0.0
         self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
         self.feeder: Optional[threading.Thread] = None
@@ -219,8 +236,8 @@ class ProcessEmitter(BaseEmitter):
         max_queue_bytes: Bytes of encoded events held in the host (waiting or in flight;
             ``stats().queued_bytes``) before new events are dropped, counted in
             ``stats().dropped``, reported to ``on_failure`` and logged at most every 10 s
-            (default 64 MiB). The host holds each queued event as its encoded bytes plus one,
-            packed in its micro-batch, so this bounds the host's memory for events.
+            (default 64 MiB). The host holds each queued event as its encoded bytes plus a
+            4-byte length, packed in its micro-batch, so this bounds the host's memory for events.
             ``track_*`` never blocks.
         max_batch_age: Seconds a partial request batch may wait in a sender (default 0.25); a
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
@@ -393,15 +410,16 @@ class ProcessEmitter(BaseEmitter):
         # once: orjson returns each dump inside a buffer of several KB, so keeping the bytes
         # objects cost ~8 KB of host memory per queued 0.5 KB event (see CHANGELOG, issue 9).
         s = self._s
-        size = len(event) + 1
+        length = len(event)
+        size = length + 4  # ipc.EVENT_OVERHEAD
         with s.lock:
             n = s.micro_events + 1
             if size <= s.room and n <= s.event_room:
                 s.room -= size
                 s.micro_events = n
                 micro = s.micro
+                micro += _pack_length(length)  # framed as ipc.append_event does
                 micro += event
-                micro += b"\n"  # ipc.SEPARATOR
                 if n == 1:
                     s.micro_started = time.monotonic()
                     if s.feeder_idle:
@@ -429,9 +447,8 @@ class ProcessEmitter(BaseEmitter):
         self._counters.accepted += 1
         s.drop_events += 1
         if self.on_failure is not None:
+            ipc.append_event(s.drop_pile, event)
             pile = s.drop_pile
-            pile += event
-            pile += ipc.SEPARATOR
             if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
                 return self._take_drops_locked(s)
         if s.drop_events == 1:  # the listener logs and reports them: wake it, at most every
@@ -461,8 +478,7 @@ class ProcessEmitter(BaseEmitter):
                 dropped,
             )
         if pile:
-            del pile[-1:]  # the last separator
-            self._notify([], bytes(pile).split(ipc.SEPARATOR))
+            self._notify([], ipc.split_events(pile))
 
     # ---------------------------------------------------------------- host internals
     @staticmethod
@@ -517,9 +533,12 @@ class ProcessEmitter(BaseEmitter):
 
     def _spawn(self, s: _State, index: int) -> None:
         host_conn, child_conn = self._ctx.Pipe(duplex=True)
+        # The logging level as configured now (senders start at first use, usually after the
+        # application configured logging): the sender sends the records it passes to the host.
+        config = dataclasses.replace(self._sender_config, log_level=logger.getEffectiveLevel())
         process = self._ctx.Process(
             target=sender_main,
-            args=(child_conn, self._sender_config),
+            args=(child_conn, config),
             name=f"snowplow-sender-{index}",
             daemon=False,
         )
@@ -676,6 +695,8 @@ class ProcessEmitter(BaseEmitter):
                     self._on_ack(s, *ipc.unpack_ack(message))
                 elif kind == ipc.PROGRESS:
                     self._on_progress(s, *ipc.unpack_progress(message))
+                elif kind == ipc.LOG:
+                    _log_from_sender(handle, message)
         except (EOFError, OSError):
             pass
 
