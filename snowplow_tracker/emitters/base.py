@@ -49,6 +49,7 @@ from ..protocol.wire import (
     PayloadDict,
     check_method,
     collector_urls,
+    decode_event,
     decode_events,
     encode_event,
     sent_timestamp,
@@ -324,15 +325,37 @@ class BaseEmitter:
         self._notify(sent, failed)
 
     def _notify(self, sent: List[bytes], failed: List[bytes]) -> None:
-        """Call the user's callbacks for an outcome already counted (exceptions are logged)."""
+        """Call the user's callbacks for an outcome already counted.
+
+        Nothing here raises: an exception in a callback is logged (throttled), and an event
+        that cannot be decoded back into a dict is logged and left out of the callback's list
+        (the others are still passed), so that accounting and dead-lettering never stop.
+        """
         try:
             if failed:
                 if self.on_failure is not None:
-                    self.on_failure(len(sent), decode_events(failed, self.method))
+                    self.on_failure(len(sent), self._decoded(failed))
             elif sent and self.on_success is not None:
-                self.on_success(decode_events(sent, self.method))
+                self.on_success(self._decoded(sent))
         except Exception:  # noqa: BLE001 - a user's callback must not kill a sender thread
             _callback_log.log("an on_success/on_failure callback raised", exc_info=True)
+
+    def _decoded(self, events: List[bytes]) -> List[PayloadDict]:
+        """The event dicts of ``events``; those that do not decode are logged and skipped."""
+        try:
+            return decode_events(events, self.method)
+        except Exception:  # noqa: BLE001 - one bad event must not hide the others
+            decoded: List[PayloadDict] = []
+            for event in events:
+                try:
+                    decoded.append(decode_event(event, self.method))
+                except Exception:  # noqa: BLE001
+                    _callback_log.log(
+                        "%s: an event could not be decoded for on_success/on_failure: %r",
+                        self._where,
+                        event[:200],
+                    )
+            return decoded
 
     def _report_delivery(self, result: DeliveryResult) -> None:
         self._counters.add(retried=result.retried)

@@ -195,7 +195,9 @@ class _State:
         self.next_id = 1
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
-        self.drop_pile = bytearray()  # dropped events waiting for on_failure, length-prefixed as in a batch
+        self.drop_pile = (
+            bytearray()
+        )  # dropped events waiting for on_failure, length-prefixed as in a batch
         self.drop_wake_at = 0.0
         self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
         self.feeder: Optional[threading.Thread] = None
