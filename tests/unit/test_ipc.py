@@ -3,6 +3,7 @@ micro-batch)."""
 
 from __future__ import annotations
 
+import sys
 from typing import List
 
 import pytest
@@ -14,20 +15,24 @@ from snowplow_tracker.emitters.process import ipc
 
 def build(events: List[bytes], batch_id: int) -> bytearray:
     message = ipc.new_batch()
+    lengths = ipc.new_lengths()
     for event in events:
-        ipc.append_event(message, event)
-    ipc.seal_batch(message, batch_id)
+        ipc.append_event(message, lengths, event)
+    ipc.seal_batch(message, lengths, batch_id)
     return message
 
 
 @pytest.mark.parametrize(
     "events", [[], [b'{"e":"pv"}'], [b'{"e":"pv"}', b"e=se&se_ca=c%0A", b"{}"]]
 )
-def test_a_batch_built_in_place_is_kind_id_and_length_prefixed_events(events: List[bytes]) -> None:
-    """new_batch + appends + seal_batch gives B, the 8-byte id, each event after its length."""
+def test_a_batch_built_in_place_is_kind_id_events_lengths_count(events: List[bytes]) -> None:
+    """new_batch + appends + seal_batch gives B, the 8-byte id, the events, their lengths and
+    their number."""
     message = build(events, 2**40 + 7)
-    framed = b"".join(len(e).to_bytes(4, "big") + e for e in events)
-    assert bytes(message) == b"B" + (2**40 + 7).to_bytes(8, "big") + framed
+    native = sys.byteorder
+    lengths = b"".join(len(e).to_bytes(4, native) for e in events)
+    expected = b"B" + (2**40 + 7).to_bytes(8, "big") + b"".join(events) + lengths
+    assert bytes(message) == expected + len(events).to_bytes(4, native)
     assert ipc.unpack_batch(bytes(message)) == (2**40 + 7, events)
     assert ipc.batch_events(message) == events
 
@@ -48,14 +53,15 @@ def test_any_bytes_round_trip_through_a_batch(events: List[bytes], batch_id: int
     """Whatever bytes the events hold, the sender reads back exactly the events appended."""
     message = build(events, batch_id)
     assert ipc.unpack_batch(bytes(message)) == (batch_id, events)
-    assert ipc.split_events(bytes(message)[ipc.BATCH_HEADER_SIZE :]) == events
+    assert ipc.batch_events(message) == events
 
 
-def test_a_truncated_batch_is_refused() -> None:
-    """A message cut short raises rather than yielding a partial event."""
-    message = bytes(build([b"abcdef"], 1))
-    with pytest.raises(ValueError, match="truncated"):
-        ipc.unpack_batch(message[:-1])
+@pytest.mark.parametrize("cut", [1, 4, 5, 8])
+def test_a_damaged_batch_is_refused(cut: int) -> None:
+    """A message whose lengths do not add up raises rather than yielding other events."""
+    message = bytes(build([b"abcdef", b"\n\n"], 1))
+    with pytest.raises(ValueError, match="malformed"):
+        ipc.unpack_batch(message[:-cut])
 
 
 @settings(max_examples=100, deadline=None)

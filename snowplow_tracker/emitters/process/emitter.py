@@ -87,7 +87,6 @@ DROP_PILE_BYTES = 1024 * 1024
 #: tracking thread and a GIL hand-over; a tight loop dropping events must not pay it per event).
 DROP_WAKE_INTERVAL = 0.05
 _NO_LIMIT = sys.maxsize
-_pack_length = ipc.LENGTH.pack
 
 
 #: Held while a sender process starts, and taken around every ``os.fork()`` of the host (see
@@ -178,7 +177,8 @@ class _State:
         self.lock = threading.Lock()
         self.feeder_cond = threading.Condition(self.lock)
         self.done_cond = threading.Condition(self.lock)
-        self.micro = ipc.new_batch()  # the micro-batch being filled, already framed
+        self.micro = ipc.new_batch()  # the micro-batch being filled, framed in place
+        self.micro_lengths = ipc.new_lengths()  # the lengths of its events
         self.micro_events = 0
         self.micro_started = 0.0
         self.outbox: Deque[_OutboxItem] = deque()
@@ -195,9 +195,8 @@ class _State:
         self.next_id = 1
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
-        self.drop_pile = (
-            bytearray()
-        )  # dropped events waiting for on_failure, length-prefixed as in a batch
+        self.drop_pile = ipc.new_batch()  # dropped events waiting for on_failure, as a batch
+        self.drop_lengths = ipc.new_lengths()
         self.drop_wake_at = 0.0
         self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
         self.feeder: Optional[threading.Thread] = None
@@ -419,8 +418,8 @@ class ProcessEmitter(BaseEmitter):
             if size <= s.room and n <= s.event_room:
                 s.room -= size
                 s.micro_events = n
+                s.micro_lengths.append(length)  # as ipc.append_event
                 micro = s.micro
-                micro += _pack_length(length)  # framed as ipc.append_event does
                 micro += event
                 if n == 1:
                     s.micro_started = time.monotonic()
@@ -449,7 +448,7 @@ class ProcessEmitter(BaseEmitter):
         self._counters.accepted += 1
         s.drop_events += 1
         if self.on_failure is not None:
-            ipc.append_event(s.drop_pile, event)
+            ipc.append_event(s.drop_pile, s.drop_lengths, event)
             pile = s.drop_pile
             if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
                 return self._take_drops_locked(s)
@@ -463,7 +462,10 @@ class ProcessEmitter(BaseEmitter):
     def _take_drops_locked(self, s: _State) -> _Drops:
         """Move the pending drops to the counters; returns them for :meth:`_notify_drops`."""
         dropped, s.drop_events = s.drop_events, 0
-        pile, s.drop_pile = s.drop_pile, bytearray()
+        pile, s.drop_pile = s.drop_pile, ipc.new_batch()
+        lengths, s.drop_lengths = s.drop_lengths, ipc.new_lengths()
+        if lengths:
+            ipc.seal_batch(pile, lengths, 0)
         if dropped:
             self._counters.add(dropped=dropped)
         return dropped, pile
@@ -479,8 +481,8 @@ class ProcessEmitter(BaseEmitter):
                 self.max_queue_size,
                 dropped,
             )
-        if pile:
-            self._notify([], ipc.split_events(pile))
+        if len(pile) > ipc.BATCH_HEADER_SIZE:
+            self._notify([], ipc.batch_events(pile))
 
     # ---------------------------------------------------------------- host internals
     @staticmethod
@@ -494,9 +496,10 @@ class ProcessEmitter(BaseEmitter):
         if not n:
             return
         message = s.micro
-        size = len(message) - ipc.BATCH_HEADER_SIZE
-        ipc.seal_batch(message, s.next_id)
+        size = len(message) - ipc.BATCH_HEADER_SIZE + ipc.EVENT_OVERHEAD * n
+        ipc.seal_batch(message, s.micro_lengths, s.next_id)
         s.micro = ipc.new_batch()
+        s.micro_lengths = ipc.new_lengths()
         s.micro_events = 0
         s.outbox.append(_Batch(s.next_id, message, n, size))
         s.next_id += 1
@@ -882,7 +885,7 @@ class ProcessEmitter(BaseEmitter):
             left += [item.undone() for item in s.outbox if isinstance(item, _Batch)]
             if s.micro_events:
                 self._counters.accepted += s.micro_events
-                ipc.seal_batch(s.micro, 0)
+                ipc.seal_batch(s.micro, s.micro_lengths, 0)
                 left.append(ipc.batch_events(s.micro))
             s.in_flight.clear()
             s.outbox.clear()

@@ -1,13 +1,13 @@
 """Framing of the messages between a ``ProcessEmitter`` and its sender processes.
 
 Messages are raw bytes over a ``multiprocessing`` pipe (``send_bytes``/``recv_bytes``): never
-pickle. One message carries a whole micro-batch: one IPC operation for many events. Each event
-in it is length-prefixed (a 4-byte big-endian length, then the bytes), so the framing never
-depends on what an event contains: newlines, NUL bytes, anything.
+pickle. One message carries a whole micro-batch: one IPC operation for many events. The events
+are framed by their lengths, never by a separator, so the framing does not depend on what an
+event contains (newlines, NUL bytes, anything).
 
 Host to sender:
-    ``B`` + id + framed events: a micro-batch. ``F``: send everything buffered now.
-    ``S``: drain, exit.
+    ``B`` + id + events + lengths + count: a micro-batch (see below). ``F``: send everything
+    buffered now. ``S``: drain, exit.
 Sender to host:
     ``A`` + id + retried + failed indices: every event of micro-batch ``id`` has an outcome;
     the events not listed as failed (and not already reported by a ``P``) were sent.
@@ -18,9 +18,13 @@ Sender to host:
     ``L`` + level + length of the logger name + logger name + message (UTF-8): a log record of
     the sender, already formatted, for the host to log (see :func:`pack_log`).
 
-The host builds a micro-batch in place, without a Python object per event: it starts from
-:func:`new_batch`, appends each event's :data:`LENGTH` prefix (``LENGTH.pack(len(event))``) and
-then the event, and calls :func:`seal_batch`, which writes the id.
+A micro-batch message is ``B``, the 8-byte big-endian id, the events' bytes one after the
+other, then each event's length and the number of events (4-byte unsigned integers in the
+machine's byte order: both ends of the pipe run on the same machine). The host builds it in
+place, without a Python object per event: it starts from :func:`new_batch` (the message) and
+:func:`new_lengths` (an ``array`` of lengths), appends each event to the message and its length
+to the array (:func:`append_event`; the hot path inlines it), and calls :func:`seal_batch`,
+which writes the id and appends the lengths and the count.
 """
 
 from __future__ import annotations
@@ -36,59 +40,68 @@ ACK = b"A"
 PROGRESS = b"P"
 LOG = b"L"
 
-#: The prefix of each event in a micro-batch: its length in bytes.
-LENGTH = struct.Struct(">I")
-#: Bytes a queued event takes in a micro-batch besides its own.
-EVENT_OVERHEAD = LENGTH.size
+#: Bytes a queued event takes in a micro-batch besides its own (its length).
+EVENT_OVERHEAD = 4
 #: The longest event a micro-batch can carry.
 MAX_EVENT_SIZE = 2**32 - 1
 
 _ID = struct.Struct(">Q")
 _ACK = struct.Struct(">QI")
 _LOG = struct.Struct(">HH")
+_COUNT = struct.Struct("=I")
 #: Bytes before the first event of a micro-batch message (kind and id).
 BATCH_HEADER_SIZE = 1 + _ID.size
+#: The array type code of the lengths (a 4-byte unsigned integer).
+LENGTH_CODE = "I" if array("I").itemsize == 4 else "L"
 
 Buffer = Union[bytes, bytearray, memoryview]
 
 
 def new_batch() -> bytearray:
-    """An empty micro-batch message to append framed events to (see :func:`append_event`)."""
+    """An empty micro-batch message to append events to (see :func:`append_event`)."""
     return bytearray(BATCH + bytes(_ID.size))
 
 
-def append_event(message: bytearray, event: bytes) -> None:
-    """Append one event, length-prefixed, to a message or pile from :func:`new_batch`.
+def new_lengths() -> array[int]:
+    """An empty array for the lengths of the events of a micro-batch."""
+    return array(LENGTH_CODE)
 
-    (The host's hot path inlines these two appends.)
-    """
-    message += LENGTH.pack(len(event))
+
+def append_event(message: bytearray, lengths: array[int], event: bytes) -> None:
+    """Append one event to a message from :func:`new_batch` and its length to ``lengths``."""
+    lengths.append(len(event))
     message += event
 
 
-def seal_batch(message: bytearray, batch_id: int) -> None:
-    """Finish a batch from :func:`new_batch`: write its id."""
+def seal_batch(message: bytearray, lengths: array[int], batch_id: int) -> None:
+    """Finish a batch from :func:`new_batch`: write its id, append the lengths and the count."""
     _ID.pack_into(message, 1, batch_id)
+    message += lengths
+    message += _COUNT.pack(len(lengths))
 
 
-def split_events(buffer: Buffer, start: int = 0) -> List[bytes]:
-    """The events of a sequence of length-prefixed events, from offset ``start`` on.
+def batch_events(message: Buffer) -> List[bytes]:
+    """The encoded events of a sealed micro-batch message.
 
     Raises:
-        ValueError: The framing is truncated (an event runs past the end of ``buffer``).
+        ValueError: The message is not a well-formed micro-batch (its lengths do not add up).
     """
-    view = memoryview(buffer)
-    end = len(view)
-    unpack = LENGTH.unpack_from
-    size = LENGTH.size
+    view = memoryview(message)
+    end = len(view) - _COUNT.size
+    if end < BATCH_HEADER_SIZE:
+        raise ValueError("malformed micro-batch: too short")
+    (count,) = _COUNT.unpack_from(view, end)
+    table = end - EVENT_OVERHEAD * count
+    if table < BATCH_HEADER_SIZE:
+        raise ValueError(f"malformed micro-batch: {count} events cannot fit")
+    lengths = array(LENGTH_CODE)
+    lengths.frombytes(view[table:end])
+    if sum(lengths) != table - BATCH_HEADER_SIZE:
+        raise ValueError("malformed micro-batch: the lengths do not add up")
     events: List[bytes] = []
-    at = start
-    while at < end:
-        (length,) = unpack(view, at)
-        at += size
+    at = BATCH_HEADER_SIZE
+    for length in lengths:
         stop = at + length
-        if stop > end:
-            raise ValueError(f"truncated micro-batch: event of {length} bytes at offset {at}")
         events.append(bytes(view[at:stop]))
         at = stop
     return events
@@ -97,12 +110,7 @@ def split_events(buffer: Buffer, start: int = 0) -> List[bytes]:
 def unpack_batch(message: Buffer) -> Tuple[int, List[bytes]]:
     """The id and events of a micro-batch message (``message`` starts with ``B``)."""
     (batch_id,) = _ID.unpack_from(message, 1)
-    return batch_id, split_events(message, BATCH_HEADER_SIZE)
-
-
-def batch_events(message: Buffer) -> List[bytes]:
-    """The encoded events of a micro-batch message."""
-    return split_events(message, BATCH_HEADER_SIZE)
+    return batch_id, batch_events(message)
 
 
 def pack_ack(batch_id: int, retried: int, failed: List[int]) -> bytes:
