@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections import abc
+from collections import Counter, abc
 from typing import (
     Any,
     Callable,
@@ -34,6 +34,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Tuple,
 )
 
 import requests
@@ -109,6 +110,53 @@ def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Calla
 def deliver_until(deadline: float) -> Callable[..., DeliveryResult]:
     """:func:`deliver` with retries that give up at ``deadline``."""
     return functools.partial(deliver, wait=wait_until(deadline))
+
+
+class StopWatch:
+    """Wraps a ``wait`` for :func:`deliver` and remembers whether it stopped the retries.
+
+    Retries stopped by a shutdown (``close()``'s deadline, the emitter closing) leave events
+    still retryable: they are counted as dropped, not failed (see :func:`split_outcome`).
+
+    Args:
+        wait: The ``wait`` to wrap (returns True to stop retrying).
+    """
+
+    __slots__ = ("_wait", "stopped")
+
+    def __init__(self, wait: Callable[[float], bool]) -> None:
+        self._wait = wait
+        self.stopped = False
+
+    def __call__(self, delay: float) -> bool:
+        if self._wait(delay):
+            self.stopped = True
+            return True
+        return False
+
+
+def split_outcome(
+    result: DeliveryResult, stopped: bool
+) -> Tuple[List[bytes], List[bytes], List[bytes]]:
+    """The ``(sent, failed, dropped)`` events of a delivery.
+
+    Args:
+        result: What :func:`deliver` gave.
+        stopped: Whether a shutdown stopped its retries: the events still retryable then
+            (``result.unfinished``) are dropped; the others of ``result.failed`` failed.
+    """
+    if not stopped or not result.unfinished:
+        return result.sent, result.failed, []
+    if len(result.unfinished) == len(result.failed):
+        return result.sent, [], result.failed
+    unfinished = Counter(result.unfinished)
+    failed: List[bytes] = []
+    for event in result.failed:
+        if unfinished[event]:
+            unfinished[event] -= 1
+        else:
+            failed.append(event)
+    return result.sent, failed, list(result.unfinished)
 
 
 def encode_or_raise(

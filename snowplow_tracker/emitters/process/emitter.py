@@ -142,12 +142,13 @@ class _SenderHandle:
 class _Batch:
     """A micro-batch: one sealed pipe message, kept in the host until its acknowledgement."""
 
-    __slots__ = ("count", "done", "id", "message", "sender", "size")
+    __slots__ = ("count", "done", "id", "left", "message", "sender", "size")
 
     def __init__(self, batch_id: int, message: bytearray, count: int, size: int) -> None:
         self.id = batch_id
         self.message = message
         self.count = count
+        self.left = count  # events whose outcome is not counted yet (queued or in flight)
         self.size = size  # bytes counted against max_queue_bytes
         self.sender = -1
         self.done: Optional[Set[int]] = None  # indices already reported (progress messages)
@@ -172,9 +173,9 @@ class _State:
     ``stopped`` and end, and never touch the new run's queues.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock: Any) -> None:
         self.pid = os.getpid()
-        self.lock = threading.Lock()
+        self.lock = lock  # the emitter's counters' lock: stats() is one consistent snapshot
         self.feeder_cond = threading.Condition(self.lock)
         self.done_cond = threading.Condition(self.lock)
         self.micro = ipc.new_batch()  # the micro-batch being filled, framed in place
@@ -352,7 +353,7 @@ class ProcessEmitter(BaseEmitter):
             log_level=logger.level,
             max_in_flight=self.max_in_flight,
         )
-        self._s = _State()
+        self._s = _State(self._counters.lock)
         # The Tracker's fast path, unless a subclass changed what input() does.
         self._tracker_input = (
             self._input_from_tracker if type(self).input is ProcessEmitter.input else self.input
@@ -467,7 +468,7 @@ class ProcessEmitter(BaseEmitter):
         if lengths:
             ipc.seal_batch(pile, lengths, 0)
         if dropped:
-            self._counters.add(dropped=dropped)
+            self._counters.add_locked(dropped=dropped)
         return dropped, pile
 
     def _notify_drops(self, drops: _Drops) -> None:
@@ -601,9 +602,9 @@ class ProcessEmitter(BaseEmitter):
                     handle = self._pick_sender_locked(s)
                     assert handle is not None
                     item.sender = handle.index
-                    s.outbox_events -= item.count
+                    s.outbox_events -= item.left
                     s.in_flight[item.id] = item
-                    s.in_flight_events += item.count
+                    s.in_flight_events += item.left
                     handle.in_flight += item.count
                     targets = [handle]
                     message = item.message
@@ -634,13 +635,13 @@ class ProcessEmitter(BaseEmitter):
             batch = s.in_flight.pop(batch_id, None)
             if batch is None:
                 continue
-            s.in_flight_events -= batch.count
+            s.in_flight_events -= batch.left
             handle = s.senders[batch.sender]
             if handle is not None:
                 handle.in_flight -= batch.count
             s.outbox.appendleft(batch)
-            s.outbox_events += batch.count
-            moved += batch.count
+            s.outbox_events += batch.left
+            moved += batch.left
         if moved and s.feeder_idle:
             self._wake_feeder_locked(s)
         return moved
@@ -715,20 +716,23 @@ class ProcessEmitter(BaseEmitter):
                 batch.done = set()
             new = [i for i in sent_idx if i not in batch.done and 0 <= i < batch.count]
             batch.done.update(new)
-        if not new:
-            return
-        if self.on_success is None:
-            self._counters.add(sent=len(new))
-        else:
+            batch.left -= len(new)
+            s.in_flight_events -= len(new)
+            self._counters.add_locked(sent=len(new))
+        if new and self.on_success is not None:
             events = ipc.batch_events(batch.message)
-            self._report([events[i] for i in new], [])
+            self._notify([events[i] for i in new], [])
 
     def _on_ack(self, s: _State, batch_id: int, retried: int, failed_idx: List[int]) -> None:
         with s.lock:
             batch = s.in_flight.pop(batch_id, None)
             if batch is None:
                 return
-            s.in_flight_events -= batch.count
+            done = batch.done or set()
+            bad = sorted({i for i in failed_idx if i not in done and 0 <= i < batch.count})
+            s.in_flight_events -= batch.left
+            self._counters.add_locked(sent=batch.left - len(bad), failed=len(bad), retried=retried)
+            batch.left = 0
             s.event_room += batch.count
             s.room += batch.size
             handle = s.senders[batch.sender]
@@ -736,24 +740,20 @@ class ProcessEmitter(BaseEmitter):
                 handle.in_flight -= batch.count
             s.reporting.add(batch_id)  # flush() waits until on_failure/on_success have run
         try:
-            self._report_ack(batch, retried, failed_idx)
+            self._report_ack(batch, bad)
         finally:
             with s.lock:
                 s.reporting.discard(batch_id)
                 s.done_cond.notify_all()
 
-    def _report_ack(self, batch: _Batch, retried: int, failed_idx: List[int]) -> None:
-        if retried:
-            self._counters.add(retried=retried)
-        done = batch.done or set()
-        bad = [i for i in failed_idx if i not in done and 0 <= i < batch.count]
-        if not bad and self.on_success is None:
-            self._counters.add(sent=batch.count - len(done))  # no event needed: count only
+    def _report_ack(self, batch: _Batch, bad: List[int]) -> None:
+        """Pass the events of an acknowledged micro-batch (already counted) to the callbacks."""
+        if not (bad and self.on_failure is not None) and self.on_success is None:
             return
         events = ipc.batch_events(batch.message)
-        skip = done.union(bad)
+        skip = (batch.done or set()).union(bad)
         sent = [e for i, e in enumerate(events) if i not in skip]
-        self._report(sent, [events[i] for i in bad])
+        self._notify(sent, [events[i] for i in bad])
 
     def _on_sender_exit(self, s: _State, handle: _SenderHandle) -> None:
         handle.process.join(0.1)
@@ -887,6 +887,7 @@ class ProcessEmitter(BaseEmitter):
                 self._counters.accepted += s.micro_events
                 ipc.seal_batch(s.micro, s.micro_lengths, 0)
                 left.append(ipc.batch_events(s.micro))
+            self._counters.add_locked(dropped=sum(map(len, left)))
             s.in_flight.clear()
             s.outbox.clear()
             s.stopped = True
@@ -894,7 +895,7 @@ class ProcessEmitter(BaseEmitter):
             s.feeder_cond.notify_all()
             s.done_cond.notify_all()
             drops = self._take_drops_locked(s)
-            self._s = _State()  # a later input() starts a new run
+            self._s = _State(s.lock)  # a later input() starts a new run
         self._notify_drops(drops)
         dropped = sum(map(len, left))
         if dropped:
@@ -903,7 +904,7 @@ class ProcessEmitter(BaseEmitter):
             )
         for events in left:
             if events:
-                self._report([], events, dropped=True)
+                self._notify([], events)  # counted above
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:
                 sock.close()
@@ -920,7 +921,7 @@ class ProcessEmitter(BaseEmitter):
         s = self._s
         with s.lock:
             handles = [h for h in s.senders if h is not None]
-            snapshot = self._counters.snapshot(
+            snapshot = self._counters.snapshot_locked(
                 queued=s.micro_events + s.outbox_events,
                 in_flight=s.in_flight_events,
                 queued_bytes=self.max_queue_bytes - s.room if s.started else 0,
@@ -968,8 +969,8 @@ class ProcessEmitter(BaseEmitter):
         for sock in (old.wake_r, old.wake_w):
             if sock is not None:
                 sock.close()
-        self._s = _State()
+        self._counters = type(self._counters)()
+        self._s = _State(self._counters.lock)
         self._sender_config = SenderConfig(
             **{**self._sender_config.__dict__, "host_pid": os.getpid()}
         )
-        self._counters = type(self._counters)()
