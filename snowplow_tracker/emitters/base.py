@@ -399,10 +399,10 @@ class BaseEmitter:
                     decoded.append(decode_event(event, self.method))
                 except Exception:  # noqa: BLE001
                     _callback_log.log(
-                        "%s: an event could not be decoded for on_success/on_failure: %r",
+                        "%s: an event could not be decoded for on_success/on_failure; left out",
                         self._where,
-                        event[:200],
                     )
+                    logger.debug("%s: the event that could not be decoded: %r", self._where, event)
             return decoded
 
     def _report_delivery(self, result: DeliveryResult) -> None:
