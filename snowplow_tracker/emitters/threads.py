@@ -439,8 +439,9 @@ class AsyncEmitter(Emitter):
 
         Time bound: waits up to ``timeout`` for delivery; then retries stop and the requests
         in progress end (each within ``request_timeout``, connect + read). Batches not sent by
-        then are dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged
-        once. The emitter can be used again afterwards (threads start anew).
+        then, including a batch waiting out a retry backoff, are dropped: counted in
+        ``stats().dropped`` (not ``failed``), passed to ``on_failure`` and logged once. The
+        emitter can be used again afterwards (threads start anew).
 
         Args:
             timeout: Seconds to wait for the flush (default ``shutdown_timeout``).
