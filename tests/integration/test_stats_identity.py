@@ -160,3 +160,15 @@ def test_celery_emitter(redis_server: RedisServer, redis_client: Any) -> None:
     finally:
         emitter.close()
         app.close()
+
+
+def test_events_handed_straight_to_send_events_are_accepted_too(collector: Collector) -> None:
+    """1.x's send_events with events never buffered: they count as accepted, so the identity
+    holds; buffered events sent by sync_flush are not counted twice."""
+    emitter = Emitter(collector.endpoint, method="post", buffer_size=10)
+    emitter.send_events([make_payload(), make_payload()])
+    emitter.input(make_payload())
+    emitter.sync_flush()
+    stats = emitter.stats()
+    assert (stats.accepted, stats.sent, stats.queued, stats.in_flight) == (3, 3, 0, 0)
+    assert gap(stats) == 0
