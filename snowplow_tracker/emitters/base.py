@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections import abc
+from collections import Counter, abc
 from typing import (
     Any,
     Callable,
@@ -34,6 +34,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Tuple,
 )
 
 import requests
@@ -50,6 +51,7 @@ from ..protocol.wire import (
     PayloadDict,
     check_method,
     collector_urls,
+    decode_event,
     decode_events,
     encode_event,
     sent_timestamp,
@@ -109,6 +111,53 @@ def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Calla
 def deliver_until(deadline: float) -> Callable[..., DeliveryResult]:
     """:func:`deliver` with retries that give up at ``deadline``."""
     return functools.partial(deliver, wait=wait_until(deadline))
+
+
+class StopWatch:
+    """Wraps a ``wait`` for :func:`deliver` and remembers whether it stopped the retries.
+
+    Retries stopped by a shutdown (``close()``'s deadline, the emitter closing) leave events
+    still retryable: they are counted as dropped, not failed (see :func:`split_outcome`).
+
+    Args:
+        wait: The ``wait`` to wrap (returns True to stop retrying).
+    """
+
+    __slots__ = ("_wait", "stopped")
+
+    def __init__(self, wait: Callable[[float], bool]) -> None:
+        self._wait = wait
+        self.stopped = False
+
+    def __call__(self, delay: float) -> bool:
+        if self._wait(delay):
+            self.stopped = True
+            return True
+        return False
+
+
+def split_outcome(
+    result: DeliveryResult, stopped: bool
+) -> Tuple[List[bytes], List[bytes], List[bytes]]:
+    """The ``(sent, failed, dropped)`` events of a delivery.
+
+    Args:
+        result: What :func:`deliver` gave.
+        stopped: Whether a shutdown stopped its retries: the events still retryable then
+            (``result.unfinished``) are dropped; the others of ``result.failed`` failed.
+    """
+    if not stopped or not result.unfinished:
+        return result.sent, result.failed, []
+    if len(result.unfinished) == len(result.failed):
+        return result.sent, [], result.failed
+    unfinished = Counter(result.unfinished)
+    failed: List[bytes] = []
+    for event in result.failed:
+        if unfinished[event]:
+            unfinished[event] -= 1
+        else:
+            failed.append(event)
+    return result.sent, failed, list(result.unfinished)
 
 
 def encode_or_raise(
@@ -336,15 +385,37 @@ class BaseEmitter:
         self._notify(sent, failed)
 
     def _notify(self, sent: List[bytes], failed: List[bytes]) -> None:
-        """Call the user's callbacks for an outcome already counted (exceptions are logged)."""
+        """Call the user's callbacks for an outcome already counted.
+
+        Nothing here raises: an exception in a callback is logged (throttled), and an event
+        that cannot be decoded back into a dict is logged and left out of the callback's list
+        (the others are still passed), so that accounting and dead-lettering never stop.
+        """
         try:
             if failed:
                 if self.on_failure is not None:
-                    self.on_failure(len(sent), decode_events(failed, self.method))
+                    self.on_failure(len(sent), self._decoded(failed))
             elif sent and self.on_success is not None:
-                self.on_success(decode_events(sent, self.method))
+                self.on_success(self._decoded(sent))
         except Exception:  # noqa: BLE001 - a user's callback must not kill a sender thread
             _callback_log.log("an on_success/on_failure callback raised", exc_info=True)
+
+    def _decoded(self, events: List[bytes]) -> List[PayloadDict]:
+        """The event dicts of ``events``; those that do not decode are logged and skipped."""
+        try:
+            return decode_events(events, self.method)
+        except Exception:  # noqa: BLE001 - one bad event must not hide the others
+            decoded: List[PayloadDict] = []
+            for event in events:
+                try:
+                    decoded.append(decode_event(event, self.method))
+                except Exception:  # noqa: BLE001
+                    _callback_log.log(
+                        "%s: an event could not be decoded for on_success/on_failure; left out",
+                        self._where,
+                    )
+                    logger.debug("%s: the event that could not be decoded: %r", self._where, event)
+            return decoded
 
     def _report_delivery(self, result: DeliveryResult) -> None:
         self._counters.add(retried=result.retried)

@@ -51,9 +51,12 @@ from . import lifecycle
 from .base import (
     BaseEmitter,
     FlushTimer,
+    StopWatch,
     deliver_until,
     drop_log,
     encode_or_raise,
+    split_outcome,
+    wait_until,
 )
 
 _request_log = ThrottledLog()
@@ -203,10 +206,17 @@ class Emitter(BaseEmitter):
         return RetryPolicy.never()
 
     def _init_process_state(self) -> None:
-        """Create what belongs to one process: locks and buffers (again in a forked child)."""
+        """Create what belongs to one process: counters, locks and buffers (again in a forked
+        child). The counters' lock is the emitter's lock: ``stats()`` is one consistent
+        snapshot (:mod:`~snowplow_tracker.delivery.stats`)."""
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._counters = Counters()
+        self._lock = self._counters.lock
         self._batcher = Batcher(self.limits)
+        # Events taken out of the buffer (or the event store) whose outcome is not counted yet:
+        # being sent in a calling thread (``in_flight``), or on their way to the AsyncEmitter's
+        # queue (``queued``).
+        self._taken = 0
 
     # ------------------------------------------------------------ tracker 1.x's emitter API
     @property
@@ -261,9 +271,29 @@ class Emitter(BaseEmitter):
         if self._store is not None:
             with self._lock:
                 self._store_bytes = 0
-            return self._store.get_events_batch()
+            records = self._store.get_events_batch()
+            with self._lock:
+                self._taken += len(records)
+            return records
         with self._lock:
-            return self._batcher.drain()
+            events = self._batcher.drain()
+            self._taken += len(events)
+            return events
+
+    def _settle_locked(self, count: int, **outcomes: int) -> None:
+        """Count the outcomes of ``count`` events taken out of the buffer, under the lock.
+
+        Events beyond those taken (handed straight to ``send_events``) are counted as accepted
+        here, so that the identity of :mod:`~snowplow_tracker.delivery.stats` holds.
+
+        Args:
+            count: Events leaving ``_taken`` (sent, failed, dropped, or given back to the
+                event store).
+            outcomes: Counter increments (``sent``, ``failed``, ``dropped``, ``retried``).
+        """
+        taken = min(count, self._taken)
+        self._taken -= taken
+        self._counters.add_locked(accepted=count - taken, **outcomes)
 
     def send_events(self, evts: Sequence[Union[Mapping[str, Any], bytes]]) -> None:
         """Send events now, in this thread, in batches within the limits, with retries as the
@@ -302,13 +332,41 @@ class Emitter(BaseEmitter):
             self._settle(result, batch, records)  # type: ignore[arg-type]
 
     def _settle(
-        self, result: DeliveryResult, batch: List[bytes], records: Optional[List[PayloadDict]]
+        self,
+        result: DeliveryResult,
+        batch: List[bytes],
+        records: Optional[List[PayloadDict]],
+        *,
+        stopped: bool = False,
+        release: Optional[Callable[[int], None]] = None,
     ) -> None:
-        """Report a delivered batch; with an event store, give its events back to it: failed
-        ones that may be retried with ``need_retry=True``, then retry after a backoff."""
+        """Count and report a delivered batch; with an event store, give its events back to it:
+        failed ones that may be retried with ``need_retry=True``, then retry after a backoff.
+
+        Args:
+            result: The delivery's outcome.
+            batch: The events delivered.
+            records: The event store's dicts of those events, if they came from it.
+            stopped: A shutdown stopped the retries: events still retryable are dropped.
+            release: Called under the lock with the number of events, instead of taking them
+                out of ``_taken``: the gauge that held them (the AsyncEmitter's in flight).
+        """
         store = self._store
         if records is None or store is None:
-            self._report_delivery(result)
+            sent, failed, dropped = split_outcome(result, stopped)
+            with self._lock:
+                counts = {
+                    "sent": len(sent),
+                    "failed": len(failed),
+                    "dropped": len(dropped),
+                    "retried": result.retried,
+                }
+                if release is None:
+                    self._settle_locked(len(batch), **counts)
+                else:
+                    release(len(batch))
+                    self._counters.add_locked(**counts)
+            self._notify(sent, failed + dropped)
             return
         by_event: Dict[bytes, List[PayloadDict]] = {}
         for event, record in zip(batch, records):
@@ -322,14 +380,25 @@ class Emitter(BaseEmitter):
                 rejected.append(event)
         for events, need_retry in ((result.sent, False), (rejected, False)):
             self._cleanup(store, [by_event[e].pop() for e in events], need_retry)
-        self._counters.add(retried=result.retried + len(result.unfinished))
-        if result.unfinished:
+        if result.unfinished:  # back in the store: queued again
             self._cleanup(store, [by_event[e].pop() for e in result.unfinished], True)
+        with self._lock:
+            counts = {
+                "sent": len(result.sent),
+                "failed": len(rejected),
+                "retried": result.retried + len(result.unfinished),
+            }
+            if release is None:
+                self._settle_locked(len(batch), **counts)
+            else:
+                release(len(batch))
+                self._counters.add_locked(**counts)
+        if result.unfinished:
             if not self._closing:
                 self._schedule_retry()
         elif result.sent:
             self._retry_attempt = 0
-        self._report(result.sent, rejected)
+        self._notify(result.sent, rejected)
 
     @staticmethod
     def _cleanup(store: EventStore, records: List[PayloadDict], need_retry: bool) -> None:
@@ -408,8 +477,7 @@ class Emitter(BaseEmitter):
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""
         interval = self.timer.interval
-        self._init_process_state()
-        self._counters = Counters()
+        self._init_process_state()  # new counters too
         self.timer = FlushTimer()
         self._retry_timer, self._retry_attempt = None, 0
         if self.session is not None:
@@ -442,7 +510,9 @@ class Emitter(BaseEmitter):
         with self._lock:
             ready = self._batcher.add(event, keep_full=True)
             full = self._batcher.is_full() or self._batcher.is_stale()
-            self._counters.accepted += 1  # only ever written under self._lock
+            self._counters.accepted += 1  # the counters' lock is self._lock
+            if ready:
+                self._taken += sum(map(len, ready))
         for batch in ready:
             self._send(batch)
         if full:
@@ -452,7 +522,8 @@ class Emitter(BaseEmitter):
         """``input`` with an ``event_store``: add a copy of the event dict to the store."""
         if not self._store.add_event(dict(normalize_payload(payload))):  # type: ignore[union-attr]
             drop_log.log("%s: event_store is full: dropped an event", self._where)
-            self._report([], [event], dropped=True)
+            self._counters.add(accepted=1, dropped=1)
+            self._notify([], [event])
             return
         with self._lock:
             self._store_bytes += event_cost(event, self.method)
@@ -462,12 +533,14 @@ class Emitter(BaseEmitter):
 
     def _send(self, batch: List[bytes]) -> None:
         if batch:
-            self._report_delivery(deliver(self.transport, batch, self.retry_policy))
+            self._settle(deliver(self.transport, batch, self.retry_policy), batch, None)
 
     def _take_batches(self) -> List[List[bytes]]:
         """Take the default buffer's events, cut into batches within the limits."""
         with self._lock:
-            return self._batcher.drain_batches()
+            batches = self._batcher.drain_batches()
+            self._taken += sum(map(len, batches))
+            return batches
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
         """Send every buffered event now, in this thread, and return when done.
@@ -526,22 +599,37 @@ class Emitter(BaseEmitter):
             return True
         with self._lock:
             batch = self._batcher.drain()
+            self._taken += len(batch)
         # GET sends one request per event: check the deadline between them.
         limits = self.limits
         if self.method == "get":
             limits = dataclasses.replace(limits, buffer_size=1)
         left: List[bytes] = []
+        gave_up = False  # retries stopped by the deadline: those events were dropped
         for chunk in split_batches(batch, limits):
             if left or time.monotonic() >= deadline:
                 left.extend(chunk)
                 continue
-            self._report_delivery(deliver_until(deadline)(self.transport, chunk, self.retry_policy))
+            wait = StopWatch(wait_until(deadline))
+            result = deliver(self.transport, chunk, self.retry_policy, wait=wait)
+            self._settle(result, chunk, None, stopped=wait.stopped)
+            gave_up = gave_up or (wait.stopped and bool(result.unfinished))
         self.transport.close()
         self._report_dropped([left] if left else [], when)
-        return not left
+        return not left and not gave_up
 
     def _report_dropped(self, batches: List[List[bytes]], when: str) -> None:
-        """Report events given up on at a shutdown deadline: counted, on_failure, one log."""
+        """Report events taken out of the buffer and given up on at a shutdown deadline:
+        counted, on_failure, one log."""
+        total = sum(map(len, batches))
+        if total:
+            with self._lock:
+                self._settle_locked(total, dropped=total)
+        self._notify_dropped(batches, when)
+
+    def _notify_dropped(self, batches: List[List[bytes]], when: str) -> None:
+        """Log (once) and pass to ``on_failure`` events dropped at a deadline, already
+        counted."""
         total = sum(map(len, batches))
         if not total:
             return
@@ -553,14 +641,18 @@ class Emitter(BaseEmitter):
             when,
         )
         for events in batches:
-            self._report([], events, dropped=True)
+            self._notify([], events)
 
     def stats(self) -> EmitterStats:
         """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`.
 
-        ``queued`` counts the buffered events (with an ``event_store``: its ``size()``).
+        ``queued`` counts the buffered events (with an ``event_store``: its ``size()``),
+        ``in_flight`` those being sent by a calling thread.
         """
-        return self._counters.snapshot(queued=self._buffered_count())
+        stored = self._store.size() if self._store is not None else 0
+        with self._lock:
+            queued = stored if self._store is not None else len(self._batcher)
+            return self._counters.snapshot_locked(queued=queued, in_flight=self._taken)
 
     def _buffered_count(self) -> int:
         if self._store is not None:

@@ -41,6 +41,7 @@ from ..protocol.wire import (
 from .base import (
     DEFAULT_MAX_QUEUE_BYTES,
     FailureCallback,
+    StopWatch,
     SuccessCallback,
     drop_log,
     encode_or_raise,
@@ -60,7 +61,7 @@ class _Batch:
     into about their encoded size.)
     """
 
-    __slots__ = ("abandoned", "claimed", "count", "data", "records", "ticket")
+    __slots__ = ("abandoned", "claimed", "count", "data", "records", "settled", "ticket")
 
     def __init__(self, events: List[bytes], records: Optional[List[PayloadDict]] = None) -> None:
         self.data = _SEP.join(events)
@@ -69,6 +70,7 @@ class _Batch:
         self.ticket = 0
         self.claimed = False  # its sending thread reports it
         self.abandoned = False  # close() gave up waiting and reported it
+        self.settled = False  # its outcome is counted (no longer in flight)
 
     def events(self) -> List[bytes]:
         return self.data.split(_SEP)
@@ -174,7 +176,7 @@ class AsyncEmitter(Emitter):
 
     def _init_process_state(self) -> None:
         super()._init_process_state()
-        lock = threading.Lock()
+        lock = self._lock  # the counters' lock too: stats() is one consistent snapshot
         self._has_work = threading.Condition(lock)  # idle threads wait here
         self._has_slot = threading.Condition(lock)  # threads back from a backoff wait here
         self._done = threading.Condition(lock)  # flush() waits here
@@ -188,6 +190,7 @@ class AsyncEmitter(Emitter):
         self._sending = 0  # threads holding a sending slot (at most thread_count)
         self._parked = 0  # threads waiting out a backoff, or for a slot after it
         self._slot_waiters = 0
+        self._gave_up = 0  # deliveries whose retries a shutdown stopped (events dropped)
         self._run = _Run()
 
     # ---------------------------------------------------------------- queueing (caller side)
@@ -202,6 +205,7 @@ class AsyncEmitter(Emitter):
             return
         item = _Batch(batch, records)
         capacity = self.buffer_capacity
+        count = item.count
         with self._has_work:
             full = (
                 (self._held_bytes and self._held_bytes + len(item.data) > self.max_queue_bytes)
@@ -216,6 +220,7 @@ class AsyncEmitter(Emitter):
                 )
             )
             if not full:
+                self._settle_locked(count)  # from taken to queued: no outcome
                 item.ticket = self._next_ticket
                 self._next_ticket += 1
                 self._ready.append(item)
@@ -224,6 +229,7 @@ class AsyncEmitter(Emitter):
                 self._watermark.note(self._held_bytes)
                 self._wake_locked()
                 return
+            self._settle_locked(count, dropped=count)
         drop_log.log(
             "AsyncEmitter: queue full (max_queue_bytes=%d, max_queued_batches=%s, "
             "buffer_capacity=%s): dropped %d event(s), reported to on_failure",
@@ -234,7 +240,7 @@ class AsyncEmitter(Emitter):
         )
         if records is not None and self._store is not None:
             self._cleanup(self._store, records, False)
-        self._report([], batch, dropped=True)
+        self._notify([], batch)
 
     def _wake_locked(self, run: Optional[_Run] = None) -> None:
         """Make sure a thread of ``run`` (default: the current one) will take the ready batches;
@@ -297,9 +303,13 @@ class AsyncEmitter(Emitter):
             self._deliver(batch, functools.partial(self._park, run))
 
     def _deliver(self, batch: _Batch, wait: Callable[[float], bool]) -> None:
-        """Send one taken batch with retries, then report it (unless ``close()`` gave up)."""
+        """Send one taken batch with retries, then report it (unless ``close()`` gave up).
+
+        Events still waiting to be retried when the emitter closes are dropped, not failed.
+        """
+        watch = StopWatch(wait)
         try:
-            result = deliver(self.transport, batch.events(), self.retry_policy, wait=wait)
+            result = deliver(self.transport, batch.events(), self.retry_policy, wait=watch)
         except Exception:
             logger.exception("AsyncEmitter: sending a batch failed")
             result = DeliveryResult(failed=batch.events())
@@ -310,7 +320,16 @@ class AsyncEmitter(Emitter):
         if not claimed:
             return
         try:
-            self._settle(result, batch.events(), batch.records)
+            self._settle(
+                result,
+                batch.events(),
+                batch.records,
+                stopped=watch.stopped,
+                release=lambda count: self._land_locked(batch),
+            )
+            if watch.stopped and result.unfinished:
+                with self._done:
+                    self._gave_up += 1
         finally:
             with self._done:
                 self._forget_locked(batch)
@@ -319,9 +338,15 @@ class AsyncEmitter(Emitter):
             if drained:  # a burst was delivered: return its heap pages to the OS
                 give_back_memory()
 
+    def _land_locked(self, batch: _Batch) -> None:
+        """The outcome of an in-flight batch is being counted: it is no longer in flight."""
+        if not batch.settled:
+            batch.settled = True
+            self._active_events -= batch.count
+
     def _forget_locked(self, batch: _Batch) -> None:
         del self._active[batch.ticket]
-        self._active_events -= batch.count
+        self._land_locked(batch)
         self._held_bytes -= len(batch.data)
 
     def _release_slot_locked(self) -> None:
@@ -414,8 +439,9 @@ class AsyncEmitter(Emitter):
 
         Time bound: waits up to ``timeout`` for delivery; then retries stop and the requests
         in progress end (each within ``request_timeout``, connect + read). Batches not sent by
-        then are dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged
-        once. The emitter can be used again afterwards (threads start anew).
+        then, including a batch waiting out a retry backoff, are dropped: counted in
+        ``stats().dropped`` (not ``failed``), passed to ``on_failure`` and logged once. The
+        emitter can be used again afterwards (threads start anew).
 
         Args:
             timeout: Seconds to wait for the flush (default ``shutdown_timeout``).
@@ -431,6 +457,8 @@ class AsyncEmitter(Emitter):
         deadline = time.monotonic() + timeout
         self.cancel_flush_timer(timeout)
         self._cancel_retry()
+        with self._done:
+            gave_up = self._gave_up
         done = self.flush(timeout=max(0.0, deadline - time.monotonic()))
         with self._has_work:
             run, self._run = self._run, _Run()
@@ -441,6 +469,7 @@ class AsyncEmitter(Emitter):
             self._ready.clear()
             self._ready_events = 0
             self._held_bytes -= sum(len(b.data) for b in left)
+            self._count_dropped_locked(left)
             threads = list(run.threads)
         # Retries stop at once; a request in progress ends within its timeout.
         join_by = time.monotonic() + sum(self.request_timeout) + 1.0
@@ -448,11 +477,12 @@ class AsyncEmitter(Emitter):
             if thread is not threading.current_thread():
                 thread.join(max(0.0, join_by - time.monotonic()))
         with self._done:
-            for batch in list(self._active.values()):
-                if not batch.claimed:
-                    batch.abandoned = True
-                    self._forget_locked(batch)
-                    left.append(batch)
+            abandoned = [b for b in self._active.values() if not b.claimed]
+            for batch in abandoned:
+                batch.abandoned = True
+                self._forget_locked(batch)
+            self._count_dropped_locked(abandoned)
+            left += abandoned
             self._done.notify_all()
         self.transport.close()
         store = self._store
@@ -460,8 +490,20 @@ class AsyncEmitter(Emitter):
             if batch.records is not None and store is not None:
                 self._cleanup(store, batch.records, True)
         dropped = [b.events() for b in left if b.records is None or store is None]
-        self._report_dropped(dropped, when)
-        return done and not left
+        self._notify_dropped(dropped, when)
+        with self._done:
+            gave_up = self._gave_up - gave_up
+        return done and not left and not gave_up
+
+    def _count_dropped_locked(self, batches: List[_Batch]) -> None:
+        """Count as dropped the events of batches taken out of the queue or out of flight at
+        the close deadline (with an event store, they go back to it: queued again)."""
+        if self._store is None:
+            dropped = sum(b.count for b in batches)
+        else:
+            dropped = sum(b.count for b in batches if b.records is None)
+        if dropped:
+            self._counters.add_locked(dropped=dropped)
 
     def stats(self) -> EmitterStats:
         """Counters and gauges; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`.
@@ -469,17 +511,20 @@ class AsyncEmitter(Emitter):
         ``queued`` counts buffered and queued events, ``in_flight`` those taken by a sending
         thread (sending, or waiting to retry), ``queued_bytes`` the bytes of both.
         """
-        buffered = self._buffered_count()
-        buffered_bytes = self._buffered_bytes()
+        stored = self._store.size() if self._store is not None else 0
         with self._done:
-            queued = buffered + self._ready_events
-            in_flight = self._active_events
-            held = self._held_bytes + buffered_bytes
+            if self._store is None:
+                buffered, buffered_bytes = len(self._batcher), self._batcher.nbytes
+            else:
+                buffered, buffered_bytes = stored, self._store_bytes
+            snapshot = self._counters.snapshot_locked(
+                queued=buffered + self._taken + self._ready_events,
+                in_flight=self._active_events,
+                queued_bytes=self._held_bytes + buffered_bytes,
+            )
             threads = list(self._run.threads)
-        alive = sum(t.is_alive() for t in threads)
-        return self._counters.snapshot(
-            queued=queued, in_flight=in_flight, queued_bytes=held, senders_alive=alive
-        )
+        snapshot.senders_alive = sum(t.is_alive() for t in threads)
+        return snapshot
 
 
 # -------------------------------------------------------------------- exit and fork

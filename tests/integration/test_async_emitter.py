@@ -170,7 +170,8 @@ def test_flush_does_not_wait_for_events_tracked_after_it_started(
     flusher.join(timeout=10)
     assert results == [True]  # the second batch is still held by its callback
     gates.wait_entered(second["eid"])
-    assert emitter.stats().in_flight == 1
+    stats = emitter.stats()  # counted as sent, its bytes held until its callback returns
+    assert (stats.sent, stats.in_flight) == (2, 0) and stats.queued_bytes > 0
     gates.release(second["eid"])
     assert emitter.flush(timeout=10) is True
     assert collector.eids() == [first["eid"], second["eid"]]
@@ -342,7 +343,7 @@ def test_a_full_queue_drops_the_batch_counts_it_and_reports_it_to_on_failure(
     assert calls.failures == [(0, [third])]
     stats = emitter.stats()
     assert (stats.accepted, stats.dropped, stats.failed) == (3, 1, 0)
-    assert (stats.in_flight, stats.queued) == (1, 1)
+    assert (stats.sent, stats.in_flight, stats.queued) == (1, 0, 1)  # first: in its callback
     gates.release(first["eid"])
     assert emitter.flush(timeout=10) is True
     assert collector.eids() == [first["eid"], second["eid"]]
@@ -385,7 +386,8 @@ def test_close_with_a_timeout_gives_up_on_a_hanging_collector(collector: Collect
     # The attempt in progress ends at its read timeout; no retry follows the close.
     assert library_threads() - before == set()
     assert calls.failures == [(0, [payload])]
-    assert emitter.stats().failed == 1
+    stats = emitter.stats()  # not sent by the deadline: dropped, as the docstring says
+    assert (stats.failed, stats.dropped) == (0, 1)
 
 
 def test_close_without_any_event_starts_no_thread() -> None:
@@ -543,7 +545,8 @@ def test_a_failing_request_does_not_hold_up_the_events_tracked_after_it(
     assert emitter.flush(timeout=0.2) is False  # the first batch still waits to retry
     assert emitter.close(timeout=0.2) is False
     assert calls.failures == [(0, first)]  # given up at close: reported, not lost
-    assert emitter.stats().failed == 2
+    stats = emitter.stats()  # waiting to retry at the deadline: dropped
+    assert (stats.failed, stats.dropped) == (0, 2)
 
 
 def test_a_hanging_request_does_not_hold_up_the_other_thread(
@@ -704,3 +707,32 @@ def test_eight_threads_tracking_20000_events_each_drop_nothing(
     stats = emitter.stats()
     assert (stats.accepted, stats.dropped, stats.failed) == (160_000, 0, 0)
     assert counting_collector.stats()["events"] == stats.sent == 160_000
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_a_batch_waiting_to_retry_at_the_close_deadline_is_dropped_not_failed(
+    collector: Collector, inline: bool
+) -> None:
+    """The collector answers 503 and the batch waits out a long backoff when close() gives up:
+    its events are counted as dropped (as the docstring and ProcessEmitter say), and they go to
+    on_failure."""
+    got: List[str] = []
+    emitter = AsyncEmitter(
+        collector.endpoint,
+        method="post",
+        buffer_size=200,
+        retry_policy=RetryPolicy(base_delay=30, max_delay=30, jitter=0, max_attempts=5),
+        on_failure=lambda n, evs: got.extend(e["eid"] for e in evs),
+    )
+    collector.respond_with(503)
+    if inline:  # no sending threads (interpreter exit): close() sends and retries itself
+        emitter._run.inline = True
+    tracked = [make_payload() for _ in range(200)]
+    for payload in tracked:
+        emitter.input(payload)
+    if not inline:
+        assert collector.wait_for_requests(1, timeout=10)
+    assert not emitter.close(timeout=0.5)
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed, stats.dropped) == (0, 0, 200)
+    assert sorted(got) == sorted(e["eid"] for e in tracked)

@@ -668,3 +668,20 @@ def test_close_drops_and_reports_what_it_cannot_send_by_its_deadline(
     stats = emitter.stats()
     assert (stats.failed, stats.dropped, stats.queued) == (1, 3, 0)
     assert len([r for r in caplog.records if "close deadline" in r.getMessage()]) == 1
+
+
+def test_an_event_that_cannot_be_decoded_does_not_hide_the_others_from_on_failure(
+    collector: Collector,
+) -> None:
+    """Encoded events handed to send_events, one of them not JSON: the collector refuses the
+    batch, and on_failure still receives every event that decodes; the counts are exact."""
+    got: List[Dict[str, str]] = []
+    emitter = Emitter(collector.endpoint, method="post", on_failure=lambda n, evs: got.extend(evs))
+    collector.respond_with(400)
+    good = [make_payload(), make_payload()]
+    emitter.send_events(
+        [encode_event(good[0], "post"), b"{not json", encode_event(good[1], "post")]
+    )
+    assert [e["eid"] for e in got] == [e["eid"] for e in good]
+    stats = emitter.stats()
+    assert (stats.sent, stats.failed) == (0, 3)

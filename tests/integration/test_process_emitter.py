@@ -619,3 +619,41 @@ def test_events_the_collector_accepted_count_as_sent_even_at_the_close_deadline(
     accepted = collector.eids()
     assert sorted(accepted + failures.eids) == sorted(e["eid"] for e in tracked)
     assert set(accepted).isdisjoint(failures.eids)
+
+
+SENDER_LOGS_SCRIPT = """
+import logging, sys
+from snowplow_tracker import ProcessEmitter
+from snowplow_tracker.delivery.retry import RetryPolicy
+
+endpoint, start_method = sys.argv[1], sys.argv[2]
+emitter = ProcessEmitter(
+    endpoint, start_method=start_method, process_count=1,
+    retry_policy=RetryPolicy(base_delay=0.05, max_delay=0.1, max_attempts=3, deadline=30),
+)
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="LOG %(levelname)s %(name)s %(message)s")
+    emitter.input({"e": "pv", "eid": "e-1", "p": "srv", "tv": "py-test"})
+    assert emitter.flush(timeout=30)
+    print("failed", emitter.stats().failed, flush=True)
+    emitter.close(5)
+"""
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_sender_failures_reach_the_applications_logging(
+    collector: Collector, start_method: str
+) -> None:
+    """Logging configured under the main guard only: the senders' WARNING about the failed
+    requests is logged once, by the host, through the application's handlers."""
+    collector.respond_with(503)
+    proc = run_script(SENDER_LOGS_SCRIPT, collector.endpoint, start_method)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "failed 1" in out
+    records = [line for line in err.splitlines() if line.startswith("LOG ")]
+    failures = [r for r in records if "request to" in r and "HTTP 503" in r]
+    assert failures, err
+    assert failures[0].startswith("LOG WARNING snowplow_tracker")
+    assert len(failures) == 1, err  # throttled as in the host, and not printed twice (fork)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import redis
 
-from snowplow_tracker import AsyncEmitter
+from snowplow_tracker import AsyncEmitter, ProcessEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker, parse_event
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
@@ -164,3 +164,112 @@ def test_acknowledgements_stay_exact_with_failures_among_overlapping_takes(
     assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": len(dead)}
     stats = worker.stats()
     assert (stats.delivered, stats.dead_lettered, stats.invalid) == (200 - len(dead), len(dead), 0)
+
+
+def pretty(eid: str) -> bytes:
+    """A valid event stored as pretty-printed JSON (newlines inside)."""
+    return orjson.dumps({"e": "pv", "eid": eid, "p": "srv", "tv": "t"}, option=orjson.OPT_INDENT_2)
+
+
+def compact(eid: str) -> bytes:
+    return orjson.dumps({"e": "pv", "eid": eid, "p": "srv", "tv": "t"})
+
+
+def test_pretty_printed_events_reach_the_collector_through_the_process_emitter(
+    redis_server: RedisServer, redis_client: redis.Redis, collector: Collector
+) -> None:
+    """Items whose bytes hold newlines are delivered as the events they encode, not split."""
+    items = [
+        compact("a"),
+        pretty("b"),
+        compact("c"),
+        b'{\n"e":"pv",\n"eid":"d"\n}\n',  # a trailing newline too
+        b'{"e":"pv","eid":"e","url":"x\\ny"}',
+    ]
+    redis_client.rpush("snowplow", *items)
+    emitter = ProcessEmitter(collector.endpoint, process_count=1, start_method="fork")
+    with draining(emitter, redis_server.url, block_timeout=0.1) as worker:
+        assert collector.wait_for_events(5, timeout=20)
+        assert wait_until(lambda: worker.stats().delivered == 5, timeout=10)
+    assert sorted(collector.eids()) == ["a", "b", "c", "d", "e"]
+    assert collector.bad_requests == 0
+    assert leftovers(redis_client) == {"snowplow": 0, "snowplow:failed": 0}
+    stats = worker.stats()
+    assert (stats.delivered, stats.dead_lettered, stats.invalid) == (5, 0, 0)
+    estats = emitter.stats()
+    assert (estats.accepted, estats.sent, estats.failed, estats.dropped) == (5, 5, 0, 0)
+
+
+def test_any_item_bytes_are_delivered_or_dead_lettered(
+    redis_server: RedisServer, redis_client: redis.Redis, collector: Collector
+) -> None:
+    """Arbitrary bytes among valid events (pretty or compact): every valid event reaches the
+    collector once, everything else is in the dead-letter list; nothing is lost."""
+    items = [
+        compact("v0"),
+        b"\n",
+        b"\x00\xff\n\x00",
+        pretty("v1"),
+        b"\n\n{}\n",
+        b'{"e":"pv","eid":"v2"}\n\n',
+        b"\xff{\n",
+        compact("v3"),
+        b"",
+    ]
+    redis_client.rpush("snowplow", *items)
+    emitter = ProcessEmitter(collector.endpoint, process_count=1, start_method="fork")
+    with draining(emitter, redis_server.url, block_timeout=0.1) as worker:
+        assert collector.wait_for_events(4, timeout=20)
+        assert wait_until(lambda: worker.stats().taken == len(items), timeout=10)
+    assert sorted(collector.eids()) == ["v0", "v1", "v2", "v3"]
+    assert collector.bad_requests == 0
+    dead = redis_client.lrange("snowplow:failed", 0, -1)
+    assert sorted(dead) == sorted(items[i] for i in (1, 2, 4, 6, 8))
+    stats = worker.stats()
+    assert (stats.delivered, stats.dead_lettered) == (4, 5)
+
+
+class RaisingCallback:
+    """An on_failure/on_success of the application that raises after recording its call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("the application's callback failed")
+
+
+@pytest.mark.parametrize("kind", ["process", "async"])
+def test_a_raising_callback_never_stops_dead_lettering(
+    redis_server: RedisServer, redis_client: redis.Redis, collector: Collector, kind: str
+) -> None:
+    """The collector refuses (400) and the application's on_failure raises: the events are
+    still counted as failed and dead-lettered."""
+    collector.respond_with(400)
+    callback = RaisingCallback()
+    items = [compact("a"), pretty("b"), compact("c")]
+    redis_client.rpush("snowplow", *items)
+    if kind == "process":
+        emitter: Any = ProcessEmitter(
+            collector.endpoint,
+            process_count=1,
+            start_method="fork",
+            on_failure=callback,
+            on_success=callback,
+        )
+    else:
+        emitter = AsyncEmitter(
+            collector.endpoint, method="post", on_failure=callback, on_success=callback
+        )
+    with draining(emitter, redis_server.url, block_timeout=0.1) as worker:
+        assert wait_until(lambda: redis_client.llen("snowplow:failed") == 3, timeout=20)
+    dead = sorted(
+        orjson.loads(item)["eid"] for item in redis_client.lrange("snowplow:failed", 0, -1)
+    )
+    assert dead == ["a", "b", "c"]
+    assert callback.calls >= 1
+    stats = worker.stats()
+    assert (stats.delivered, stats.dead_lettered) == (0, 3)
+    estats = emitter.stats()
+    assert (estats.accepted, estats.sent, estats.failed) == (3, 0, 3)

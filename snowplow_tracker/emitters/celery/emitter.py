@@ -310,10 +310,11 @@ class CeleryEmitter(BaseEmitter):
         # Registered now, not at the first publish: a worker that imports the module building
         # this emitter must know the task (else Celery drops its messages as unregistered).
         self._task: Any = None if celery_app is None else register_task(celery_app)
-        self._lock = threading.Lock()
+        self._lock = self._counters.lock  # stats() is one consistent snapshot
         self._publish_lock = threading.Lock()
         self._batcher = Batcher(self.limits)
         self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
+        self._publishing = 0  # events being handed to the broker (stats().in_flight)
         self.task_config: Dict[str, Any] = {
             "v": 1,
             "url": self._post_url[: -len(POST_PATH)],
@@ -369,7 +370,9 @@ class CeleryEmitter(BaseEmitter):
         with self._lock:
             ready = [] if not self._batcher.is_stale() else [self._batcher.drain()]
             ready.extend(self._batcher.add(event))
-            self._counters.accepted += 1  # only ever written under self._lock
+            self._counters.accepted += 1  # the counters' lock is self._lock
+            if ready:
+                self._publishing += sum(map(len, ready))
         for batch in ready:
             self._publish(batch)
 
@@ -389,6 +392,7 @@ class CeleryEmitter(BaseEmitter):
         """
         with self._lock:
             batch = self._batcher.drain()
+            self._publishing += len(batch)
         if is_async:
             threading.Thread(
                 target=self._publish, args=(batch,), name="snowplow-celery-flush", daemon=True
@@ -435,8 +439,8 @@ class CeleryEmitter(BaseEmitter):
             return True
         with self._lock:
             left, self._pending = self._pending, []
+            self._counters.add_locked(dropped=len(left))
         if left:
-            self._counters.add(dropped=len(left))
             logger.warning("CeleryEmitter: %d event(s) not published at %s", len(left), when)
         return False
 
@@ -444,26 +448,30 @@ class CeleryEmitter(BaseEmitter):
         """In a forked child: empty, with locks and a flush timer of its own."""
         interval = self.timer.interval
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._counters = Counters()
+        self._lock = self._counters.lock
         self._publish_lock = threading.Lock()
         self._batcher = Batcher(self.limits)
         self._pending = []
-        self._counters = Counters()
+        self._publishing = 0
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
 
     def stats(self) -> EmitterStats:
-        """Counters; ``sent`` counts events handed to the broker, ``queued`` events waiting here."""
+        """Counters; ``sent`` counts events handed to the broker, ``queued`` events waiting
+        here, ``in_flight`` events being handed to the broker."""
         with self._lock:
-            queued = len(self._batcher) + len(self._pending)
-        return self._counters.snapshot(queued=queued)
+            return self._counters.snapshot_locked(
+                queued=len(self._batcher) + len(self._pending), in_flight=self._publishing
+            )
 
     def _publish(self, batch: List[bytes]) -> bool:
         """Publish the kept events then ``batch``; keep what the broker refused. Never raises."""
         with self._publish_lock:
             with self._lock:
                 pending, self._pending = self._pending, []
+                self._publishing += len(pending)
             batches = self._split(pending) + ([batch] if batch else [])
             for index, events in enumerate(batches):
                 try:
@@ -482,7 +490,9 @@ class CeleryEmitter(BaseEmitter):
                     )
                     self._keep([e for b in batches[index:] for e in b])
                     return False
-                self._counters.add(sent=len(events))
+                with self._lock:
+                    self._publishing -= len(events)
+                    self._counters.add_locked(sent=len(events))
             return True
 
     def _split(self, events: List[bytes]) -> List[List[bytes]]:
@@ -495,14 +505,16 @@ class CeleryEmitter(BaseEmitter):
         return [*batches, rest] if rest else batches
 
     def _keep(self, events: List[bytes]) -> None:
+        """Keep events the broker refused (they were being published) for the next publish."""
         with self._lock:
+            self._publishing -= len(events)
             self._pending[:0] = events
             overflow = len(self._pending) - self.max_pending
             dropped = self._pending[:overflow] if overflow > 0 else []
             if dropped:
                 del self._pending[:overflow]
+                self._counters.add_locked(dropped=len(dropped))
         if dropped:
-            self._counters.add(dropped=len(dropped))
             _drop_log.log(
                 "CeleryEmitter: broker unreachable and %d events kept: dropped %d event(s)",
                 self.max_pending,

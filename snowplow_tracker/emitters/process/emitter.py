@@ -34,6 +34,8 @@ guard, so an unguarded script fails at once instead of hanging).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import multiprocessing
 import multiprocessing.process
 import os
@@ -131,6 +133,20 @@ def _install_fork_guard() -> None:
         )
 
 
+def _log_from_sender(handle: _SenderHandle, message: bytes) -> None:
+    """Log a sender's record (an ``L`` message) on the host's ``snowplow_tracker`` logger.
+
+    Its logger name is kept when it is ``snowplow_tracker`` or below it; the sender process id
+    is in the record as ``sender_pid``.
+    """
+    level, name, text = ipc.unpack_log(message)
+    if name != logger.name and not name.startswith(logger.name + "."):
+        name = logger.name
+    target = logging.getLogger(name)
+    if target.isEnabledFor(level):
+        target.log(level, "%s", text, extra={"sender_pid": handle.process.pid})
+
+
 def default_process_count() -> int:
     """Half the logical CPUs (psutil), at least 1 and at most 4: senders mostly wait on I/O."""
     return max(1, min(4, (psutil.cpu_count(logical=True) or 1) // 2))
@@ -155,12 +171,13 @@ class _SenderHandle:
 class _Batch:
     """A micro-batch: one sealed pipe message, kept in the host until its acknowledgement."""
 
-    __slots__ = ("count", "done", "id", "message", "sender", "size")
+    __slots__ = ("count", "done", "id", "left", "message", "sender", "size")
 
     def __init__(self, batch_id: int, message: bytearray, count: int, size: int) -> None:
         self.id = batch_id
         self.message = message
         self.count = count
+        self.left = count  # events whose outcome is not counted yet (queued or in flight)
         self.size = size  # bytes counted against max_queue_bytes
         self.sender = -1
         self.done: Optional[Set[int]] = None  # indices already reported (progress messages)
@@ -185,12 +202,13 @@ class _State:
     ``stopped`` and end, and never touch the new run's queues.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock: Any) -> None:
         self.pid = os.getpid()
-        self.lock = threading.Lock()
+        self.lock = lock  # the emitter's counters' lock: stats() is one consistent snapshot
         self.feeder_cond = threading.Condition(self.lock)
         self.done_cond = threading.Condition(self.lock)
-        self.micro = ipc.new_batch()  # the micro-batch being filled, already framed
+        self.micro = ipc.new_batch()  # the micro-batch being filled, framed in place
+        self.micro_lengths = ipc.new_lengths()  # the lengths of its events
         self.micro_events = 0
         self.micro_started = 0.0
         self.outbox: Deque[_OutboxItem] = deque()
@@ -207,7 +225,8 @@ class _State:
         self.next_id = 1
         self.senders: List[Optional[_SenderHandle]] = []
         self.drop_events = 0  # dropped, not yet added to the counters
-        self.drop_pile = bytearray()  # dropped events waiting for on_failure, as in a batch
+        self.drop_pile = ipc.new_batch()  # dropped events waiting for on_failure, as a batch
+        self.drop_lengths = ipc.new_lengths()
         self.drop_wake_at = 0.0
         self.reporting: Set[int] = set()  # acknowledged, callbacks not yet run
         self.feeder: Optional[threading.Thread] = None
@@ -250,8 +269,8 @@ class ProcessEmitter(BaseEmitter):
         max_queue_bytes: Bytes of encoded events held in the host (waiting or in flight;
             ``stats().queued_bytes``) before new events are dropped, counted in
             ``stats().dropped``, reported to ``on_failure`` and logged at most every 10 s
-            (default 64 MiB). The host holds each queued event as its encoded bytes plus one,
-            packed in its micro-batch, so this bounds the host's memory for events.
+            (default 64 MiB). The host holds each queued event as its encoded bytes plus a
+            4-byte length, packed in its micro-batch, so this bounds the host's memory for events.
             ``track_*`` never blocks.
         max_batch_age: Seconds a partial request batch may wait in a sender (default 0.25); a
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
@@ -371,7 +390,7 @@ class ProcessEmitter(BaseEmitter):
             max_in_flight=self.max_in_flight,
             verify=self.verify,
         )
-        self._s = _State()
+        self._s = _State(self._counters.lock)
         # The Tracker's fast path, unless a subclass changed what input() does.
         self._tracker_input = (
             self._input_from_tracker if type(self).input is ProcessEmitter.input else self.input
@@ -431,15 +450,16 @@ class ProcessEmitter(BaseEmitter):
         # once: orjson returns each dump inside a buffer of several KB, so keeping the bytes
         # objects cost ~8 KB of host memory per queued 0.5 KB event (see CHANGELOG, issue 9).
         s = self._s
-        size = len(event) + 1
+        length = len(event)
+        size = length + 4  # ipc.EVENT_OVERHEAD
         with s.lock:
             n = s.micro_events + 1
             if size <= s.room and n <= s.event_room:
                 s.room -= size
                 s.micro_events = n
+                s.micro_lengths.append(length)  # as ipc.append_event
                 micro = s.micro
                 micro += event
-                micro += b"\n"  # ipc.SEPARATOR
                 if n == 1:
                     s.micro_started = time.monotonic()
                     if s.feeder_idle:
@@ -485,9 +505,8 @@ class ProcessEmitter(BaseEmitter):
         self._counters.accepted += 1
         s.drop_events += 1
         if self.on_failure is not None:
+            ipc.append_event(s.drop_pile, s.drop_lengths, event)
             pile = s.drop_pile
-            pile += event
-            pile += ipc.SEPARATOR
             if len(pile) > DROP_PILE_BYTES:  # the listener falls behind: report them here
                 return self._take_drops_locked(s)
         if s.drop_events == 1:  # the listener logs and reports them: wake it, at most every
@@ -500,9 +519,12 @@ class ProcessEmitter(BaseEmitter):
     def _take_drops_locked(self, s: _State) -> _Drops:
         """Move the pending drops to the counters; returns them for :meth:`_notify_drops`."""
         dropped, s.drop_events = s.drop_events, 0
-        pile, s.drop_pile = s.drop_pile, bytearray()
+        pile, s.drop_pile = s.drop_pile, ipc.new_batch()
+        lengths, s.drop_lengths = s.drop_lengths, ipc.new_lengths()
+        if lengths:
+            ipc.seal_batch(pile, lengths, 0)
         if dropped:
-            self._counters.add(dropped=dropped)
+            self._counters.add_locked(dropped=dropped)
         return dropped, pile
 
     def _notify_drops(self, drops: _Drops) -> None:
@@ -516,9 +538,8 @@ class ProcessEmitter(BaseEmitter):
                 self.max_queue_size,
                 dropped,
             )
-        if pile:
-            del pile[-1:]  # the last separator
-            self._notify([], bytes(pile).split(ipc.SEPARATOR))
+        if len(pile) > ipc.BATCH_HEADER_SIZE:
+            self._notify([], ipc.batch_events(pile))
 
     # ---------------------------------------------------------------- host internals
     @staticmethod
@@ -532,9 +553,10 @@ class ProcessEmitter(BaseEmitter):
         if not n:
             return
         message = s.micro
-        size = len(message) - ipc.BATCH_HEADER_SIZE
-        ipc.seal_batch(message, s.next_id)
+        size = len(message) - ipc.BATCH_HEADER_SIZE + ipc.EVENT_OVERHEAD * n
+        ipc.seal_batch(message, s.micro_lengths, s.next_id)
         s.micro = ipc.new_batch()
+        s.micro_lengths = ipc.new_lengths()
         s.micro_events = 0
         s.outbox.append(_Batch(s.next_id, message, n, size))
         s.next_id += 1
@@ -574,9 +596,12 @@ class ProcessEmitter(BaseEmitter):
 
     def _spawn(self, s: _State, index: int) -> None:
         host_conn, child_conn = self._ctx.Pipe(duplex=True)
+        # The logging level as configured now (senders start at first use, usually after the
+        # application configured logging): the sender sends the records it passes to the host.
+        config = dataclasses.replace(self._sender_config, log_level=logger.getEffectiveLevel())
         process = self._ctx.Process(
             target=sender_main,
-            args=(child_conn, self._sender_config),
+            args=(child_conn, config),
             name=f"snowplow-sender-{index}",
             daemon=False,
         )
@@ -634,9 +659,9 @@ class ProcessEmitter(BaseEmitter):
                     handle = self._pick_sender_locked(s)
                     assert handle is not None
                     item.sender = handle.index
-                    s.outbox_events -= item.count
+                    s.outbox_events -= item.left
                     s.in_flight[item.id] = item
-                    s.in_flight_events += item.count
+                    s.in_flight_events += item.left
                     handle.in_flight += item.count
                     targets = [handle]
                     message = item.message
@@ -667,13 +692,13 @@ class ProcessEmitter(BaseEmitter):
             batch = s.in_flight.pop(batch_id, None)
             if batch is None:
                 continue
-            s.in_flight_events -= batch.count
+            s.in_flight_events -= batch.left
             handle = s.senders[batch.sender]
             if handle is not None:
                 handle.in_flight -= batch.count
             s.outbox.appendleft(batch)
-            s.outbox_events += batch.count
-            moved += batch.count
+            s.outbox_events += batch.left
+            moved += batch.left
         if moved and s.feeder_idle:
             self._wake_feeder_locked(s)
         return moved
@@ -750,6 +775,8 @@ class ProcessEmitter(BaseEmitter):
                 elif kind == ipc.READY:
                     with s.lock:
                         handle.ready = s.ever_ready = True
+                elif kind == ipc.LOG:
+                    _log_from_sender(handle, message)
         except (EOFError, OSError):
             pass
 
@@ -763,20 +790,23 @@ class ProcessEmitter(BaseEmitter):
                 batch.done = set()
             new = [i for i in sent_idx if i not in batch.done and 0 <= i < batch.count]
             batch.done.update(new)
-        if not new:
-            return
-        if self.on_success is None:
-            self._counters.add(sent=len(new))
-        else:
+            batch.left -= len(new)
+            s.in_flight_events -= len(new)
+            self._counters.add_locked(sent=len(new))
+        if new and self.on_success is not None:
             events = ipc.batch_events(batch.message)
-            self._report([events[i] for i in new], [])
+            self._notify([events[i] for i in new], [])
 
     def _on_ack(self, s: _State, batch_id: int, retried: int, failed_idx: List[int]) -> None:
         with s.lock:
             batch = s.in_flight.pop(batch_id, None)
             if batch is None:
                 return
-            s.in_flight_events -= batch.count
+            done = batch.done or set()
+            bad = sorted({i for i in failed_idx if i not in done and 0 <= i < batch.count})
+            s.in_flight_events -= batch.left
+            self._counters.add_locked(sent=batch.left - len(bad), failed=len(bad), retried=retried)
+            batch.left = 0
             s.event_room += batch.count
             s.room += batch.size
             handle = s.senders[batch.sender]
@@ -784,24 +814,20 @@ class ProcessEmitter(BaseEmitter):
                 handle.in_flight -= batch.count
             s.reporting.add(batch_id)  # flush() waits until on_failure/on_success have run
         try:
-            self._report_ack(batch, retried, failed_idx)
+            self._report_ack(batch, bad)
         finally:
             with s.lock:
                 s.reporting.discard(batch_id)
                 s.done_cond.notify_all()
 
-    def _report_ack(self, batch: _Batch, retried: int, failed_idx: List[int]) -> None:
-        if retried:
-            self._counters.add(retried=retried)
-        done = batch.done or set()
-        bad = [i for i in failed_idx if i not in done and 0 <= i < batch.count]
-        if not bad and self.on_success is None:
-            self._counters.add(sent=batch.count - len(done))  # no event needed: count only
+    def _report_ack(self, batch: _Batch, bad: List[int]) -> None:
+        """Pass the events of an acknowledged micro-batch (already counted) to the callbacks."""
+        if not (bad and self.on_failure is not None) and self.on_success is None:
             return
         events = ipc.batch_events(batch.message)
-        skip = done.union(bad)
+        skip = (batch.done or set()).union(bad)
         sent = [e for i, e in enumerate(events) if i not in skip]
-        self._report(sent, [events[i] for i in bad])
+        self._notify(sent, [events[i] for i in bad])
 
     def _on_sender_exit(self, s: _State, handle: _SenderHandle) -> None:
         handle.process.join(0.1)
@@ -973,8 +999,9 @@ class ProcessEmitter(BaseEmitter):
             left += [item.undone() for item in s.outbox if isinstance(item, _Batch)]
             if s.micro_events:
                 self._counters.accepted += s.micro_events
-                ipc.seal_batch(s.micro, 0)
+                ipc.seal_batch(s.micro, s.micro_lengths, 0)
                 left.append(ipc.batch_events(s.micro))
+            self._counters.add_locked(dropped=sum(map(len, left)))
             s.in_flight.clear()
             s.outbox.clear()
             s.stopped = True
@@ -982,7 +1009,7 @@ class ProcessEmitter(BaseEmitter):
             s.feeder_cond.notify_all()
             s.done_cond.notify_all()
             drops = self._take_drops_locked(s)
-            self._s = _State()  # a later input() starts a new run
+            self._s = _State(s.lock)  # a later input() starts a new run
         self._notify_drops(drops)
         dropped = sum(map(len, left))
         if dropped:
@@ -991,7 +1018,7 @@ class ProcessEmitter(BaseEmitter):
             )
         for events in left:
             if events:
-                self._report([], events, dropped=True)
+                self._notify([], events)  # counted above
         for sock in (s.wake_r, s.wake_w):
             if sock is not None:
                 sock.close()
@@ -1009,7 +1036,7 @@ class ProcessEmitter(BaseEmitter):
         s = self._s
         with s.lock:
             handles = [h for h in s.senders if h is not None]
-            snapshot = self._counters.snapshot(
+            snapshot = self._counters.snapshot_locked(
                 queued=s.micro_events + s.outbox_events,
                 in_flight=s.in_flight_events,
                 queued_bytes=self.max_queue_bytes - s.room if s.started else 0,
@@ -1057,8 +1084,8 @@ class ProcessEmitter(BaseEmitter):
         for sock in (old.wake_r, old.wake_w):
             if sock is not None:
                 sock.close()
-        self._s = _State()
+        self._counters = type(self._counters)()
+        self._s = _State(self._counters.lock)
         self._sender_config = SenderConfig(
             **{**self._sender_config.__dict__, "host_pid": os.getpid()}
         )
-        self._counters = type(self._counters)()

@@ -85,7 +85,9 @@ class SenderConfig:
         retry_policy: Retry rules.
         host_pid: Process id of the host.
         orphan_timeout: Seconds a sender keeps retrying after the host died.
-        log_level: Level of the ``snowplow_tracker`` logger in the sender.
+        log_level: Level of the ``snowplow_tracker`` logger in the sender: the effective level
+            of the host's when the sender starts. The sender's records go to the host
+            (:class:`PipeLogHandler`).
         max_in_flight: Requests the sender keeps open at once.
         verify: TLS certificate verification (``requests``' convention, already checked).
     """
@@ -417,18 +419,19 @@ class Sender:
             if batch_id not in completed and position not in refused:
                 progress.setdefault(batch_id, []).append(index)
         for batch_id, indices in progress.items():
-            self._send_message(ipc.pack_progress(batch_id, indices))
+            self.send_message(ipc.pack_progress(batch_id, indices))
         for ack in done:
-            self._send_message(ipc.pack_ack(*ack))
+            self.send_message(ipc.pack_ack(*ack))
 
     def _report_hold(self) -> None:
         """On a request thread: a ``Retry-After`` was obeyed; the host counts it at once."""
-        self._send_message(ipc.pack_throttled(1))
+        self.send_message(ipc.pack_throttled(1))
 
     def _send_ack(self, ack: Ack) -> None:
-        self._send_message(ipc.pack_ack(*ack))
+        self.send_message(ipc.pack_ack(*ack))
 
-    def _send_message(self, message: bytes) -> None:
+    def send_message(self, message: bytes) -> None:
+        """Send one framed message to the host (from any thread); drop it if the host is gone."""
         try:
             with self._conn_lock:
                 self.conn.send_bytes(message)
@@ -492,6 +495,53 @@ class Sender:
                     return
 
 
+class PipeLogHandler(logging.Handler):
+    """Sends the sender's log records to the host over the pipe (an ``L`` message each).
+
+    The host logs them on its own ``snowplow_tracker`` logger, where the application's logging
+    configuration applies, whatever the start method (a spawned sender has no handlers of the
+    application). Records are throttled where they are made (:class:`ThrottledLog`), as in the
+    host.
+
+    Args:
+        send: Sends one framed message to the host (never raises).
+    """
+
+    def __init__(self, send: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._send = send
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + self._formatter.formatException(record.exc_info)
+            self._send(ipc.pack_log(record.levelno, record.name, text))
+        except Exception:  # noqa: BLE001 - logging must never break sending
+            self.handleError(record)
+
+
+def forward_logs(send: Callable[[bytes], None], level: int) -> PipeLogHandler:
+    """In a sender process: route the ``snowplow_tracker`` logger's records to the host only.
+
+    Handlers inherited through ``fork`` are removed and records do not propagate to the root
+    logger, so that each record reaches the application once, from the host.
+
+    Args:
+        send: Sends one framed message to the host.
+        level: The level of the host's ``snowplow_tracker`` logger (its effective level).
+    """
+    handler = PipeLogHandler(send)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.propagate = False
+    if level:
+        logger.setLevel(level)
+    return handler
+
+
 def sender_main(conn: Connection, config: SenderConfig) -> None:
     """Entry point of a sender process (module-level so that every start method can run it).
 
@@ -510,8 +560,7 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
             sender.abandon_at = time.monotonic() + SIGTERM_GRACE
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    if config.log_level:
-        logger.setLevel(config.log_level)
+    forward_logs(sender.send_message, config.log_level)
     try:
         conn.send_bytes(ipc.READY)
         sender.run()

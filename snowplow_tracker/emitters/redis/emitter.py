@@ -393,7 +393,8 @@ class RedisEmitter:
         """Create what belongs to one process: locks, buffers, counters (again after fork)."""
         self._pid = os.getpid()
         self._counters = Counters()
-        self._cond = threading.Condition(threading.Lock())
+        # The counters' lock: stats() is one consistent snapshot (delivery.stats).
+        self._cond = threading.Condition(self._counters.lock)
         # Events arrive in the batcher, which says when they make a batch to push (full, or
         # old enough); a batch then moves to the queue of events to push, compact and
         # bounded, where failed pushes are put back.
@@ -511,7 +512,9 @@ class RedisEmitter:
                 elif due and not inline and self._pusher_idle:
                     self._pusher_idle = False
                     cond.notify()
-            self._counters.accepted += 1  # only ever written under self._cond
+            self._counters.accepted += 1  # the counters' lock is self._cond's
+            if refused:
+                self._counters.dropped += 1
         if refused:
             self._drop_one(payload)
         elif inline:
@@ -562,7 +565,7 @@ class RedisEmitter:
             self._push_lock.release()
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
-        self._counters.add(dropped=1)
+        """Log and report one event dropped (already counted)."""
         if self._closed:
             self._drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
         else:
@@ -706,6 +709,7 @@ class RedisEmitter:
                 self._in_flight = None
                 self._in_flight_events = self._in_flight_bytes = 0
             self._done += _count(left)
+            self._counters.add_locked(dropped=_count(left))
             pusher, self._pusher = self._pusher, None
             cond.notify_all()
         if pusher is not None and pusher is not threading.current_thread():
@@ -713,7 +717,6 @@ class RedisEmitter:
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
-        self._counters.add(dropped=len(events))
         logger.error(
             "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
@@ -731,13 +734,12 @@ class RedisEmitter:
         events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
         with self._cond:
-            queued = len(self._batcher) + self._queue.events
-            in_flight = self._in_flight_events
-            nbytes = self._batch_bytes + self._queue.nbytes + self._in_flight_bytes
-            alive = int(self._pusher is not None and self._pusher.is_alive())
-        return self._counters.snapshot(
-            queued=queued, in_flight=in_flight, queued_bytes=nbytes, senders_alive=alive
-        )
+            return self._counters.snapshot_locked(
+                queued=len(self._batcher) + self._queue.events,
+                in_flight=self._in_flight_events,
+                queued_bytes=self._batch_bytes + self._queue.nbytes + self._in_flight_bytes,
+                senders_alive=int(self._pusher is not None and self._pusher.is_alive()),
+            )
 
     # -- the background pusher ---------------------------------------------------------------
 
@@ -846,6 +848,7 @@ class RedisEmitter:
             self._in_flight = None
             self._in_flight_events = self._in_flight_bytes = 0
             self._done += sent
+            self._counters.add_locked(sent=sent, retried=_count(failed))
             self._healthy = not failed
             if failed:
                 self._attempt += 1
@@ -857,7 +860,6 @@ class RedisEmitter:
                 self._attempt = 0
                 self._retry_at = 0.0
             self._cond.notify_all()
-        self._counters.add(sent=sent, retried=_count(failed))
         if pushed and self.on_success is not None:
             events = [event for chunk in pushed for event in chunk.events()]
             self._call(self.on_success, decode_events(events, "post"))
