@@ -57,7 +57,7 @@ def test_help_comes_from_the_stats_class_docstring() -> None:
     source = Source()
     register_metrics(source, name="doc", registry=registry)
     text = generate_latest(registry).decode()
-    assert "# HELP snowplow_tracker_sent_total Events the collector accepted (2xx/3xx)." in text
+    assert "# HELP snowplow_tracker_sent_total Events the collector accepted (2xx/3xx)" in text
     assert "# TYPE snowplow_tracker_queued_bytes gauge" in text
     assert "# TYPE snowplow_tracker_in_flight gauge" in text
     assert "# TYPE snowplow_tracker_senders_alive gauge" in text
