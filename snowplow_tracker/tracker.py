@@ -10,7 +10,7 @@ path, so the compiled code is what hand-inlined code would be:
   and the common case is tested inline before any helper is called;
 * the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
   a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
-* the event id is a version-4 UUID built from :func:`random.getrandbits` (see
+* the event id is a version-4 UUID built from :func:`os.urandom` in batches (see
   :func:`~snowplow_tracker.events.compiler.new_event_id`);
 * JSON (contexts, self-describing events) is serialised once, by orjson.
 
