@@ -363,6 +363,14 @@ class Tracker:
             ValidationError: An argument of the event breaks its contract; nothing is sent.
             EncodingError: The event's JSON cannot be serialised; nothing is sent.
         """
+        if not callable(getattr(event, "build_payload", None)):
+            _contracts.fail(
+                "Tracker.track",
+                "event",
+                "an event object (PageView, StructuredEvent, SelfDescribing... or one with a "
+                "build_payload method)",
+                event,
+            )
         p = self.complete_payload(event).nv_pairs
         if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
             self._send(p)  # built by the compiled code: already in protocol form

@@ -45,6 +45,8 @@ from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from .description import Field, Kind
 
+_MAX_NUMBER = contracts.MAX_NUMBER
+
 #: The arguments every ``track_*`` method ends with.
 COMMON_ARGS = ("context", "tstamp", "event_subject")
 
@@ -116,13 +118,15 @@ def new_event_id() -> str:
         return refill_event_ids()
 
 
-def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
+def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str = "tstamp") -> None:
     """Check the ``tstamp`` and ``event_subject`` arguments every ``track_*`` method takes.
 
     Args:
         method: Qualified name of the method called.
         tstamp: The true timestamp in ms, or None.
         event_subject: A Subject, or None.
+        tstamp_arg: The name of the timestamp argument (``true_timestamp`` for the 1.x event
+            classes).
 
     Raises:
         ValidationError: An argument is invalid.
@@ -130,7 +134,7 @@ def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
     from ..subject import Subject
 
     if tstamp is not None:
-        contracts.timestamp(method, "tstamp", tstamp)
+        contracts.timestamp(method, tstamp_arg, tstamp)
     if event_subject is not None and not isinstance(event_subject, Subject):
         contracts.fail(method, "event_subject", "a Subject or None", event_subject)
 
@@ -153,14 +157,19 @@ def items_ok(value: Any) -> bool:
             return False
         sku, price, quantity = item.get("sku"), item.get("price"), item.get("quantity")
         name, category = item.get("name"), item.get("category")
-        if sku.__class__ is not str or not sku or item.get("context") is not None:
+        if sku.__class__ is not str or not sku or not sku.isascii():
             return False
-        if not (price.__class__ is int or (price.__class__ is float and isfinite(price))):
+        if item.get("context") is not None:
+            return False
+        if not (
+            (price.__class__ is int and -_MAX_NUMBER <= price <= _MAX_NUMBER)
+            or (price.__class__ is float and isfinite(price))
+        ):
             return False
         if quantity.__class__ is not int or not -2147483648 <= quantity <= 2147483647:
             return False
-        if (name is not None and name.__class__ is not str) or (
-            category is not None and category.__class__ is not str
+        if (name is not None and (name.__class__ is not str or not name.isascii())) or (
+            category is not None and (category.__class__ is not str or not category.isascii())
         ):
             return False
     return True
@@ -189,7 +198,8 @@ _NAMESPACE: Dict[str, Any] = {
     "_time": time,  # looked up at each call, so clock patching (freezegun) reaches it
     "_new_id": new_event_id,
     "_check_common": check_common,
-    "_uuid_match": contracts.UUID_RE.match,
+    "_uuid_fullmatch": contracts.UUID_RE.fullmatch,
+    "_MAXN": contracts.MAX_NUMBER,
     "_NODE_NAMES": FORM_NODE_NAMES,
     "_FORM_TYPES": FORM_TYPES,
     "_items_ok": items_ok,
@@ -215,7 +225,7 @@ def _each_check(f: Field, call: str) -> List[str]:
     return lines
 
 
-def _checks(kind: Kind, method: str) -> List[str]:
+def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
     m = repr(method)
     out: List[str] = []
     if kind.require_one_of:
@@ -251,7 +261,7 @@ def _checks(kind: Kind, method: str) -> List[str]:
         "        if _entity.__class__ is not _SDJ:",
         f"            _c.list_of_self_describing_json({m}, 'context', context)",
         "if tstamp is not None or event_subject is not None:",
-        f"    _check_common({m}, tstamp, event_subject)",
+        f"    _check_common({m}, tstamp, event_subject, {tstamp_arg!r})",
     ]
     return ["if _checking.enabled:"] + ["    " + line for line in out]
 
@@ -531,7 +541,9 @@ def source(
         else:
             body = [*_checks(kind, method), *_payload(kind, method), "return p"]
         return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-    body = _checks(kind, method) + _payload(kind, method)
+    # The 1.x event classes call the timestamp argument ``true_timestamp``.
+    tstamp_arg = "true_timestamp" if shape == "build" else "tstamp"
+    body = _checks(kind, method, tstamp_arg) + _payload(kind, method)
     if shape == "track" and routed is not None:
         overridden = "_cls.track is not _TRACK"
         if routed == "self_describing":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+from ..protocol.constants import MAX_FORM_ID, MAX_FORM_VALUE
+
 
 @dataclass(frozen=True)
 class Each:
@@ -65,18 +67,41 @@ class Rule:
     each: Optional[Each] = None
 
 
+# Strings: ``str.isascii`` (a flag of the string object, O(1)) lets the common case through
+# inline; other strings go to the contracts function, which refuses lone surrogates (UTF-8
+# cannot encode them: the event could never be sent).
 NON_EMPTY_STRING = Rule(
     "a non-empty string",
     "non_empty_string",
     "optional_non_empty_string",
-    ok="{v}.__class__ is str and {v}",
+    ok="{v}.__class__ is str and {v} and {v}.isascii()",
 )
-STRING = Rule("a string", "string", "optional_string", ok="{v}.__class__ is str")
+STRING = Rule("a string", "string", "optional_string", ok="{v}.__class__ is str and {v}.isascii()")
+
+
+def _bounded(rule: Rule, max_length: int) -> Rule:
+    """``rule`` (a string rule) with a schema's ``maxLength`` as well."""
+    return Rule(
+        f"{rule.expected} of at most {max_length} characters",
+        rule.check,
+        rule.optional_check,
+        ok=f"{rule.ok} and len({{v}}) <= {max_length}",
+        options=(("max_length", max_length),),
+    )
+
+
+#: ``formId`` of ``change_form`` and ``submit_form``: at most 4096 characters.
+FORM_ID = _bounded(NON_EMPTY_STRING, MAX_FORM_ID)
+#: ``elementId`` of ``change_form``: at most 4096 characters.
+FORM_ELEMENT_ID = _bounded(STRING, MAX_FORM_ID)
+#: ``value`` of ``change_form``: at most 65535 characters.
+FORM_VALUE = _bounded(STRING, MAX_FORM_VALUE)
 NUMBER = Rule(
-    "a finite number (int or float)",
+    "a finite number (int or float, at most 1.8e308 in magnitude)",
     "number",
     "optional_number",
-    ok="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
+    ok="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
+    " or ({v}.__class__ is float and _isfinite({v})))",
     numeric=True,
 )
 INT32 = Rule(
@@ -98,15 +123,25 @@ UUID = Rule(
     "a UUID string",
     "uuid_string",
     "optional_uuid_string",
-    ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
+    ok="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
 )
-_STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
+_STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str and _x.isascii()")
 STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings", each=_STR_ITEMS)
+#: ``formClasses`` and ``elementClasses`` of the form events: each at most 4096 characters.
+FORM_CLASSES = Rule(
+    f"a list of strings of at most {MAX_FORM_ID} characters",
+    "list_of_strings",
+    "optional_list_of_strings",
+    options=(("max_length", MAX_FORM_ID),),
+    each=Each(
+        "list", "_x in {v}", f"_x.__class__ is str and _x.isascii() and len(_x) <= {MAX_FORM_ID}"
+    ),
+)
 NON_EMPTY_STRINGS = Rule(
     "a non-empty list of strings",
     "list_of_strings",
     options=(("non_empty", True),),
-    each=Each("list", "_x in {v}", "_x.__class__ is str", non_empty=True),
+    each=Each("list", "_x in {v}", "_x.__class__ is str and _x.isascii()", non_empty=True),
 )
 FORM_NODE_NAME = Rule(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
@@ -124,16 +159,18 @@ FORM_ELEMENTS = Rule(
     "a list of form element dicts",
     "form_elements",
     # What contracts.form_elements_ok accepts: "name", "value" and "nodeName" present (3 keys,
-    # plus "type" when given: no other key), a string name, a string or None value, a known
-    # node name, and a known type or None.
+    # plus "type" when given: no other key), a string name, a string or None value (ASCII
+    # here, at most 65535 characters), a known node name, and a known type if "type" is given.
     each=Each(
         "list",
         "_x in {v}",
         "_x.__class__ is dict and 'value' in _x and len(_x) == 3 + ('type' in _x)"
-        " and _x.get('name').__class__ is str"
-        " and ((_f := _x['value']) is None or _f.__class__ is str)"
+        " and (_f := _x.get('name')).__class__ is str and _f.isascii()"
+        f" and len(_f) <= {MAX_FORM_VALUE}"
+        " and ((_f := _x['value']) is None"
+        f" or (_f.__class__ is str and _f.isascii() and len(_f) <= {MAX_FORM_VALUE}))"
         " and (_f := _x.get('nodeName')).__class__ is str and _f in _NODE_NAMES"
-        " and ((_f := _x.get('type')) is None or (_f.__class__ is str and _f in _FORM_TYPES))",
+        " and ('type' not in _x or ((_f := _x['type']).__class__ is str and _f in _FORM_TYPES))",
     ),
 )
 SEARCH_FILTERS = Rule(
@@ -142,7 +179,8 @@ SEARCH_FILTERS = Rule(
     each=Each(
         "dict",
         "_k, _x in {v}.items()",
-        "_k.__class__ is str and (_x.__class__ is str or _x.__class__ is bool)",
+        "_k.__class__ is str and _k.isascii()"
+        " and ((_x.__class__ is str and _x.isascii()) or _x.__class__ is bool)",
     ),
 )
 SELF_DESCRIBING_JSON = Rule(
