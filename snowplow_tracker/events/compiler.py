@@ -34,11 +34,22 @@ import os
 import time
 from binascii import b2a_base64, hexlify
 from math import isfinite
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from orjson import JSONEncodeError, dumps
 
-from ..errors import ValidationError
+from ..errors import EncodingError, ValidationError
 from ..protocol import checking, contracts
 from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
 from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
@@ -139,6 +150,23 @@ def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str =
         contracts.fail(method, "event_subject", "a Subject or None", event_subject)
 
 
+def unsendable(method: str, index: int, error: Exception) -> NoReturn:
+    """Raise the EncodingError for a transaction whose event ``index`` cannot be encoded.
+
+    Args:
+        method: Qualified name of the method called.
+        index: 0 for the ``tr`` event, ``i + 1`` for the event of ``items[i]``.
+        error: What the encoder said (a string with a lone surrogate, when contracts are off).
+
+    Raises:
+        EncodingError: Always; no event of the transaction was handed to an emitter.
+    """
+    what = f"argument 'items[{index - 1}]'" if index else "the 'tr' event"
+    raise EncodingError(
+        f"{method}: {what} cannot be encoded ({error}); no event of the transaction was sent"
+    ) from None
+
+
 def items_ok(value: Any) -> bool:
     """Return True when ``value`` is surely a valid transaction ``items`` list (fast).
 
@@ -203,6 +231,7 @@ _NAMESPACE: Dict[str, Any] = {
     "_NODE_NAMES": FORM_NODE_NAMES,
     "_FORM_TYPES": FORM_TYPES,
     "_items_ok": items_ok,
+    "_unsendable": unsendable,
 }
 
 
@@ -508,6 +537,13 @@ def _transaction(method: str) -> List[str]:
         "_ctx = p.get(_ck)",
         "for _item in items:",
         *["    " + line for line in item_lines],
+        # Every event must encode before the first is handed to an emitter: an emitter that
+        # refused the third would leave the first two sent and the call failed.
+        "for _i, p in enumerate(_events):",
+        "    try:",
+        "        _dumps(p)",
+        "    except _JSONEncodeError as _exc:",
+        f"        _unsendable({method!r}, _i, _exc)",
         "for p in _events:",
         "    for _emitter in self.emitters:",
         "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
