@@ -200,8 +200,10 @@ class Tracker:
         encode_base64 = kwargs.get("encode_base64", DEFAULT_ENCODE_BASE64)
         json_encoder = kwargs.get("json_encoder")
         _args.optional_instance(where, "subject", subject, Subject)
-        _args.optional_string(where, "namespace", namespace)
-        _args.optional_string(where, "app_id", app_id)
+        for name, text in (("namespace", namespace), ("app_id", app_id)):
+            _args.optional_string(where, name, text)
+            if text is not None and not _contracts.is_text(text):  # sent with every event
+                _args.fail(where, name, _contracts.TEXT_EXPECTED, text)
         _args.boolean(where, "encode_base64", encode_base64)
         _args.optional_callable(where, "json_encoder", json_encoder)
         #: The emitters every event is handed to, in order.

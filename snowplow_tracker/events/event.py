@@ -95,7 +95,7 @@ class Event:
         if checking.enabled:
             if dict_ is not None:
                 for key in dict_:
-                    if key.__class__ is not str or not key:
+                    if key.__class__ is not str or not key or not is_text(key):
                         fail(where, "dict_", "a dict keyed by non-empty strings", dict_)
             for i, entity in enumerate(context or ()):
                 if not isinstance(entity, SelfDescribingJson):

@@ -408,3 +408,14 @@ def test_form_values_at_the_schemas_limits_are_sent_and_valid(
     assert len(capture.events) == 2
     for event in capture.events:
         validate_event(event)
+
+
+@pytest.mark.parametrize("arg", ["namespace", "app_id"])
+def test_a_tracker_refuses_a_namespace_or_app_id_no_event_could_carry(arg: str) -> None:
+    from snowplow_tracker.errors import ConfigurationError
+
+    refused(
+        lambda: Tracker(Capture(), **{arg: "\ud800"}),
+        ConfigurationError,
+        f"Tracker: argument '{arg}' must be a string of Unicode text",
+    )
