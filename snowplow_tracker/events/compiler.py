@@ -538,12 +538,15 @@ def _transaction(method: str) -> List[str]:
         "for _item in items:",
         *["    " + line for line in item_lines],
         # Every event must encode before the first is handed to an emitter: an emitter that
-        # refused the third would leave the first two sent and the call failed.
-        "for _i, p in enumerate(_events):",
-        "    try:",
-        "        _dumps(p)",
-        "    except _JSONEncodeError as _exc:",
-        f"        _unsendable({method!r}, _i, _exc)",
+        # refused the third would leave the first two sent and the call failed. The checks
+        # refuse every string that could not encode (a lone surrogate); without them, the
+        # events are encoded here once first.
+        "if not _checking.enabled:",
+        "    for _i, p in enumerate(_events):",
+        "        try:",
+        "            _dumps(p)",
+        "        except _JSONEncodeError as _exc:",
+        f"            _unsendable({method!r}, _i, _exc)",
         "for p in _events:",
         "    for _emitter in self.emitters:",
         "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
