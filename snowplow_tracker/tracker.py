@@ -626,13 +626,14 @@ class Tracker:
         schema).
 
         Args:
-            form_id: The form's id attribute, a non-empty string.
-            element_id: The field's id attribute, a string (required by the schema).
+            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
+            element_id: The field's id attribute, a string (required by the schema) of at most
+                4096 characters.
             node_name: The field's node name: ``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``.
-            value: The field's new value, a string or None.
+            value: The field's new value, a string of at most 65535 characters, or None.
             type_: The input type, e.g. ``"text"`` or ``"checkbox"`` (see
                 :data:`~snowplow_tracker.protocol.constants.FORM_TYPES`).
-            element_classes: The field's classes, a list of strings.
+            element_classes: The field's classes, a list of strings of at most 4096 characters.
             context: Context entities, a non-empty list of SelfDescribingJson, or None.
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
@@ -652,11 +653,13 @@ class Tracker:
         """Track a form submission (self-describing ``submit_form`` 1-0-0).
 
         Args:
-            form_id: The form's id attribute, a non-empty string.
-            form_classes: The form's classes, a list of strings.
+            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
+            form_classes: The form's classes, a list of strings of at most 4096 characters.
             elements: The form's fields, each a dict with ``name`` (string), ``value`` (string
-                or None), ``nodeName`` (``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``) and
-                optionally ``type`` (an input type); an empty list is not sent.
+                or None; both at most 65535 characters), ``nodeName`` (``"INPUT"``,
+                ``"SELECT"`` or ``"TEXTAREA"``) and optionally ``type`` (an input type; leave
+                the key out rather than give None, which the schema refuses); an empty list is
+                not sent.
             context: Context entities, a non-empty list of SelfDescribingJson, or None.
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
