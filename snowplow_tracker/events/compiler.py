@@ -272,7 +272,7 @@ def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
             fn = rule.optional_check or rule.check if f.optional else rule.check
             out += _each_check(f, call.format(fn=fn))
             continue
-        ok = rule.ok.format(v=v) if rule.ok else None
+        ok = f.ok.format(v=v) if f.ok else None
         if not f.optional:
             if ok:
                 out += [f"if not ({ok}):", "    " + call.format(fn=rule.check)]
@@ -292,6 +292,28 @@ def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
         "if tstamp is not None or event_subject is not None:",
         f"    _check_common({m}, tstamp, event_subject, {tstamp_arg!r})",
     ]
+    return ["if _checking.enabled:"] + ["    " + line for line in out]
+
+
+def _data_checks(kind: Kind, method: str) -> List[str]:
+    """Every contracts function of the fields written into event data, in full.
+
+    Run when orjson refused the data: the inline checks leave to it what it refuses anyway (a
+    string with a lone surrogate, an int beyond 64 bits), so that an argument the contracts
+    refuse is named here; when they all pass, the data goes to the standard library's encoder
+    (an int beyond 64 bits is then written exactly).
+    """
+    m = repr(method)
+    out: List[str] = []
+    for f in kind.fields:
+        if not f.in_data:
+            continue
+        extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
+        fn = (f.rule.optional_check or f.rule.check) if f.optional else f.rule.check
+        call = f"_c.{fn}({m}, {f.arg!r}, {f.arg}{extra})"
+        out += [f"if {f.arg} is not None:", "    " + call] if f.optional else [call]
+    if not out:
+        return []
     return ["if _checking.enabled:"] + ["    " + line for line in out]
 
 
@@ -376,14 +398,16 @@ def _json_field(
     keys: Tuple[str, str],
     arg: str,
     method: str,
+    refused: Sequence[str] = (),
 ) -> List[str]:
     """Lines writing the JSON of ``full`` into ``p[keys[0]]`` (base64) or ``p[keys[1]]`` (plain).
 
     ``full`` (an expression) is a constant envelope around the expression ``inner``: its JSON is
     ``prefix``, the JSON of ``inner``, ``suffix``. Only ``inner`` is serialised (one orjson
     call); the envelope's text, and most of its base64, are constants of the generated code.
-    When orjson refuses ``inner`` (non-string keys, huge integers, an encoder error), the whole
-    envelope goes through :func:`~snowplow_tracker.payload.json_bytes`, as before.
+    When orjson refuses ``inner`` (non-string keys, huge integers, a lone surrogate, an encoder
+    error), the lines ``refused`` run (the full checks of the data's arguments), then the whole
+    envelope goes through :func:`~snowplow_tracker.payload.json_bytes`.
     """
     head, rest, text = _wrapped(prefix)
     b64_key, plain_key = keys
@@ -397,11 +421,13 @@ def _json_field(
         f"        p[{b64_key!r}] = "
         + " + ".join([*([repr(head)] if head else []), b64.format(raw)]),
         "    except _JSONEncodeError:",
+        *["        " + line for line in refused],
         f"        p[{b64_key!r}] = " + b64.format(fallback),
         "else:",
         "    try:",
         f"        p[{plain_key!r}] = {text!r} + {dump}.decode('utf-8') + {suffix.decode()!r}",
         "    except _JSONEncodeError:",
+        *["        " + line for line in refused],
         f"        p[{plain_key!r}] = {fallback}.decode('utf-8')",
     ]
 
@@ -445,7 +471,14 @@ def _payload(kind: Kind, method: str) -> List[str]:
     lines.append("p = {'e': 'ue'}")
     prefix = envelope_prefix(envelope, suffix)
     return lines + _json_field(
-        inner, full, prefix, suffix, ("ue_px", "ue_pr"), "event_json", method
+        inner,
+        full,
+        prefix,
+        suffix,
+        ("ue_px", "ue_pr"),
+        "event_json",
+        method,
+        _data_checks(kind, method),
     )
 
 
@@ -576,7 +609,14 @@ def source(
     name = f"{shape}_{kind.name}"
     if shape == "data":  # checked data: the event data dict, or the payload fields (e=pv...)
         if kind.self_describing:
-            body = [*_checks(kind, method), *_data(kind), "return data"]
+            # The data is serialised later, by the caller: test here that it serialises, so
+            # that what the inline checks leave to orjson is named precisely.
+            refused = _data_checks(kind, method)
+            body = [*_checks(kind, method), *_data(kind)]
+            if refused:
+                body += ["try:", "    _dumps(data, default=self.json_encoder)"]
+                body += ["except _JSONEncodeError:", *["    " + x for x in refused]]
+            body.append("return data")
         else:
             body = [*_checks(kind, method), *_payload(kind, method), "return p"]
         return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)

@@ -419,3 +419,42 @@ def test_a_tracker_refuses_a_namespace_or_app_id_no_event_could_carry(arg: str) 
         ConfigurationError,
         f"Tracker: argument '{arg}' must be a string of Unicode text",
     )
+
+
+class _Overriding(Tracker):
+    """A 1.x-style subclass: the self-describing kinds then go through its override."""
+
+    def track_self_describing_event(self, *args: Any, **kwargs: Any) -> Tracker:
+        return super().track_self_describing_event(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("call", "starts"),
+    [
+        (
+            lambda t: t.track_link_click("u", element_classes=["\ud800"]),
+            "Tracker.track_link_click: argument 'element_classes[0]' must be a string of Unicode",
+        ),
+        (
+            lambda t: t.track_site_search(["\ud800"]),
+            "Tracker.track_site_search: argument 'terms[0]' must be a string of Unicode",
+        ),
+        (
+            lambda t: t.track_add_to_cart("s", 1, unit_price=HUGE),
+            "Tracker.track_add_to_cart: argument 'unit_price' must be a finite number",
+        ),
+    ],
+)
+def test_data_that_cannot_encode_is_named_on_every_path(
+    call: Callable[[Tracker], Any], starts: str
+) -> None:
+    """The fast path leaves what orjson refuses (lone surrogates, huge ints in event data) to
+    orjson, then names the argument; so do a subclass's route and the 1.x event classes."""
+    for cls in (Tracker, _Overriding):
+        capture = Capture()
+        refused(lambda: call(cls(capture)), ValidationError, starts, capture)  # noqa: B023
+    refused(
+        lambda: Tracker(Capture()).track(ScreenView(None, "n\ud800")),
+        ValidationError,
+        "ScreenView: argument 'name' must be a string of Unicode text",
+    )
