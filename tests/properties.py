@@ -67,7 +67,7 @@ def texts(max_size: int = 12) -> st.SearchStrategy[str]:
     )
 
 
-def _mostly(valid: st.SearchStrategy[Any], tenths: int = 9) -> st.SearchStrategy[Any]:
+def mostly(valid: st.SearchStrategy[Any], tenths: int = 9) -> st.SearchStrategy[Any]:
     """``valid`` ``tenths`` times in ten, else :data:`anything`."""
     return st.integers(0, 9).flatmap(lambda i: valid if i < tenths else anything)
 
@@ -153,12 +153,12 @@ def _bounded_texts(max_length: int) -> st.SearchStrategy[str]:
 
 def _item_dicts() -> st.SearchStrategy[Dict[str, Any]]:
     return st.fixed_dictionaries(
-        {"sku": _mostly(texts()), "price": _mostly(numbers), "quantity": _mostly(int32s)},
+        {"sku": mostly(texts()), "price": mostly(numbers), "quantity": mostly(int32s)},
         optional={
-            "name": _mostly(texts()),
-            "category": _mostly(texts()),
-            "context": _mostly(contexts),
-            "currency": _mostly(texts()),  # ignored (the transaction's is used)
+            "name": mostly(texts()),
+            "category": mostly(texts()),
+            "context": mostly(contexts),
+            "currency": mostly(texts()),  # ignored (the transaction's is used)
         },
     )
 
@@ -166,11 +166,11 @@ def _item_dicts() -> st.SearchStrategy[Dict[str, Any]]:
 def _form_elements() -> st.SearchStrategy[Dict[str, Any]]:
     return st.fixed_dictionaries(
         {
-            "name": _mostly(_bounded_texts(65535)),
-            "value": _mostly(st.one_of(st.none(), _bounded_texts(65535))),
-            "nodeName": _mostly(node_names),
+            "name": mostly(_bounded_texts(65535)),
+            "value": mostly(st.one_of(st.none(), _bounded_texts(65535))),
+            "nodeName": mostly(node_names),
         },
-        optional={"type": _mostly(form_types)},
+        optional={"type": mostly(form_types)},
     )
 
 
@@ -180,7 +180,7 @@ def _strings(max_length: Any) -> st.SearchStrategy[List[str]]:
 
 
 def for_rule(f: Field) -> st.SearchStrategy[Any]:
-    """What an argument with the rule of ``f`` is drawn from (before :func:`_mostly`)."""
+    """What an argument with the rule of ``f`` is drawn from (before :func:`mostly`)."""
     rule = f.rule
     options = dict(rule.options)
     by_check: Dict[str, Callable[[], st.SearchStrategy[Any]]] = {
@@ -221,10 +221,10 @@ def subjects() -> st.SearchStrategy[Subject]:
 
 def kind_arguments(kind: Kind) -> st.SearchStrategy[Dict[str, Any]]:
     """Keyword arguments of ``track_<kind>``: each mostly valid, sometimes anything."""
-    drawn = {f.arg: _mostly(for_rule(f)) for f in kind.fields}
-    drawn["context"] = _mostly(contexts)
+    drawn = {f.arg: mostly(for_rule(f)) for f in kind.fields}
+    drawn["context"] = mostly(contexts)
     drawn["tstamp"] = _either(timestamps, not_early_timestamps, 9)
-    drawn["event_subject"] = _mostly(st.one_of(st.none(), subjects()))
+    drawn["event_subject"] = mostly(st.one_of(st.none(), subjects()))
     return st.fixed_dictionaries(drawn)
 
 

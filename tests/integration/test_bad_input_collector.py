@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snowplow_tracker import AsyncEmitter, Emitter, Tracker
+from snowplow_tracker import AsyncEmitter, Emitter, ProcessEmitter, Tracker
 from snowplow_tracker.errors import SnowplowError, ValidationError
 from snowplow_tracker.events.compiler import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
@@ -39,10 +39,11 @@ def _validate_requests(collector: Collector) -> int:
     return events
 
 
-@pytest.fixture(params=["post", "get", "async-post"])
+@pytest.fixture(params=["post", "get", "async-post", "process-post"])
 def emitter(request: pytest.FixtureRequest, collector: Collector) -> Iterator[Any]:
     method = "get" if request.param == "get" else "post"
-    cls = AsyncEmitter if request.param.startswith("async") else Emitter
+    kind = request.param.split("-")[0]
+    cls = {"async": AsyncEmitter, "process": ProcessEmitter}.get(kind, Emitter)
     made = cls(collector.endpoint, method=method, buffer_size=1)
     yield made
     made.close(timeout=10)

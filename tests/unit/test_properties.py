@@ -30,7 +30,6 @@ from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.protocol import contracts
 from tests.capture import Capture
 from tests.properties import (
-    _mostly,
     anything,
     assert_library_error,
     check_call,
@@ -38,6 +37,7 @@ from tests.properties import (
     examples,
     json_data,
     kind_arguments,
+    mostly,
     not_early_timestamps,
     subjects,
     texts,
@@ -104,14 +104,14 @@ PROTOCOL_FIELDS = ("e", "url", "page", "refr", "se_ca", "se_ac", "se_va", "tr_id
 
 @settings(max_examples=examples(60), deadline=None)
 @given(
-    dict_=_mostly(
+    dict_=mostly(
         st.dictionaries(
             st.one_of(st.sampled_from(PROTOCOL_FIELDS), texts(6), st.integers()), anything
         ),
         7,
     ),
-    context=_mostly(contexts, 9),
-    true_timestamp=_mostly(timestamps, 9),
+    context=mostly(contexts, 9),
+    true_timestamp=mostly(timestamps, 9),
 )
 def test_a_bare_event_is_sent_encodable_or_raises_the_library_error(
     dict_: Any, context: Any, true_timestamp: Any
@@ -169,7 +169,7 @@ def test_subject_setters_make_valid_events_or_raise_the_library_error(
     subject = Subject()
     for _ in range(data.draw(st.integers(1, 4), "calls")):
         name = data.draw(st.sampled_from(sorted(SETTERS)), "setter")
-        values = [data.draw(_mostly(_SETTER_VALUES, 8), a) for a in SETTERS[name]]
+        values = [data.draw(mostly(_SETTER_VALUES, 8), a) for a in SETTERS[name]]
         try:
             getattr(subject, name)(*values)
         except SnowplowError as error:
@@ -184,7 +184,7 @@ def test_subject_setters_make_valid_events_or_raise_the_library_error(
 
 
 @settings(max_examples=examples(60), deadline=None)
-@given(schema=_mostly(st.one_of(texts(), st.just("iglu:com.acme/a/jsonschema/1-0-0")), 6))
+@given(schema=mostly(st.one_of(texts(), st.just("iglu:com.acme/a/jsonschema/1-0-0")), 6))
 def test_a_self_describing_json_is_sent_valid_or_refused_with_the_library_error(
     schema: Any,
 ) -> None:
@@ -203,7 +203,7 @@ def test_a_self_describing_json_is_sent_valid_or_refused_with_the_library_error(
 
 
 @settings(max_examples=examples(40), deadline=None)
-@given(namespace=_mostly(texts(), 7), app_id=_mostly(texts(), 7), data=json_data)
+@given(namespace=mostly(texts(), 7), app_id=mostly(texts(), 7), data=json_data)
 def test_a_tracker_made_with_any_namespace_and_app_id_sends_valid_events_or_refuses(
     namespace: Any, app_id: Any, data: Any
 ) -> None:
