@@ -75,6 +75,13 @@ class Event:
         event_subject: A Subject merged over the tracker's subject for this event.
         context: Context entities, a list of SelfDescribingJson (an empty list sends none).
         true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+
+    Raises:
+        ValidationError: ``dict_`` is not a mapping or ``context`` not a list (always checked);
+            while contracts are enabled, also: a field name that is not a non-empty string, a
+            value whose string is no Unicode text, an entity that is no SelfDescribingJson, an
+            invalid ``true_timestamp`` or ``event_subject`` (the subclasses check their own
+            arguments as well).
     """
 
     _kind: ClassVar[Kind] = BARE_EVENT
