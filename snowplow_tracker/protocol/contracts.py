@@ -124,7 +124,8 @@ def _check_text(
         fail(
             method,
             arg,
-            f"a string of at most {max_length} characters (the event's schema), not {len(value)}",
+            f"a string of at most {max_length} characters (the event's schema; this one has "
+            f"{len(value)})",
             value,
         )
 
