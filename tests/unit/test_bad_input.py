@@ -458,3 +458,11 @@ def test_data_that_cannot_encode_is_named_on_every_path(
         ValidationError,
         "ScreenView: argument 'name' must be a string of Unicode text",
     )
+
+
+def test_combine_subject_refuses_what_is_no_subject() -> None:
+    refused(
+        lambda: Subject().combine_subject("web"),  # type: ignore[arg-type]
+        ValidationError,
+        "Subject.combine_subject: argument 'subject' must be a Subject or None",
+    )
