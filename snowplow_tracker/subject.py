@@ -206,9 +206,14 @@ class Subject:
 
         Returns:
             A new dict of protocol fields.
+
+        Raises:
+            ValidationError: ``subject`` is neither a Subject nor None.
         """
         if subject is None:
             return dict(self._pairs)
+        if subject.__class__ is not Subject and not isinstance(subject, Subject):
+            _contracts.fail("Subject.combine_subject", "subject", "a Subject or None", subject)
         merged = dict(subject._pairs)
         merged.update(self._pairs)
         if not self._platform_set:

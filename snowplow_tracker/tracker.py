@@ -10,7 +10,7 @@ path, so the compiled code is what hand-inlined code would be:
   and the common case is tested inline before any helper is called;
 * the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
   a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
-* the event id is a version-4 UUID built from :func:`random.getrandbits` (see
+* the event id is a version-4 UUID built from :func:`os.urandom` in batches (see
   :func:`~snowplow_tracker.events.compiler.new_event_id`);
 * JSON (contexts, self-describing events) is serialised once, by orjson.
 
@@ -200,8 +200,10 @@ class Tracker:
         encode_base64 = kwargs.get("encode_base64", DEFAULT_ENCODE_BASE64)
         json_encoder = kwargs.get("json_encoder")
         _args.optional_instance(where, "subject", subject, Subject)
-        _args.optional_string(where, "namespace", namespace)
-        _args.optional_string(where, "app_id", app_id)
+        for name, text in (("namespace", namespace), ("app_id", app_id)):
+            _args.optional_string(where, name, text)
+            if text is not None and not _contracts.is_text(text):  # sent with every event
+                _args.fail(where, name, _contracts.TEXT_EXPECTED, text)
         _args.boolean(where, "encode_base64", encode_base64)
         _args.optional_callable(where, "json_encoder", json_encoder)
         #: The emitters every event is handed to, in order.
@@ -363,6 +365,14 @@ class Tracker:
             ValidationError: An argument of the event breaks its contract; nothing is sent.
             EncodingError: The event's JSON cannot be serialised; nothing is sent.
         """
+        if not callable(getattr(event, "build_payload", None)):
+            _contracts.fail(
+                "Tracker.track",
+                "event",
+                "an event object (PageView, StructuredEvent, SelfDescribing... or one with a "
+                "build_payload method)",
+                event,
+            )
         p = self.complete_payload(event).nv_pairs
         if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
             self._send(p)  # built by the compiled code: already in protocol form
@@ -616,13 +626,14 @@ class Tracker:
         schema).
 
         Args:
-            form_id: The form's id attribute, a non-empty string.
-            element_id: The field's id attribute, a string (required by the schema).
+            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
+            element_id: The field's id attribute, a string (required by the schema) of at most
+                4096 characters.
             node_name: The field's node name: ``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``.
-            value: The field's new value, a string or None.
+            value: The field's new value, a string of at most 65535 characters, or None.
             type_: The input type, e.g. ``"text"`` or ``"checkbox"`` (see
                 :data:`~snowplow_tracker.protocol.constants.FORM_TYPES`).
-            element_classes: The field's classes, a list of strings.
+            element_classes: The field's classes, a list of strings of at most 4096 characters.
             context: Context entities, a non-empty list of SelfDescribingJson, or None.
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.
@@ -642,11 +653,13 @@ class Tracker:
         """Track a form submission (self-describing ``submit_form`` 1-0-0).
 
         Args:
-            form_id: The form's id attribute, a non-empty string.
-            form_classes: The form's classes, a list of strings.
+            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
+            form_classes: The form's classes, a list of strings of at most 4096 characters.
             elements: The form's fields, each a dict with ``name`` (string), ``value`` (string
-                or None), ``nodeName`` (``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``) and
-                optionally ``type`` (an input type); an empty list is not sent.
+                or None; both at most 65535 characters), ``nodeName`` (``"INPUT"``,
+                ``"SELECT"`` or ``"TEXTAREA"``) and optionally ``type`` (an input type; leave
+                the key out rather than give None, which the schema refuses); an empty list is
+                not sent.
             context: Context entities, a non-empty list of SelfDescribingJson, or None.
             tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for this event.

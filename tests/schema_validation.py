@@ -16,7 +16,8 @@ meta-schema when first loaded.
 * :func:`validate_get_query` checks a GET querystring (one event).
 
 Every function raises :class:`SchemaValidationError` (an ``AssertionError``) listing every
-problem found.
+problem found. Patterns are applied with ``fullmatch``: ``re.match`` with ``$`` would also
+accept a trailing newline, which Enrich and Iglu refuse.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _meta_validator() -> Draft4Validator:
 
 def _format_checker() -> FormatChecker:
     checker = FormatChecker(formats=list(Draft4Validator.FORMAT_CHECKER.checkers))
-    checker.checks("uuid")(lambda v: not isinstance(v, str) or bool(UUID_RE.match(v)))
+    checker.checks("uuid")(lambda v: not isinstance(v, str) or bool(UUID_RE.fullmatch(v)))
     return checker
 
 
@@ -139,7 +140,7 @@ def parse_iglu(uri: Any) -> Optional[Tuple[str, str, str, str]]:
     Args:
         uri: The schema URI.
     """
-    match = IGLU_URI.match(uri) if isinstance(uri, str) else None
+    match = IGLU_URI.fullmatch(uri) if isinstance(uri, str) else None
     return match.groups() if match else None  # type: ignore[return-value]
 
 
@@ -185,7 +186,7 @@ def _decode_json_field(
     if encoded in event:
         text = event[encoded]
         pattern = PADDED_URLSAFE_B64 if require_padding else URLSAFE_B64
-        if not pattern.match(text):
+        if not pattern.fullmatch(text):
             style = " with '=' padding" if require_padding else ""
             errors.append(f"{where}: {encoded} is not URL-safe base64{style}: {text!r}")
             return None
@@ -219,25 +220,25 @@ def _atomic_errors(event: Mapping[str, str], where: str) -> List[str]:
     if "p" in event and event["p"] not in PLATFORMS:
         bad("p", "not a platform Enrich recognises")
     for field in ("eid", "sid"):
-        if field in event and not UUID_RE.match(event[field]):
+        if field in event and not UUID_RE.fullmatch(event[field]):
             bad(field, "not a canonical UUID")
     for field in TSTAMP_FIELDS:
         if field in event:
             value = event[field]
-            if not LONG_RE.match(value):
+            if not LONG_RE.fullmatch(value):
                 bad(field, "not milliseconds since the epoch")
             elif not 10**11 <= int(value) <= 253402300799999:
                 bad(field, "not a plausible millisecond timestamp")
     for field in INT_FIELDS:
         if field in event and not (
-            LONG_RE.match(event[field]) and -(2**31) <= int(event[field]) <= 2**31 - 1
+            LONG_RE.fullmatch(event[field]) and -(2**31) <= int(event[field]) <= 2**31 - 1
         ):
             bad(field, "not a 32-bit integer")
     for field in DECIMAL_FIELDS:
-        if field in event and not DECIMAL_RE.match(event[field]):
+        if field in event and not DECIMAL_RE.fullmatch(event[field]):
             bad(field, "not a decimal number")
     for field in ("res", "vp", "ds"):
-        if field in event and not DIM_RE.match(event[field]):
+        if field in event and not DIM_RE.fullmatch(event[field]):
             bad(field, "not WIDTHxHEIGHT")
     for field in REQUIRED_BY_EVENT.get(code or "", ()):
         if field not in event:

@@ -34,17 +34,29 @@ import os
 import time
 from binascii import b2a_base64, hexlify
 from math import isfinite
-from random import getrandbits
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from orjson import JSONEncodeError, dumps
 
-from ..errors import ValidationError
+from ..errors import EncodingError, ValidationError
 from ..protocol import checking, contracts
 from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
 from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from .description import Field, Kind
+
+_MAX_NUMBER = contracts.MAX_NUMBER
 
 #: The arguments every ``track_*`` method ends with.
 COMMON_ARGS = ("context", "tstamp", "event_subject")
@@ -61,25 +73,39 @@ _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))  # byte 6: version 4
 _VARIANT_10 = bytes((b & 0x3F) | 0x80 for b in range(256))  # byte 8: variant 10
 
 
-def refill_event_ids() -> str:
-    """Make :data:`EVENT_ID_BATCH` random version-4 UUID strings; return one, pool the rest.
+def format_event_ids(raw: bytes) -> List[str]:
+    """Turn ``16 * n`` random bytes into ``n`` version-4 UUID strings.
 
-    The batch is built with a few C-level operations on all its bytes at once (one
-    :func:`random.getrandbits` call, the version and variant bits set by translating every
-    16th byte, the hex digits copied into place by strided slice assignment, one ``split``), so
-    an id costs a fraction of formatting one UUID on its own, and taking it a ``list.pop``.
-    Each id is what :func:`uuid.UUID` would print for 16 random bytes with those bits set.
+    A few C-level operations on all the bytes at once: the version and variant bits set by
+    translating every 16th byte, the hex digits copied into place by strided slice assignment,
+    one ``split``. Each id is what :func:`uuid.UUID` would print for its 16 bytes with those
+    bits set.
+
+    Args:
+        raw: The random bytes, a multiple of 16 of them.
     """
-    n = EVENT_ID_BATCH
-    raw = bytearray(getrandbits(128 * n).to_bytes(16 * n, "big"))
-    raw[6::16] = raw[6::16].translate(_VERSION_4)
-    raw[8::16] = raw[8::16].translate(_VARIANT_10)
-    digits = hexlify(raw)
+    n = len(raw) // 16
+    data = bytearray(raw)
+    data[6::16] = data[6::16].translate(_VERSION_4)
+    data[8::16] = data[8::16].translate(_VARIANT_10)
+    digits = hexlify(data)
     out = bytearray(_SLOT_TEMPLATE * n)
     for j, slot in enumerate(_HEX_SLOTS):
         out[slot::37] = digits[j::32]
     ids = out.decode("ascii").split("|")
     ids.pop()  # the empty string after the last "|"
+    return ids
+
+
+def refill_event_ids() -> str:
+    """Make :data:`EVENT_ID_BATCH` random version-4 UUID strings; return one, pool the rest.
+
+    The bytes come from one :func:`os.urandom` call, which the application cannot seed
+    (``random.seed`` does not reach it), and are formatted all at once
+    (:func:`format_event_ids`), so an id costs a fraction of formatting one UUID on its own,
+    and taking it a ``list.pop``.
+    """
+    ids = format_event_ids(os.urandom(16 * EVENT_ID_BATCH))
     mine = ids.pop()
     _EVENT_IDS.extend(ids)
     return mine
@@ -92,10 +118,10 @@ if hasattr(os, "register_at_fork"):  # a forked child must not reuse its parent'
 def new_event_id() -> str:
     """Return a random version-4 UUID string, e.g. ``"0f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"``.
 
-    Built from :func:`random.getrandbits` (122 random bits), in batches (see
-    :func:`refill_event_ids`), about 20 times cheaper than :func:`uuid.uuid4`; event ids need
-    to be unique, not unpredictable. A child process made by ``fork`` drops the ids its parent
-    made in advance (and CPython reseeds the generator there).
+    Built from :func:`os.urandom` (122 random bits), in batches (see :func:`refill_event_ids`),
+    about 20 times cheaper than :func:`uuid.uuid4`. The operating system's generator cannot be
+    seeded by the application: ``random.seed(42)`` in two processes does not give them the
+    same ids. A child process made by ``fork`` drops the ids its parent made in advance.
     """
     try:
         return _EVENT_IDS.pop()
@@ -103,13 +129,15 @@ def new_event_id() -> str:
         return refill_event_ids()
 
 
-def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
+def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str = "tstamp") -> None:
     """Check the ``tstamp`` and ``event_subject`` arguments every ``track_*`` method takes.
 
     Args:
         method: Qualified name of the method called.
         tstamp: The true timestamp in ms, or None.
         event_subject: A Subject, or None.
+        tstamp_arg: The name of the timestamp argument (``true_timestamp`` for the 1.x event
+            classes).
 
     Raises:
         ValidationError: An argument is invalid.
@@ -117,9 +145,26 @@ def check_common(method: str, tstamp: Any, event_subject: Any) -> None:
     from ..subject import Subject
 
     if tstamp is not None:
-        contracts.timestamp(method, "tstamp", tstamp)
+        contracts.timestamp(method, tstamp_arg, tstamp)
     if event_subject is not None and not isinstance(event_subject, Subject):
         contracts.fail(method, "event_subject", "a Subject or None", event_subject)
+
+
+def unsendable(method: str, index: int, error: Exception) -> NoReturn:
+    """Raise the EncodingError for a transaction whose event ``index`` cannot be encoded.
+
+    Args:
+        method: Qualified name of the method called.
+        index: 0 for the ``tr`` event, ``i + 1`` for the event of ``items[i]``.
+        error: What the encoder said (a string with a lone surrogate, when contracts are off).
+
+    Raises:
+        EncodingError: Always; no event of the transaction was handed to an emitter.
+    """
+    what = f"argument 'items[{index - 1}]'" if index else "the 'tr' event"
+    raise EncodingError(
+        f"{method}: {what} cannot be encoded ({error}); no event of the transaction was sent"
+    ) from None
 
 
 def items_ok(value: Any) -> bool:
@@ -140,14 +185,19 @@ def items_ok(value: Any) -> bool:
             return False
         sku, price, quantity = item.get("sku"), item.get("price"), item.get("quantity")
         name, category = item.get("name"), item.get("category")
-        if sku.__class__ is not str or not sku or item.get("context") is not None:
+        if sku.__class__ is not str or not sku or not sku.isascii():
             return False
-        if not (price.__class__ is int or (price.__class__ is float and isfinite(price))):
+        if item.get("context") is not None:
+            return False
+        if not (
+            (price.__class__ is int and -_MAX_NUMBER <= price <= _MAX_NUMBER)
+            or (price.__class__ is float and isfinite(price))
+        ):
             return False
         if quantity.__class__ is not int or not -2147483648 <= quantity <= 2147483647:
             return False
-        if (name is not None and name.__class__ is not str) or (
-            category is not None and category.__class__ is not str
+        if (name is not None and (name.__class__ is not str or not name.isascii())) or (
+            category is not None and (category.__class__ is not str or not category.isascii())
         ):
             return False
     return True
@@ -176,10 +226,12 @@ _NAMESPACE: Dict[str, Any] = {
     "_time": time,  # looked up at each call, so clock patching (freezegun) reaches it
     "_new_id": new_event_id,
     "_check_common": check_common,
-    "_uuid_match": contracts.UUID_RE.match,
+    "_uuid_fullmatch": contracts.UUID_RE.fullmatch,
+    "_MAXN": contracts.MAX_NUMBER,
     "_NODE_NAMES": FORM_NODE_NAMES,
     "_FORM_TYPES": FORM_TYPES,
     "_items_ok": items_ok,
+    "_unsendable": unsendable,
 }
 
 
@@ -202,7 +254,7 @@ def _each_check(f: Field, call: str) -> List[str]:
     return lines
 
 
-def _checks(kind: Kind, method: str) -> List[str]:
+def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
     m = repr(method)
     out: List[str] = []
     if kind.require_one_of:
@@ -220,7 +272,7 @@ def _checks(kind: Kind, method: str) -> List[str]:
             fn = rule.optional_check or rule.check if f.optional else rule.check
             out += _each_check(f, call.format(fn=fn))
             continue
-        ok = rule.ok.format(v=v) if rule.ok else None
+        ok = f.ok.format(v=v) if f.ok else None
         if not f.optional:
             if ok:
                 out += [f"if not ({ok}):", "    " + call.format(fn=rule.check)]
@@ -238,8 +290,30 @@ def _checks(kind: Kind, method: str) -> List[str]:
         "        if _entity.__class__ is not _SDJ:",
         f"            _c.list_of_self_describing_json({m}, 'context', context)",
         "if tstamp is not None or event_subject is not None:",
-        f"    _check_common({m}, tstamp, event_subject)",
+        f"    _check_common({m}, tstamp, event_subject, {tstamp_arg!r})",
     ]
+    return ["if _checking.enabled:"] + ["    " + line for line in out]
+
+
+def _data_checks(kind: Kind, method: str) -> List[str]:
+    """Every contracts function of the fields written into event data, in full.
+
+    Run when orjson refused the data: the inline checks leave to it what it refuses anyway (a
+    string with a lone surrogate, an int beyond 64 bits), so that an argument the contracts
+    refuse is named here; when they all pass, the data goes to the standard library's encoder
+    (an int beyond 64 bits is then written exactly).
+    """
+    m = repr(method)
+    out: List[str] = []
+    for f in kind.fields:
+        if not f.in_data:
+            continue
+        extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
+        fn = (f.rule.optional_check or f.rule.check) if f.optional else f.rule.check
+        call = f"_c.{fn}({m}, {f.arg!r}, {f.arg}{extra})"
+        out += [f"if {f.arg} is not None:", "    " + call] if f.optional else [call]
+    if not out:
+        return []
     return ["if _checking.enabled:"] + ["    " + line for line in out]
 
 
@@ -324,14 +398,16 @@ def _json_field(
     keys: Tuple[str, str],
     arg: str,
     method: str,
+    refused: Sequence[str] = (),
 ) -> List[str]:
     """Lines writing the JSON of ``full`` into ``p[keys[0]]`` (base64) or ``p[keys[1]]`` (plain).
 
     ``full`` (an expression) is a constant envelope around the expression ``inner``: its JSON is
     ``prefix``, the JSON of ``inner``, ``suffix``. Only ``inner`` is serialised (one orjson
     call); the envelope's text, and most of its base64, are constants of the generated code.
-    When orjson refuses ``inner`` (non-string keys, huge integers, an encoder error), the whole
-    envelope goes through :func:`~snowplow_tracker.payload.json_bytes`, as before.
+    When orjson refuses ``inner`` (non-string keys, huge integers, a lone surrogate, an encoder
+    error), the lines ``refused`` run (the full checks of the data's arguments), then the whole
+    envelope goes through :func:`~snowplow_tracker.payload.json_bytes`.
     """
     head, rest, text = _wrapped(prefix)
     b64_key, plain_key = keys
@@ -345,11 +421,13 @@ def _json_field(
         f"        p[{b64_key!r}] = "
         + " + ".join([*([repr(head)] if head else []), b64.format(raw)]),
         "    except _JSONEncodeError:",
+        *["        " + line for line in refused],
         f"        p[{b64_key!r}] = " + b64.format(fallback),
         "else:",
         "    try:",
         f"        p[{plain_key!r}] = {text!r} + {dump}.decode('utf-8') + {suffix.decode()!r}",
         "    except _JSONEncodeError:",
+        *["        " + line for line in refused],
         f"        p[{plain_key!r}] = {fallback}.decode('utf-8')",
     ]
 
@@ -393,7 +471,14 @@ def _payload(kind: Kind, method: str) -> List[str]:
     lines.append("p = {'e': 'ue'}")
     prefix = envelope_prefix(envelope, suffix)
     return lines + _json_field(
-        inner, full, prefix, suffix, ("ue_px", "ue_pr"), "event_json", method
+        inner,
+        full,
+        prefix,
+        suffix,
+        ("ue_px", "ue_pr"),
+        "event_json",
+        method,
+        _data_checks(kind, method),
     )
 
 
@@ -485,6 +570,16 @@ def _transaction(method: str) -> List[str]:
         "_ctx = p.get(_ck)",
         "for _item in items:",
         *["    " + line for line in item_lines],
+        # Every event must encode before the first is handed to an emitter: an emitter that
+        # refused the third would leave the first two sent and the call failed. The checks
+        # refuse every string that could not encode (a lone surrogate); without them, the
+        # events are encoded here once first.
+        "if not _checking.enabled:",
+        "    for _i, p in enumerate(_events):",
+        "        try:",
+        "            _dumps(p)",
+        "        except _JSONEncodeError as _exc:",
+        f"            _unsendable({method!r}, _i, _exc)",
         "for p in _events:",
         "    for _emitter in self.emitters:",
         "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
@@ -514,11 +609,20 @@ def source(
     name = f"{shape}_{kind.name}"
     if shape == "data":  # checked data: the event data dict, or the payload fields (e=pv...)
         if kind.self_describing:
-            body = [*_checks(kind, method), *_data(kind), "return data"]
+            # The data is serialised later, by the caller: test here that it serialises, so
+            # that what the inline checks leave to orjson is named precisely.
+            refused = _data_checks(kind, method)
+            body = [*_checks(kind, method), *_data(kind)]
+            if refused:
+                body += ["try:", "    _dumps(data, default=self.json_encoder)"]
+                body += ["except _JSONEncodeError:", *["    " + x for x in refused]]
+            body.append("return data")
         else:
             body = [*_checks(kind, method), *_payload(kind, method), "return p"]
         return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-    body = _checks(kind, method) + _payload(kind, method)
+    # The 1.x event classes call the timestamp argument ``true_timestamp``.
+    tstamp_arg = "true_timestamp" if shape == "build" else "tstamp"
+    body = _checks(kind, method, tstamp_arg) + _payload(kind, method)
     if shape == "track" and routed is not None:
         overridden = "_cls.track is not _TRACK"
         if routed == "self_describing":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+from ..protocol.constants import MAX_FORM_ID, MAX_FORM_VALUE
+
 
 @dataclass(frozen=True)
 class Each:
@@ -20,7 +22,9 @@ class Each:
     when the value is not exactly of class ``container`` (or is empty while ``non_empty``), or
     an item fails ``item_ok``, the rule's contracts function runs and raises the precise error
     (or accepts the value: a tuple, a ``str`` subclass...). So ``item_ok`` may refuse more than
-    the contract does, never less.
+    the contract does, never less, but for what orjson refuses when the call serialises the
+    event data, which then runs the contracts functions (see ``Rule.data_ok``): every
+    container argument is written into event data.
 
     Attributes:
         container: The exact class of the value, e.g. ``"list"``.
@@ -51,6 +55,11 @@ class Rule:
             the contracts function runs only when it is false. None: always run the function.
             It may use the names of the compiler's namespace (``_isfinite``,
             ``_items_ok``...).
+        data_ok: The inline expression for a field written into the event's data (see
+            :meth:`Field.ok`), when it can be cheaper than ``ok``: orjson serialises the data
+            in the call and refuses what it cannot encode (a string with a lone surrogate, an
+            int beyond 64 bits), and the call then runs every contracts function of the data
+            fields before anything else, so those need not be tested inline. None: ``ok``.
         each: For containers, the inline fast check of :class:`Each` (instead of ``ok``).
         options: Extra keyword arguments passed to the contracts function.
         numeric: Whether values are numbers (chooses the fast ``str()`` encoding).
@@ -63,21 +72,56 @@ class Rule:
     options: Tuple[Tuple[str, Any], ...] = ()
     numeric: bool = False
     each: Optional[Each] = None
+    data_ok: Optional[str] = None
 
 
+# Strings written to the payload as they are: ``str.isascii`` (a flag of the string object,
+# O(1)) lets the common case through inline; other strings go to the contracts function, which
+# refuses lone surrogates (UTF-8 cannot encode them: the event could never be sent). Strings
+# written into event data need no such test inline (see ``Rule.data_ok``).
 NON_EMPTY_STRING = Rule(
     "a non-empty string",
     "non_empty_string",
     "optional_non_empty_string",
-    ok="{v}.__class__ is str and {v}",
+    ok="{v}.__class__ is str and {v} and {v}.isascii()",
+    data_ok="{v}.__class__ is str and {v}",
 )
-STRING = Rule("a string", "string", "optional_string", ok="{v}.__class__ is str")
+STRING = Rule(
+    "a string",
+    "string",
+    "optional_string",
+    ok="{v}.__class__ is str and {v}.isascii()",
+    data_ok="{v}.__class__ is str",
+)
+
+
+def _bounded(rule: Rule, max_length: int) -> Rule:
+    """``rule`` (a string rule) with a schema's ``maxLength`` as well."""
+    limit = f" and len({{v}}) <= {max_length}"
+    return Rule(
+        f"{rule.expected} of at most {max_length} characters",
+        rule.check,
+        rule.optional_check,
+        ok=f"{rule.ok}{limit}",
+        options=(("max_length", max_length),),
+        data_ok=f"{rule.data_ok}{limit}",
+    )
+
+
+#: ``formId`` of ``change_form`` and ``submit_form``: at most 4096 characters.
+FORM_ID = _bounded(NON_EMPTY_STRING, MAX_FORM_ID)
+#: ``elementId`` of ``change_form``: at most 4096 characters.
+FORM_ELEMENT_ID = _bounded(STRING, MAX_FORM_ID)
+#: ``value`` of ``change_form``: at most 65535 characters.
+FORM_VALUE = _bounded(STRING, MAX_FORM_VALUE)
 NUMBER = Rule(
-    "a finite number (int or float)",
+    "a finite number (int or float, at most 1.8e308 in magnitude)",
     "number",
     "optional_number",
-    ok="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
+    ok="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
+    " or ({v}.__class__ is float and _isfinite({v})))",
     numeric=True,
+    data_ok="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
 )
 INT32 = Rule(
     "an integer from -2147483648 to 2147483647",
@@ -98,10 +142,19 @@ UUID = Rule(
     "a UUID string",
     "uuid_string",
     "optional_uuid_string",
-    ok="({v}.__class__ is str and _uuid_match({v}) is not None)",
+    ok="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
 )
+# The containers below are all written into event data: their strings need no text test inline.
 _STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
 STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings", each=_STR_ITEMS)
+#: ``formClasses`` and ``elementClasses`` of the form events: each at most 4096 characters.
+FORM_CLASSES = Rule(
+    f"a list of strings of at most {MAX_FORM_ID} characters",
+    "list_of_strings",
+    "optional_list_of_strings",
+    options=(("max_length", MAX_FORM_ID),),
+    each=Each("list", "_x in {v}", f"_x.__class__ is str and len(_x) <= {MAX_FORM_ID}"),
+)
 NON_EMPTY_STRINGS = Rule(
     "a non-empty list of strings",
     "list_of_strings",
@@ -124,16 +177,17 @@ FORM_ELEMENTS = Rule(
     "a list of form element dicts",
     "form_elements",
     # What contracts.form_elements_ok accepts: "name", "value" and "nodeName" present (3 keys,
-    # plus "type" when given: no other key), a string name, a string or None value, a known
-    # node name, and a known type or None.
+    # plus "type" when given: no other key), a string name, a string or None value (at most
+    # 65535 characters), a known node name, and a known type if "type" is given.
     each=Each(
         "list",
         "_x in {v}",
         "_x.__class__ is dict and 'value' in _x and len(_x) == 3 + ('type' in _x)"
-        " and _x.get('name').__class__ is str"
-        " and ((_f := _x['value']) is None or _f.__class__ is str)"
+        f" and (_f := _x.get('name')).__class__ is str and len(_f) <= {MAX_FORM_VALUE}"
+        " and ((_f := _x['value']) is None"
+        f" or (_f.__class__ is str and len(_f) <= {MAX_FORM_VALUE}))"
         " and (_f := _x.get('nodeName')).__class__ is str and _f in _NODE_NAMES"
-        " and ((_f := _x.get('type')) is None or (_f.__class__ is str and _f in _FORM_TYPES))",
+        " and ('type' not in _x or ((_f := _x['type']).__class__ is str and _f in _FORM_TYPES))",
     ),
 )
 SEARCH_FILTERS = Rule(
@@ -196,6 +250,19 @@ class Field:
     rule: Rule
     optional: bool = True
     encoding: Encoding = ADD
+
+    @property
+    def in_data(self) -> bool:
+        """Whether the value is written into the event's data (serialised in the call)."""
+        return self.encoding.name.startswith("data")
+
+    @property
+    def ok(self) -> Optional[str]:
+        """The inline check of this field's value (``Rule.ok``, or ``Rule.data_ok`` for a
+        field written into event data)."""
+        if self.in_data and self.rule.data_ok is not None:
+            return self.rule.data_ok
+        return self.rule.ok
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,16 @@ validated before anything is queued.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..protocol import checking
-from ..protocol.payload import JsonEncoder, Payload
+from ..protocol.checking import fail
+from ..protocol.contracts import TEXT_EXPECTED, is_text
+from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
 from . import table
-from .compiler import check_argument, compile_function
+from .compiler import check_argument, check_common, compile_function
 from .description import Field, Kind
 
 #: The bare event: only the fields the caller gives, plus contexts, ``ttm`` and the subject.
@@ -73,6 +75,13 @@ class Event:
         event_subject: A Subject merged over the tracker's subject for this event.
         context: Context entities, a list of SelfDescribingJson (an empty list sends none).
         true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+
+    Raises:
+        ValidationError: ``dict_`` is not a mapping or ``context`` not a list (always checked);
+            while contracts are enabled, also: a field name that is not a non-empty string, a
+            value whose string is no Unicode text, an entity that is no SelfDescribingJson, an
+            invalid ``true_timestamp`` or ``event_subject`` (the subclasses check their own
+            arguments as well).
     """
 
     _kind: ClassVar[Kind] = BARE_EVENT
@@ -85,14 +94,47 @@ class Event:
         context: Optional[List[SelfDescribingJson]] = None,
         true_timestamp: Optional[float] = None,
     ) -> None:
+        where = type(self).__name__
+        if dict_ is not None and not isinstance(dict_, Mapping):
+            fail(where, "dict_", "a dict of payload field names to values, or None", dict_)
+        if context is not None and not isinstance(context, (list, tuple)):
+            fail(where, "context", "a list of SelfDescribingJson, or None", context)
+        if checking.enabled:
+            if dict_ is not None:
+                for key in dict_:
+                    if key.__class__ is not str or not key or not is_text(key):
+                        fail(where, "dict_", "a dict keyed by non-empty strings", dict_)
+            for i, entity in enumerate(context or ()):
+                if not isinstance(entity, SelfDescribingJson):
+                    fail(where, f"context[{i}]", "a SelfDescribingJson", entity)
+            if true_timestamp is not None or event_subject is not None:
+                check_common(where, true_timestamp, event_subject, "true_timestamp")
         #: Fields given as ``dict_`` (1.x's ``payload``), sent before the described ones.
-        self.payload = Payload(dict_=dict_)
+        self.payload = Payload()
+        if dict_ is not None:
+            self._add_fields(where, dict_)
         #: A Subject merged over the tracker's subject for this event, or None.
         self.event_subject: Optional[Subject] = event_subject
         #: Context entities (an empty list sends none).
         self.context: List[SelfDescribingJson] = list(context or [])
         #: The true timestamp in ms (``ttm``), or None.
         self.true_timestamp: Optional[float] = true_timestamp
+
+    def _add_fields(self, where: str, dict_: Mapping[str, Any]) -> None:
+        """Add ``dict_`` to :attr:`payload` (values as strings; None and ``""`` skipped).
+
+        Raises:
+            ValidationError: A value cannot be written as a string of Unicode text.
+        """
+        pairs = self.payload.nv_pairs
+        for key, value in dict_.items():
+            try:
+                add(pairs, key, value)
+            except Exception:  # noqa: BLE001 - a __str__ that raises, an int of 5000 digits
+                fail(where, f"dict_[{key!r}]", "a value that str() turns into a string", value)
+            text = pairs.get(key)
+            if checking.enabled and text is not None and not is_text(text):
+                fail(where, f"dict_[{key!r}]", TEXT_EXPECTED, value)
 
     def __init_subclass__(cls, kind: Optional[Kind] = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -29,7 +29,10 @@ def describe(value: Any) -> str:
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the validation error
-        text = f"<{type(value).__name__} object>"
+        if isinstance(value, int):  # more digits than int -> str conversion allows
+            text = f"<{type(value).__name__} of {value.bit_length()} bits>"
+        else:
+            text = f"<{type(value).__name__} object>"
     if len(text) > _MAX_REPR:
         text = text[:_MAX_REPR] + "..."
     return text

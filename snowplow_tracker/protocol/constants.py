@@ -82,6 +82,14 @@ FORM_TYPES: FrozenSet[str] = frozenset(
     }
 )
 
+#: Most characters of a form's or a form field's id, and of each of their classes
+#: (``maxLength`` of ``formId``, ``elementId``, ``formClasses`` and ``elementClasses`` in
+#: ``change_form`` and ``submit_form`` 1-0-0).
+MAX_FORM_ID = 4096
+#: Most characters of a form field's value, and of a submitted field's name (``maxLength`` of
+#: ``value`` and ``elements[].name`` in ``change_form`` and ``submit_form`` 1-0-0).
+MAX_FORM_VALUE = 65535
+
 #: Largest value of a 32-bit signed integer field (``vid``, ``ti_qu``, ``pp_*``, ``res``...).
 MAX_INT32 = 2**31 - 1
 #: Largest timestamp Snowplow Enrich accepts: 9999-12-31T23:59:59.999Z in milliseconds.

@@ -18,16 +18,32 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Iterable, Mapping, Sized, overload
+import sys
+from typing import Any, Callable, Iterable, Mapping, Optional, Sized, overload
 
 from . import checking
 from . import self_describing_json as _sdj
 from .checking import describe as describe  # re-exported: the message form
 from .checking import fail as fail
-from .constants import FORM_NODE_NAMES, FORM_TYPES, MAX_INT32, MAX_TIMESTAMP_MS
+from .constants import (
+    FORM_NODE_NAMES,
+    FORM_TYPES,
+    MAX_FORM_VALUE,
+    MAX_INT32,
+    MAX_TIMESTAMP_MS,
+)
 
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+#: A UUID in canonical 8-4-4-4-12 form; use ``fullmatch`` (``match`` with ``$`` would also accept
+#: a trailing newline).
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: The largest finite float: a number argument beyond it (an int such as ``10**400``) cannot be
+#: sent as a decimal that Snowplow Enrich parses into a double.
+MAX_NUMBER = sys.float_info.max
+#: What a number argument must be, as error messages say it.
+NUMBER_EXPECTED = "a finite number (int or float, at most 1.8e308 in magnitude)"
+#: Why a string with a lone surrogate is refused, as error messages say it.
+TEXT_EXPECTED = (
+    "a string of Unicode text (no lone surrogate such as '\\ud800': UTF-8 cannot encode it)"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
 # Keys a transaction item may have. The last four are ignored (the transaction's values win):
@@ -58,71 +74,129 @@ def contracts_enabled() -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and -MAX_NUMBER <= value <= MAX_NUMBER
+    )
+
+
+def is_text(value: str) -> bool:
+    """Whether the string ``value`` can be sent: it encodes to UTF-8 (no lone surrogate).
+
+    ASCII strings are answered at once (``str.isascii`` reads a flag of the string object).
+
+    Args:
+        value: A string.
+    """
+    if str.isascii(value):
+        return True
+    try:
+        str.encode(value, "utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(
+    method: str, arg: str, value: Any, expected: str, max_length: Optional[int], non_empty: bool
+) -> None:
+    """Check that ``value`` is a string (non-empty if asked), of Unicode text, not too long.
+
+    Args:
+        method: Qualified name of the method called.
+        arg: Name of the argument.
+        value: The value given.
+        expected: What the argument must be, for the message when ``value`` is no string.
+        max_length: Most characters allowed (a schema's ``maxLength``), or None.
+        non_empty: Whether ``""`` is refused.
+
+    Raises:
+        ValidationError: It is not.
+    """
+    if not isinstance(value, str) or (non_empty and not value):
+        fail(method, arg, expected, value)
+    if not is_text(value):
+        fail(method, arg, TEXT_EXPECTED, value)
+    if max_length is not None and len(value) > max_length:
+        fail(
+            method,
+            arg,
+            f"a string of at most {max_length} characters (the event's schema; this one has "
+            f"{len(value)})",
+            value,
+        )
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _non_empty_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a non-empty string.
+def _non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
+    """Check that ``value`` is a non-empty string of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
+        max_length: Most characters allowed, or None.
 
     Raises:
-        ValidationError: ``value`` is not a string, or is empty.
+        ValidationError: ``value`` is not a string, is empty, holds a lone surrogate or is too
+            long.
     """
-    if not isinstance(value, str) or not value:
-        fail(method, arg, "a non-empty string", value)
+    _check_text(method, arg, value, "a non-empty string", max_length, True)
 
 
-def optional_non_empty_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a non-empty string.
+def optional_non_empty_string(
+    method: str, arg: str, value: Any, max_length: Optional[int] = None
+) -> None:
+    """Check that ``value`` is None or a non-empty string of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
+        max_length: Most characters allowed, or None.
 
     Raises:
-        ValidationError: ``value`` is neither None nor a non-empty string.
+        ValidationError: ``value`` is neither None nor such a string.
     """
-    if value is not None and (not isinstance(value, str) or not value):
-        fail(method, arg, "a non-empty string or None", value)
+    if value is not None:
+        _check_text(method, arg, value, "a non-empty string or None", max_length, True)
 
 
-def string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a string (possibly empty).
+def string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
+    """Check that ``value`` is a string (possibly empty) of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
+        max_length: Most characters allowed, or None.
 
     Raises:
-        ValidationError: ``value`` is not a string.
+        ValidationError: ``value`` is not a string, holds a lone surrogate or is too long.
     """
-    if not isinstance(value, str):
-        fail(method, arg, "a string", value)
+    _check_text(method, arg, value, "a string", max_length, False)
 
 
-def optional_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a string.
+def optional_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
+    """Check that ``value`` is None or a string of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
+        max_length: Most characters allowed, or None.
 
     Raises:
-        ValidationError: ``value`` is neither None nor a string.
+        ValidationError: ``value`` is neither None nor such a string.
     """
-    if value is not None and not isinstance(value, str):
-        fail(method, arg, "a string or None", value)
+    if value is not None:
+        _check_text(method, arg, value, "a string or None", max_length, False)
 
 
 def number(method: str, arg: str, value: Any) -> None:
@@ -137,7 +211,7 @@ def number(method: str, arg: str, value: Any) -> None:
         ValidationError: ``value`` is not a finite number.
     """
     if not _is_number(value):
-        fail(method, arg, "a finite number (int or float)", value)
+        fail(method, arg, NUMBER_EXPECTED, value)
 
 
 def optional_number(method: str, arg: str, value: Any) -> None:
@@ -152,7 +226,7 @@ def optional_number(method: str, arg: str, value: Any) -> None:
         ValidationError: ``value`` is neither None nor a finite number.
     """
     if value is not None and not _is_number(value):
-        fail(method, arg, "a finite number (int or float) or None", value)
+        fail(method, arg, NUMBER_EXPECTED + " or None", value)
 
 
 def integer(
@@ -256,7 +330,7 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
     Raises:
         ValidationError: ``value`` is not such a string.
     """
-    if not isinstance(value, str) or not UUID_RE.match(value):
+    if not isinstance(value, str) or not UUID_RE.fullmatch(value):
         fail(
             method,
             arg,
@@ -330,40 +404,45 @@ def optional_list_of_self_describing_json(method: str, arg: str, value: Any) -> 
         list_of_self_describing_json(method, arg, value)
 
 
-def list_of_strings(method: str, arg: str, value: Any, non_empty: bool = False) -> None:
-    """Check that ``value`` is a list (or tuple) of strings.
+def list_of_strings(
+    method: str, arg: str, value: Any, non_empty: bool = False, max_length: Optional[int] = None
+) -> None:
+    """Check that ``value`` is a list (or tuple) of strings of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
         non_empty: Whether the list must hold at least one string.
+        max_length: Most characters allowed in each string, or None.
 
     Raises:
-        ValidationError: ``value`` is not a list or tuple of strings (or is empty when
+        ValidationError: ``value`` is not a list or tuple of such strings (or is empty when
             ``non_empty``).
     """
     what = "a non-empty list of strings" if non_empty else "a list of strings"
     if not isinstance(value, (list, tuple)) or (non_empty and not value):
         fail(method, arg, what, value)
     for i, item in enumerate(value):
-        if not isinstance(item, str):
-            fail(method, f"{arg}[{i}]", "a string", item)
+        _check_text(method, f"{arg}[{i}]", item, "a string", max_length, False)
 
 
-def optional_list_of_strings(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a list (or tuple) of strings.
+def optional_list_of_strings(
+    method: str, arg: str, value: Any, max_length: Optional[int] = None
+) -> None:
+    """Check that ``value`` is None or a list (or tuple) of strings of Unicode text.
 
     Args:
         method: Qualified name of the method called.
         arg: Name of the argument.
         value: The value given.
+        max_length: Most characters allowed in each string, or None.
 
     Raises:
-        ValidationError: ``value`` is neither None nor a list of strings.
+        ValidationError: ``value`` is neither None nor such a list.
     """
     if value is not None:
-        list_of_strings(method, arg, value)
+        list_of_strings(method, arg, value, max_length=max_length)
 
 
 def form_node_name(method: str, arg: str, value: Any) -> None:
@@ -402,7 +481,9 @@ def _form_element(method: str, arg: str, value: Any) -> None:
     """Check one element of ``track_form_submit(elements=...)`` against ``submit_form`` 1-0-0.
 
     An element is a dict with ``name`` (string), ``value`` (string or None), ``nodeName`` (a form
-    node name) and optionally ``type`` (an input type or None), and no other key.
+    node name) and optionally ``type`` (an input type; the schema refuses ``null``: leave the
+    key out), and no other key. ``name`` and ``value`` hold at most
+    :data:`~.constants.MAX_FORM_VALUE` characters.
 
     Args:
         method: Qualified name of the method called.
@@ -428,10 +509,10 @@ def _form_element(method: str, arg: str, value: Any) -> None:
             f"(unexpected {', '.join(repr(k) for k in extra)})",
             value,
         )
-    string(method, f"{arg}['name']", value["name"])
-    optional_string(method, f"{arg}['value']", value["value"])
+    string(method, f"{arg}['name']", value["name"], MAX_FORM_VALUE)
+    optional_string(method, f"{arg}['value']", value["value"], MAX_FORM_VALUE)
     form_node_name(method, f"{arg}['nodeName']", value["nodeName"])
-    if value.get("type") is not None:
+    if "type" in value:
         form_type(method, f"{arg}['type']", value["type"])
 
 
@@ -469,12 +550,16 @@ def form_elements_ok(value: Any) -> bool:
             return False
         if "name" not in e or "value" not in e or "nodeName" not in e:
             return False
-        val, node, typ = e["value"], e["nodeName"], e.get("type")
-        if e["name"].__class__ is not str or (val is not None and val.__class__ is not str):
+        name, val, node = e["name"], e["value"], e["nodeName"]
+        if name.__class__ is not str or not name.isascii() or len(name) > MAX_FORM_VALUE:
+            return False
+        if val is not None and (
+            val.__class__ is not str or not val.isascii() or len(val) > MAX_FORM_VALUE
+        ):
             return False
         if node.__class__ is not str or node not in FORM_NODE_NAMES:
             return False
-        if typ is not None and (typ.__class__ is not str or typ not in FORM_TYPES):
+        if "type" in e and (e["type"].__class__ is not str or e["type"] not in FORM_TYPES):
             return False
     return True
 
@@ -495,6 +580,10 @@ def search_filters(method: str, arg: str, value: Any) -> None:
     for key, flt in value.items():
         if not isinstance(key, str) or not isinstance(flt, (str, bool)):
             fail(method, f"{arg}[{key!r}]", "a string or a boolean (keyed by a string)", flt)
+        if not is_text(key):
+            fail(method, f"{arg} key", TEXT_EXPECTED, key)
+        if isinstance(flt, str) and not is_text(flt):
+            fail(method, f"{arg}[{key!r}]", TEXT_EXPECTED, flt)
 
 
 def transaction_items(method: str, arg: str, value: Any) -> None:
@@ -548,21 +637,25 @@ _WHERE_1X = "contracts"
 @overload
 def non_empty_string(value: Any, /) -> None: ...
 @overload
-def non_empty_string(method: str, arg: str, value: Any, /) -> None: ...
-def non_empty_string(*args: Any) -> None:
-    """Check that a value is a non-empty string.
+def non_empty_string(
+    method: str, arg: str, value: Any, /, *, max_length: Optional[int] = None
+) -> None: ...
+def non_empty_string(*args: Any, max_length: Optional[int] = None) -> None:
+    """Check that a value is a non-empty string of Unicode text (no lone surrogate).
 
     Args:
         *args: ``(value)`` (1.x form) or ``(method, arg, value)``.
+        max_length: Most characters allowed (this library's form only), or None.
 
     Raises:
-        ValidationError: The value is not a non-empty string.
+        ValidationError: The value is not such a string.
     """
     if len(args) == 1:
         if checking.enabled:
             _non_empty_string(f"{_WHERE_1X}.non_empty_string", "value", args[0])
         return
-    _non_empty_string(*args)
+    method, arg, value = args
+    _non_empty_string(method, arg, value, max_length)
 
 
 @overload

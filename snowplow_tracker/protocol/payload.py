@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Mapping, MutableMapping, Optional
 import orjson
 
 from ..errors import EncodingError
+from .checking import fail
 
 #: A custom JSON encoder: called with an object orjson cannot serialise, returns a replacement.
 JsonEncoder = Callable[[Any], Any]
@@ -82,7 +83,9 @@ def json_bytes(
         arg: Name of the argument that held ``obj``, for the error message.
 
     Raises:
-        EncodingError: ``obj`` cannot be serialised.
+        EncodingError: ``obj`` cannot be serialised (a string with a lone surrogate, which
+            UTF-8 cannot encode, an integer of more than 4300 digits, an object neither orjson
+            nor ``json_encoder`` can serialise...).
     """
     try:
         return orjson.dumps(obj, default=json_encoder)
@@ -100,11 +103,12 @@ def json_bytes(
             ensure_ascii=False,
             allow_nan=False,
         )
-    except (TypeError, ValueError, RecursionError):
+        raw = text.encode("utf-8")  # a lone surrogate, which json.dumps accepts, fails here
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise EncodingError(
             f"{where}: argument '{arg}' cannot be serialised to JSON: {first}"
         ) from first
-    return text.encode("utf-8")
+    return raw
 
 
 def _finite(obj: Any) -> Any:
@@ -177,7 +181,12 @@ class Payload:
 
         Args:
             dict_: Field names to values.
+
+        Raises:
+            ValidationError: ``dict_`` is not a mapping.
         """
+        if not isinstance(dict_, Mapping):
+            fail("Payload.add_dict", "dict_", "a dict of field names to values", dict_)
         pairs = self.nv_pairs
         for name, value in dict_.items():
             add(pairs, name, value)

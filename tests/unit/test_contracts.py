@@ -119,14 +119,16 @@ def test_number_accepts_finite_ints_and_floats(value: float) -> None:
 )
 def test_number_rejects_bools_strings_none_and_non_finite(value: Any, shown: str) -> None:
     assert message_of(contracts.number, value) == (
-        f"{M}: argument 'arg' must be a finite number (int or float), got {shown}"
+        f"{M}: argument 'arg' must be a finite number (int or float, at most 1.8e308 in "
+        f"magnitude), got {shown}"
     )
 
 
 def test_optional_number_accepts_none_and_names_none_in_the_expectation() -> None:
     contracts.optional_number(M, "arg", None)
     assert message_of(contracts.optional_number, "x") == (
-        f"{M}: argument 'arg' must be a finite number (int or float) or None, got 'x'"
+        f"{M}: argument 'arg' must be a finite number (int or float, at most 1.8e308 in "
+        "magnitude) or None, got 'x'"
     )
 
 

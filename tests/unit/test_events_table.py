@@ -17,6 +17,7 @@ from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
 from snowplow_tracker.tracker import Tracker
 from tests.capture import Capture
+from tests.scripts import run_to_end
 
 UUID_A = "7f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 EVENT = SelfDescribingJson("iglu:com.acme/ev/jsonschema/1-0-0", {"b": 2})
@@ -298,35 +299,68 @@ def test_json_the_plain_dump_refuses_goes_through_json_bytes_whole(encode_base64
         assert sdj[cx] == link[cx] == encode_json(contexts, encode_base64, encoder)
 
 
-def test_event_ids_are_made_in_batches_of_uuid4_strings() -> None:
-    """refill_event_ids formats getrandbits(128 * batch) as uuid.UUID would, version and
-    variant bits set; ids are then taken from the end of the pool."""
-    import random
+def test_event_ids_are_formatted_as_uuid4_strings_from_their_random_bytes() -> None:
+    """format_event_ids writes what uuid.UUID prints for each 16 bytes, version and variant
+    bits set; refill_event_ids pools all but the last, which new_event_id then takes first."""
     import uuid
 
     from snowplow_tracker.events import compiler
 
-    state = random.getstate()
-    try:
-        compiler._EVENT_IDS.clear()
-        random.seed(11)
-        first = compiler.new_event_id()
-        pooled = list(compiler._EVENT_IDS)
-        random.seed(11)
-        raw = random.getrandbits(128 * compiler.EVENT_ID_BATCH).to_bytes(
-            16 * compiler.EVENT_ID_BATCH, "big"
-        )
-    finally:
-        random.setstate(state)
+    raw = bytes(range(256)) * 2  # 32 ids, every byte value in every position of some id
     expected = []
-    for i in range(compiler.EVENT_ID_BATCH):
+    for i in range(len(raw) // 16):
         b = bytearray(raw[16 * i : 16 * i + 16])
         b[6] = b[6] & 0x0F | 0x40
         b[8] = b[8] & 0x3F | 0x80
         expected.append(str(uuid.UUID(bytes=bytes(b))))
-    assert [*pooled, first] == expected
-    assert compiler.new_event_id() == expected[-2]
+    assert compiler.format_event_ids(raw) == expected
     assert all(uuid.UUID(e).version == 4 and e[19] in "89ab" for e in expected)
+    compiler._EVENT_IDS.clear()
+    first = compiler.new_event_id()
+    assert len(compiler._EVENT_IDS) == compiler.EVENT_ID_BATCH - 1
+    assert first not in compiler._EVENT_IDS
+    last = compiler._EVENT_IDS[-1]
+    assert compiler.new_event_id() == last  # taken from the end of the pool
+
+
+def test_event_ids_do_not_repeat_when_the_application_seeds_random() -> None:
+    """The ids come from os.urandom: random.seed(42) before each burst (as an application or
+    a test framework may do) must not give the bursts the same ids."""
+    import random
+
+    from snowplow_tracker.events import compiler
+
+    state = random.getstate()
+    ids: List[str] = []
+    try:
+        for _ in range(3):
+            compiler._EVENT_IDS.clear()  # each burst starts a fresh batch, after the seed
+            random.seed(42)
+            ids += [compiler.new_event_id() for _ in range(300)]
+    finally:
+        random.setstate(state)
+    assert len(set(ids)) == 900
+
+
+def test_event_ids_differ_between_two_processes_that_seed_random_alike() -> None:
+    code = """
+        import random
+        random.seed(42)
+        from snowplow_tracker import Tracker
+        class Keep:
+            events = []
+            def input(self, payload):
+                self.events.append(payload)
+        keep = Keep()
+        tracker = Tracker(keep)
+        for _ in range(300):
+            tracker.track_page_view("https://example.com/")
+        print(" ".join(e["eid"] for e in keep.events))
+    """
+    first = run_to_end(code, timeout=60).split()
+    second = run_to_end(code, timeout=60).split()
+    assert len(first) == len(second) == 300
+    assert not set(first) & set(second)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

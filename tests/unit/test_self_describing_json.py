@@ -28,9 +28,29 @@ def test_to_json_does_not_copy_data() -> None:
 
 
 def test_schema_is_kept_exactly_as_given() -> None:
+    contracts.disable_contracts()  # only then is a schema without "iglu:" accepted
     assert (
         SelfDescribingJson("com.acme/x/jsonschema/1-0-0", {}).schema
         == "com.acme/x/jsonschema/1-0-0"
+    )
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "com.acme/x/jsonschema/1-0-0",
+        "iglu:com.acme/x/jsonschema/1-0",
+        "iglu:com.acme/x/jsonschema/1-0-0\n",
+        "iglu:com acme/x/jsonschema/1-0-0",
+        "x",
+    ],
+)
+def test_schema_must_be_an_iglu_uri_or_the_pipeline_refuses_the_event(schema: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SelfDescribingJson(schema, {})
+    assert str(info.value) == (
+        "SelfDescribingJson: argument 'schema' must be an Iglu schema URI such as "
+        f"'iglu:com.acme/event/jsonschema/1-0-0', got {schema!r}"
     )
 
 

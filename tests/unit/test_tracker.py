@@ -761,7 +761,7 @@ def test_an_invalid_item_stops_the_whole_transaction_before_anything_is_emitted(
         tracker.track_ecommerce_transaction("o", 20, items=items)
     assert str(info.value) == (
         "Tracker.track_ecommerce_transaction: argument 'items[1]['price']' must be a finite "
-        "number (int or float), got 'ten'"
+        "number (int or float, at most 1.8e308 in magnitude), got 'ten'"
     )
     assert emitter.events == []
 
@@ -1065,17 +1065,20 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
         ),
         (
             lambda t: t.track_struct_event("c", "a", value="2"),
-            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float) "
+            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float, "
+            "at most 1.8e308 in magnitude) "
             "or None, got '2'",
         ),
         (
             lambda t: t.track_struct_event("c", "a", value=True),
-            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float) "
+            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float, "
+            "at most 1.8e308 in magnitude) "
             "or None, got True",
         ),
         (
             lambda t: t.track_struct_event("c", "a", value=float("nan")),
-            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float) "
+            "Tracker.track_struct_event: argument 'value' must be a finite number (int or float, "
+            "at most 1.8e308 in magnitude) "
             "or None, got nan",
         ),
         (
@@ -1162,7 +1165,7 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
         (
             lambda t: t.track_add_to_cart("s", "1"),
             "Tracker.track_add_to_cart: argument 'quantity' must be a finite number (int or "
-            "float), got '1'",
+            "float, at most 1.8e308 in magnitude), got '1'",
         ),
         (
             lambda t: t.track_add_to_cart("s", 1, name=1),
@@ -1171,12 +1174,12 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
         (
             lambda t: t.track_add_to_cart("s", 1, unit_price="4"),
             "Tracker.track_add_to_cart: argument 'unit_price' must be a finite number (int or "
-            "float) or None, got '4'",
+            "float, at most 1.8e308 in magnitude) or None, got '4'",
         ),
         (
             lambda t: t.track_remove_from_cart("s", None),
             "Tracker.track_remove_from_cart: argument 'quantity' must be a finite number (int or "
-            "float), got None",
+            "float, at most 1.8e308 in magnitude), got None",
         ),
         (
             lambda t: t.track_remove_from_cart("s", 1, currency=978),
@@ -1311,12 +1314,12 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
         (
             lambda t: t.track_ecommerce_transaction("o", None),
             "Tracker.track_ecommerce_transaction: argument 'total_value' must be a finite number "
-            "(int or float), got None",
+            "(int or float, at most 1.8e308 in magnitude), got None",
         ),
         (
             lambda t: t.track_ecommerce_transaction("o", 1, tax_value="1"),
             "Tracker.track_ecommerce_transaction: argument 'tax_value' must be a finite number "
-            "(int or float) or None, got '1'",
+            "(int or float, at most 1.8e308 in magnitude) or None, got '1'",
         ),
         (
             lambda t: t.track_ecommerce_transaction("o", 1, currency=1),
@@ -1371,7 +1374,7 @@ def test_flush_handles_a_builtin_callable_without_signature() -> None:
         (
             lambda t: t.track_ecommerce_transaction_item("o", "s", "1", 1),
             "Tracker.track_ecommerce_transaction_item: argument 'price' must be a finite number "
-            "(int or float), got '1'",
+            "(int or float, at most 1.8e308 in magnitude), got '1'",
         ),
         (
             lambda t: t.track_ecommerce_transaction_item("o", "s", 1, 1.5),
