@@ -586,41 +586,65 @@ def run_fleet(
     workers: Sequence[int],
     requests: int,
     variants: Sequence[FleetVariant],
-    preload: Sequence[bool] = (False, True),
+    preload: str = "first",
     delay_ms: int = 0,
     log: Any = print,
 ) -> List[Dict[str, Any]]:
-    """Every variant x worker count x preload; a row each (an ``error`` key if it failed)."""
+    """Every variant x worker count x preload; a row each (an ``error`` key if it failed).
+
+    ``preload``: ``no``, ``yes``, ``both``, or ``first`` (both for the first worker count,
+    without for the others), as :func:`preload_plan` reads it.
+    """
     anchor_python = None
     if any(v.lib == "anchor" for v in variants):
         anchor_python = ensure_anchor_venv(log=log)
         ensure_gunicorn(anchor_python)
     rows = []
     with tempfile.TemporaryDirectory(prefix="perf-fleet-") as tmp:
-        for count in workers:
-            for pre in preload:
-                for variant in variants:
-                    t0 = time.monotonic()
-                    try:
-                        row = run_one(
-                            variant, count, pre, requests, anchor_python, Path(tmp), delay_ms
-                        )
-                    except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
-                        logs = sorted(Path(tmp).glob(f"gunicorn-{variant.name}-{count}-*.log"))
-                        tail = logs[-1].read_text(errors="replace")[-1500:] if logs else ""
-                        row = {
-                            "variant": variant.name,
-                            "lib": variant.lib,
-                            "workers": count,
-                            "preload": pre,
-                            "error": f"{type(exc).__name__}: {exc}\n{tail}",
-                        }
-                    log(
-                        f"fleet {variant.name} workers={count} preload={pre}: {_one_line(row)} "
-                        f"({time.monotonic() - t0:.1f} s)"
-                    )
-                    rows.append(row)
+        for count, pre in preload_plan(workers, preload):
+            for variant in variants:
+                t0 = time.monotonic()
+                try:
+                    row = run_one(variant, count, pre, requests, anchor_python, Path(tmp), delay_ms)
+                except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+                    log_file = Path(tmp) / f"gunicorn-{variant.name}-{count}-{int(pre)}.log"
+                    tail = log_file.read_text(errors="replace")[-1500:] if log_file.exists() else ""
+                    row = {
+                        "variant": variant.name,
+                        "lib": variant.lib,
+                        "workers": count,
+                        "preload": pre,
+                        "error": f"{type(exc).__name__}: {exc}\n{tail}",
+                    }
+                log(
+                    f"fleet {variant.name} workers={count} preload={pre}: {_one_line(row)} "
+                    f"({time.monotonic() - t0:.1f} s)"
+                )
+                rows.append(row)
     return rows
+
+
+def preload_plan(workers: Sequence[int], preload: str) -> List[Tuple[int, bool]]:
+    """The servers to run, ``(workers, --preload or not)``, in order.
+
+    Args:
+        workers: The worker counts.
+        preload: ``no``, ``yes``, ``both``, or ``first`` (without and with ``--preload`` for
+            the first worker count, without for the others).
+
+    Raises:
+        ValueError: ``preload`` is none of these.
+    """
+    choices = {"no": [False], "yes": [True], "both": [False, True]}
+    if preload == "first":
+        return [
+            (n, pre)
+            for i, n in enumerate(workers)
+            for pre in ([False, True] if i == 0 else [False])
+        ]
+    if preload not in choices:
+        raise ValueError(f"preload_plan: preload must be no, yes, both or first, got {preload!r}")
+    return [(n, pre) for n in workers for pre in choices[preload]]
 
 
 def ensure_gunicorn(python: Path) -> None:
@@ -1065,9 +1089,9 @@ def overhead_markdown(data: Dict[str, Any]) -> str:
 #: The fleet's counts in ``python -m perf`` runs, per mode: worker counts, requests per server,
 #: ``--preload`` settings, rows (None: all; the smoke runs without the anchor venv).
 MODES: Dict[str, Dict[str, Any]] = {
-    "smoke": {"workers": [2], "requests": 200, "preload": [False], "variants": ["process"]},
-    "quick": {"workers": [4], "requests": 2000, "preload": [False], "variants": None},
-    "full": {"workers": [4, 8], "requests": 4000, "preload": [False, True], "variants": None},
+    "smoke": {"workers": [2], "requests": 200, "preload": "no", "variants": ["process"]},
+    "quick": {"workers": [4], "requests": 2000, "preload": "no", "variants": None},
+    "full": {"workers": [4, 8], "requests": 4000, "preload": "first", "variants": None},
 }
 
 
@@ -1107,9 +1131,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=4000, help="requests per server (4000)")
     parser.add_argument(
         "--preload",
-        choices=["no", "yes", "both"],
-        default="both",
-        help="gunicorn --preload: without, with, or both (both)",
+        choices=["no", "yes", "both", "first"],
+        default="first",
+        help="gunicorn --preload: without, with, both, or both for the first --workers count "
+        "and without for the others (first)",
     )
     parser.add_argument(
         "--variants",
@@ -1156,8 +1181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         variants = [
             by_name[n] for n in names if not (args.no_anchor and by_name[n].lib == "anchor")
         ]
-        preload = {"no": [False], "yes": [True], "both": [False, True]}[args.preload]
-        rows = run_fleet(args.workers, args.requests, variants, preload, args.delay_ms, log)
+        rows = run_fleet(args.workers, args.requests, variants, args.preload, args.delay_ms, log)
         results["fleet"] = rows
         found += problems(rows)
         parts.append(fleet_section(rows))
