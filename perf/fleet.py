@@ -675,6 +675,17 @@ def _seconds(value: Optional[float]) -> str:
     return f"{value:.2f} s" if value is not None else f"> {KILL_AFTER_S:.0f} s"
 
 
+def _by_role(by_role: Dict[str, float]) -> str:
+    """``master 20, workers 150, senders 90, resource trackers 25`` (MB)."""
+    order = ["master", "worker", "sender", "resource tracker", "other"]
+    plural = {"master": "master", "other": "other"}
+    return ", ".join(
+        f"{plural.get(role, role + 's')} {by_role[role]:.0f}"
+        for role in order
+        if by_role.get(role, 0.0) >= 0.5
+    )
+
+
 def fleet_markdown(rows: Sequence[Dict[str, Any]]) -> str:
     """The fleet table: one row per server, PSS also as a multiple of the 1.1.0 server's."""
     anchor = {
@@ -694,6 +705,7 @@ def fleet_markdown(rows: Sequence[Dict[str, Any]]) -> str:
         "processes",
         "threads",
         "PSS MB",
+        "PSS by role MB",
         "x 1.1.0",
         "+ over no-op MB",
         "USS MB",
@@ -726,6 +738,7 @@ def fleet_markdown(rows: Sequence[Dict[str, Any]]) -> str:
                 f"{r['processes']}: {describe_roles(r['roles'])}",
                 r["threads"],
                 f"{r['pss_mb']:.0f}",
+                _by_role(r["pss_by_role_mb"]),
                 f"{r['pss_mb'] / ref:.2f}" if ref else "-",
                 f"{r['pss_mb'] - base:+.0f}" if base is not None else "-",
                 f"{r['uss_mb']:.0f}",
@@ -835,7 +848,8 @@ FLEET_NOTE = (
     "then SIGTERM to the master. *processes*, *threads*: the most seen in the server's process "
     "tree (every 0.1 s); *PSS*, *USS*: sums over the tree, the highest seen (every 1 s during "
     "the load and once after it); *x 1.1.0*: PSS / the 1.1.0 server's PSS; *+ over no-op*: PSS "
-    "minus the `noop` server's (the app without an emitter). *TCP*: connections to the "
+    "minus the `noop` server's (the app without an emitter); *PSS by role*: the same sum per "
+    "role. *TCP*: connections to the "
     "collector, the most open at once / the total opened, counted by the collector's server. "
     "*delivered*: distinct event ids at the collector once the server is gone; *lost*: "
     "answered requests minus delivered. *SIGTERM -> exit*: until the last process of the tree "
@@ -852,6 +866,7 @@ IMPORT_STEPS = [
         "python + multiprocessing (a spawned child's base)",
         "import multiprocessing.spawn, multiprocessing.connection, threading",
     ),
+    ("stdlib HTTP (http.client, ssl, urllib.parse)", "import http.client, ssl, urllib.parse"),
     ("orjson", "import orjson"),
     ("psutil", "import psutil"),
     ("requests (urllib3, idna, charset_normalizer, certifi)", "import requests"),
