@@ -1093,8 +1093,14 @@ def overhead_markdown(data: Dict[str, Any]) -> str:
             "-",
         ],
     ]
-    return markdown_table(
+    table = markdown_table(
         ["figure", "ProcessEmitter (defaults)", "no-op emitter", "ratio", "target"], rows
+    )
+    return (
+        "The caller's cost, `ProcessEmitter` with its defaults beside a no-op emitter, in one "
+        f"run (the suite's `kinds` scenario, {data['calls']} calls per kind and repetition, "
+        f"{data['repeats']} repetitions, both trackers interleaved in one process; and its "
+        "`slowdown` scenario for each):\n\n" + table
     )
 
 
@@ -1172,7 +1178,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--all", action="store_true", help="the fleet, sender memory, overhead")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also write the tables into perf/RESULTS.md (between <!-- fleet --> markers)",
+    )
     return parser
+
+
+def published_section(argv: Sequence[str], seconds: float, parts: Sequence[str]) -> str:
+    """The RESULTS.md section: the command, when, how long, on what, then the tables."""
+    import platform
+
+    from .kinds_compare import machine
+
+    command = " ".join(["python -m perf.fleet", *argv])
+    return (
+        "## The server as one host (issue 19)\n\n"
+        f"`{command}`, run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in "
+        f"{seconds / 60:.1f} min ({machine()}, {platform.platform()}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end: the machine was shared).\n\n" + "\n\n".join(parts)
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -1185,7 +1211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     started = time.monotonic()
     results: Dict[str, Any] = {"argv": sys.argv[1:] if argv is None else list(argv)}
-    parts: List[str] = []
+    parts: List[str] = []  # Markdown, each under a heading of its own
     found: List[str] = []
     if args.all or not (args.sender_memory or args.overhead):
         by_name = {v.name: v for v in VARIANTS}
@@ -1199,21 +1225,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rows = run_fleet(args.workers, args.requests, variants, args.preload, args.delay_ms, log)
         results["fleet"] = rows
         found += problems(rows)
-        parts.append(fleet_section(rows))
+        parts.append("### gunicorn servers\n\n" + fleet_section(rows))
     if args.all or args.sender_memory:
         data = sender_memory()
         results["sender_memory"] = data
-        parts.append(sender_markdown(data))
+        parts.append("### A lone sender's memory\n\n" + sender_markdown(data))
     if args.all or args.overhead:
         data = caller_overhead()
         results["overhead"] = data
         found += data["errors"]
-        parts.append(overhead_markdown(data))
+        parts.append("### Caller overhead\n\n" + overhead_markdown(data))
     results["seconds"] = time.monotonic() - started
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print("\n\n".join(parts))
     log(f"done in {results['seconds']:.0f} s")
+    if args.publish:
+        from .kinds_compare import publish
+
+        argv_shown = [a for a in results["argv"] if a != "--publish"]
+        section = published_section(argv_shown, results["seconds"], parts)
+        publish(section, PERF_DIR / "RESULTS.md", "<!-- fleet -->", "<!-- /fleet -->")
     if found:
         print("perf.fleet: FAILED:\n  " + "\n  ".join(found), file=sys.stderr)
     return 1 if found else 0
