@@ -15,9 +15,11 @@ import pytest
 from perf.fleet import (
     describe_roles,
     fleet_targets,
+    last_gone_by_role,
     preload_plan,
     role_counts,
     role_of,
+    role_totals,
     top_packages,
 )
 
@@ -96,7 +98,7 @@ def _row(variant: str, workers: int, processes: int, pss: float, **more: Any) ->
         "pss_mb": pss,
         "lost": 0,
         "duplicated": 0,
-        "left_after_5s": [],
+        "left_after_5s": {},
     }
     row.update(more)
     return row
@@ -112,7 +114,7 @@ def test_fleet_targets_read_from_the_rows() -> None:
         _row("process", 4, 13, 202, lost=2),
         _row("anchor-async", 4, 5, 71),
         _row("noop", 8, 9, 110),
-        _row("process", 8, 25, 390, left_after_5s=["sender 7"]),
+        _row("process", 8, 25, 390, left_after_5s={"sender": 1}),
     ]
     targets = _targets(rows)
     assert targets["PSS of the server / 1.1.0's / 4 workers"] == ["2.85", "<= 1.5", "**no**"]
@@ -131,3 +133,10 @@ def test_fleet_targets_read_from_the_rows() -> None:
     targets = _targets(shared)
     assert targets["processes added per worker / 4 workers"] == ["0.50", "<= 1", "yes"]
     assert targets["processes added going from 4 to 8 workers / 8 workers"] == ["0", "0", "yes"]
+
+
+def test_exit_times_per_role_only_for_roles_entirely_gone() -> None:
+    roles = {1: "master", 2: "worker", 3: "worker", 4: "sender", 5: "sender"}
+    gone_at = {1: 2.0, 2: 0.5, 3: 1.5, 4: 1.0}
+    assert last_gone_by_role(roles, gone_at) == {"master": 2.0, "worker": 1.5}
+    assert role_totals(["sender", "worker", "sender"]) == {"worker": 1, "sender": 2}
