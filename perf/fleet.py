@@ -1228,7 +1228,8 @@ def published_section(argv: Sequence[str], seconds: float, parts: Sequence[str])
         "## The server as one host (issue 19)\n\n"
         f"`{command}`, run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in "
         f"{seconds / 60:.1f} min ({machine()}, {platform.platform()}; load average "
-        f"{os.getloadavg()[0]:.1f} at the end: the machine was shared).\n\n" + "\n\n".join(parts)
+        f"{os.getloadavg()[0]:.1f} at the end: the machine was shared).\n\n"
+        + "\n\n".join(part.strip() for part in parts)
     )
 
 
@@ -1269,13 +1270,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results["seconds"] = time.monotonic() - started
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print("\n\n".join(parts))
+    print("\n\n".join(part.strip() for part in parts))
     log(f"done in {results['seconds']:.0f} s")
     if args.publish:
         from .kinds_compare import publish
 
-        argv_shown = [a for a in results["argv"] if a != "--publish"]
-        section = published_section(argv_shown, results["seconds"], parts)
+        section = published_section(results["argv"], results["seconds"], parts)
         publish(section, PERF_DIR / "RESULTS.md", "<!-- fleet -->", "<!-- /fleet -->")
     if found:
         print("perf.fleet: FAILED:\n  " + "\n  ".join(found), file=sys.stderr)
