@@ -692,7 +692,7 @@ def ensure_gunicorn(python: Path) -> None:
 
 def _one_line(row: Dict[str, Any]) -> str:
     if "error" in row:
-        return "ERROR " + row["error"].splitlines()[0]
+        return "ERROR " + str(row["error"]).splitlines()[0]
     return (
         f"{row['processes']} processes, {row['threads']} threads, PSS {row['pss_mb']:.0f} MB, "
         f"TCP {row['tcp_opened']} opened, lost {row['lost']}, dup {row['duplicated']}, "
@@ -972,7 +972,7 @@ def sender_memory() -> Dict[str, Any]:
             module_files = sorted(Path(tmp).glob("probe.json.modules-*.json"))
             modules: List[Tuple[str, str]] = []
             if module_files:
-                modules = [tuple(m) for m in json.loads(module_files[0].read_text())]  # type: ignore[misc]
+                modules = [(m[0], m[1]) for m in json.loads(module_files[0].read_text())]
     finally:
         collector.stop()
     processes = []
