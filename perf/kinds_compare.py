@@ -216,12 +216,17 @@ def table(rows: List[Dict[str, Any]], ref: str) -> str:
 START, END = "<!-- kinds_compare -->", "<!-- /kinds_compare -->"
 
 
-def publish(text: str, path: Path = HERE / "RESULTS.md") -> None:
-    """Put ``text`` (a markdown section) between the markers in ``path``."""
-    block = f"{START}\n{text}\n{END}\n"
+def publish(
+    text: str, path: Path = HERE / "RESULTS.md", start: str = START, end: str = END
+) -> None:
+    """Put ``text`` (a markdown section) between the markers ``start`` and ``end`` in ``path``.
+
+    Without the markers, the section goes before ``## Targets``, or at the end.
+    """
+    block = f"{start}\n{text}\n{end}\n"
     old = path.read_text() if path.exists() else ""
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) + 1 :]
+    if start in old and end in old:
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end) + 1 :]
     elif "\n## Targets" in old:
         at = old.index("\n## Targets") + 1
         new = old[:at] + block + "\n" + old[at:]

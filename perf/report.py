@@ -250,6 +250,16 @@ def _anchor_missing(results: Dict[str, Any]) -> bool:
     return not results["summary"].get(results.get("reference", ""), {}).get("caller_cpu_us")
 
 
+def _fleet(results: Dict[str, Any]) -> List[str]:
+    """The fleet section (issue 19), when the run has one."""
+    rows = results.get("fleet")
+    if not rows:
+        return []
+    from .fleet import fleet_section
+
+    return ["## The server as one host (issue 19)", "", fleet_section(rows), ""]
+
+
 def markdown(results: Dict[str, Any]) -> str:
     """The whole ``results.md``."""
     s = results["settings"]
@@ -313,6 +323,7 @@ def markdown(results: Dict[str, Any]) -> str:
         "same process, kind by kind, alternating which goes first; *overhead* = the emitter's "
         "figure / the no-op figure. The `noop` row runs the no-op emitter only.",
         "",
+        *_fleet(results),
         "## Targets (issues 9 and 10)",
         "",
         targets_table(results),

@@ -39,7 +39,8 @@ from .variants import ANCHOR_REFERENCE, DELAYS, LEGACY, MEMORY, Variant
 
 WORKER = ROOT / "perf" / "worker.py"
 RESULT_PREFIX = "PERF_RESULT "
-ALL_SCENARIOS = LEGACY + MEMORY + DELAYS + ("kinds",)
+#: ``fleet`` is not run per variant: :mod:`perf.fleet` runs servers of its own after the rest.
+ALL_SCENARIOS = LEGACY + MEMORY + DELAYS + ("kinds", "fleet")
 #: Scenarios whose memory timeline is kept (sampled every 5 ms), for peaks between phases.
 TIMELINE_SCENARIOS = MEMORY
 
@@ -584,6 +585,15 @@ def run(settings: Settings) -> Tuple[Dict[str, Any], Path]:
     """Run the suite and write its report; returns the results and the output folder."""
     suite = Suite(settings)
     results = suite.run()
+    if "fleet" in settings.scenarios:
+        from . import fleet
+
+        started = time.time()
+        no_anchor = not any(v.lib == "anchor" for v in settings.variants)
+        rows = fleet.run_for_suite(settings.mode, no_anchor, suite.progress.note)
+        results["fleet"] = rows
+        results["errors"] += fleet.problems(rows)
+        results["duration_s"] += time.time() - started
     settings.out.mkdir(parents=True, exist_ok=True)
     report.write_all(results, settings.out)
     suite.progress.note(f"report written to {settings.out}")

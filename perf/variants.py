@@ -118,7 +118,7 @@ def all_variants(process_counts: Sequence[int] = (1, 2, 4)) -> List[Variant]:
             "noop",
             {},
             "Tracker with an emitter whose input() does nothing (the Tracker's own cost)",
-            scenarios=("caller", "kinds"),
+            scenarios=("caller", "slowdown", "kinds"),
         ),
         Variant(
             "emitter-get",
@@ -173,7 +173,7 @@ def all_variants(process_counts: Sequence[int] = (1, 2, 4)) -> List[Variant]:
             "process",
             {"method": "post"},
             'ProcessEmitter(endpoint, method="post"): every other setting at its default',
-            scenarios=("caller", "throughput", *MEMORY, *DELAYS),
+            scenarios=("caller", "throughput", "slowdown", *MEMORY, *DELAYS, "kinds"),
         ),
         Variant(
             "redis",
