@@ -47,6 +47,7 @@ from ..protocol.wire import (
     normalize_payload,
     post_body,
 )
+from ..settings import Profile
 from . import lifecycle
 from .base import (
     BaseEmitter,
@@ -166,6 +167,7 @@ class Emitter(BaseEmitter):
     """
 
     _where = "Emitter"
+    _profile = Profile(retry_policy=RetryPolicy.never())  # failed events go to on_failure
 
     def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
         _args.optional_event_store(self._where, "event_store", event_store)
@@ -182,16 +184,16 @@ class Emitter(BaseEmitter):
         lifecycle.watch(self)
 
     def _new_transport(self) -> _HookTransport:
-        endpoint, protocol, port = self._collector
+        collector = self.settings.collector
         return _HookTransport(
-            endpoint,
+            collector.endpoint,
             self.method,
-            protocol,
-            port,
-            self.request_timeout,
+            collector.protocol,
+            collector.port,
+            collector.request_timeout,
             self.retry_policy,
-            session=self.session,
-            verify=self.verify,
+            session=collector.session,
+            verify=collector.verify,
             where=self._where,
             owner=self,
             **self._transport_options(),
@@ -200,10 +202,6 @@ class Emitter(BaseEmitter):
     def _transport_options(self) -> Dict[str, Any]:
         """Extra keyword arguments for the transport (``AsyncEmitter`` adds its pool size)."""
         return {}
-
-    @staticmethod
-    def _default_retry_policy() -> RetryPolicy:
-        return RetryPolicy.never()
 
     def _init_process_state(self) -> None:
         """Create what belongs to one process: counters, locks and buffers (again in a forked

@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
@@ -34,10 +35,10 @@ import psutil
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
 from ...delivery.throttle import Throttle
-from ...delivery.transport import DeliveryResult, HttpTransport, Timeout, deliver
+from ...delivery.transport import DeliveryResult, HttpTransport, deliver
+from ...settings import Collector
 from . import ipc
 
 #: Seconds between checks that the host is still alive.
@@ -77,10 +78,7 @@ class SenderConfig:
     """Everything a sender process needs, passed once at start (no events in it).
 
     Attributes:
-        endpoint: Collector host as given to the emitter.
-        protocol: ``"http"`` or ``"https"``.
-        port: Collector port or None.
-        request_timeout: Seconds or ``(connect, read)``.
+        collector: Where and how requests go (no ``session``: a sender makes its own).
         limits: Batching rules.
         retry_policy: Retry rules.
         host_pid: Process id of the host.
@@ -89,20 +87,15 @@ class SenderConfig:
             of the host's when the sender starts. The sender's records go to the host
             (:class:`PipeLogHandler`).
         max_in_flight: Requests the sender keeps open at once.
-        verify: TLS certificate verification (``requests``' convention, already checked).
     """
 
-    endpoint: str
-    protocol: str
-    port: Optional[int]
-    request_timeout: Optional[Timeout]
+    collector: Collector
     limits: BatchLimits
     retry_policy: RetryPolicy
     host_pid: int
     orphan_timeout: float = 10.0
     log_level: int = logging.NOTSET
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
-    verify: Verify = True
 
 
 class AckBook:
@@ -193,10 +186,11 @@ def failed_positions(events: Sequence[bytes], failed: Sequence[bytes]) -> List[i
 class RequestPool:
     """Sends requests on up to ``size`` threads at once, each with its own transport.
 
-    Threads start on demand (a sender that never has two requests waiting keeps one thread).
-    Each request is delivered with retries on its thread, so a slow or failing request never
-    holds up the others. Once ``abandon`` is set, backoff ends at once and requests not yet
-    started fail without being tried.
+    A :class:`~concurrent.futures.ThreadPoolExecutor` whose threads each hold a transport
+    (thread-local, made on the thread's first request). Threads start on demand (a sender that
+    never has two requests waiting keeps one thread). Each request is delivered with retries on
+    its thread, so a slow or failing request never holds up the others. Once ``abandon`` is
+    set, backoff ends at once and requests not yet started fail without being tried.
 
     Args:
         size: Most requests in flight at once.
@@ -219,33 +213,25 @@ class RequestPool:
         self._policy = policy
         self._on_done = on_done
         self._abandon = abandon
-        lock = threading.Lock()
-        self._has_work = threading.Condition(lock)  # request threads wait here for work
-        self._idle = threading.Condition(lock)  # wait_idle() waits here
-        self._queue: Deque[Request] = deque()
-        self._threads: List[threading.Thread] = []
-        self._waiting = 0  # threads waiting for a request
-        self._active = 0  # requests being delivered
+        self._local = threading.local()
+        self._idle = threading.Condition(threading.Lock())  # wait_idle() waits here
+        self._pending = 0  # requests submitted whose outcome is not reported yet
+        self._transports: List[HttpTransport] = []  # one per thread that made one
         self._closing = False
+        self.threads = 0  # threads started so far
+        self._executor = ThreadPoolExecutor(
+            size, thread_name_prefix="snowplow-request", initializer=self._thread_started
+        )
 
-    @property
-    def threads(self) -> int:
-        """Threads started so far."""
-        return len(self._threads)
+    def _thread_started(self) -> None:
+        with self._idle:
+            self.threads += 1
 
     def submit(self, request: Request) -> None:
         """Queue a request; a thread picks it up at once if fewer than ``size`` are busy."""
-        with self._has_work:
-            self._queue.append(request)
-            if len(self._queue) > self._waiting and len(self._threads) < self.size:
-                thread = threading.Thread(
-                    target=self._work,
-                    name=f"snowplow-request-{len(self._threads)}",
-                    daemon=True,  # a request stuck on the wire never keeps the sender alive
-                )
-                self._threads.append(thread)
-                thread.start()
-            self._has_work.notify()
+        with self._idle:
+            self._pending += 1
+        self._executor.submit(self._run, request)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no request is queued or being delivered.
@@ -254,56 +240,47 @@ class RequestPool:
             Whether the pool is idle.
         """
         with self._idle:
-            return self._idle.wait_for(lambda: not self._queue and not self._active, timeout)
+            return self._idle.wait_for(lambda: not self._pending, timeout)
 
     def close(self) -> None:
-        """Let the threads end once the queue is empty."""
-        with self._has_work:
-            self._closing = True
-            self._has_work.notify_all()
-
-    def _next(self) -> Optional[Request]:
-        """The next request for this thread, or None when the pool is closed and empty."""
-        with self._has_work:
-            while not self._queue and not self._closing:
-                self._waiting += 1
-                self._has_work.wait()
-                self._waiting -= 1
-            if not self._queue:
-                return None
-            self._active += 1
-            return self._queue.popleft()
-
-    def _finished(self) -> None:
+        """Let the threads end once the queue is empty; the last request closes the transports."""
         with self._idle:
-            self._active -= 1
-            if not self._active and not self._queue:
-                self._idle.notify_all()
+            self._closing = True
+            idle = not self._pending
+        self._executor.shutdown(wait=False)
+        if idle:
+            self._close_transports()
 
-    def _work(self) -> None:
-        own: List[HttpTransport] = []  # this thread's transport, made on its first request
+    def _close_transports(self) -> None:
+        with self._idle:
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            transport.close()
+
+    def _run(self, request: Request) -> None:
         try:
-            while True:
-                request = self._next()
-                if request is None:
-                    return
-                try:
-                    self._on_done(request, self._deliver(own, request))
-                except Exception:  # noqa: BLE001 - the thread must live on for the next request
-                    _crash_log.log("sender: unexpected error after a request", exc_info=True)
-                finally:
-                    self._finished()
+            self._on_done(request, self._deliver(request))
+        except Exception:  # noqa: BLE001 - the thread must live on for the next request
+            _crash_log.log("sender: unexpected error after a request", exc_info=True)
         finally:
-            for transport in own:
-                transport.close()
+            with self._idle:
+                self._pending -= 1
+                last = not self._pending
+                if last:
+                    self._idle.notify_all()
+            if last and self._closing:
+                self._close_transports()
 
-    def _deliver(self, own: List[HttpTransport], request: Request) -> DeliveryResult:
+    def _deliver(self, request: Request) -> DeliveryResult:
         if self._abandon.is_set():
             return DeliveryResult(failed=list(request.events))
         try:
-            if not own:
-                own.append(self._new_transport())
-            return deliver(own[0], request.events, self._policy, wait=self._abandon.wait)
+            transport: Optional[HttpTransport] = getattr(self._local, "transport", None)
+            if transport is None:
+                transport = self._local.transport = self._new_transport()
+                with self._idle:
+                    self._transports.append(transport)
+            return deliver(transport, request.events, self._policy, wait=self._abandon.wait)
         except Exception:  # noqa: BLE001 - nothing may kill a request thread; report the events
             _crash_log.log("sender: unexpected error while sending a request", exc_info=True)
             return DeliveryResult(failed=list(request.events))
@@ -341,17 +318,17 @@ class Sender:
         self._next_check = 0.0
 
     def _new_transport(self) -> HttpTransport:
-        config = self.config
+        collector = self.config.collector
         return HttpTransport(
-            config.endpoint,
+            collector.endpoint,
             self.method,
-            config.protocol,
-            config.port,
-            config.request_timeout,
-            config.retry_policy,
-            client="urllib3",  # measured: about half the CPU per request of requests
+            collector.protocol,
+            collector.port,
+            collector.request_timeout,
+            self.config.retry_policy,
+            client="urllib3",  # about half the CPU per request of requests
             pool_size=1,  # one transport per request thread
-            verify=config.verify,
+            verify=collector.verify,
             throttle=self.throttle,
             where="ProcessEmitter",
         )
@@ -566,3 +543,7 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
         sender.run()
     finally:
         conn.close()
+    if not sender.pool.wait_idle(0):
+        # Given up with requests still on the wire: exit now rather than join their threads at
+        # interpreter exit (a request stuck on the wire never keeps the sender alive).
+        os._exit(0)
