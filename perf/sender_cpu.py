@@ -30,7 +30,9 @@ def _round(url: str, events: int, buffer_size: int, in_flight: int) -> float:
         if not emitter.flush(timeout=30):
             raise RuntimeError("the first event was not delivered")
         me = psutil.Process()
-        senders = [c for c in me.children() if "snowplow_tracker.testing" not in " ".join(c.cmdline())]
+        senders = [
+            c for c in me.children() if "snowplow_tracker.testing" not in " ".join(c.cmdline())
+        ]
         before = sum(sum(p.cpu_times()[:2]) for p in senders)
         for i in range(events):
             emitter.input({**payload, "se_la": str(i)})

@@ -25,7 +25,6 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
@@ -186,11 +185,14 @@ def failed_positions(events: Sequence[bytes], failed: Sequence[bytes]) -> List[i
 class RequestPool:
     """Sends requests on up to ``size`` threads at once, each with its own transport.
 
-    A :class:`~concurrent.futures.ThreadPoolExecutor` whose threads each hold a transport
-    (thread-local, made on the thread's first request). Threads start on demand (a sender that
-    never has two requests waiting keeps one thread). Each request is delivered with retries on
-    its thread, so a slow or failing request never holds up the others. Once ``abandon`` is
-    set, backoff ends at once and requests not yet started fail without being tried.
+    Threads start on demand (a sender that never has two requests waiting keeps one thread).
+    The pool is its own rather than a ``concurrent.futures.ThreadPoolExecutor``: that one costs
+    more CPU per request (a future and its condition per request; ``python -m
+    perf.request_pool_cpu`` measures the pool alone), and its threads are joined at interpreter
+    exit, where a request stuck on the wire would hold the sender (these threads are daemons).
+    Each request is delivered with retries on its thread, so a slow or failing request never
+    holds up the others. Once ``abandon`` is set, backoff ends at once and requests not yet
+    started fail without being tried.
 
     Args:
         size: Most requests in flight at once.
@@ -213,25 +215,33 @@ class RequestPool:
         self._policy = policy
         self._on_done = on_done
         self._abandon = abandon
-        self._local = threading.local()
-        self._idle = threading.Condition(threading.Lock())  # wait_idle() waits here
-        self._pending = 0  # requests submitted whose outcome is not reported yet
-        self._transports: List[HttpTransport] = []  # one per thread that made one
+        lock = threading.Lock()
+        self._has_work = threading.Condition(lock)  # request threads wait here for work
+        self._idle = threading.Condition(lock)  # wait_idle() waits here
+        self._queue: Deque[Request] = deque()
+        self._threads: List[threading.Thread] = []
+        self._waiting = 0  # threads waiting for a request
+        self._active = 0  # requests being delivered
         self._closing = False
-        self.threads = 0  # threads started so far
-        self._executor = ThreadPoolExecutor(
-            size, thread_name_prefix="snowplow-request", initializer=self._thread_started
-        )
 
-    def _thread_started(self) -> None:
-        with self._idle:
-            self.threads += 1
+    @property
+    def threads(self) -> int:
+        """Threads started so far."""
+        return len(self._threads)
 
     def submit(self, request: Request) -> None:
         """Queue a request; a thread picks it up at once if fewer than ``size`` are busy."""
-        with self._idle:
-            self._pending += 1
-        self._executor.submit(self._run, request)
+        with self._has_work:
+            self._queue.append(request)
+            if len(self._queue) > self._waiting and len(self._threads) < self.size:
+                thread = threading.Thread(
+                    target=self._work,
+                    name=f"snowplow-request-{len(self._threads)}",
+                    daemon=True,  # a request stuck on the wire never keeps the sender alive
+                )
+                self._threads.append(thread)
+                thread.start()
+            self._has_work.notify()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no request is queued or being delivered.
@@ -240,47 +250,56 @@ class RequestPool:
             Whether the pool is idle.
         """
         with self._idle:
-            return self._idle.wait_for(lambda: not self._pending, timeout)
+            return self._idle.wait_for(lambda: not self._queue and not self._active, timeout)
 
     def close(self) -> None:
-        """Let the threads end once the queue is empty; the last request closes the transports."""
-        with self._idle:
+        """Let the threads end once the queue is empty."""
+        with self._has_work:
             self._closing = True
-            idle = not self._pending
-        self._executor.shutdown(wait=False)
-        if idle:
-            self._close_transports()
+            self._has_work.notify_all()
 
-    def _close_transports(self) -> None:
+    def _next(self) -> Optional[Request]:
+        """The next request for this thread, or None when the pool is closed and empty."""
+        with self._has_work:
+            while not self._queue and not self._closing:
+                self._waiting += 1
+                self._has_work.wait()
+                self._waiting -= 1
+            if not self._queue:
+                return None
+            self._active += 1
+            return self._queue.popleft()
+
+    def _finished(self) -> None:
         with self._idle:
-            transports, self._transports = self._transports, []
-        for transport in transports:
-            transport.close()
+            self._active -= 1
+            if not self._active and not self._queue:
+                self._idle.notify_all()
 
-    def _run(self, request: Request) -> None:
+    def _work(self) -> None:
+        own: List[HttpTransport] = []  # this thread's transport, made on its first request
         try:
-            self._on_done(request, self._deliver(request))
-        except Exception:  # noqa: BLE001 - the thread must live on for the next request
-            _crash_log.log("sender: unexpected error after a request", exc_info=True)
+            while True:
+                request = self._next()
+                if request is None:
+                    return
+                try:
+                    self._on_done(request, self._deliver(own, request))
+                except Exception:  # noqa: BLE001 - the thread must live on for the next request
+                    _crash_log.log("sender: unexpected error after a request", exc_info=True)
+                finally:
+                    self._finished()
         finally:
-            with self._idle:
-                self._pending -= 1
-                last = not self._pending
-                if last:
-                    self._idle.notify_all()
-            if last and self._closing:
-                self._close_transports()
+            for transport in own:
+                transport.close()
 
-    def _deliver(self, request: Request) -> DeliveryResult:
+    def _deliver(self, own: List[HttpTransport], request: Request) -> DeliveryResult:
         if self._abandon.is_set():
             return DeliveryResult(failed=list(request.events))
         try:
-            transport: Optional[HttpTransport] = getattr(self._local, "transport", None)
-            if transport is None:
-                transport = self._local.transport = self._new_transport()
-                with self._idle:
-                    self._transports.append(transport)
-            return deliver(transport, request.events, self._policy, wait=self._abandon.wait)
+            if not own:
+                own.append(self._new_transport())
+            return deliver(own[0], request.events, self._policy, wait=self._abandon.wait)
         except Exception:  # noqa: BLE001 - nothing may kill a request thread; report the events
             _crash_log.log("sender: unexpected error while sending a request", exc_info=True)
             return DeliveryResult(failed=list(request.events))
@@ -543,7 +562,3 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
         sender.run()
     finally:
         conn.close()
-    if not sender.pool.wait_idle(0):
-        # Given up with requests still on the wire: exit now rather than join their threads at
-        # interpreter exit (a request stuck on the wire never keeps the sender alive).
-        os._exit(0)
