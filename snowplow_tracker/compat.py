@@ -3,22 +3,38 @@
 The core (:mod:`.protocol`, :mod:`.delivery`, :mod:`.emitters`) knows ``buffer_size``, a
 :class:`~snowplow_tracker.delivery.retry.RetryPolicy` and queue bounds. Tracker 1.x spelled them
 ``batch_size``, ``max_retry_delay_seconds`` / ``custom_retry_codes`` and ``buffer_capacity``,
-and had emitter helpers (``is_good_status_code``, ``as_collector_uri``...). This module turns
-the one into the other (:func:`~snowplow_tracker.settings.resolve` calls it) and holds those
-helpers (:class:`EmitterAPI1x`, a base of every HTTP emitter). The 1.x entry points themselves
+and had emitter helpers (``is_good_status_code``, ``as_collector_uri``...) and request hooks
+(``http_post``, ``http_get``). This module turns the one into the other
+(:func:`~snowplow_tracker.settings.resolve` calls it) and holds those helpers
+(:class:`EmitterAPI1x`, a base of every HTTP emitter) and hooks (:class:`HttpHooks1x`, a base
+of the in-host emitters). The 1.x entry points themselves
 are :mod:`.snowplow`, :mod:`.emitter_configuration` and :mod:`.tracker_configuration`.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import replace
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from urllib.parse import urlencode
 
 from . import arguments as _args
+from ._logging import ThrottledLog
 from .delivery.batching import BatchLimits
+from .delivery.http_client import error_name
 from .delivery.retry import RetryPolicy, is_success
-from .protocol.wire import check_method, collector_urls, sent_timestamp
+from .delivery.transport import HttpTransport, Reply
+from .protocol.wire import (
+    POST_CONTENT_TYPE,
+    check_method,
+    collector_urls,
+    get_query,
+    post_body,
+    sent_timestamp,
+)
+
+_request_log = ThrottledLog()
 
 
 def buffer_size_of(
@@ -178,3 +194,94 @@ class EmitterAPI1x:
         stm = str(sent_timestamp())
         for event in events:
             event["stm"] = stm
+
+
+class HookTransport(HttpTransport):
+    """The in-host emitters' transport: requests go through the emitter's ``http_post`` and
+    ``http_get`` when a subclass or a test overrides them (as in tracker 1.x), straight to the
+    HTTP client otherwise. The sending, retries and reporting stay those of
+    :class:`~snowplow_tracker.delivery.transport.HttpTransport` and :func:`deliver` either way."""
+
+    def __init__(self, *args: Any, owner: HttpHooks1x, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = weakref.ref(owner)
+        auth = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        self._headers_of = {"post": {"Content-Type": POST_CONTENT_TYPE, **auth}, "get": auth}
+
+    def _request(self, events: List[bytes], stm: int) -> Reply:
+        owner = self._owner()
+        hook = None if owner is None else owner._http_override(self.method)
+        if hook is None:
+            return super()._request(events, stm)
+        if self.method == "post":
+            arg: Any = post_body(events, stm).decode("utf-8")
+        else:
+            arg = get_query(events[0], stm)
+        try:
+            status = int(hook(arg))
+        except Exception as exc:  # noqa: BLE001 - nothing an override raises crashes a sender
+            return Reply(None, error_name(exc))
+        return Reply(status) if status >= 0 else Reply(None, "network error")
+
+    def request_status(self, method: str, target: Union[str, bytes]) -> int:
+        """One request, as 1.x's ``http_post``/``http_get``: the status, or -1 on a network
+        error (logged at a throttled rate, by name).
+
+        Args:
+            method: ``"post"`` (``target`` is the body) or ``"get"`` (``target`` is the
+                querystring).
+            target: The body or the querystring.
+        """
+        try:
+            if method == "post":
+                url = self.post_url
+                body = target.encode("utf-8") if isinstance(target, str) else target
+                return self._get_client().request("POST", url, body, self._headers_of["post"])[0]
+            query = target.decode("utf-8") if isinstance(target, bytes) else target
+            url = f"{self.get_url}?{query}"
+            return self._get_client().request("GET", url, None, self._headers_of["get"])[0]
+        except Exception as exc:  # noqa: BLE001 - 1.x answers -1 for a failed request
+            _request_log.log("request to %s failed: %s", self.url, error_name(exc))
+            return -1
+
+
+class HttpHooks1x:
+    """Tracker 1.x's ``http_post`` and ``http_get`` of the in-host emitters: every request
+    goes through them when a subclass or a test replaces them (see :class:`HookTransport`)."""
+
+    transport: HookTransport
+
+    def _http_override(self, method: str) -> Optional[Callable[[Any], int]]:
+        """``http_post``/``http_get`` when a subclass or a test replaced it, else None."""
+        name = "http_" + method
+        bound = getattr(self, name)
+        if getattr(bound, "__func__", None) is getattr(HttpHooks1x, name):
+            return None
+        hook: Callable[[Any], int] = bound
+        return hook
+
+    def http_post(self, data: Union[str, bytes]) -> int:
+        """POST a request body to the collector (1.x); every POST the emitter sends goes
+        through this method when a subclass overrides it.
+
+        Args:
+            data: The ``payload_data`` JSON body.
+
+        Returns:
+            The HTTP status, or -1 when the request failed (network error, timeout).
+        """
+        return self.transport.request_status("post", data)
+
+    def http_get(self, payload: Union[Mapping[str, Any], str]) -> int:
+        """GET one event from the collector's ``/i`` (1.x); every GET the emitter sends goes
+        through this method when a subclass overrides it.
+
+        Args:
+            payload: The event's fields, or its querystring.
+
+        Returns:
+            The HTTP status, or -1 when the request failed (network error, timeout).
+        """
+        if not isinstance(payload, str):
+            payload = urlencode({str(k): str(v) for k, v in payload.items()})
+        return self.transport.request_status("get", payload)

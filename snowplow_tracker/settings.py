@@ -10,8 +10,9 @@ expected and the value given (:mod:`.arguments`).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import requests
 
@@ -53,6 +54,18 @@ class Collector:
     request_timeout: Tuple[float, float]
     verify: Verify = True
     session: Optional[requests.Session] = None
+
+    def transport_arguments(self) -> Dict[str, Any]:
+        """The keyword arguments of an
+        :class:`~snowplow_tracker.delivery.transport.HttpTransport` to this collector."""
+        return {
+            "endpoint": self.endpoint,
+            "protocol": self.protocol,
+            "port": self.port,
+            "request_timeout": self.request_timeout,
+            "verify": self.verify,
+            "session": self.session,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,24 +133,24 @@ class EmitterSettings:
 
 def resolve(
     where: str,
+    profile: Profile = Profile(),
+    *,
     endpoint: str,
     protocol: str = "http",
     port: Optional[int] = None,
+    request_timeout: Optional[Timeout] = None,
+    verify: Verify = True,
+    session: Optional[requests.Session] = None,
     method: str = "get",
     buffer_size: Optional[int] = None,
-    on_success: Optional[SuccessCallback] = None,
-    on_failure: Optional[FailureCallback] = None,
     byte_limit: Optional[int] = None,
-    request_timeout: Optional[Timeout] = None,
-    *,
-    profile: Profile = Profile(),
-    retry_policy: Optional[RetryPolicy] = None,
     max_batch_age: Optional[float] = None,
-    session: Optional[requests.Session] = None,
-    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
-    verify: Verify = True,
+    retry_policy: Optional[RetryPolicy] = None,
     max_queue_size: Optional[int] = None,
     max_queue_bytes: Optional[int] = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    on_success: Optional[SuccessCallback] = None,
+    on_failure: Optional[FailureCallback] = None,
     batch_size: Optional[int] = None,
     buffer_capacity: Optional[int] = None,
     max_retry_delay_seconds: Optional[float] = None,
@@ -146,8 +159,9 @@ def resolve(
     """Check what the user passed to an HTTP emitter and resolve it into settings.
 
     A pure function: it only reads its arguments. The arguments are the emitters' (see
-    :class:`~snowplow_tracker.emitters.base.BaseEmitter`); ``batch_size``, ``buffer_capacity``,
-    ``max_retry_delay_seconds`` and ``custom_retry_codes`` are tracker 1.x's.
+    :class:`~snowplow_tracker.emitters.base.BaseEmitter`), grouped by the setting they make;
+    ``batch_size``, ``buffer_capacity``, ``max_retry_delay_seconds`` and ``custom_retry_codes``
+    are tracker 1.x's. :func:`named` maps positional arguments in the 0.10 order to names.
 
     Args:
         where: The emitter class, for error messages.
@@ -183,6 +197,62 @@ def resolve(
     )
 
 
+#: The 0.10 positional order of an emitter's first arguments (``Emitter``'s and ``BaseEmitter``'s).
+POSITIONAL = (
+    "endpoint",
+    "protocol",
+    "port",
+    "method",
+    "buffer_size",
+    "on_success",
+    "on_failure",
+    "byte_limit",
+    "request_timeout",
+)
+
+
+def named(where: str, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+    """The arguments of a call as names: ``args`` in the :data:`POSITIONAL` order, then
+    ``kwargs``.
+
+    Raises:
+        TypeError: As Python's own for a call that does not fit: too many positional
+            arguments, one given twice or unknown, or no ``endpoint``.
+    """
+    if len(args) > len(POSITIONAL):
+        raise TypeError(
+            f"{where}() takes at most {len(POSITIONAL)} positional arguments ({len(args)} given)"
+        )
+    given = dict(zip(POSITIONAL, args))
+    for name in kwargs:
+        if name in given:
+            raise TypeError(f"{where}() got multiple values for argument {name!r}")
+        if name not in _ARGUMENTS:
+            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
+    given.update(kwargs)
+    if "endpoint" not in given:
+        raise TypeError(f"{where}() missing 1 required argument: 'endpoint'")
+    return given
+
+
+#: The names of the arguments :func:`resolve` takes from the user.
+_ARGUMENTS = frozenset(inspect.signature(resolve).parameters) - {"where", "profile"}
+
+
+def signature() -> inspect.Signature:
+    """The signature of an emitter built from :func:`resolve`'s arguments, as introspection
+    shows it: :data:`POSITIONAL` first, then the others as keywords, less those that only some
+    emitters take (the queue bounds)."""
+    params = inspect.signature(resolve).parameters
+    first = [
+        params[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in POSITIONAL
+    ]
+    internal = {"where", "profile", "max_queue_size", "max_queue_bytes", *POSITIONAL}
+    rest = [p for name, p in params.items() if name not in internal]
+    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([self, *first, *rest], return_annotation=None)
+
+
 def _collector(
     where: str,
     endpoint: str,
@@ -208,7 +278,7 @@ def _queue(
 ) -> QueueBounds:
     for name, value in (("max_queue_size", max_queue_size), ("max_queue_bytes", max_queue_bytes)):
         if value is not None and name not in profile.queue_arguments:
-            raise TypeError(f"{where}.__init__() got an unexpected keyword argument {name!r}")
+            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
     if max_queue_size is not None:
         _args.positive_integer(where, "max_queue_size", max_queue_size)
     if max_queue_bytes is not None:

@@ -23,7 +23,6 @@ timer and connections) while the parent keeps sending what it had; see :mod:`.li
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 import time
 from collections import Counter, abc
@@ -38,7 +37,7 @@ from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
 from ..errors import EncodingError
 from ..protocol.wire import PayloadDict, decode_event, decode_events, encode_event
-from ..settings import EmitterSettings, Profile, resolve
+from ..settings import EmitterSettings, Profile, named, resolve, signature
 from ..settings import FailureCallback as FailureCallback  # re-exported: emitters' callbacks
 from ..settings import SuccessCallback as SuccessCallback
 
@@ -236,7 +235,7 @@ class BaseEmitter(EmitterAPI1x):
     _kept = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._configure(resolve(self._where, *args, profile=self._profile, **kwargs))
+        self._configure(resolve(self._where, self._profile, **named(self._where, args, kwargs)))
 
     def _configure(self, settings: EmitterSettings) -> None:
         """Take the resolved settings (and start the counters and the flush timer)."""
@@ -349,13 +348,4 @@ class BaseEmitter(EmitterAPI1x):
         return self._counters.snapshot()
 
 
-def _public_signature() -> inspect.Signature:
-    """``BaseEmitter.__init__``'s signature as introspection shows it: :func:`resolve`'s
-    arguments, less those that only some emitters take or that the emitter itself passes."""
-    internal = {"where", "profile", "max_queue_size", "max_queue_bytes"}
-    params = [p for p in inspect.signature(resolve).parameters.values() if p.name not in internal]
-    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([self, *params], return_annotation=None)
-
-
-setattr(BaseEmitter.__init__, "__signature__", _public_signature())  # noqa: B010
+setattr(BaseEmitter.__init__, "__signature__", signature())  # noqa: B010

@@ -337,17 +337,12 @@ class Sender:
         self._next_check = 0.0
 
     def _new_transport(self) -> HttpTransport:
-        collector = self.config.collector
         return HttpTransport(
-            collector.endpoint,
-            self.method,
-            collector.protocol,
-            collector.port,
-            collector.request_timeout,
-            self.config.retry_policy,
+            method=self.method,
+            retry_policy=self.config.retry_policy,
             client="urllib3",  # about half the CPU per request of requests
             pool_size=1,  # one transport per request thread
-            verify=collector.verify,
+            **self.config.collector.transport_arguments(),
             throttle=self.throttle,
             where="ProcessEmitter",
         )
