@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from . import arguments as _args
 from ._logging import ThrottledLog
-from .delivery.batching import BatchLimits
+from .delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
 from .delivery.http_client import error_name
 from .delivery.retry import RetryPolicy, is_success
 from .delivery.transport import HttpTransport, Reply
@@ -35,6 +35,9 @@ from .protocol.wire import (
 )
 
 _request_log = ThrottledLog()
+
+#: Tracker 1.x's name for the default POST batch size (10, as ``buffer_size``'s).
+DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
 
 
 def buffer_size_of(

@@ -31,7 +31,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..compat import EmitterAPI1x
-from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE
 from ..delivery.http_client import Verify
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
@@ -43,9 +42,6 @@ from ..settings import SuccessCallback as SuccessCallback
 
 _callback_log = ThrottledLog()
 drop_log = ThrottledLog()
-
-#: Tracker 1.x's name for the default POST batch size (10, as ``buffer_size``'s).
-DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
 
 #: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB). It
 #: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context, 75 MiB)

@@ -15,16 +15,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Union,
-)
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import requests
 from requests.adapters import HTTPAdapter
