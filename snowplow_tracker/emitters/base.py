@@ -43,10 +43,9 @@ from ..settings import SuccessCallback as SuccessCallback
 _callback_log = ThrottledLog()
 drop_log = ThrottledLog()
 
-#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB). It
-#: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context, 75 MiB)
-#: while the sending thread gets little of the GIL (64 MiB dropped 14,700 of those 160,000
-#: events), and keeps a collector outage under issue 9's 110 MB of host growth (128 MiB: 129 MB).
+#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB): room
+#: for a burst from many tracking threads while the sending threads get little of the GIL, and
+#: a bounded growth of the host while the collector is down.
 DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
 
 
@@ -187,6 +186,10 @@ class BaseEmitter(EmitterAPI1x):
     ``Emitter`` and ``AsyncEmitter``, which send from this process, own one (``transport``);
     ``ProcessEmitter``'s senders and the Celery workers build theirs where they send.
 
+    The arguments are resolved once, by :func:`~snowplow_tracker.settings.resolve`, into
+    :attr:`settings` (frozen); the first nine may be given positionally, in the 0.10 order
+    below (:data:`~snowplow_tracker.settings.POSITIONAL`).
+
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
             (``"https://host"``) wins over ``protocol``.
@@ -235,6 +238,7 @@ class BaseEmitter(EmitterAPI1x):
 
     def _configure(self, settings: EmitterSettings) -> None:
         """Take the resolved settings (and start the counters and the flush timer)."""
+        #: What the arguments resolved to (:class:`~snowplow_tracker.settings.EmitterSettings`).
         self.settings = settings
         self.method = settings.limits.method
         self.limits = settings.limits
