@@ -2,13 +2,12 @@
 
 The core (:mod:`.protocol`, :mod:`.delivery`, :mod:`.emitters`) knows ``buffer_size``, a
 :class:`~snowplow_tracker.delivery.retry.RetryPolicy` and queue bounds. Tracker 1.x spelled them
-``batch_size``, ``max_retry_delay_seconds`` / ``custom_retry_codes`` and ``buffer_capacity``,
-and had emitter helpers (``is_good_status_code``, ``as_collector_uri``...) and request hooks
-(``http_post``, ``http_get``). This module turns the one into the other
-(:func:`~snowplow_tracker.settings.resolve` calls it) and holds those helpers
-(:class:`EmitterAPI1x`, a base of every HTTP emitter) and hooks (:class:`HttpHooks1x`, a base
-of the in-host emitters). The 1.x entry points themselves
-are :mod:`.snowplow`, :mod:`.emitter_configuration` and :mod:`.tracker_configuration`.
+``batch_size``, ``max_retry_delay_seconds`` / ``custom_retry_codes`` and ``buffer_capacity``;
+:func:`~snowplow_tracker.settings.resolve` translates them with this module. It also holds 1.x's
+emitter helpers (:class:`EmitterAPI1x`: ``is_good_status_code``, ``as_collector_uri``..., a base
+of every HTTP emitter) and request hooks (:class:`HttpHooks1x`: ``http_post``, ``http_get``, a
+base of the in-host emitters). The 1.x entry points are :mod:`.snowplow`,
+:mod:`.emitter_configuration` and :mod:`.tracker_configuration`.
 """
 
 from __future__ import annotations
