@@ -90,7 +90,8 @@ class Profile:
         throughput: Fill in ``ProcessEmitter``'s POST batch defaults
             (:func:`~snowplow_tracker.delivery.batching.throughput_defaults`).
         queue_arguments: The queue bounds (``max_queue_size``, ``max_queue_bytes``) the kind
-            takes; giving another is a ``TypeError``, as an unknown keyword argument is.
+            takes; giving another is a ``TypeError``, as an unknown keyword argument is. A kind
+            that takes ``max_queue_bytes`` needs it (its signature gives the default).
     """
 
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -281,7 +282,7 @@ def _queue(
             raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
     if max_queue_size is not None:
         _args.positive_integer(where, "max_queue_size", max_queue_size)
-    if max_queue_bytes is not None:
+    if "max_queue_bytes" in profile.queue_arguments:  # a bound in bytes is never left out
         _args.positive_integer(where, "max_queue_bytes", max_queue_bytes)
     events = max_queue_size
     if buffer_capacity is not None:

@@ -49,8 +49,12 @@ def test_a_profile_gives_the_defaults_of_its_kind_of_emitter() -> None:
 
 def test_queue_bounds_take_the_smaller_of_max_queue_size_and_buffer_capacity() -> None:
     queues = Profile(queue_arguments=frozenset({"max_queue_size", "max_queue_bytes"}))
-    settings = resolve("P", queues, endpoint=ENDPOINT, max_queue_size=50, buffer_capacity=7)
-    assert (settings.queue.max_events, settings.queue.max_bytes) == (7, None)
+    settings = resolve(
+        "P", queues, endpoint=ENDPOINT, max_queue_size=50, max_queue_bytes=9, buffer_capacity=7
+    )
+    assert (settings.queue.max_events, settings.queue.max_bytes) == (7, 9)
+    with pytest.raises(ConfigurationError, match="argument 'max_queue_bytes' must be a positive"):
+        resolve("P", queues, endpoint=ENDPOINT)  # the emitter's signature gives the default
     with pytest.raises(TypeError, match=r"^Emitter\(\) got an unexpected keyword argument"):
         resolve("Emitter", endpoint=ENDPOINT, max_queue_size=50)
 
