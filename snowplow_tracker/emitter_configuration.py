@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple, Type, Union
 
 from . import arguments as _args
+from .compat import check_retry_code, with_1x_options
 from .delivery.event_store import EventStore
-from .delivery.retry import RetryPolicy, check_retry_code, with_1x_options
+from .delivery.retry import RetryPolicy
 from .typing import FailureCallback, SuccessCallback
 
 #: The emitter kinds :attr:`EmitterConfiguration.emitter` may name.

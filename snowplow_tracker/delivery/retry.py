@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Dict, FrozenSet, Mapping, Optional
+from typing import FrozenSet, Optional
 
 from .. import arguments as _args
 
@@ -167,81 +167,3 @@ class RetryPolicy:
         if self.max_attempts is not None and attempts >= self.max_attempts:
             return False
         return self.deadline is None or elapsed + next_delay <= self.deadline
-
-
-def check_retry_code(code: Any, retry: Any, where: str) -> None:
-    """Check one ``custom_retry_codes`` entry (tracker 1.x): a failure status -> a bool.
-
-    Args:
-        code: The HTTP status: an int from 100 to 599 that is not a success (2xx or 3xx).
-        retry: Whether a request answered with it is retried.
-        where: The qualified name of the caller, for the error message.
-
-    Raises:
-        ConfigurationError: It is not such an entry.
-    """
-    if (
-        isinstance(code, bool)
-        or not isinstance(code, int)
-        or not 100 <= code < 600
-        or is_success(code)
-    ):
-        _args.fail(
-            where,
-            "custom_retry_codes",
-            "keyed by HTTP statuses that are not a success (2xx and 3xx are)",
-            code,
-        )
-    if not isinstance(retry, bool):
-        _args.fail(where, f"custom_retry_codes[{code}]", "True or False", retry)
-
-
-def with_1x_options(
-    policy: RetryPolicy,
-    max_retry_delay_seconds: Optional[float] = None,
-    custom_retry_codes: Optional[Mapping[int, bool]] = None,
-    where: str = "Emitter",
-) -> RetryPolicy:
-    """Apply tracker 1.x's retry arguments to a policy.
-
-    ``max_retry_delay_seconds`` becomes ``max_delay``; each ``custom_retry_codes`` entry takes
-    its status out of ``no_retry_statuses`` (True: retried) or puts it in (False: not
-    retried). 413 and 414 are never retried as they are, whatever the entry
-    (:data:`TOO_LARGE_STATUSES`).
-
-    Args:
-        policy: The policy the options change.
-        max_retry_delay_seconds: Upper bound of one delay in seconds, or None.
-        custom_retry_codes: Status -> whether it is retried, or None.
-        where: The qualified name of the caller, for error messages.
-
-    Raises:
-        ConfigurationError: An option is invalid.
-    """
-    changes: Dict[str, Any] = {}
-    if max_retry_delay_seconds is not None:
-        value = max_retry_delay_seconds
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            value = math.nan  # refused below, with the value given
-        if not 0 <= value < math.inf:
-            _args.fail(
-                where,
-                "max_retry_delay_seconds",
-                "a number of seconds >= 0 or None",
-                max_retry_delay_seconds,
-            )
-        changes["max_delay"] = float(value)
-    if custom_retry_codes is not None:
-        if not isinstance(custom_retry_codes, Mapping):
-            _args.fail(
-                where,
-                "custom_retry_codes",
-                "a dict of HTTP statuses to True/False",
-                custom_retry_codes,
-            )
-        no_retry = set(policy.no_retry_statuses)
-        for code, retry in custom_retry_codes.items():
-            check_retry_code(code, retry, where)
-            (no_retry.discard if retry else no_retry.add)(code)
-        changes["no_retry_statuses"] = frozenset(no_retry)
-    return replace(policy, **changes) if changes else policy

@@ -12,7 +12,8 @@ fork hooks. ``from snowplow_tracker.emitters import Emitter, AsyncEmitter`` (the
 path) keeps working.
 """
 
-from .base import DEFAULT_MAX_LENGTH, BaseEmitter, FailureCallback, SuccessCallback
+from ..compat import DEFAULT_MAX_LENGTH
+from .base import BaseEmitter, FailureCallback, SuccessCallback
 from .celery import CeleryEmitter
 from .process import ProcessEmitter
 from .redis import RedisEmitter

@@ -22,76 +22,31 @@ timer and connections) while the parent keeps sending what it had; see :mod:`.li
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
 import time
 from collections import Counter, abc
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Tuple,
-)
-
-import requests
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
-from ..delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
+from ..compat import EmitterAPI1x
 from ..delivery.http_client import Verify
-from ..delivery.retry import RetryPolicy, is_success, with_1x_options
 from ..delivery.stats import Counters, EmitterStats
-from ..delivery.transport import DeliveryResult, Timeout, check_timeout, deliver
+from ..delivery.transport import DeliveryResult, deliver
 from ..errors import EncodingError
-from ..protocol.wire import (
-    PayloadDict,
-    check_method,
-    collector_urls,
-    decode_event,
-    decode_events,
-    encode_event,
-    sent_timestamp,
-)
-
-SuccessCallback = Callable[[List[PayloadDict]], Any]
-FailureCallback = Callable[[int, List[PayloadDict]], Any]
+from ..protocol.wire import PayloadDict, decode_event, decode_events, encode_event
+from ..settings import EmitterSettings, Profile, named, resolve, signature
+from ..settings import FailureCallback as FailureCallback  # re-exported: emitters' callbacks
+from ..settings import SuccessCallback as SuccessCallback
 
 _callback_log = ThrottledLog()
 drop_log = ThrottledLog()
 
-#: Tracker 1.x's name for the default POST batch size (10, as ``buffer_size``'s).
-DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
-
-#: Default seconds that ``close()`` and the exit handler spend delivering what is left.
-DEFAULT_SHUTDOWN_TIMEOUT = 5.0
-#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB). It
-#: absorbs 8 threads tracking 20,000 events of 0.5 KB each (a subject and a context, 75 MiB)
-#: while the sending thread gets little of the GIL (64 MiB dropped 14,700 of those 160,000
-#: events), and keeps a collector outage under issue 9's 110 MB of host growth (128 MiB: 129 MB).
+#: Default bound, in bytes of encoded events, of what an ``AsyncEmitter`` holds (96 MiB): room
+#: for a burst from many tracking threads while the sending threads get little of the GIL, and
+#: a bounded growth of the host while the collector is down.
 DEFAULT_MAX_QUEUE_BYTES = 96 * 1024 * 1024
-
-
-def check_callback(value: Any, name: str, where: str) -> Any:
-    """Return ``value`` if it is None or callable, else raise :class:`ConfigurationError`."""
-    _args.optional_callable(where, name, value)
-    return value
-
-
-def check_seconds(value: Any, name: str, where: str) -> float:
-    """Return ``value`` as a float if it is a positive finite number of seconds, else raise."""
-    _args.positive_finite_seconds(where, name, value)
-    return float(value)
-
-
-def check_session(value: Any, where: str) -> Optional[requests.Session]:
-    """Return ``value`` if it is None or a ``requests.Session``, else raise."""
-    _args.optional_session(where, "session", value)
-    session: Optional[requests.Session] = value
-    return session
 
 
 def wait_until(deadline: float, stop: Optional[threading.Event] = None) -> Callable[[float], bool]:
@@ -182,33 +137,6 @@ def encode_or_raise(
         ) from None
 
 
-def resolve_batch_size(
-    buffer_size: Optional[int], batch_size: Optional[int], where: str
-) -> Optional[int]:
-    """``batch_size`` (tracker 1.x's name) is an alias of ``buffer_size``: return the one given.
-
-    Raises:
-        ConfigurationError: Both are given, with different values.
-    """
-    if batch_size is None:
-        return buffer_size
-    if buffer_size is not None and buffer_size != batch_size:
-        _args.refuse(
-            where,
-            f"arguments 'buffer_size' and 'batch_size' are one setting (batch_size is "
-            f"tracker 1.x's name): give one of them, got buffer_size={buffer_size!r} and "
-            f"batch_size={batch_size!r}",
-        )
-    return batch_size
-
-
-def check_capacity(value: Any, where: str) -> Optional[int]:
-    """Return ``buffer_capacity`` if it is None or a positive integer, else raise."""
-    _args.optional_positive_integer(where, "buffer_capacity", value)
-    capacity: Optional[int] = value
-    return capacity
-
-
 class FlushTimer:
     """The flush timer of an emitter (:meth:`BaseEmitter.set_flush_timer`): a daemon thread
     that calls an action every ``interval`` seconds until cancelled."""
@@ -248,7 +176,7 @@ class FlushTimer:
             thread.join(timeout=max(0.0, timeout))
 
 
-class BaseEmitter:
+class BaseEmitter(EmitterAPI1x):
     """Configuration, callbacks and the flush timer shared by the HTTP emitters.
 
     An emitter is composed of a buffer (a :class:`~snowplow_tracker.delivery.batching.Batcher`
@@ -257,6 +185,10 @@ class BaseEmitter:
     address (:attr:`url`), the callbacks, counters and flush timer. It builds no transport:
     ``Emitter`` and ``AsyncEmitter``, which send from this process, own one (``transport``);
     ``ProcessEmitter``'s senders and the Celery workers build theirs where they send.
+
+    The arguments are resolved once, by :func:`~snowplow_tracker.settings.resolve`, into
+    :attr:`settings` (frozen); the first nine may be given positionally, in the 0.10 order
+    below (:data:`~snowplow_tracker.settings.POSITIONAL`).
 
     Args:
         endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
@@ -295,76 +227,41 @@ class BaseEmitter:
     """
 
     _where = "Emitter"
+    #: The defaults of this kind of emitter (see :func:`~snowplow_tracker.settings.resolve`).
+    _profile = Profile()
 
     #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
     _kept = False
 
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "get",
-        buffer_size: Optional[int] = None,
-        on_success: Optional[SuccessCallback] = None,
-        on_failure: Optional[FailureCallback] = None,
-        byte_limit: Optional[int] = None,
-        request_timeout: Optional[Timeout] = None,
-        *,
-        retry_policy: Optional[RetryPolicy] = None,
-        max_batch_age: Optional[float] = None,
-        session: Optional[requests.Session] = None,
-        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
-        batch_size: Optional[int] = None,
-        buffer_capacity: Optional[int] = None,
-        max_retry_delay_seconds: Optional[float] = None,
-        custom_retry_codes: Optional[Mapping[int, bool]] = None,
-        verify: Verify = True,
-    ) -> None:
-        where = self._where
-        self.method = check_method(method, where)
-        buffer_size = resolve_batch_size(buffer_size, batch_size, where)
-        self.buffer_capacity = check_capacity(buffer_capacity, where)
-        # Checked here under its own name (BatchLimits would call it 'max_age').
-        _args.optional_positive_seconds(where, "max_batch_age", max_batch_age)
-        limits = BatchLimits.create(
-            self.method, buffer_size, byte_limit, max_batch_age, where=where
-        )
-        if buffer_capacity is not None and limits.buffer_size > buffer_capacity:
-            limits = dataclasses.replace(limits, buffer_size=buffer_capacity)  # as 1.x
-        self.limits = limits
-        _args.optional_instance(where, "retry_policy", retry_policy, RetryPolicy)
-        self.retry_policy = with_1x_options(
-            retry_policy or self._default_retry_policy(),
-            max_retry_delay_seconds,
-            custom_retry_codes,
-            where,
-        )
-        self.custom_retry_codes: Dict[int, bool] = dict(custom_retry_codes or {})
-        self.session = check_session(session, where)
-        self.verify: Verify = _args.tls_verify(where, "verify", verify)
-        self.shutdown_timeout = check_seconds(shutdown_timeout, "shutdown_timeout", where)
-        self.request_timeout = check_timeout(request_timeout, where)
-        # The collector's address, checked here; only the emitters that send from this process
-        # (Emitter, AsyncEmitter) build a transport from it.
-        self._collector = (endpoint, protocol, port)
-        self._get_url, self._post_url = collector_urls(endpoint, protocol, port, where=where)
-        self.endpoint = endpoint
-        self.on_success: Optional[SuccessCallback] = check_callback(on_success, "on_success", where)
-        self.on_failure: Optional[FailureCallback] = check_callback(on_failure, "on_failure", where)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._configure(resolve(self._where, self._profile, **named(self._where, args, kwargs)))
+
+    def _configure(self, settings: EmitterSettings) -> None:
+        """Take the resolved settings (and start the counters and the flush timer)."""
+        #: What the arguments resolved to (:class:`~snowplow_tracker.settings.EmitterSettings`).
+        self.settings = settings
+        self.method = settings.limits.method
+        self.limits = settings.limits
+        self.retry_policy = settings.retry_policy
+        self.buffer_capacity = settings.buffer_capacity
+        self.custom_retry_codes: Dict[int, bool] = dict(settings.custom_retry_codes)
+        collector = settings.collector
+        self.endpoint = collector.endpoint
+        self.session = collector.session
+        self.verify: Verify = collector.verify
+        self.request_timeout = collector.request_timeout
+        self.shutdown_timeout = settings.shutdown_timeout
+        self.on_success: Optional[SuccessCallback] = settings.on_success
+        self.on_failure: Optional[FailureCallback] = settings.on_failure
         self._counters = Counters()
         #: The flush timer (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
-
-    @staticmethod
-    def _default_retry_policy() -> RetryPolicy:
-        return RetryPolicy()
 
     @property
     def url(self) -> str:
         """The collector URL events are sent to (GET: without the querystring), never with the
         endpoint's credentials; the same as ``transport.url`` of the emitters that have one."""
-        return self._post_url if self.method == "post" else self._get_url
+        return self.settings.url
 
     @property
     def buffer_size(self) -> int:
@@ -446,58 +343,9 @@ class BaseEmitter:
         """Send every buffered event; see the subclasses for what it promises."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------ tracker 1.x's emitter API
-    @property
-    def batch_size(self) -> int:
-        """Events per request batch (tracker 1.x's name of :attr:`buffer_size`)."""
-        return self.limits.buffer_size
-
-    @property
-    def max_retry_delay_seconds(self) -> float:
-        """Upper bound of one retry delay in seconds (the retry policy's ``max_delay``)."""
-        return self.retry_policy.max_delay
-
-    @staticmethod
-    def is_good_status_code(status_code: int) -> bool:
-        """Whether a status means the collector took the request: any 2xx or 3xx.
-
-        Args:
-            status_code: An HTTP status (-1 for a failed request).
-        """
-        return is_success(status_code)
-
-    @staticmethod
-    def as_collector_uri(
-        endpoint: str, protocol: str = "https", port: Optional[int] = None, method: str = "post"
-    ) -> str:
-        """The URL events are sent to, with 1.x's defaults (https, POST).
-
-        Args:
-            endpoint: Collector host; a scheme in it wins over ``protocol``.
-            protocol: ``"http"`` or ``"https"``.
-            port: Port, or None for the scheme's default.
-            method: ``"get"`` (``/i``) or ``"post"`` (``/com.snowplowanalytics.snowplow/tp2``).
-
-        Raises:
-            ConfigurationError: (a ``ValueError``) an argument is invalid, e.g. ``endpoint`` empty.
-        """
-        where = "Emitter.as_collector_uri"
-        get_url, post_url = collector_urls(endpoint, protocol, port, where=where)
-        return post_url if check_method(method, where) == "post" else get_url
-
-    @staticmethod
-    def attach_sent_timestamp(events: List[Dict[str, Any]]) -> None:
-        """Set ``stm``, the send time in milliseconds, in each event dict, in place (1.x).
-
-        The emitters themselves add ``stm`` to the request they send, never to the dicts.
-
-        Args:
-            events: Event dicts.
-        """
-        stm = str(sent_timestamp())
-        for event in events:
-            event["stm"] = stm
-
     def stats(self) -> EmitterStats:
         """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`."""
         return self._counters.snapshot()
+
+
+setattr(BaseEmitter.__init__, "__signature__", signature())  # noqa: B010

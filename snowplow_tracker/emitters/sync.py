@@ -15,38 +15,26 @@ import threading
 import time
 import weakref
 from collections import Counter
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Union,
-)
-from urllib.parse import urlencode
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
+from ..compat import HookTransport, HttpHooks1x
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
-from ..delivery.http_client import error_name
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.throttle import Throttle
-from ..delivery.transport import DeliveryResult, HttpTransport, Reply, deliver
+from ..delivery.transport import DeliveryResult, deliver
 from ..protocol.wire import (
-    POST_CONTENT_TYPE,
     PayloadDict,
     event_cost,
-    get_query,
     normalize_payload,
-    post_body,
 )
+from ..settings import Profile
 from . import lifecycle
 from .base import (
     BaseEmitter,
@@ -59,7 +47,6 @@ from .base import (
     wait_until,
 )
 
-_request_log = ThrottledLog()
 _store_log = ThrottledLog()
 
 
@@ -77,63 +64,7 @@ def _forget_pooled_connections(session: requests.Session) -> None:
             adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]
 
 
-class _HookTransport(HttpTransport):
-    """The in-host emitters' transport: requests go through the emitter's ``http_post`` and
-    ``http_get`` when a subclass or a test overrides them (as in tracker 1.x), straight to the
-    HTTP client otherwise. The sending, retries and reporting stay those of
-    :class:`~snowplow_tracker.delivery.transport.HttpTransport` and :func:`deliver` either way."""
-
-    def __init__(self, *args: Any, owner: Emitter, **kwargs: Any) -> None:
-        owner_ref = weakref.ref(owner)
-
-        def count_hold() -> None:  # counted when the answer arrives, not when the batch ends
-            emitter = owner_ref()
-            if emitter is not None:
-                emitter._counters.add(throttled=1)
-
-        super().__init__(*args, throttle=Throttle(on_hold=count_hold), **kwargs)
-        self._owner = owner_ref
-        auth = {k: v for k, v in self._headers.items() if k != "Content-Type"}
-        self._headers_of = {"post": {"Content-Type": POST_CONTENT_TYPE, **auth}, "get": auth}
-
-    def _request(self, events: List[bytes], stm: int) -> Reply:
-        owner = self._owner()
-        hook = None if owner is None else owner._http_override(self.method)
-        if hook is None:
-            return super()._request(events, stm)
-        if self.method == "post":
-            arg: Any = post_body(events, stm).decode("utf-8")
-        else:
-            arg = get_query(events[0], stm)
-        try:
-            status = int(hook(arg))
-        except Exception as exc:  # noqa: BLE001 - nothing an override raises crashes a sender
-            return Reply(None, error_name(exc))
-        return Reply(status) if status >= 0 else Reply(None, "network error")
-
-    def request_status(self, method: str, target: Union[str, bytes]) -> int:
-        """One request, as 1.x's ``http_post``/``http_get``: the status, or -1 on a network
-        error (logged at a throttled rate, by name).
-
-        Args:
-            method: ``"post"`` (``target`` is the body) or ``"get"`` (``target`` is the
-                querystring).
-            target: The body or the querystring.
-        """
-        try:
-            if method == "post":
-                url = self.post_url
-                body = target.encode("utf-8") if isinstance(target, str) else target
-                return self._get_client().request("POST", url, body, self._headers_of["post"])[0]
-            query = target.decode("utf-8") if isinstance(target, bytes) else target
-            url = f"{self.get_url}?{query}"
-            return self._get_client().request("GET", url, None, self._headers_of["get"])[0]
-        except Exception as exc:  # noqa: BLE001 - 1.x answers -1 for a failed request
-            _request_log.log("request to %s failed: %s", self.url, error_name(exc))
-            return -1
-
-
-class Emitter(BaseEmitter):
+class Emitter(BaseEmitter, HttpHooks1x):
     """Sends events synchronously, in the thread that calls ``track_*``: for scripts and tests.
 
     A ``track_*`` call that fills the buffer sends the batch before it returns (at most the
@@ -166,6 +97,7 @@ class Emitter(BaseEmitter):
     """
 
     _where = "Emitter"
+    _profile = Profile(retry_policy=RetryPolicy.never())  # failed events go to on_failure
 
     def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
         _args.optional_event_store(self._where, "event_store", event_store)
@@ -181,17 +113,19 @@ class Emitter(BaseEmitter):
         self._init_process_state()
         lifecycle.watch(self)
 
-    def _new_transport(self) -> _HookTransport:
-        endpoint, protocol, port = self._collector
-        return _HookTransport(
-            endpoint,
-            self.method,
-            protocol,
-            port,
-            self.request_timeout,
-            self.retry_policy,
-            session=self.session,
-            verify=self.verify,
+    def _new_transport(self) -> HookTransport:
+        owner = weakref.ref(self)
+
+        def count_hold() -> None:  # counted when the answer arrives, not when the batch ends
+            emitter = owner()
+            if emitter is not None:
+                emitter._counters.add(throttled=1)
+
+        return HookTransport(
+            method=self.method,
+            retry_policy=self.retry_policy,
+            **self.settings.collector.transport_arguments(),
+            throttle=Throttle(on_hold=count_hold),
             where=self._where,
             owner=self,
             **self._transport_options(),
@@ -200,10 +134,6 @@ class Emitter(BaseEmitter):
     def _transport_options(self) -> Dict[str, Any]:
         """Extra keyword arguments for the transport (``AsyncEmitter`` adds its pool size)."""
         return {}
-
-    @staticmethod
-    def _default_retry_policy() -> RetryPolicy:
-        return RetryPolicy.never()
 
     def _init_process_state(self) -> None:
         """Create what belongs to one process: counters, locks and buffers (again in a forked
@@ -435,44 +365,6 @@ class Emitter(BaseEmitter):
             timer, self._retry_timer = self._retry_timer, None
         if timer is not None:
             timer.cancel()
-
-    def _http_override(self, method: str) -> Optional[Callable[[Any], int]]:
-        """``http_post``/``http_get`` when a subclass or a test replaced it, else None."""
-        name = "http_" + method
-        bound = getattr(self, name)
-        if getattr(bound, "__func__", None) is getattr(Emitter, name):
-            return None
-        hook: Callable[[Any], int] = bound
-        return hook
-
-    def http_post(self, data: Union[str, bytes]) -> int:
-        """POST a request body to the collector (1.x); every POST the emitter sends goes
-        through this method when a subclass overrides it.
-
-        Args:
-            data: The ``payload_data`` JSON body.
-
-        Returns:
-            The HTTP status, or -1 when the request failed (network error, timeout).
-        """
-        return self._hook_transport().request_status("post", data)
-
-    def http_get(self, payload: Union[Mapping[str, Any], str]) -> int:
-        """GET one event from the collector's ``/i`` (1.x); every GET the emitter sends goes
-        through this method when a subclass overrides it.
-
-        Args:
-            payload: The event's fields, or its querystring.
-
-        Returns:
-            The HTTP status, or -1 when the request failed (network error, timeout).
-        """
-        if not isinstance(payload, str):
-            payload = urlencode({str(k): str(v) for k, v in payload.items()})
-        return self._hook_transport().request_status("get", payload)
-
-    def _hook_transport(self) -> _HookTransport:
-        return self.transport
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""

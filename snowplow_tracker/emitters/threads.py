@@ -32,12 +32,12 @@ from .. import arguments as _args
 from .._logging import logger
 from ..delivery.batching import split_batches
 from ..delivery.memory import HeapWatermark, give_back_memory
-from ..delivery.retry import RetryPolicy
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
 from ..protocol.wire import (
     PayloadDict,
 )
+from ..settings import Profile
 from .base import (
     DEFAULT_MAX_QUEUE_BYTES,
     FailureCallback,
@@ -137,6 +137,7 @@ class AsyncEmitter(Emitter):
     """
 
     _where = "AsyncEmitter"
+    _profile = Profile(queue_arguments=frozenset({"max_queue_bytes"}))
 
     def __init__(
         self,
@@ -156,19 +157,16 @@ class AsyncEmitter(Emitter):
     ) -> None:
         where = self._where
         _args.positive_integer(where, "thread_count", thread_count)
-        _args.positive_integer(where, "max_queue_bytes", max_queue_bytes)
         _args.optional_positive_integer(where, "max_queued_batches", max_queued_batches)
         self.thread_count = thread_count
-        self.max_queue_bytes = max_queue_bytes
         self.max_queued_batches = max_queued_batches
         # Sending threads plus those waiting out a retry backoff.
         self._max_threads = thread_count + max(thread_count, 4)
         kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
-        super().__init__(endpoint, protocol, port, method, buffer_size, **kwargs)
-
-    @staticmethod
-    def _default_retry_policy() -> RetryPolicy:
-        return RetryPolicy()
+        super().__init__(
+            endpoint, protocol, port, method, buffer_size, max_queue_bytes=max_queue_bytes, **kwargs
+        )
+        self.max_queue_bytes: int = self.settings.queue.max_bytes or max_queue_bytes
 
     def _transport_options(self) -> Dict[str, Any]:
         # One keep-alive connection per thread that may send at once.

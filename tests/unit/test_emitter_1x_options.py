@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from snowplow_tracker.compat import with_1x_options
 from snowplow_tracker.delivery.batching import Batcher, BatchLimits, split_batches
-from snowplow_tracker.delivery.retry import DEFAULT_NO_RETRY_STATUSES, RetryPolicy, with_1x_options
+from snowplow_tracker.delivery.retry import DEFAULT_NO_RETRY_STATUSES, RetryPolicy
 from snowplow_tracker.errors import ConfigurationError
 
 

@@ -317,7 +317,7 @@ class CeleryEmitter(BaseEmitter):
         self._publishing = 0  # events being handed to the broker (stats().in_flight)
         self.task_config: Dict[str, Any] = {
             "v": 1,
-            "url": self._post_url[: -len(POST_PATH)],
+            "url": self.settings.collector.post_url[: -len(POST_PATH)],
             "method": self.method,
             "timeout": list(self.request_timeout),
             "retry": policy_to_message(self.retry_policy),

@@ -54,7 +54,6 @@ from orjson import dumps as _dumps
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
-from ...delivery.batching import throughput_defaults
 from ...delivery.http_client import Verify
 from ...delivery.memory import HeapWatermark, give_back_memory
 from ...delivery.retry import RetryPolicy
@@ -62,15 +61,9 @@ from ...delivery.stats import EmitterStats
 from ...delivery.transport import Timeout
 from ...errors import SenderStartError
 from ...protocol.wire import PayloadDict, encode_event
+from ...settings import Profile
 from .. import lifecycle
-from ..base import (
-    BaseEmitter,
-    FailureCallback,
-    SuccessCallback,
-    check_capacity,
-    encode_or_raise,
-    resolve_batch_size,
-)
+from ..base import BaseEmitter, FailureCallback, SuccessCallback, encode_or_raise
 from . import ipc
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight, sender_main
 
@@ -301,6 +294,9 @@ class ProcessEmitter(BaseEmitter):
     """
 
     _where = "ProcessEmitter"
+    _profile = Profile(
+        throughput=True, queue_arguments=frozenset({"max_queue_size", "max_queue_bytes"})
+    )
 
     def __init__(
         self,
@@ -330,11 +326,6 @@ class ProcessEmitter(BaseEmitter):
         custom_retry_codes: Optional[Mapping[int, bool]] = None,
         verify: Verify = True,
     ) -> None:
-        buffer_size = resolve_batch_size(buffer_size, batch_size, self._where)
-        capacity = check_capacity(buffer_capacity, self._where)
-        if capacity is not None:
-            max_queue_size = capacity if max_queue_size is None else min(max_queue_size, capacity)
-        buffer_size, byte_limit = throughput_defaults(method, buffer_size, byte_limit)
         super().__init__(
             endpoint,
             protocol,
@@ -347,6 +338,10 @@ class ProcessEmitter(BaseEmitter):
             request_timeout,
             retry_policy=retry_policy,
             max_batch_age=max_batch_age,
+            shutdown_timeout=shutdown_timeout,
+            max_queue_size=max_queue_size,
+            max_queue_bytes=max_queue_bytes,
+            batch_size=batch_size,
             buffer_capacity=buffer_capacity,
             max_retry_delay_seconds=max_retry_delay_seconds,
             custom_retry_codes=custom_retry_codes,
@@ -355,40 +350,30 @@ class ProcessEmitter(BaseEmitter):
         where = self._where
         if process_count is None:
             process_count = default_process_count()
-        for name, value in (
-            ("process_count", process_count),
-            ("max_queue_size", _NO_LIMIT if max_queue_size is None else max_queue_size),
-            ("max_queue_bytes", max_queue_bytes),
-            ("ipc_batch_size", ipc_batch_size),
-        ):
-            _args.positive_integer(where, name, value)
+        _args.positive_integer(where, "process_count", process_count)
+        _args.positive_integer(where, "ipc_batch_size", ipc_batch_size)
         _args.positive_seconds(where, "ipc_max_delay", ipc_max_delay)
-        _args.positive_seconds(where, "shutdown_timeout", shutdown_timeout)
         methods = multiprocessing.get_all_start_methods()
         if start_method not in methods:
             _args.fail(where, "start_method", f"one of {methods}", start_method)
         self.process_count = process_count
         self.max_in_flight = check_max_in_flight(max_in_flight, where)
-        self.max_queue_size = max_queue_size
-        self.max_queue_bytes = max_queue_bytes
-        self._max_events = _NO_LIMIT if max_queue_size is None else max_queue_size
+        queue = self.settings.queue
+        self.max_queue_size = queue.max_events
+        self.max_queue_bytes: int = queue.max_bytes or max_queue_bytes
+        self._max_events = _NO_LIMIT if queue.max_events is None else queue.max_events
         self.ipc_batch_size = ipc_batch_size
         self.ipc_max_delay = float(ipc_max_delay)
-        self.shutdown_timeout = float(shutdown_timeout)
         self.start_method = start_method
         self._ctx: Any = multiprocessing.get_context(start_method)
         self._sender_config = SenderConfig(
-            endpoint=endpoint,
-            protocol=protocol,
-            port=port,
-            request_timeout=request_timeout,
+            collector=self.settings.collector,
             limits=self.limits,
             retry_policy=self.retry_policy,
             host_pid=os.getpid(),
             orphan_timeout=self.shutdown_timeout,
             log_level=logger.level,
             max_in_flight=self.max_in_flight,
-            verify=self.verify,
         )
         self._s = _State(self._counters.lock)
         # The Tracker's fast path, unless a subclass changed what input() does.

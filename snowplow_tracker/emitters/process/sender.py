@@ -34,10 +34,10 @@ import psutil
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
 from ...delivery.throttle import Throttle
-from ...delivery.transport import DeliveryResult, HttpTransport, Timeout, deliver
+from ...delivery.transport import DeliveryResult, HttpTransport, deliver
+from ...settings import Collector
 from . import ipc
 
 #: Seconds between checks that the host is still alive.
@@ -77,10 +77,7 @@ class SenderConfig:
     """Everything a sender process needs, passed once at start (no events in it).
 
     Attributes:
-        endpoint: Collector host as given to the emitter.
-        protocol: ``"http"`` or ``"https"``.
-        port: Collector port or None.
-        request_timeout: Seconds or ``(connect, read)``.
+        collector: Where and how requests go (no ``session``: a sender makes its own).
         limits: Batching rules.
         retry_policy: Retry rules.
         host_pid: Process id of the host.
@@ -89,20 +86,15 @@ class SenderConfig:
             of the host's when the sender starts. The sender's records go to the host
             (:class:`PipeLogHandler`).
         max_in_flight: Requests the sender keeps open at once.
-        verify: TLS certificate verification (``requests``' convention, already checked).
     """
 
-    endpoint: str
-    protocol: str
-    port: Optional[int]
-    request_timeout: Optional[Timeout]
+    collector: Collector
     limits: BatchLimits
     retry_policy: RetryPolicy
     host_pid: int
     orphan_timeout: float = 10.0
     log_level: int = logging.NOTSET
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
-    verify: Verify = True
 
 
 class AckBook:
@@ -194,6 +186,10 @@ class RequestPool:
     """Sends requests on up to ``size`` threads at once, each with its own transport.
 
     Threads start on demand (a sender that never has two requests waiting keeps one thread).
+    The pool is its own rather than a ``concurrent.futures.ThreadPoolExecutor``: that one costs
+    more CPU per request (a future and its condition per request; ``python -m
+    perf.request_pool_cpu`` measures the pool alone), and its threads are joined at interpreter
+    exit, where a request stuck on the wire would hold the sender (these threads are daemons).
     Each request is delivered with retries on its thread, so a slow or failing request never
     holds up the others. Once ``abandon`` is set, backoff ends at once and requests not yet
     started fail without being tried.
@@ -341,17 +337,12 @@ class Sender:
         self._next_check = 0.0
 
     def _new_transport(self) -> HttpTransport:
-        config = self.config
         return HttpTransport(
-            config.endpoint,
-            self.method,
-            config.protocol,
-            config.port,
-            config.request_timeout,
-            config.retry_policy,
-            client="urllib3",  # measured: about half the CPU per request of requests
+            method=self.method,
+            retry_policy=self.config.retry_policy,
+            client="urllib3",  # about half the CPU per request of requests
             pool_size=1,  # one transport per request thread
-            verify=config.verify,
+            **self.config.collector.transport_arguments(),
             throttle=self.throttle,
             where="ProcessEmitter",
         )

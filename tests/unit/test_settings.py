@@ -1,0 +1,106 @@
+"""``settings.resolve``: what the user passed to an HTTP emitter, resolved once into frozen
+settings (the 1.x spellings translated by ``compat``), and the emitters built from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from snowplow_tracker import AsyncEmitter, Emitter, ProcessEmitter, RetryPolicy
+from snowplow_tracker.delivery.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
+from snowplow_tracker.emitter_configuration import EmitterConfiguration
+from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.settings import POSITIONAL, Profile, named, resolve
+
+ENDPOINT = "collector.example.com"
+
+
+def test_resolve_translates_the_1x_spellings_into_the_core_settings() -> None:
+    settings = resolve(
+        "Emitter",
+        endpoint=ENDPOINT,
+        method="POST",
+        batch_size=20,
+        buffer_capacity=5,
+        max_retry_delay_seconds=3,
+        custom_retry_codes={500: False},
+    )
+    assert settings.limits.method == "post"
+    assert settings.limits.buffer_size == 5  # lowered to buffer_capacity, as 1.x
+    assert settings.retry_policy.max_delay == 3.0
+    assert 500 in settings.retry_policy.no_retry_statuses
+    assert settings.url == f"http://{ENDPOINT}/com.snowplowanalytics.snowplow/tp2"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.limits = settings.limits  # type: ignore[misc]
+
+
+def test_a_profile_gives_the_defaults_of_its_kind_of_emitter() -> None:
+    plain = resolve("Emitter", endpoint=ENDPOINT, method="post")
+    assert (plain.limits.buffer_size, plain.limits.byte_limit) == (10, None)
+    assert plain.retry_policy == RetryPolicy()
+    never = Profile(retry_policy=RetryPolicy.never(), throughput=True)
+    fast = resolve("ProcessEmitter", never, endpoint=ENDPOINT, method="post")
+    assert fast.limits.buffer_size == THROUGHPUT_POST_BUFFER_SIZE
+    assert fast.limits.byte_limit == THROUGHPUT_BYTE_LIMIT
+    assert fast.retry_policy == RetryPolicy.never()
+
+
+def test_queue_bounds_take_the_smaller_of_max_queue_size_and_buffer_capacity() -> None:
+    queues = Profile(queue_arguments=frozenset({"max_queue_size", "max_queue_bytes"}))
+    settings = resolve(
+        "P", queues, endpoint=ENDPOINT, max_queue_size=50, max_queue_bytes=9, buffer_capacity=7
+    )
+    assert (settings.queue.max_events, settings.queue.max_bytes) == (7, 9)
+    with pytest.raises(ConfigurationError, match="argument 'max_queue_bytes' must be a positive"):
+        resolve("P", queues, endpoint=ENDPOINT)  # the emitter's signature gives the default
+    with pytest.raises(TypeError, match=r"^Emitter\(\) got an unexpected keyword argument"):
+        resolve("Emitter", endpoint=ENDPOINT, max_queue_size=50)
+
+
+def test_the_emitters_hold_what_was_resolved_once() -> None:
+    """``batch_size`` and ``buffer_capacity`` reach the ProcessEmitter through one resolution."""
+    emitter = ProcessEmitter(ENDPOINT, batch_size=30, buffer_capacity=20, max_queue_size=100)
+    try:
+        assert emitter.buffer_size == emitter.settings.limits.buffer_size == 20
+        assert emitter.max_queue_size == emitter.settings.queue.max_events == 20
+        assert emitter.byte_limit == THROUGHPUT_BYTE_LIMIT
+    finally:
+        emitter.close(timeout=0.5)
+    threads = AsyncEmitter(ENDPOINT, max_queue_bytes=1000)
+    try:
+        assert threads.max_queue_bytes == threads.settings.queue.max_bytes == 1000
+        assert threads.retry_policy == RetryPolicy()
+    finally:
+        threads.close(timeout=0.5)
+    assert Emitter(ENDPOINT).retry_policy == RetryPolicy.never()
+
+
+def test_positional_arguments_follow_the_010_order_and_misfits_are_type_errors() -> None:
+    assert named("Emitter", (ENDPOINT, "https", 8080), {"method": "post"}) == {
+        "endpoint": ENDPOINT,
+        "protocol": "https",
+        "port": 8080,
+        "method": "post",
+    }
+    with pytest.raises(TypeError, match="got multiple values for argument 'endpoint'"):
+        Emitter(ENDPOINT, endpoint=ENDPOINT)
+    with pytest.raises(TypeError, match="takes at most 9 positional arguments"):
+        Emitter(ENDPOINT, *([None] * len(POSITIONAL)))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'thread_count'"):
+        Emitter(ENDPOINT, thread_count=2)
+    with pytest.raises(TypeError, match="missing 1 required argument: 'endpoint'"):
+        Emitter()
+
+
+def test_the_introspected_signature_lists_every_argument_in_the_010_order() -> None:
+    params = list(inspect.signature(Emitter.__mro__[1].__init__).parameters)
+    assert params[: len(POSITIONAL) + 1] == ["self", *POSITIONAL]
+    assert {"batch_size", "buffer_capacity", "verify", "session"} <= set(params)
+    assert EmitterConfiguration(batch_size=3).emitter_arguments() == {"buffer_size": 3}
+
+
+def test_bad_values_still_raise_the_emitters_own_errors() -> None:
+    with pytest.raises(ConfigurationError, match=r"^Emitter: argument 'buffer_capacity' must be"):
+        resolve("Emitter", endpoint=ENDPOINT, buffer_capacity=0)
