@@ -133,10 +133,13 @@ def _is_session(value: Any) -> bool:
     return isinstance(value, requests.Session)
 
 
-def _is_event_store(value: Any) -> bool:
-    from .delivery.event_store import EventStore  # here: that module imports this one
+#: The methods of :class:`~snowplow_tracker.delivery.event_store.EventStore`.
+EVENT_STORE_METHODS = ("add_event", "get_events_batch", "cleanup", "size")
 
-    return isinstance(value, EventStore)
+
+def _is_event_store(value: Any) -> bool:
+    """What ``isinstance(value, EventStore)`` (a runtime-checkable Protocol) tests."""
+    return all(getattr(value, name, None) is not None for name in EVENT_STORE_METHODS)
 
 
 optional_session = Rule("a requests.Session", _is_session).or_none()

@@ -43,8 +43,9 @@ from typing import (
 from . import arguments as _args
 from ._version import TRACKER_VERSION
 from .events import table as _table
-from .events.compiler import bind_overrides, new_event_id, track_method
+from .events.compiler import bind_overrides, new_event_id
 from .events.event import Event
+from .events.routes import track_method
 from .protocol import contracts as _contracts
 from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
 from .protocol.payload import JsonEncoder, Payload, PayloadDict, encode_json

@@ -29,7 +29,6 @@ Three shapes are generated from one description:
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from binascii import b2a_base64, hexlify
@@ -44,7 +43,6 @@ from typing import (
     Sequence,
     Tuple,
     Type,
-    TypeVar,
 )
 
 from orjson import JSONEncodeError, dumps
@@ -682,44 +680,6 @@ def compile_function(
     fn: Callable[..., Any] = namespace[f"{shape}_{kind.name}"]
     fn.__source__ = code  # type: ignore[attr-defined]
     return fn
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def track_method(kind: Kind) -> Callable[[F], F]:
-    """Replace the decorated ``track_*`` stub with the code compiled from ``kind``.
-
-    The stub gives the method its typed signature and its docstring; its parameters must be the
-    kind's arguments followed by ``context``, ``tstamp`` and ``event_subject`` (checked here, at
-    import time).
-
-    Args:
-        kind: The event description.
-    """
-
-    def decorate(stub: F) -> F:
-        sig = inspect.signature(stub)
-        names = list(sig.parameters)
-        expected = ["self", *kind.args, *COMMON_ARGS]
-        if names != expected:  # pragma: no cover - a table/stub mismatch fails at import
-            raise TypeError(f"{stub.__qualname__}: parameters {names} != description {expected}")
-        defaults = {
-            n: p.default
-            for n, p in sig.parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        from .routes import ROUTES
-
-        fn = compile_function(kind, "track", kind.method, defaults, ROUTES.get(kind.name))
-        fn.__name__ = stub.__name__
-        fn.__qualname__ = stub.__qualname__
-        fn.__module__ = stub.__module__
-        fn.__doc__ = stub.__doc__
-        fn.__annotations__ = dict(stub.__annotations__)
-        return fn  # type: ignore[return-value]
-
-    return decorate
 
 
 def check_argument(method: str, f: Field, value: Any) -> None:
