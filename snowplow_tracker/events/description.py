@@ -3,7 +3,7 @@
 An event kind is described once, as data (see :mod:`snowplow_tracker.events.table`): its ``e``
 value and, for each argument, the wire key it is sent under, the rule it must follow and how it
 is encoded. :mod:`snowplow_tracker.events.compiler` turns each description into the ``track_*``
-method's code at import time.
+method's code.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
 from . import table
-from .compiler import check_argument, check_common, compile_function
+from .compiler import check_argument, compile_function
 from .description import Field, Kind
+from .runtime import check_common
 
 #: The bare event: only the fields the caller gives, plus contexts, ``ttm`` and the subject.
 BARE_EVENT = Kind("event", "", ())

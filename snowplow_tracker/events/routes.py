@@ -9,12 +9,11 @@ has the original methods, and take these routes when it does not.
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable, Dict, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Tuple, Type
 
 from ..protocol.self_describing_json import SelfDescribingJson
 from . import table
-from .compiler import COMMON_ARGS, compile_function
+from .compiler import compile_function
 from .description import Kind
 from .event import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 
@@ -124,39 +123,3 @@ ROUTES: Dict[str, Route] = {
         if k.self_describing and k.schema and k is not table.MOBILE_SCREEN_VIEW
     },
 }
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def track_method(kind: Kind) -> Callable[[F], F]:
-    """Replace the decorated ``track_*`` stub with the code compiled from ``kind``.
-
-    The stub gives the method its typed signature and its docstring; its parameters must be the
-    kind's arguments followed by ``context``, ``tstamp`` and ``event_subject`` (checked here, at
-    import time).
-
-    Args:
-        kind: The event description.
-    """
-
-    def decorate(stub: F) -> F:
-        sig = inspect.signature(stub)
-        names = list(sig.parameters)
-        expected = ["self", *kind.args, *COMMON_ARGS]
-        if names != expected:  # pragma: no cover - a table/stub mismatch fails at import
-            raise TypeError(f"{stub.__qualname__}: parameters {names} != description {expected}")
-        defaults = {
-            n: p.default
-            for n, p in sig.parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        fn = compile_function(kind, "track", kind.method, defaults, ROUTES.get(kind.name))
-        fn.__name__ = stub.__name__
-        fn.__qualname__ = stub.__qualname__
-        fn.__module__ = stub.__module__
-        fn.__doc__ = stub.__doc__
-        fn.__annotations__ = dict(stub.__annotations__)
-        return fn  # type: ignore[return-value]
-
-    return decorate

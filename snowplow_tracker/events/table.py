@@ -1,7 +1,8 @@
 """The event kinds, described once as data: one :class:`Kind` per ``track_*`` method.
 
-Tests and documentation iterate over :data:`KINDS`; the ``track_*`` methods and the 1.x event
-classes are compiled from it (:mod:`snowplow_tracker.events.compiler`).
+Tests and documentation iterate over :data:`KINDS`; the ``track_*`` methods
+(:mod:`snowplow_tracker.events.track_methods`) and the 1.x event classes are generated from it
+(:mod:`snowplow_tracker.events.compiler`).
 """
 
 from __future__ import annotations
