@@ -53,7 +53,7 @@ from ..protocol import checking, contracts
 from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
 from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
 from ..protocol.self_describing_json import SelfDescribingJson
-from .description import Field, Kind
+from .description import Encoding, Field, Kind
 from .runtime import (
     EVENT_IDS,
     check_common,
@@ -100,7 +100,7 @@ _NAMESPACE: Dict[str, Any] = {
 
 
 def _each_check(f: Field, call: str) -> List[str]:
-    """The inline loop checking a container argument (see :class:`~.description.Each`)."""
+    """The inline loop checking a container argument (see :class:`.arguments.Each`)."""
     v, each = f.arg, f.rule.each
     assert each is not None
     bad = f"{v}.__class__ is not {each.container}" + (f" or not {v}" if each.non_empty else "")
@@ -118,6 +118,15 @@ def _each_check(f: Field, call: str) -> List[str]:
     return lines
 
 
+def _call(f: Field, method: str, optional: bool) -> str:
+    """The call of the field rule's contracts function (``_c.<name>(method, arg, value...)``)."""
+    fn = f.rule.checker(optional)
+    if getattr(contracts, fn.__name__, None) is not fn:  # pragma: no cover - a table error
+        raise ValueError(f"{f.arg}: {fn.__name__} is no function of protocol.contracts")
+    extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
+    return f"_c.{fn.__name__}({method!r}, {f.arg!r}, {f.arg}{extra})"
+
+
 def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
     m = repr(method)
     out: List[str] = []
@@ -129,23 +138,17 @@ def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
         msg = f"argument {need} must be given (at least one of them is required), got {given}"
         out += [f"if {cond}:", f"    raise _ValidationError({m} + {': ' + msg!r})"]
     for f in kind.fields:
-        v, rule = f.arg, f.rule
-        extra = "".join(f", {k}={o!r}" for k, o in rule.options)
-        call = "_c.{fn}(" + f"{m}, {v!r}, {v}{extra})"
-        if rule.each is not None:
-            fn = rule.optional_check or rule.check if f.optional else rule.check
-            out += _each_check(f, call.format(fn=fn))
+        v = f.arg
+        call = _call(f, method, f.optional)
+        if f.rule.each is not None:
+            out += _each_check(f, call)
             continue
-        ok = f.ok.format(v=v) if f.ok else None
+        ok = f.inline.format(v=v) if f.inline else None
         if not f.optional:
-            if ok:
-                out += [f"if not ({ok}):", "    " + call.format(fn=rule.check)]
-            else:
-                out.append(call.format(fn=rule.check))
+            out += [f"if not ({ok}):", "    " + call] if ok else [call]
             continue
-        fn = rule.optional_check or rule.check
         guard = f"{v} is not None" + (f" and not ({ok})" if ok else "")
-        out += [f"if {guard}:", "    " + call.format(fn=fn)]
+        out += [f"if {guard}:", "    " + call]
     out += [
         "if context is not None:",
         "    if context.__class__ is not list or not context:",
@@ -167,14 +170,11 @@ def _data_checks(kind: Kind, method: str) -> List[str]:
     refuse is named here; when they all pass, the data goes to the standard library's encoder
     (an int beyond 64 bits is then written exactly).
     """
-    m = repr(method)
     out: List[str] = []
     for f in kind.fields:
         if not f.in_data:
             continue
-        extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
-        fn = (f.rule.optional_check or f.rule.check) if f.optional else f.rule.check
-        call = f"_c.{fn}({m}, {f.arg!r}, {f.arg}{extra})"
+        call = _call(f, method, f.optional)
         out += [f"if {f.arg} is not None:", "    " + call] if f.optional else [call]
     if not out:
         return []
@@ -183,7 +183,7 @@ def _data_checks(kind: Kind, method: str) -> List[str]:
 
 def _pair(f: Field) -> List[str]:
     v, k = f.arg, repr(f.key)
-    if f.encoding.name == "str":
+    if f.encoding is Encoding.STR:
         return [f"if {v} is not None:", f"    p[{k}] = _to_str({v})"]
     if f.rule.numeric:
         return [
@@ -203,7 +203,7 @@ def _pair(f: Field) -> List[str]:
 
 def _always(f: Field) -> Optional[str]:
     """The value expression of a data field written whatever its value; None for the others."""
-    v, enc = f.arg, f.encoding.name
+    v, enc = f.arg, f.encoding.value
     if enc == "data_always" or (enc == "data" and not f.optional):
         return v
     if enc == "data_or_new_id":
@@ -212,7 +212,7 @@ def _always(f: Field) -> Optional[str]:
 
 
 def _datum(f: Field) -> List[str]:
-    v, k, enc = f.arg, repr(f.key), f.encoding.name
+    v, k, enc = f.arg, repr(f.key), f.encoding.value
     always = _always(f)
     if always is not None:
         return [f"data[{k}] = {always}"]
@@ -314,7 +314,7 @@ def _payload(kind: Kind, method: str) -> List[str]:
     if not kind.self_describing:
         lines = [f"p = {{'e': {kind.e!r}}}" if kind.e else "p = {}"]
         for f in kind.data_fields():
-            if f.encoding.name != "items":
+            if f.encoding is not Encoding.ITEMS:
                 lines += _pair(f)
         return lines
     # The unstruct_event envelope around the event (a SelfDescribingJson's dict, or the
@@ -544,11 +544,5 @@ def check_argument(method: str, f: Field, value: Any) -> None:
     Raises:
         ValidationError: The value breaks the rule.
     """
-    rule = f.rule
-    if f.optional:
-        if value is None:
-            return
-        name = rule.optional_check or rule.check
-    else:
-        name = rule.check
-    getattr(contracts, name)(method, f.arg, value, **dict(rule.options))
+    if not (f.optional and value is None):
+        f.rule.checker(f.optional)(method, f.arg, value, **dict(f.rule.options))
