@@ -123,7 +123,7 @@ FORM_TYPE_ANY_CASE = Rule(
 FORM_ELEMENTS = Rule(
     "a list of form element dicts",
     check=_c.form_elements,
-    # What contracts.form_elements_ok accepts: "name", "value" and "nodeName" present (3 keys,
+    # What surely passes contracts.form_elements: "name", "value" and "nodeName" present (3 keys,
     # plus "type" when given: no other key), a string name, a string or None value (at most
     # 65535 characters), a known node name, and a known type if "type" is given.
     each=Each(

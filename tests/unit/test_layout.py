@@ -30,7 +30,7 @@ KEPT_PATHS = [
         "snowplow_tracker.protocol.self_describing_json",
     ),
     ("snowplow_tracker.payload", "Payload", "snowplow_tracker.protocol.payload"),
-    ("snowplow_tracker.contracts", "form_element", "snowplow_tracker.protocol.contracts"),
+    ("snowplow_tracker.contracts", "form_element", "snowplow_tracker.contracts"),
     ("snowplow_tracker.contracts", "disable_contracts", "snowplow_tracker.protocol.contracts"),
     ("snowplow_tracker.constants", "VERSION", None),
     ("snowplow_tracker.constants", "CONTEXT_SCHEMA", None),
