@@ -12,122 +12,12 @@ from typing import Any, Callable, Iterable, Optional, Sized, overload
 
 from .protocol import checking
 from .protocol import contracts as _contracts
-from .protocol.constants import (
-    FORM_NODE_NAMES as FORM_NODE_NAMES,
-)
-from .protocol.constants import (
-    FORM_TYPES as FORM_TYPES,
-)
-from .protocol.constants import (
-    MAX_FORM_VALUE as MAX_FORM_VALUE,
-)
-from .protocol.constants import (
-    MAX_INT32 as MAX_INT32,
-)
-from .protocol.constants import (
-    MAX_TIMESTAMP_MS as MAX_TIMESTAMP_MS,
-)
-from .protocol.contracts import (  # this library's contracts, under 1.x's module name
-    MAX_NUMBER as MAX_NUMBER,
-)
-from .protocol.contracts import (
-    NUMBER_EXPECTED as NUMBER_EXPECTED,
-)
-from .protocol.contracts import (
-    TEXT_EXPECTED as TEXT_EXPECTED,
-)
-from .protocol.contracts import (
-    UUID_RE as UUID_RE,
-)
-from .protocol.contracts import (
-    contracts_enabled as contracts_enabled,
-)
-from .protocol.contracts import (
-    describe as describe,
-)
-from .protocol.contracts import (
-    disable_contracts as disable_contracts,
-)
-from .protocol.contracts import (
-    enable_contracts as enable_contracts,
-)
-from .protocol.contracts import (
-    fail as fail,
-)
-from .protocol.contracts import (
-    form_elements as form_elements,
-)
-from .protocol.contracts import (
-    form_elements_ok as form_elements_ok,
-)
-from .protocol.contracts import (
-    form_node_name as form_node_name,
-)
-from .protocol.contracts import (
-    form_type as form_type,
-)
-from .protocol.contracts import (
-    integer as integer,
-)
-from .protocol.contracts import (
-    is_text as is_text,
-)
-from .protocol.contracts import (
-    list_of_self_describing_json as list_of_self_describing_json,
-)
-from .protocol.contracts import (
-    list_of_strings as list_of_strings,
-)
-from .protocol.contracts import (
-    number as number,
-)
-from .protocol.contracts import (
-    optional_integer as optional_integer,
-)
-from .protocol.contracts import (
-    optional_list_of_self_describing_json as optional_list_of_self_describing_json,
-)
-from .protocol.contracts import (
-    optional_list_of_strings as optional_list_of_strings,
-)
-from .protocol.contracts import (
-    optional_non_empty_string as optional_non_empty_string,
-)
-from .protocol.contracts import (
-    optional_number as optional_number,
-)
-from .protocol.contracts import (
-    optional_string as optional_string,
-)
-from .protocol.contracts import (
-    optional_uuid_string as optional_uuid_string,
-)
-from .protocol.contracts import (
-    positive_int as positive_int,
-)
-from .protocol.contracts import (
-    search_filters as search_filters,
-)
-from .protocol.contracts import (
-    self_describing_json as self_describing_json,
-)
-from .protocol.contracts import (
-    string as string,
-)
-from .protocol.contracts import (
-    timestamp as timestamp,
-)
-from .protocol.contracts import (
-    transaction_items as transaction_items,
-)
-from .protocol.contracts import (
-    uuid_string as uuid_string,
-)
+from .protocol.contracts import *  # noqa: F403 - this library's contracts, under 1.x's name
 
 _WHERE_1X = "contracts"
 
 
-@overload
+@overload  # type: ignore[no-redef]  # replaces the three-argument form of the star import
 def non_empty_string(value: Any, /) -> None: ...
 @overload
 def non_empty_string(
@@ -151,7 +41,7 @@ def non_empty_string(*args: Any, max_length: Optional[int] = None) -> None:
     _contracts.non_empty_string(method, arg, value, max_length)
 
 
-@overload
+@overload  # type: ignore[no-redef]
 def one_of(value: Any, supported: Iterable[Any], /) -> None: ...
 @overload
 def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any], /) -> None: ...
@@ -167,12 +57,14 @@ def one_of(*args: Any) -> None:
     if len(args) == 2:
         value, supported = args
         if checking.enabled and value not in supported:
-            fail(f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value)
+            _contracts.fail(
+                f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value
+            )
         return
     _contracts.one_of(*args)
 
 
-@overload
+@overload  # type: ignore[no-redef]
 def form_element(element: Any, /) -> None: ...
 @overload
 def form_element(method: str, arg: str, value: Any, /) -> None: ...
@@ -203,7 +95,9 @@ def greater_than(value: float, compared_to: float) -> None:
         ValidationError: It does not.
     """
     if checking.enabled and not value > compared_to:
-        fail(f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value)
+        _contracts.fail(
+            f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value
+        )
 
 
 def non_empty(seq: Sized) -> None:
@@ -216,7 +110,7 @@ def non_empty(seq: Sized) -> None:
         ValidationError: It is empty.
     """
     if checking.enabled and len(seq) == 0:
-        fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
+        _contracts.fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
 
 
 def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
@@ -230,4 +124,4 @@ def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
         ValidationError: It is false.
     """
     if checking.enabled and not check(value):
-        fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)
+        _contracts.fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)
