@@ -102,7 +102,7 @@ class Rule:
     argument's rule has a :mod:`~snowplow_tracker.protocol.contracts` function (``check``) that
     raises the precise :class:`~snowplow_tracker.errors.ValidationError`, and the inline
     expressions the ``track_*`` code is generated with (see
-    :mod:`snowplow_tracker.events.compiler`). Calling a rule checks one argument:
+    ``tools/compiler.py``). Calling a rule checks one argument:
     ``rule(where, arg, value)``.
 
     Attributes:

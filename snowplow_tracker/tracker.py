@@ -1,8 +1,8 @@
 """The Tracker: checks ``track_*`` arguments, builds each event's payload, hands it to emitters.
 
 The ``track_*`` methods are generated from the event descriptions in
-:mod:`snowplow_tracker.events.table` into :mod:`snowplow_tracker.events.track_methods` (see
-:mod:`snowplow_tracker.events.compiler`). They run in the caller's hot path, so the generated
+:mod:`snowplow_tracker.events.table` into :mod:`snowplow_tracker.events.track_methods` (by
+``python -m tools.generate_tracker``). They run in the caller's hot path, so the generated
 code is what hand-inlined code would be:
 
 * argument checks run only while contracts are enabled (see
@@ -353,7 +353,7 @@ class Tracker:
     def track(self, event: Event) -> str:
         """Track a 1.x event object and return its event id (``eid``).
 
-        The payload is the one the matching ``track_*`` method sends (both are compiled from the
+        The payload is the one the matching ``track_*`` method sends (both are generated from the
         same description, see :mod:`snowplow_tracker.events.table`).
 
         Args:
@@ -374,7 +374,7 @@ class Tracker:
             )
         p = self.complete_payload(event).nv_pairs
         if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
-            self._send(p)  # built by the compiled code: already in protocol form
+            self._send(p)  # built by the generated code: already in protocol form
         else:  # a user's build_payload: let each emitter check the dict
             for emitter in self.emitters:
                 emitter.input(p)

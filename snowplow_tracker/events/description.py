@@ -2,9 +2,10 @@
 
 An event kind is described once, as data (see :mod:`snowplow_tracker.events.table`): its ``e``
 value and, for each argument, the wire key it is sent under, the rule it must follow and how it
-is encoded. :mod:`snowplow_tracker.events.compiler` turns each description into the ``track_*``
-method's code. The rules are :class:`~snowplow_tracker.arguments.Rule` objects (the one rule type)
-with a :mod:`~snowplow_tracker.protocol.contracts` check and inline fast checks.
+is encoded. The generator (``python -m tools.generate_tracker``) turns each description into the
+code of its ``track_*`` method and 1.x event class. The rules are
+:class:`~snowplow_tracker.arguments.Rule` objects (the one rule type) with a
+:mod:`~snowplow_tracker.protocol.contracts` check and inline fast checks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Optional, Tuple
 from ..arguments import Each, Rule
 from ..protocol import contracts as _c
 from ..protocol.constants import MAX_FORM_ID, MAX_FORM_VALUE
+
+#: The arguments every ``track_*`` method ends with.
+COMMON_ARGS = ("context", "tstamp", "event_subject")
 
 # Strings written to the payload as they are: ``str.isascii`` (a flag of the string object,
 # O(1)) lets the common case through inline; other strings go to the contracts function, which

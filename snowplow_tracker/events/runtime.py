@@ -1,8 +1,9 @@
 """What the ``track_*`` methods and the 1.x event classes call at run time.
 
 Event ids made in batches, the checks shared by every event kind, and the fast test of a
-transaction's items. The code generated from :mod:`snowplow_tracker.events.table` (see
-:mod:`snowplow_tracker.events.compiler`) refers to these by name.
+transaction's items. The code generated from :mod:`snowplow_tracker.events.table`
+(:mod:`snowplow_tracker.events.track_methods` and :mod:`snowplow_tracker.events.builders`) refers
+to these by name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, List, NoReturn
 
 from ..errors import EncodingError
 from ..protocol import contracts
+from .description import Field
 
 _MAX_NUMBER = contracts.MAX_NUMBER
 
@@ -157,3 +159,18 @@ def items_ok(value: Any) -> bool:
         ):
             return False
     return True
+
+
+def check_argument(method: str, f: Field, value: Any) -> None:
+    """Check one argument against its field's rule, outside generated code (1.x event setters).
+
+    Args:
+        method: The name used in the error message, e.g. ``"PageView"``.
+        f: The field.
+        value: The value given.
+
+    Raises:
+        ValidationError: The value breaks the rule.
+    """
+    if not (f.optional and value is None):
+        f.rule.checker(f.optional)(method, f.arg, value, **dict(f.rule.options))

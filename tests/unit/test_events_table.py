@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from snowplow_tracker.errors import ValidationError
-from snowplow_tracker.events.compiler import COMMON_ARGS
+from snowplow_tracker.events.description import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
@@ -229,7 +229,7 @@ def _refusal(call: Any) -> Any:
 def test_the_compiled_checks_refuse_exactly_what_the_contracts_refuse(name: str, arg: str) -> None:
     """The inline fast checks (``Rule.ok``, ``Rule.each``) only skip the contract function:
     for every sample value the method refuses with the contract's message, or accepts."""
-    from snowplow_tracker.events.compiler import check_argument
+    from snowplow_tracker.events.runtime import check_argument
 
     kind = BY_NAME[name]
     field = kind.field(arg)

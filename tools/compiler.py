@@ -7,38 +7,33 @@ or event data written field by field, then the shared tail (contexts, ``ttm``, s
 ``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
 at call time, so a generated ``track_*`` costs what hand-inlined code costs:
 
-* container arguments are checked by a loop in the method itself (:class:`.description.Each`);
+* container arguments are checked by a loop in the method itself
+  (:class:`snowplow_tracker.arguments.Each`);
 * the JSON envelopes (``unstruct_event`` around the event, the kind's schema around its data,
   ``contexts`` around the entities) are constants of the code, as text and, but for the last
   0 to 2 bytes, as base64: a call serialises only the inner value (see :func:`_json_field`);
-* event ids are made in batches (:func:`~.runtime.refill_event_ids`);
+* event ids are made in batches (:func:`snowplow_tracker.events.runtime.refill_event_ids`);
 * a transaction's item events are built inline, sharing the transaction's encoded context.
 
 Three shapes are generated from one description:
 
-* ``"track"``: the ``Tracker.track_*`` method; sends the event and returns the tracker. These
-  are written once to :mod:`snowplow_tracker.events.track_methods` by
-  ``python -m tools.generate_tracker``, and a test fails when that module differs from what
-  :func:`source` gives;
+* ``"track"``: the ``Tracker.track_*`` method; sends the event and returns the tracker;
 * ``"build"``: checks and builds the payload up to the subject (what 1.x's
   ``Event.build_payload`` returns); ``self`` is anything with ``encode_base64``,
   ``json_encoder`` and ``_subject`` (a Subject or None);
 * ``"data"``: checks, then the self-describing event's data dict or the other kinds' payload
   fields (what 1.x's event classes expose).
 
-The last two are compiled when their class is created (:func:`compile_function`); their source
-is registered with :mod:`linecache`, so tracebacks, :mod:`inspect` and pdb show it.
+``python -m tools.generate_tracker`` writes them to ``snowplow_tracker/events/track_methods.py``
+(``"track"``) and ``snowplow_tracker/events/builders.py`` (the others); a test fails when those
+modules differ from what :func:`source` gives.
 """
 
 from __future__ import annotations
 
-import linecache
-import time
 from binascii import b2a_base64
-from math import isfinite
 from typing import (
     Any,
-    Callable,
     Dict,
     List,
     Optional,
@@ -46,57 +41,15 @@ from typing import (
     Tuple,
 )
 
-from orjson import JSONEncodeError, dumps
+from orjson import dumps
 
-from ..errors import ValidationError
-from ..protocol import checking, contracts
-from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
-from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
-from ..protocol.self_describing_json import SelfDescribingJson
-from .description import Encoding, Field, Kind
-from .runtime import (
-    EVENT_IDS,
-    check_common,
-    items_ok,
-    new_event_id,
-    refill_event_ids,
-    unsendable,
+from snowplow_tracker.events.description import Encoding, Field, Kind
+from snowplow_tracker.protocol import contracts
+from snowplow_tracker.protocol.constants import (
+    CONTEXT_SCHEMA,
+    UNSTRUCT_EVENT_SCHEMA,
 )
-
-#: The arguments every ``track_*`` method ends with.
-COMMON_ARGS = ("context", "tstamp", "event_subject")
-
-
-# What generated code refers to, by these names.
-_NAMESPACE: Dict[str, Any] = {
-    "_c": contracts,
-    "_checking": checking,
-    "_ValidationError": ValidationError,
-    "_SDJ": SelfDescribingJson,
-    "_isfinite": isfinite,
-    "_add": add,
-    "_to_str": to_str,
-    "_str": str,
-    "_int": int,
-    "_dumps": dumps,
-    "_JSONEncodeError": JSONEncodeError,
-    "_json_bytes": json_bytes,
-    "_b2a": b2a_base64,
-    "_URLSAFE": URLSAFE_TABLE,
-    "_UE": UNSTRUCT_EVENT_SCHEMA,
-    "_CX": CONTEXT_SCHEMA,
-    "_take_id": EVENT_IDS.pop,
-    "_refill_ids": refill_event_ids,
-    "_time": time,  # looked up at each call, so clock patching (freezegun) reaches it
-    "_new_id": new_event_id,
-    "_check_common": check_common,
-    "_uuid_fullmatch": contracts.UUID_RE.fullmatch,
-    "_MAXN": contracts.MAX_NUMBER,
-    "_NODE_NAMES": FORM_NODE_NAMES,
-    "_FORM_TYPES": FORM_TYPES,
-    "_items_ok": items_ok,
-    "_unsendable": unsendable,
-}
+from snowplow_tracker.protocol.payload import URLSAFE_TABLE
 
 
 def _each_check(f: Field, call: str) -> List[str]:
@@ -390,7 +343,7 @@ def _transaction(method: str) -> List[str]:
     event per item, built inline (every event shares ``dtm``, the subject's fields and, but for
     items with a ``"context"`` of their own, the encoded context), all before the first is sent.
     """
-    from .table import ECOMMERCE_TRANSACTION_ITEM as item
+    from snowplow_tracker.events.table import ECOMMERCE_TRANSACTION_ITEM as item
 
     get = {f.arg: f"_item.get({f.arg!r})" for f in item.fields}
     get.update(order_id="order_id", currency="currency")  # the transaction's, for every item
@@ -510,39 +463,3 @@ def source(
         else:
             body += _SUBJECT + _FINISH
     return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-
-
-def compile_function(kind: Kind, shape: str, method: str) -> Callable[..., Any]:
-    """Compile the ``"build"`` or ``"data"`` function of ``kind`` (see :func:`source`).
-
-    Every argument defaults to None. The source is registered with :mod:`linecache` under the
-    function's file name, ``<compiled METHOD SHAPE_KIND>``.
-
-    Args:
-        kind: The event description.
-        shape: ``"build"`` or ``"data"``.
-        method: The name used in error messages.
-    """
-    params = [f"{a}=None" for a in (*kind.args, *COMMON_ARGS)]
-    code = source(kind, shape, params, method)
-    filename = f"<compiled {method} {shape}_{kind.name}>"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    namespace = dict(_NAMESPACE)
-    exec(compile(code, filename, "exec"), namespace)
-    fn: Callable[..., Any] = namespace[f"{shape}_{kind.name}"]
-    return fn
-
-
-def check_argument(method: str, f: Field, value: Any) -> None:
-    """Check one argument against its field's rule, outside compiled code (1.x event setters).
-
-    Args:
-        method: The name used in the error message, e.g. ``"PageView"``.
-        f: The field.
-        value: The value given.
-
-    Raises:
-        ValidationError: The value breaks the rule.
-    """
-    if not (f.optional and value is None):
-        f.rule.checker(f.optional)(method, f.arg, value, **dict(f.rule.options))
