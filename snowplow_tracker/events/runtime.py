@@ -77,7 +77,7 @@ def new_event_id() -> str:
     """Return a random version-4 UUID string, e.g. ``"0f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"``.
 
     Built from :func:`os.urandom` (122 random bits), in batches (see :func:`refill_event_ids`),
-    about 20 times cheaper than :func:`uuid.uuid4`. The operating system's generator cannot be
+    much cheaper than :func:`uuid.uuid4`. The operating system's generator cannot be
     seeded by the application: ``random.seed(42)`` in two processes does not give them the
     same ids. A child process made by ``fork`` drops the ids its parent made in advance.
     """
