@@ -137,28 +137,32 @@ def items_ok(value: Any) -> bool:
     """
     if value.__class__ is not list:
         return False
-    keys = contracts._ITEM_KEYS
-    for item in value:
-        if item.__class__ is not dict or not item.keys() <= keys:
-            return False
-        sku, price, quantity = item.get("sku"), item.get("price"), item.get("quantity")
-        name, category = item.get("name"), item.get("category")
-        if sku.__class__ is not str or not sku or not sku.isascii():
-            return False
-        if item.get("context") is not None:
-            return False
-        if not (
-            (price.__class__ is int and -_MAX_NUMBER <= price <= _MAX_NUMBER)
-            or (price.__class__ is float and isfinite(price))
-        ):
-            return False
-        if quantity.__class__ is not int or not -2147483648 <= quantity <= 2147483647:
-            return False
-        if (name is not None and (name.__class__ is not str or not name.isascii())) or (
-            category is not None and (category.__class__ is not str or not category.isascii())
-        ):
+    for item in value:  # noqa: SIM110 - a loop: no generator frame on the caller's hot path
+        if not _item_ok(item):
             return False
     return True
+
+
+def _item_ok(item: Any) -> bool:
+    """Whether one item is surely valid: a dict of known keys, a non-empty ASCII ``sku``, a
+    finite ``price``, a 32-bit ``quantity``, ASCII ``name`` and ``category`` or None, and no
+    ``context`` of its own."""
+    if item.__class__ is not dict or not item.keys() <= contracts.ITEM_KEYS:
+        return False
+    sku, price, quantity = item.get("sku"), item.get("price"), item.get("quantity")
+    name, category = item.get("name"), item.get("category")
+    if sku.__class__ is not str or not sku or not sku.isascii() or item.get("context") is not None:
+        return False
+    if not (
+        (price.__class__ is int and -_MAX_NUMBER <= price <= _MAX_NUMBER)
+        or (price.__class__ is float and isfinite(price))
+    ):
+        return False
+    if quantity.__class__ is not int or not -2147483648 <= quantity <= 2147483647:
+        return False
+    return (name is None or (name.__class__ is str and name.isascii())) and (
+        category is None or (category.__class__ is str and category.isascii())
+    )
 
 
 def check_argument(method: str, f: Field, value: Any) -> None:

@@ -46,9 +46,9 @@ TEXT_EXPECTED = (
     "a string of Unicode text (no lone surrogate such as '\\ud800': UTF-8 cannot encode it)"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
-# Keys a transaction item may have. The last four are ignored (the transaction's values win):
-# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
-_ITEM_KEYS = frozenset(
+#: Keys a transaction item may have. The last four are ignored (the transaction's values win):
+#: tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
+ITEM_KEYS = frozenset(
     {"sku", "price", "quantity", "name", "category", "context"}
     | {"order_id", "currency", "tstamp", "event_subject"}
 )
@@ -579,7 +579,7 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
         where = f"{arg}[{i}]"
         if not isinstance(item, Mapping):
             fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
-        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
+        unknown = sorted(str(k) for k in item if k not in ITEM_KEYS)
         if unknown:
             fail(
                 method,
