@@ -153,16 +153,9 @@ def non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int
 def optional_non_empty_string(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check that ``value`` is None or a non-empty string of Unicode text.
+    """Check ``value`` as :func:`non_empty_string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         _check_text(method, arg, value, "a non-empty string or None", max_length, True)
@@ -184,16 +177,9 @@ def string(method: str, arg: str, value: Any, max_length: Optional[int] = None) 
 
 
 def optional_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
-    """Check that ``value`` is None or a string of Unicode text.
+    """Check ``value`` as :func:`string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         _check_text(method, arg, value, "a string or None", max_length, False)
@@ -215,15 +201,9 @@ def number(method: str, arg: str, value: Any) -> None:
 
 
 def optional_number(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a finite int or float (not a bool).
+    """Check ``value`` as :func:`number` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor a finite number.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None and not _is_number(value):
         fail(method, arg, NUMBER_EXPECTED + " or None", value)
@@ -251,17 +231,9 @@ def integer(
 def optional_integer(
     method: str, arg: str, value: Any, minimum: int = -MAX_INT32 - 1, maximum: int = MAX_INT32
 ) -> None:
-    """Check that ``value`` is None or an int (not a bool) from ``minimum`` to ``maximum``.
+    """Check ``value`` as :func:`integer` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        minimum: Smallest allowed value (default: the 32-bit minimum).
-        maximum: Largest allowed value (default: the 32-bit maximum).
-
-    Raises:
-        ValidationError: ``value`` is neither None nor an int in range.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None and (not _is_int(value) or not minimum <= value <= maximum):
         fail(method, arg, f"an integer from {minimum} to {maximum} or None", value)
@@ -340,15 +312,9 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
 
 
 def optional_uuid_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a UUID string (see :func:`uuid_string`).
+    """Check ``value`` as :func:`uuid_string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor a UUID string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         uuid_string(method, arg, value)
@@ -390,15 +356,9 @@ def list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
 
 
 def optional_list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a non-empty list of SelfDescribingJson.
+    """Check ``value`` as :func:`list_of_self_describing_json` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, usually ``"context"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: See :func:`list_of_self_describing_json`.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         list_of_self_describing_json(method, arg, value)
@@ -430,16 +390,9 @@ def list_of_strings(
 def optional_list_of_strings(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check that ``value`` is None or a list (or tuple) of strings of Unicode text.
+    """Check ``value`` as :func:`list_of_strings` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed in each string, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a list.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         list_of_strings(method, arg, value, max_length=max_length)
