@@ -163,18 +163,6 @@ class Tracker:
         json_encoder: Optional[JsonEncoder] = None,
     ) -> None: ...
 
-    @overload
-    def __init__(
-        self,
-        *,
-        emitters: Emitters,
-        subject: Optional[Subject] = None,
-        namespace: Optional[str] = None,
-        app_id: Optional[str] = None,
-        encode_base64: bool = DEFAULT_ENCODE_BASE64,
-        json_encoder: Optional[JsonEncoder] = None,
-    ) -> None: ...
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         where = "Tracker"
         names = ["emitters", "subject", "namespace"]
