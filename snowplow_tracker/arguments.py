@@ -1,7 +1,10 @@
-"""One vocabulary for constructor and configuration arguments.
+"""One vocabulary of argument rules, and the rules of constructor and configuration arguments.
 
-These checks always run (whatever :func:`~snowplow_tracker.protocol.contracts.disable_contracts`
-says: a misconfigured tracker is a bug found once, not a per-event cost) and raise
+:class:`Rule` is the one rule type: the configuration rules below, and the event arguments' rules
+of :mod:`snowplow_tracker.events.description` from which the ``track_*`` checks are generated.
+The configuration checks always run (whatever
+:func:`~snowplow_tracker.protocol.contracts.disable_contracts` says: a misconfigured tracker is
+a bug found once, not a per-event cost) and raise
 :class:`~snowplow_tracker.errors.ConfigurationError` with the message form of the ``track_*``
 checks, naming the place, the argument, the expectation and the value::
 
@@ -12,9 +15,10 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, NoReturn, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Callable, NoReturn, Optional, Tuple, Union
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ValidationError
 from .protocol.checking import describe
 
 
@@ -63,37 +67,140 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Rule:
-    """One rule for an argument, as data: what it must be, and the test a value must pass.
+@dataclass(frozen=True)
+class Each:
+    """The inline fast check of a container argument: its class, then a test of each item.
 
-    Calling the rule checks an argument: ``rule(where, arg, value)``.
+    Generated into a loop of the ``track_*`` code itself (no function call, no generator):
+    when the value is not exactly of class ``container`` (or is empty while ``non_empty``), or
+    an item fails ``item_ok``, the rule's ``check`` runs and raises the precise error (or
+    accepts the value: a tuple, a ``str`` subclass...). So ``item_ok`` may refuse more than
+    ``check`` does, never less, but for what orjson refuses when the call serialises the event
+    data, which then runs the checks in full (see ``Rule.data_inline``): every container
+    argument is written into event data.
+
+    Attributes:
+        container: The exact class of the value, e.g. ``"list"``.
+        loop: The loop target and iterable, over ``{v}``, e.g. ``"_x in {v}"`` or
+            ``"_k, _x in {v}.items()"``.
+        item_ok: An expression true when the item surely passes, e.g. ``"_x.__class__ is str"``
+            (it may use the generated code's names and assignment expressions on ``_f``).
+        non_empty: Whether an empty container fails.
+    """
+
+    container: str
+    loop: str
+    item_ok: str
+    non_empty: bool = False
+
+
+class Rule:
+    """One rule for an argument: what it must be, the check, and the inline fast check.
+
+    A configuration rule has a predicate (``ok``); calling it raises
+    :class:`~snowplow_tracker.errors.ConfigurationError` for a value that fails. An event
+    argument's rule has a :mod:`~snowplow_tracker.protocol.contracts` function (``check``) that
+    raises the precise :class:`~snowplow_tracker.errors.ValidationError`, and the inline
+    expressions the ``track_*`` code is generated with (see
+    ``tools/compiler.py``). Calling a rule checks one argument:
+    ``rule(where, arg, value)``.
 
     Attributes:
         expected: What the argument must be, as the message says it (``"a positive integer"``).
-        ok: Whether a value passes.
+        ok: Whether a value passes (given for configuration rules; for the others, whether
+            ``check`` accepts it).
         optional: Whether None passes too (the message then ends ``or None``).
+        check: The contracts function ``check(method, arg, value, **options)`` that raises the
+            ValidationError for a required argument, or None.
+        optional_check: The contracts function for an argument that may be None (None: guard
+            ``check`` with ``is not None``).
+        inline: A cheap Python expression over ``{v}``, true when the value surely passes;
+            ``check`` runs only when it is false. None: always run ``check``. It may use the
+            names of the generated code (``_isfinite``, ``_items_ok``...).
+        data_inline: The inline expression for a value written into the event's data, when it
+            can be cheaper than ``inline``: orjson serialises the data in the call and refuses
+            what it cannot encode (a string with a lone surrogate, an int beyond 64 bits), and
+            the call then runs every check of the data fields before anything else, so those
+            need not be tested inline. None: ``inline``.
+        each: For containers, the inline fast check of :class:`Each` (instead of ``inline``).
+        options: Extra keyword arguments passed to ``check``.
+        numeric: Whether values are numbers (the generated code writes them with ``str()``).
     """
 
-    __slots__ = ("expected", "ok", "optional")
+    __slots__ = (
+        "check",
+        "data_inline",
+        "each",
+        "expected",
+        "inline",
+        "numeric",
+        "ok",
+        "optional",
+        "optional_check",
+        "options",
+    )
 
-    def __init__(self, expected: str, ok: Callable[[Any], bool], optional: bool = False) -> None:
+    def __init__(
+        self,
+        expected: str,
+        ok: Optional[Callable[[Any], bool]] = None,
+        optional: bool = False,
+        *,
+        check: Optional[Callable[..., None]] = None,
+        optional_check: Optional[Callable[..., None]] = None,
+        inline: Optional[str] = None,
+        data_inline: Optional[str] = None,
+        each: Optional[Each] = None,
+        options: Tuple[Tuple[str, Any], ...] = (),
+        numeric: bool = False,
+    ) -> None:
         self.expected = expected + (" or None" if optional else "")
-        self.ok = ok
+        self.ok: Callable[[Any], bool] = ok if ok is not None else self._passes
         self.optional = optional
+        self.check = check
+        self.optional_check = optional_check
+        self.inline = inline
+        self.data_inline = data_inline
+        self.each = each
+        self.options = options
+        self.numeric = numeric
 
     def __call__(self, where: str, arg: str, value: Any) -> None:
         """Check one argument.
 
         Args:
-            where: The class or method configured.
+            where: The class or method, e.g. ``"Tracker"`` or ``"Tracker.track_page_view"``.
             arg: The argument's name.
             value: The value given.
 
         Raises:
-            ConfigurationError: The value breaks the rule.
+            ConfigurationError: The value breaks a configuration rule.
+            ValidationError: The value breaks an event argument's rule.
         """
-        if not (self.optional and value is None) and not self.ok(value):
+        if self.optional and value is None:
+            return
+        if self.check is not None:
+            self.check(where, arg, value, **dict(self.options))
+        elif not self.ok(value):
             fail(where, arg, self.expected, value)
+
+    def _passes(self, value: Any) -> bool:
+        try:
+            self.checker(False)("", "", value, **dict(self.options))
+        except ValidationError:
+            return False
+        return True
+
+    def checker(self, optional: bool) -> Callable[..., None]:
+        """The contracts function checking a value (``optional_check`` for an argument that may
+        be None, when there is one).
+
+        Args:
+            optional: Whether the argument may be None.
+        """
+        fn = (self.optional_check or self.check) if optional else self.check
+        assert fn is not None, f"rule {self.expected!r} has no check function"
+        return fn
 
     def or_none(self) -> Rule:
         """The same rule, but None passes too."""
@@ -133,10 +240,13 @@ def _is_session(value: Any) -> bool:
     return isinstance(value, requests.Session)
 
 
-def _is_event_store(value: Any) -> bool:
-    from .delivery.event_store import EventStore  # here: that module imports this one
+#: The methods of :class:`~snowplow_tracker.delivery.event_store.EventStore`.
+EVENT_STORE_METHODS = ("add_event", "get_events_batch", "cleanup", "size")
 
-    return isinstance(value, EventStore)
+
+def _is_event_store(value: Any) -> bool:
+    """What ``isinstance(value, EventStore)`` (a runtime-checkable Protocol) tests."""
+    return all(getattr(value, name, None) is not None for name in EVENT_STORE_METHODS)
 
 
 optional_session = Rule("a requests.Session", _is_session).or_none()

@@ -1,17 +1,17 @@
 """The Tracker: checks ``track_*`` arguments, builds each event's payload, hands it to emitters.
 
-The ``track_*`` methods are compiled at import time from the event descriptions in
-:mod:`snowplow_tracker.events.table` (see :mod:`snowplow_tracker.events.compiler`); the ``def``
-statements below give them their typed signatures and docstrings. They run in the caller's hot
-path, so the compiled code is what hand-inlined code would be:
+The ``track_*`` methods are generated from the event descriptions in
+:mod:`snowplow_tracker.events.table` into :mod:`snowplow_tracker.events.track_methods` (by
+``python -m tools.generate_tracker``). They run in the caller's hot path, so the generated
+code is what hand-inlined code would be:
 
 * argument checks run only while contracts are enabled (see
-:mod:`snowplow_tracker.protocol.contracts`),
-  and the common case is tested inline before any helper is called;
+  :mod:`snowplow_tracker.protocol.contracts`), and the common case is tested inline before any
+  helper is called;
 * the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
   a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
 * the event id is a version-4 UUID built from :func:`os.urandom` in batches (see
-  :func:`~snowplow_tracker.events.compiler.new_event_id`);
+  :func:`~snowplow_tracker.events.runtime.new_event_id`);
 * JSON (contexts, self-describing events) is serialised once, by orjson.
 
 The payload is a flat ``dict[str, str]``. **The same dict object is handed to every emitter**, so
@@ -32,7 +32,6 @@ from typing import (
     Any,
     Dict,
     List,
-    Mapping,
     Optional,
     Protocol,
     Sequence,
@@ -42,9 +41,9 @@ from typing import (
 
 from . import arguments as _args
 from ._version import TRACKER_VERSION
-from .events import table as _table
-from .events.compiler import bind_overrides, new_event_id, track_method
+from .events import track_methods as _generated
 from .events.event import Event
+from .events.runtime import new_event_id
 from .protocol import contracts as _contracts
 from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
 from .protocol.payload import JsonEncoder, Payload, PayloadDict, encode_json
@@ -159,18 +158,6 @@ class Tracker:
         namespace: str,
         emitters: Emitters,
         subject: Optional[Subject] = None,
-        app_id: Optional[str] = None,
-        encode_base64: bool = DEFAULT_ENCODE_BASE64,
-        json_encoder: Optional[JsonEncoder] = None,
-    ) -> None: ...
-
-    @overload
-    def __init__(
-        self,
-        *,
-        emitters: Emitters,
-        subject: Optional[Subject] = None,
-        namespace: Optional[str] = None,
         app_id: Optional[str] = None,
         encode_base64: bool = DEFAULT_ENCODE_BASE64,
         json_encoder: Optional[JsonEncoder] = None,
@@ -354,7 +341,7 @@ class Tracker:
     def track(self, event: Event) -> str:
         """Track a 1.x event object and return its event id (``eid``).
 
-        The payload is the one the matching ``track_*`` method sends (both are compiled from the
+        The payload is the one the matching ``track_*`` method sends (both are generated from the
         same description, see :mod:`snowplow_tracker.events.table`).
 
         Args:
@@ -375,7 +362,7 @@ class Tracker:
             )
         p = self.complete_payload(event).nv_pairs
         if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
-            self._send(p)  # built by the compiled code: already in protocol form
+            self._send(p)  # built by the generated code: already in protocol form
         else:  # a user's build_payload: let each emitter check the dict
             for emitter in self.emitters:
                 emitter.input(p)
@@ -397,431 +384,24 @@ class Tracker:
             # Emitters of this library may offer a path that skips re-checking our own dicts.
             getattr(emitter, "_tracker_input", emitter.input)(p)
 
-    # ------------------------------------------------------------------ page events
+    # ------------------------------------------------------------------ track_* methods
+    # Generated from the event descriptions (see snowplow_tracker.events.track_methods).
 
-    @track_method(_table.PAGE_VIEW)
-    def track_page_view(
-        self,
-        page_url: str,
-        page_title: Optional[str] = None,
-        referrer: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a page view (``e=pv``).
-
-        Args:
-            page_url: The page URL (``url``), a non-empty string.
-            page_title: The page title (``page``).
-            referrer: The referrer URL (``refr``).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.PAGE_PING)
-    def track_page_ping(
-        self,
-        page_url: str,
-        page_title: Optional[str] = None,
-        referrer: Optional[str] = None,
-        min_x: Optional[int] = None,
-        max_x: Optional[int] = None,
-        min_y: Optional[int] = None,
-        max_y: Optional[int] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a page ping (``e=pp``): the user is still on the page, with scroll offsets.
-
-        Offsets of 0 are sent (``pp_mix=0``), as tracker 1.1.0 does.
-
-        Args:
-            page_url: The page URL (``url``), a non-empty string.
-            page_title: The page title (``page``).
-            referrer: The referrer URL (``refr``).
-            min_x: Minimum horizontal scroll offset in the ping period (``pp_mix``), an int.
-            max_x: Maximum horizontal scroll offset (``pp_max``), an int.
-            min_y: Minimum vertical scroll offset (``pp_miy``), an int.
-            max_y: Maximum vertical scroll offset (``pp_may``), an int.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    # ------------------------------------------------------------------ structured event
-
-    @track_method(_table.STRUCT_EVENT)
-    def track_struct_event(
-        self,
-        category: str,
-        action: str,
-        label: Optional[str] = None,
-        property_: Optional[str] = None,
-        value: Optional[float] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a structured event (``e=se``), Google Analytics style.
-
-        Args:
-            category: The group of events the action belongs to (``se_ca``), non-empty.
-            action: The kind of interaction (``se_ac``), a non-empty string.
-            label: Extra information about the event (``se_la``).
-            property_: The object or property acted upon (``se_pr``).
-            value: A number (``se_va``), an int or a finite float; sent as ``str(value)``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    # ------------------------------------------------------------------ self-describing events
-
-    @track_method(_table.SELF_DESCRIBING_EVENT)
-    def track_self_describing_event(
-        self,
-        event_json: SelfDescribingJson,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a self-describing event (``e=ue``) with any schema.
-
-        The event is wrapped in the ``unstruct_event`` 1-0-0 envelope and sent as ``ue_px``
-        (base64) or ``ue_pr``.
-
-        Args:
-            event_json: The event, a SelfDescribingJson (schema URI and data).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.UNSTRUCT_EVENT)
-    def track_unstruct_event(
-        self,
-        event_json: SelfDescribingJson,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a self-describing event (alias of :meth:`track_self_describing_event`).
-
-        Same behaviour; error messages name ``Tracker.track_unstruct_event``.
-
-        Args:
-            event_json: The event, a SelfDescribingJson (schema URI and data).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.LINK_CLICK)
-    def track_link_click(
-        self,
-        target_url: str,
-        element_id: Optional[str] = None,
-        element_classes: Optional[Sequence[str]] = None,
-        element_target: Optional[str] = None,
-        element_content: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a link click (self-describing ``link_click`` 1-0-1).
-
-        Args:
-            target_url: The link's URL (``targetUrl``), a non-empty string.
-            element_id: The link element's id attribute.
-            element_classes: The link element's classes, a list of strings.
-            element_target: The link element's target attribute.
-            element_content: The link element's content (text).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.ADD_TO_CART)
-    def track_add_to_cart(
-        self,
-        sku: str,
-        quantity: float,
-        name: Optional[str] = None,
-        category: Optional[str] = None,
-        unit_price: Optional[float] = None,
-        currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track items added to a cart (self-describing ``add_to_cart`` 1-0-0).
-
-        Args:
-            sku: The item's SKU, a non-empty string.
-            quantity: How many were added, a number.
-            name: The item's name.
-            category: The item's category.
-            unit_price: The item's unit price, a number.
-            currency: The currency of the price, e.g. ``"EUR"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.REMOVE_FROM_CART)
-    def track_remove_from_cart(
-        self,
-        sku: str,
-        quantity: float,
-        name: Optional[str] = None,
-        category: Optional[str] = None,
-        unit_price: Optional[float] = None,
-        currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track items removed from a cart (self-describing ``remove_from_cart`` 1-0-0).
-
-        Args:
-            sku: The item's SKU, a non-empty string.
-            quantity: How many were removed, a number.
-            name: The item's name.
-            category: The item's category.
-            unit_price: The item's unit price, a number.
-            currency: The currency of the price, e.g. ``"EUR"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.FORM_CHANGE)
-    def track_form_change(
-        self,
-        form_id: str,
-        element_id: str,
-        node_name: str,
-        value: Optional[str],
-        type_: Optional[str] = None,
-        element_classes: Optional[Sequence[str]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a change to a form field (self-describing ``change_form`` 1-0-0).
-
-        ``type_`` is accepted in any letter case and sent in lower case (the schema's enum is
-        lower case; tracker 1.1.0 accepted ``"TEXT"`` but sent it unchanged, which fails the
-        schema).
-
-        Args:
-            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
-            element_id: The field's id attribute, a string (required by the schema) of at most
-                4096 characters.
-            node_name: The field's node name: ``"INPUT"``, ``"SELECT"`` or ``"TEXTAREA"``.
-            value: The field's new value, a string of at most 65535 characters, or None.
-            type_: The input type, e.g. ``"text"`` or ``"checkbox"`` (see
-                :data:`~snowplow_tracker.protocol.constants.FORM_TYPES`).
-            element_classes: The field's classes, a list of strings of at most 4096 characters.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.FORM_SUBMIT)
-    def track_form_submit(
-        self,
-        form_id: str,
-        form_classes: Optional[Sequence[str]] = None,
-        elements: Optional[Sequence[Mapping[str, Any]]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a form submission (self-describing ``submit_form`` 1-0-0).
-
-        Args:
-            form_id: The form's id attribute, a non-empty string of at most 4096 characters.
-            form_classes: The form's classes, a list of strings of at most 4096 characters.
-            elements: The form's fields, each a dict with ``name`` (string), ``value`` (string
-                or None; both at most 65535 characters), ``nodeName`` (``"INPUT"``,
-                ``"SELECT"`` or ``"TEXTAREA"``) and optionally ``type`` (an input type; leave
-                the key out rather than give None, which the schema refuses); an empty list is
-                not sent.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.SITE_SEARCH)
-    def track_site_search(
-        self,
-        terms: Sequence[str],
-        filters: Optional[Mapping[str, Union[str, bool]]] = None,
-        total_results: Optional[int] = None,
-        page_results: Optional[int] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a search on the site (self-describing ``site_search`` 1-0-0).
-
-        Args:
-            terms: The search terms, a non-empty list of strings.
-            filters: Filters applied, a dict of strings to strings or booleans.
-            total_results: Number of results, an integer from 0 to 2147483647.
-            page_results: Number of results on the first page, same range.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.SCREEN_VIEW)
-    def track_screen_view(
-        self,
-        name: Optional[str] = None,
-        id_: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a screen view (self-describing ``com.snowplowanalytics.snowplow/screen_view``).
-
-        At least one of ``name`` and ``id_`` is required. For the mobile screen view schema use
-        :meth:`track_mobile_screen_view`.
-
-        Args:
-            name: Human-readable name of the screen, a non-empty string.
-            id_: Identifier of the screen, a string.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.MOBILE_SCREEN_VIEW)
-    def track_mobile_screen_view(
-        self,
-        name: str,
-        id_: Optional[str] = None,
-        type: Optional[str] = None,
-        previous_name: Optional[str] = None,
-        previous_id: Optional[str] = None,
-        previous_type: Optional[str] = None,
-        transition_type: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track a mobile screen view (self-describing ``mobile/screen_view`` 1-0-0).
-
-        Args:
-            name: The screen's name, a non-empty string.
-            id_: The screen view's id, a UUID string; a new random UUID when None.
-            type: The kind of screen, e.g. ``"feed"`` or ``"carousel"``.
-            previous_name: The previous screen's name.
-            previous_id: The previous screen view's id, a UUID string.
-            previous_type: The previous screen's type.
-            transition_type: How the user got to the screen, e.g. ``"push"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    # ------------------------------------------------------------------ ecommerce
-
-    @track_method(_table.ECOMMERCE_TRANSACTION_ITEM)
-    def track_ecommerce_transaction_item(
-        self,
-        order_id: str,
-        sku: str,
-        price: float,
-        quantity: int,
-        name: Optional[str] = None,
-        category: Optional[str] = None,
-        currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track one line of an ecommerce transaction (``e=ti``).
-
-        :meth:`track_ecommerce_transaction` sends these for its ``items``; use this method for
-        an item tracked on its own.
-
-        Args:
-            order_id: The transaction's order id (``ti_id``), a non-empty string.
-            sku: The item's SKU (``ti_sk``), a non-empty string.
-            price: The item's price (``ti_pr``), a number.
-            quantity: How many were bought (``ti_qu``), an integer.
-            name: The item's name (``ti_nm``).
-            category: The item's category (``ti_ca``).
-            currency: The currency of the price (``ti_cu``).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
-
-    @track_method(_table.ECOMMERCE_TRANSACTION)
-    def track_ecommerce_transaction(
-        self,
-        order_id: str,
-        total_value: float,
-        affiliation: Optional[str] = None,
-        tax_value: Optional[float] = None,
-        shipping: Optional[float] = None,
-        city: Optional[str] = None,
-        state: Optional[str] = None,
-        country: Optional[str] = None,
-        currency: Optional[str] = None,
-        items: Optional[Sequence[Mapping[str, Any]]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
-    ) -> Tracker:
-        """Track an ecommerce transaction (``e=tr``) and one ``e=ti`` event per item.
-
-        Every event shares the order id, the transaction's currency, the device time ``dtm``
-        and, when given, ``tstamp`` (``ttm``); unlike tracker 1.1.0, items get no ``ttm`` when
-        ``tstamp`` is None. Every item is validated before any event is emitted, and the
-        caller's item dicts are never modified. Each item event carries the transaction's
-        ``context`` followed by the item's own ``"context"`` entities, if any.
-
-        Args:
-            order_id: The order id (``tr_id``), a non-empty string.
-            total_value: The total value (``tr_tt``), a number.
-            affiliation: The affiliation (``tr_af``).
-            tax_value: The tax (``tr_tx``), a number.
-            shipping: The delivery cost (``tr_sh``), a number.
-            city: The delivery city (``tr_ci``).
-            state: The delivery state (``tr_st``).
-            country: The delivery country (``tr_co``).
-            currency: The currency (``tr_cu``, and ``ti_cu`` of every item).
-            items: The items, dicts with ``"sku"`` (non-empty string), ``"price"`` (number),
-                ``"quantity"`` (integer) and optionally ``"name"``, ``"category"`` and
-                ``"context"``. The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
-                ``"event_subject"`` are ignored: the transaction's values are used.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for these events.
-        """
-        raise AssertionError("replaced by the compiled builder")  # pragma: no cover
+    track_page_view = _generated.track_page_view
+    track_page_ping = _generated.track_page_ping
+    track_struct_event = _generated.track_struct_event
+    track_self_describing_event = _generated.track_self_describing_event
+    track_unstruct_event = _generated.track_unstruct_event
+    track_link_click = _generated.track_link_click
+    track_add_to_cart = _generated.track_add_to_cart
+    track_remove_from_cart = _generated.track_remove_from_cart
+    track_form_change = _generated.track_form_change
+    track_form_submit = _generated.track_form_submit
+    track_site_search = _generated.track_site_search
+    track_screen_view = _generated.track_screen_view
+    track_mobile_screen_view = _generated.track_mobile_screen_view
+    track_ecommerce_transaction_item = _generated.track_ecommerce_transaction_item
+    track_ecommerce_transaction = _generated.track_ecommerce_transaction
 
 
-bind_overrides(Tracker)
+_generated.bind(Tracker)

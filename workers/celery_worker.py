@@ -40,12 +40,12 @@ except ImportError:  # run from a checkout: use the library next to this folder
     _CHECKOUT = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, _CHECKOUT)
 
-from snowplow_tracker.delivery.credentials import mask_url  # noqa: E402
 from snowplow_tracker.emitters.celery.emitter import (  # noqa: E402
     BROKER_URL_ENV,
     DEFAULT_BROKER_URL,
 )
 from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_ENV  # noqa: E402
+from snowplow_tracker.protocol.credentials import mask_url  # noqa: E402
 
 APP_MODULE = "snowplow_tracker.emitters"
 

@@ -7,6 +7,5 @@
 * :mod:`.stats`: the counters and ``EmitterStats``;
 * :mod:`.event_store`: the 1.x ``EventStore`` interface and ``InMemoryEventStore``;
 * :mod:`.event_chunks`: compact byte storage of encoded events;
-* :mod:`.memory`: giving a burst's memory back to the OS;
-* :mod:`.credentials`: masking passwords in URLs before they are logged.
+* :mod:`.memory`: giving a burst's memory back to the OS.
 """

@@ -38,7 +38,7 @@ import urllib3.exceptions
 from urllib3.util import make_headers
 
 from .._version import VERSION
-from .credentials import mask_credentials
+from ..protocol.credentials import mask_credentials
 
 #: The clients a transport can send through.
 CLIENTS = ("requests", "urllib3")

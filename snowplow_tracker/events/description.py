@@ -1,97 +1,43 @@
-"""The vocabulary of event descriptions: rules, wire encodings, fields and kinds.
+"""The vocabulary of event descriptions: the event arguments' rules, encodings, fields, kinds.
 
 An event kind is described once, as data (see :mod:`snowplow_tracker.events.table`): its ``e``
 value and, for each argument, the wire key it is sent under, the rule it must follow and how it
-is encoded. :mod:`snowplow_tracker.events.compiler` turns each description into the ``track_*``
-method's code at import time.
+is encoded. The generator (``python -m tools.generate_tracker``) turns each description into the
+code of its ``track_*`` method and 1.x event class. The rules are
+:class:`~snowplow_tracker.arguments.Rule` objects (the one rule type) with a
+:mod:`~snowplow_tracker.protocol.contracts` check and inline fast checks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from enum import Enum
+from typing import Optional, Tuple
 
+from ..arguments import Each, Rule
+from ..protocol import contracts as _c
 from ..protocol.constants import MAX_FORM_ID, MAX_FORM_VALUE
 
-
-@dataclass(frozen=True)
-class Each:
-    """The inline fast check of a container argument: its class, then a test of each item.
-
-    Compiled into a loop of the ``track_*`` code itself (no function call, no generator):
-    when the value is not exactly of class ``container`` (or is empty while ``non_empty``), or
-    an item fails ``item_ok``, the rule's contracts function runs and raises the precise error
-    (or accepts the value: a tuple, a ``str`` subclass...). So ``item_ok`` may refuse more than
-    the contract does, never less, but for what orjson refuses when the call serialises the
-    event data, which then runs the contracts functions (see ``Rule.data_ok``): every
-    container argument is written into event data.
-
-    Attributes:
-        container: The exact class of the value, e.g. ``"list"``.
-        loop: The loop target and iterable, over ``{v}``, e.g. ``"_x in {v}"`` or
-            ``"_k, _x in {v}.items()"``.
-        item_ok: An expression true when the item surely passes, e.g. ``"_x.__class__ is str"``
-            (it may use the compiler's namespace and assignment expressions on ``_f``).
-        non_empty: Whether an empty container fails.
-    """
-
-    container: str
-    loop: str
-    item_ok: str
-    non_empty: bool = False
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A documented argument rule, checked while contracts are enabled.
-
-    Attributes:
-        expected: What the argument must be, in words (for documentation).
-        check: Name of the :mod:`snowplow_tracker.protocol.contracts` function that raises the
-            ValidationError for a required argument.
-        optional_check: The function for an argument that may be None (None: guard ``check``
-            with ``is not None``).
-        ok: A cheap inline Python expression over ``{v}``, true when the value surely passes;
-            the contracts function runs only when it is false. None: always run the function.
-            It may use the names of the compiler's namespace (``_isfinite``,
-            ``_items_ok``...).
-        data_ok: The inline expression for a field written into the event's data (see
-            :meth:`Field.ok`), when it can be cheaper than ``ok``: orjson serialises the data
-            in the call and refuses what it cannot encode (a string with a lone surrogate, an
-            int beyond 64 bits), and the call then runs every contracts function of the data
-            fields before anything else, so those need not be tested inline. None: ``ok``.
-        each: For containers, the inline fast check of :class:`Each` (instead of ``ok``).
-        options: Extra keyword arguments passed to the contracts function.
-        numeric: Whether values are numbers (chooses the fast ``str()`` encoding).
-    """
-
-    expected: str
-    check: str
-    optional_check: Optional[str] = None
-    ok: Optional[str] = None
-    options: Tuple[Tuple[str, Any], ...] = ()
-    numeric: bool = False
-    each: Optional[Each] = None
-    data_ok: Optional[str] = None
-
+#: The arguments every ``track_*`` method ends with.
+COMMON_ARGS = ("context", "tstamp", "event_subject")
 
 # Strings written to the payload as they are: ``str.isascii`` (a flag of the string object,
 # O(1)) lets the common case through inline; other strings go to the contracts function, which
 # refuses lone surrogates (UTF-8 cannot encode them: the event could never be sent). Strings
-# written into event data need no such test inline (see ``Rule.data_ok``).
+# written into event data need no such test inline (see ``Rule.data_inline``).
 NON_EMPTY_STRING = Rule(
     "a non-empty string",
-    "non_empty_string",
-    "optional_non_empty_string",
-    ok="{v}.__class__ is str and {v} and {v}.isascii()",
-    data_ok="{v}.__class__ is str and {v}",
+    check=_c.non_empty_string,
+    optional_check=_c.optional_non_empty_string,
+    inline="{v}.__class__ is str and {v} and {v}.isascii()",
+    data_inline="{v}.__class__ is str and {v}",
 )
 STRING = Rule(
     "a string",
-    "string",
-    "optional_string",
-    ok="{v}.__class__ is str and {v}.isascii()",
-    data_ok="{v}.__class__ is str",
+    check=_c.string,
+    optional_check=_c.optional_string,
+    inline="{v}.__class__ is str and {v}.isascii()",
+    data_inline="{v}.__class__ is str",
 )
 
 
@@ -100,11 +46,11 @@ def _bounded(rule: Rule, max_length: int) -> Rule:
     limit = f" and len({{v}}) <= {max_length}"
     return Rule(
         f"{rule.expected} of at most {max_length} characters",
-        rule.check,
-        rule.optional_check,
-        ok=f"{rule.ok}{limit}",
+        check=rule.check,
+        optional_check=rule.optional_check,
+        inline=f"{rule.inline}{limit}",
         options=(("max_length", max_length),),
-        data_ok=f"{rule.data_ok}{limit}",
+        data_inline=f"{rule.data_inline}{limit}",
     )
 
 
@@ -116,67 +62,72 @@ FORM_ELEMENT_ID = _bounded(STRING, MAX_FORM_ID)
 FORM_VALUE = _bounded(STRING, MAX_FORM_VALUE)
 NUMBER = Rule(
     "a finite number (int or float, at most 1.8e308 in magnitude)",
-    "number",
-    "optional_number",
-    ok="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
+    check=_c.number,
+    optional_check=_c.optional_number,
+    inline="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
     " or ({v}.__class__ is float and _isfinite({v})))",
     numeric=True,
-    data_ok="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
+    data_inline="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
 )
 INT32 = Rule(
     "an integer from -2147483648 to 2147483647",
-    "integer",
-    "optional_integer",
-    ok="({v}.__class__ is int and -2147483648 <= {v} <= 2147483647)",
+    check=_c.integer,
+    optional_check=_c.optional_integer,
+    inline="({v}.__class__ is int and -2147483648 <= {v} <= 2147483647)",
     numeric=True,
 )
 COUNT = Rule(
     "an integer from 0 to 2147483647",
-    "integer",
-    "optional_integer",
-    ok="({v}.__class__ is int and 0 <= {v} <= 2147483647)",
+    check=_c.integer,
+    optional_check=_c.optional_integer,
+    inline="({v}.__class__ is int and 0 <= {v} <= 2147483647)",
     options=(("minimum", 0),),
     numeric=True,
 )
 UUID = Rule(
     "a UUID string",
-    "uuid_string",
-    "optional_uuid_string",
-    ok="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
+    check=_c.uuid_string,
+    optional_check=_c.optional_uuid_string,
+    inline="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
 )
 # The containers below are all written into event data: their strings need no text test inline.
 _STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
-STRINGS = Rule("a list of strings", "list_of_strings", "optional_list_of_strings", each=_STR_ITEMS)
+STRINGS = Rule(
+    "a list of strings",
+    check=_c.list_of_strings,
+    optional_check=_c.optional_list_of_strings,
+    each=_STR_ITEMS,
+)
 #: ``formClasses`` and ``elementClasses`` of the form events: each at most 4096 characters.
 FORM_CLASSES = Rule(
     f"a list of strings of at most {MAX_FORM_ID} characters",
-    "list_of_strings",
-    "optional_list_of_strings",
+    check=_c.list_of_strings,
+    optional_check=_c.optional_list_of_strings,
     options=(("max_length", MAX_FORM_ID),),
     each=Each("list", "_x in {v}", f"_x.__class__ is str and len(_x) <= {MAX_FORM_ID}"),
 )
 NON_EMPTY_STRINGS = Rule(
     "a non-empty list of strings",
-    "list_of_strings",
+    check=_c.list_of_strings,
     options=(("non_empty", True),),
     each=Each("list", "_x in {v}", "_x.__class__ is str", non_empty=True),
 )
 FORM_NODE_NAME = Rule(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
-    "form_node_name",
-    ok="({v}.__class__ is str and {v} in _NODE_NAMES)",
+    check=_c.form_node_name,
+    inline="({v}.__class__ is str and {v} in _NODE_NAMES)",
 )
 FORM_TYPE_ANY_CASE = Rule(
     "an HTML input type, in any letter case",
-    "form_type",
+    check=_c.form_type,
     # Most values are already in lower case (FORM_TYPES is): one set lookup, no lower() call.
-    ok="({v}.__class__ is str and ({v} in _FORM_TYPES or {v}.lower() in _FORM_TYPES))",
+    inline="({v}.__class__ is str and ({v} in _FORM_TYPES or {v}.lower() in _FORM_TYPES))",
     options=(("ignore_case", True),),
 )
 FORM_ELEMENTS = Rule(
     "a list of form element dicts",
-    "form_elements",
-    # What contracts.form_elements_ok accepts: "name", "value" and "nodeName" present (3 keys,
+    check=_c.form_elements,
+    # What surely passes contracts.form_elements: "name", "value" and "nodeName" present (3 keys,
     # plus "type" when given: no other key), a string name, a string or None value (at most
     # 65535 characters), a known node name, and a known type if "type" is given.
     each=Each(
@@ -192,7 +143,7 @@ FORM_ELEMENTS = Rule(
 )
 SEARCH_FILTERS = Rule(
     "a dict of strings to strings or booleans",
-    "search_filters",
+    check=_c.search_filters,
     each=Each(
         "dict",
         "_k, _x in {v}.items()",
@@ -200,36 +151,47 @@ SEARCH_FILTERS = Rule(
     ),
 )
 SELF_DESCRIBING_JSON = Rule(
-    "a SelfDescribingJson", "self_describing_json", ok="{v}.__class__ is _SDJ"
+    "a SelfDescribingJson", check=_c.self_describing_json, inline="{v}.__class__ is _SDJ"
 )
-TRANSACTION_ITEMS = Rule("a list of item dicts", "transaction_items", ok="_items_ok({v})")
+TRANSACTION_ITEMS = Rule(
+    "a list of item dicts", check=_c.transaction_items, inline="_items_ok({v})"
+)
 
 
-@dataclass(frozen=True)
-class Encoding:
-    """How a checked value is written: onto the payload (``pairs``) or into the event's data.
+class Encoding(Enum):
+    """How a checked value is written: onto the payload or into the event's data."""
 
-    Attributes:
-        name: ``"add"`` (payload; None and ``""`` skipped, ``str()`` of the rest), ``"str"``
-            (payload; None skipped, ``str()``), ``"data"`` (event data; None skipped),
-            ``"data_always"`` (event data, even None), ``"data_if_truthy"`` (event data; empty
-            skipped), ``"data_lower"`` (event data, lower-cased; None skipped),
-            ``"data_or_new_id"`` (event data; a new UUID when None), ``"items"`` (transaction
-            items, sent as events of their own).
-    """
+    #: Payload; None and ``""`` skipped, ``str()`` of the rest.
+    ADD = "add"
+    #: Payload; None skipped, ``str()``.
+    STR = "str"
+    #: Event data; None skipped.
+    DATA = "data"
+    #: Event data, even None.
+    DATA_ALWAYS = "data_always"
+    #: Event data; empty values skipped.
+    DATA_IF_TRUTHY = "data_if_truthy"
+    #: Event data, lower-cased; None skipped.
+    DATA_LOWER = "data_lower"
+    #: Event data; a new UUID when None.
+    DATA_OR_NEW_ID = "data_or_new_id"
+    #: Transaction items: each sent as its own ``e=ti`` event after the transaction.
+    ITEMS = "items"
 
-    name: str
+    @property
+    def in_data(self) -> bool:
+        """Whether the value is written into the event's data (serialised in the call)."""
+        return self.value.startswith("data")
 
 
-ADD = Encoding("add")
-STR = Encoding("str")
-DATA = Encoding("data")
-DATA_ALWAYS = Encoding("data_always")
-DATA_IF_TRUTHY = Encoding("data_if_truthy")
-DATA_LOWER = Encoding("data_lower")
-DATA_OR_NEW_ID = Encoding("data_or_new_id")
-#: Transaction items: each sent as its own ``e=ti`` event after the transaction.
-ITEMS = Encoding("items")
+ADD = Encoding.ADD
+STR = Encoding.STR
+DATA = Encoding.DATA
+DATA_ALWAYS = Encoding.DATA_ALWAYS
+DATA_IF_TRUTHY = Encoding.DATA_IF_TRUTHY
+DATA_LOWER = Encoding.DATA_LOWER
+DATA_OR_NEW_ID = Encoding.DATA_OR_NEW_ID
+ITEMS = Encoding.ITEMS
 
 
 @dataclass(frozen=True)
@@ -254,15 +216,15 @@ class Field:
     @property
     def in_data(self) -> bool:
         """Whether the value is written into the event's data (serialised in the call)."""
-        return self.encoding.name.startswith("data")
+        return self.encoding.in_data
 
     @property
-    def ok(self) -> Optional[str]:
-        """The inline check of this field's value (``Rule.ok``, or ``Rule.data_ok`` for a
-        field written into event data)."""
-        if self.in_data and self.rule.data_ok is not None:
-            return self.rule.data_ok
-        return self.rule.ok
+    def inline(self) -> Optional[str]:
+        """The inline check of this field's value (``Rule.inline``, or ``Rule.data_inline`` for
+        a field written into event data)."""
+        if self.in_data and self.rule.data_inline is not None:
+            return self.rule.data_inline
+        return self.rule.inline
 
 
 @dataclass(frozen=True)

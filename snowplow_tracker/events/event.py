@@ -1,7 +1,7 @@
 """The event classes of snowplow-tracker 1.x, built on the same descriptions as ``track_*``.
 
 ``tracker.track(PageView(...))`` sends exactly the payload ``tracker.track_page_view(...)`` sends:
-both run code compiled from :data:`snowplow_tracker.events.table.PAGE_VIEW`. Setting an argument
+both run code generated from :data:`snowplow_tracker.events.table.PAGE_VIEW`. Setting an argument
 property checks it against the description's rule (while contracts are enabled); tracking checks
 every argument again, so an event whose attributes were changed after construction is still
 validated before anything is queued.
@@ -18,15 +18,13 @@ from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
 from . import table
-from .compiler import check_argument, check_common, compile_function
+from .builders import BUILDERS
 from .description import Field, Kind
-
-#: The bare event: only the fields the caller gives, plus contexts, ``ttm`` and the subject.
-BARE_EVENT = Kind("event", "", ())
+from .runtime import check_argument, check_common
 
 
 class _Settings:
-    """What a compiled ``build`` function reads from its ``self``."""
+    """What a generated ``build`` function reads from its ``self``."""
 
     __slots__ = ("_subject", "encode_base64", "json_encoder")
 
@@ -84,8 +82,8 @@ class Event:
             arguments as well).
     """
 
-    _kind: ClassVar[Kind] = BARE_EVENT
-    _build: ClassVar[Any] = staticmethod(compile_function(BARE_EVENT, "build", "Event"))
+    _kind: ClassVar[Kind] = table.BARE_EVENT
+    _build: ClassVar[Any] = staticmethod(BUILDERS["Event"])
 
     def __init__(
         self,
@@ -141,7 +139,7 @@ class Event:
         if kind is None:
             return
         cls._kind = kind
-        cls._build = staticmethod(compile_function(kind, "build", cls.__name__))
+        cls._build = staticmethod(BUILDERS[cls.__name__])
         for f in kind.fields:
             setattr(cls, f.arg, Argument(f, cls.__name__))
 

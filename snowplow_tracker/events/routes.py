@@ -3,7 +3,7 @@
 In tracker 1.x every ``track_*`` method calls ``self.track(event=...)``, and the self-describing
 ones call ``self.track_self_describing_event(event_json=..., context=..., tstamp=...,
 event_subject=...)``. Code written for 1.x overrides these (a subclass adding a context to every
-event) or patches them in its tests. The compiled methods keep their fast path while the class
+event) or patches them in its tests. The generated methods keep their fast path while the class
 has the original methods, and take these routes when it does not.
 """
 
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Tuple, Type
 
 from ..protocol.self_describing_json import SelfDescribingJson
-from . import table
-from .compiler import compile_function
+from . import builders, table
 from .description import Kind
 from .event import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 
@@ -40,7 +39,7 @@ def _via_track(kind: Kind, cls: Type[Event]) -> Route:
 
 def _via_self_describing(kind: Kind) -> Route:
     """Route: check, build the event's data, call ``track_self_describing_event``."""
-    data_of = compile_function(kind, "data", kind.method)
+    data_of = getattr(builders, f"data_{kind.name}")
     schema = kind.schema
 
     def route(tracker: Any, *args: Any) -> Any:
@@ -59,7 +58,7 @@ def _via_self_describing(kind: Kind) -> Route:
 
 def _item_via_track(kind: Kind) -> Route:
     """Route: check, then ``tracker.track(event=Event(dict_=<the ti fields>, ...))``."""
-    pairs_of = compile_function(kind, "data", kind.method)
+    pairs_of = getattr(builders, f"data_{kind.name}")
 
     def route(tracker: Any, *args: Any) -> Any:
         *_, context, tstamp, event_subject = args
@@ -77,7 +76,7 @@ def _item_via_track(kind: Kind) -> Route:
 def _transaction_via_track(kind: Kind) -> Route:
     """Route: the ``tr`` event through ``track``, then ``track_ecommerce_transaction_item``
     for each item (tracker 1.x's calls)."""
-    pairs_of = compile_function(kind, "data", kind.method)
+    pairs_of = getattr(builders, f"data_{kind.name}")
     item_keys = ("sku", "price", "quantity", "name", "category")
 
     def route(tracker: Any, *args: Any) -> Any:

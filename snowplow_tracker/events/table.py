@@ -1,7 +1,9 @@
 """The event kinds, described once as data: one :class:`Kind` per ``track_*`` method.
 
-Tests and documentation iterate over :data:`KINDS`; the ``track_*`` methods and the 1.x event
-classes are compiled from it (:mod:`snowplow_tracker.events.compiler`).
+Tests and documentation iterate over :data:`KINDS`; the ``track_*`` methods
+(:mod:`snowplow_tracker.events.track_methods`) and the 1.x event classes' code
+(:mod:`snowplow_tracker.events.builders`) are generated from it by
+``python -m tools.generate_tracker``.
 """
 
 from __future__ import annotations
@@ -207,6 +209,9 @@ ECOMMERCE_TRANSACTION = Kind(
     ),
     items=True,
 )
+
+#: The bare 1.x ``Event``: only the fields the caller gives, plus contexts, ``ttm`` and the subject.
+BARE_EVENT = Kind("event", "", ())
 
 #: Every event kind, in the order of the documentation.
 KINDS: Tuple[Kind, ...] = (

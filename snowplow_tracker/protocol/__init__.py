@@ -1,5 +1,6 @@
 """The tracker protocol: what an event is on the wire, independent of how it is sent.
 
+* :mod:`.credentials`: collector URL credentials, and masking them before they are logged;
 * :mod:`.constants`: schemas, version, protocol defaults;
 * :mod:`.contracts`: the argument rules of ``track_*`` and their error messages;
 * :mod:`.payload`: a payload's fields and their encodings (JSON, base64);

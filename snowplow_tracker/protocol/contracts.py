@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from typing import Any, Callable, Iterable, Mapping, Optional, Sized, overload
+from typing import Any, Iterable, Mapping, Optional
 
 from . import checking
 from . import self_describing_json as _sdj
@@ -46,9 +46,9 @@ TEXT_EXPECTED = (
     "a string of Unicode text (no lone surrogate such as '\\ud800': UTF-8 cannot encode it)"
 )
 _FORM_ELEMENT_KEYS = frozenset({"name", "value", "nodeName", "type"})
-# Keys a transaction item may have. The last four are ignored (the transaction's values win):
-# tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
-_ITEM_KEYS = frozenset(
+#: Keys a transaction item may have. The last four are ignored (the transaction's values win):
+#: tracker 1.1.0 wrote them into the caller's item dicts, so such dicts must still be accepted.
+ITEM_KEYS = frozenset(
     {"sku", "price", "quantity", "name", "category", "context"}
     | {"order_id", "currency", "tstamp", "event_subject"}
 )
@@ -134,7 +134,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
+def non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
     """Check that ``value`` is a non-empty string of Unicode text.
 
     Args:
@@ -153,16 +153,9 @@ def _non_empty_string(method: str, arg: str, value: Any, max_length: Optional[in
 def optional_non_empty_string(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check that ``value`` is None or a non-empty string of Unicode text.
+    """Check ``value`` as :func:`non_empty_string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         _check_text(method, arg, value, "a non-empty string or None", max_length, True)
@@ -184,16 +177,9 @@ def string(method: str, arg: str, value: Any, max_length: Optional[int] = None) 
 
 
 def optional_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
-    """Check that ``value`` is None or a string of Unicode text.
+    """Check ``value`` as :func:`string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         _check_text(method, arg, value, "a string or None", max_length, False)
@@ -215,15 +201,9 @@ def number(method: str, arg: str, value: Any) -> None:
 
 
 def optional_number(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a finite int or float (not a bool).
+    """Check ``value`` as :func:`number` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor a finite number.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None and not _is_number(value):
         fail(method, arg, NUMBER_EXPECTED + " or None", value)
@@ -251,17 +231,9 @@ def integer(
 def optional_integer(
     method: str, arg: str, value: Any, minimum: int = -MAX_INT32 - 1, maximum: int = MAX_INT32
 ) -> None:
-    """Check that ``value`` is None or an int (not a bool) from ``minimum`` to ``maximum``.
+    """Check ``value`` as :func:`integer` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        minimum: Smallest allowed value (default: the 32-bit minimum).
-        maximum: Largest allowed value (default: the 32-bit maximum).
-
-    Raises:
-        ValidationError: ``value`` is neither None nor an int in range.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None and (not _is_int(value) or not minimum <= value <= maximum):
         fail(method, arg, f"an integer from {minimum} to {maximum} or None", value)
@@ -302,7 +274,7 @@ def timestamp(method: str, arg: str, value: Any) -> None:
         )
 
 
-def _one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
+def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
     """Check that ``value`` is one of ``allowed``.
 
     Args:
@@ -340,15 +312,9 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
 
 
 def optional_uuid_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a UUID string (see :func:`uuid_string`).
+    """Check ``value`` as :func:`uuid_string` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor a UUID string.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         uuid_string(method, arg, value)
@@ -390,15 +356,9 @@ def list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
 
 
 def optional_list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is None or a non-empty list of SelfDescribingJson.
+    """Check ``value`` as :func:`list_of_self_describing_json` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, usually ``"context"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: See :func:`list_of_self_describing_json`.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         list_of_self_describing_json(method, arg, value)
@@ -430,16 +390,9 @@ def list_of_strings(
 def optional_list_of_strings(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check that ``value`` is None or a list (or tuple) of strings of Unicode text.
+    """Check ``value`` as :func:`list_of_strings` does, but accept None.
 
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-        max_length: Most characters allowed in each string, or None.
-
-    Raises:
-        ValidationError: ``value`` is neither None nor such a list.
+    Its error message adds ``or None`` to the expectation.
     """
     if value is not None:
         list_of_strings(method, arg, value, max_length=max_length)
@@ -456,7 +409,7 @@ def form_node_name(method: str, arg: str, value: Any) -> None:
     Raises:
         ValidationError: ``value`` is not one of :data:`~.constants.FORM_NODE_NAMES`.
     """
-    _one_of(method, arg, value, sorted(FORM_NODE_NAMES))
+    one_of(method, arg, value, sorted(FORM_NODE_NAMES))
 
 
 def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> None:
@@ -477,7 +430,7 @@ def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> N
         )
 
 
-def _form_element(method: str, arg: str, value: Any) -> None:
+def form_element(method: str, arg: str, value: Any) -> None:
     """Check one element of ``track_form_submit(elements=...)`` against ``submit_form`` 1-0-0.
 
     An element is a dict with ``name`` (string), ``value`` (string or None), ``nodeName`` (a form
@@ -531,37 +484,7 @@ def form_elements(method: str, arg: str, value: Any) -> None:
     if not isinstance(value, (list, tuple)):
         fail(method, arg, "a list of dicts or None", value)
     for i, element in enumerate(value):
-        _form_element(method, f"{arg}[{i}]", element)
-
-
-def form_elements_ok(value: Any) -> bool:
-    """Return True when ``value`` is surely a valid ``elements`` list (the common case, fast).
-
-    False means "run :func:`form_elements`", which raises the precise error (or accepts the
-    value, e.g. a tuple or a ``str`` subclass).
-
-    Args:
-        value: The value given.
-    """
-    if value.__class__ is not list:
-        return False
-    for e in value:
-        if e.__class__ is not dict or not e.keys() <= _FORM_ELEMENT_KEYS:
-            return False
-        if "name" not in e or "value" not in e or "nodeName" not in e:
-            return False
-        name, val, node = e["name"], e["value"], e["nodeName"]
-        if name.__class__ is not str or not name.isascii() or len(name) > MAX_FORM_VALUE:
-            return False
-        if val is not None and (
-            val.__class__ is not str or not val.isascii() or len(val) > MAX_FORM_VALUE
-        ):
-            return False
-        if node.__class__ is not str or node not in FORM_NODE_NAMES:
-            return False
-        if "type" in e and (e["type"].__class__ is not str or e["type"] not in FORM_TYPES):
-            return False
-    return True
+        form_element(method, f"{arg}[{i}]", element)
 
 
 def search_filters(method: str, arg: str, value: Any) -> None:
@@ -609,7 +532,7 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
         where = f"{arg}[{i}]"
         if not isinstance(item, Mapping):
             fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
-        unknown = sorted(str(k) for k in item if k not in _ITEM_KEYS)
+        unknown = sorted(str(k) for k in item if k not in ITEM_KEYS)
         if unknown:
             fail(
                 method,
@@ -618,123 +541,9 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
                 f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
                 item,
             )
-        _non_empty_string(method, f"{where}['sku']", item.get("sku"))
+        non_empty_string(method, f"{where}['sku']", item.get("sku"))
         number(method, f"{where}['price']", item.get("price"))
         integer(method, f"{where}['quantity']", item.get("quantity"))
         optional_string(method, f"{where}['name']", item.get("name"))
         optional_string(method, f"{where}['category']", item.get("category"))
         optional_list_of_self_describing_json(method, f"{where}['context']", item.get("context"))
-
-
-# ---------------------------------------------------------------------------------------------
-# The helpers of snowplow-tracker 1.x's ``contracts`` module. Each accepts both forms: the 1.x
-# one (``non_empty_string(value)``: checks only while contracts are enabled) and this library's
-# (``non_empty_string(method, arg, value)``: always checks; callers test the flag).
-
-_WHERE_1X = "contracts"
-
-
-@overload
-def non_empty_string(value: Any, /) -> None: ...
-@overload
-def non_empty_string(
-    method: str, arg: str, value: Any, /, *, max_length: Optional[int] = None
-) -> None: ...
-def non_empty_string(*args: Any, max_length: Optional[int] = None) -> None:
-    """Check that a value is a non-empty string of Unicode text (no lone surrogate).
-
-    Args:
-        *args: ``(value)`` (1.x form) or ``(method, arg, value)``.
-        max_length: Most characters allowed (this library's form only), or None.
-
-    Raises:
-        ValidationError: The value is not such a string.
-    """
-    if len(args) == 1:
-        if checking.enabled:
-            _non_empty_string(f"{_WHERE_1X}.non_empty_string", "value", args[0])
-        return
-    method, arg, value = args
-    _non_empty_string(method, arg, value, max_length)
-
-
-@overload
-def one_of(value: Any, supported: Iterable[Any], /) -> None: ...
-@overload
-def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any], /) -> None: ...
-def one_of(*args: Any) -> None:
-    """Check that a value is one of the allowed values.
-
-    Args:
-        *args: ``(value, supported)`` (1.x form) or ``(method, arg, value, allowed)``.
-
-    Raises:
-        ValidationError: The value is not allowed.
-    """
-    if len(args) == 2:
-        value, supported = args
-        if checking.enabled and value not in supported:
-            fail(f"{_WHERE_1X}.one_of", "value", f"one of {sorted(map(str, supported))}", value)
-        return
-    _one_of(*args)
-
-
-@overload
-def form_element(element: Any, /) -> None: ...
-@overload
-def form_element(method: str, arg: str, value: Any, /) -> None: ...
-def form_element(*args: Any) -> None:
-    """Check one form element dict (see :func:`form_elements`).
-
-    Args:
-        *args: ``(element)`` (1.x form) or ``(method, arg, element)``.
-
-    Raises:
-        ValidationError: The element is invalid.
-    """
-    if len(args) == 1:
-        if checking.enabled:
-            _form_element(f"{_WHERE_1X}.form_element", "element", args[0])
-        return
-    _form_element(*args)
-
-
-def greater_than(value: float, compared_to: float) -> None:
-    """Check that ``value > compared_to`` while contracts are enabled (1.x helper).
-
-    Args:
-        value: The value given.
-        compared_to: The bound it must exceed.
-
-    Raises:
-        ValidationError: It does not.
-    """
-    if checking.enabled and not value > compared_to:
-        fail(f"{_WHERE_1X}.greater_than", "value", f"greater than {compared_to!r}", value)
-
-
-def non_empty(seq: Sized) -> None:
-    """Check that ``seq`` is not empty while contracts are enabled (1.x helper).
-
-    Args:
-        seq: A sized collection.
-
-    Raises:
-        ValidationError: It is empty.
-    """
-    if checking.enabled and len(seq) == 0:
-        fail(f"{_WHERE_1X}.non_empty", "seq", "non-empty", seq)
-
-
-def satisfies(value: Any, check: Callable[[Any], bool]) -> None:
-    """Check that ``check(value)`` is true while contracts are enabled (1.x helper).
-
-    Args:
-        value: The value given.
-        check: The predicate.
-
-    Raises:
-        ValidationError: It is false.
-    """
-    if checking.enabled and not check(value):
-        fail(f"{_WHERE_1X}.satisfies", "value", "accepted by the check", value)

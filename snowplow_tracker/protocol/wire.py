@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import orjson
 
 from .. import arguments as _args
-from ..delivery.credentials import (
+from .credentials import (
     ENCODED_CREDENTIALS,
     has_scheme,
     mask_url,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from snowplow_tracker import AsyncEmitter, Emitter, ProcessEmitter, Tracker
 from snowplow_tracker.errors import SnowplowError, ValidationError
-from snowplow_tracker.events.compiler import COMMON_ARGS
+from snowplow_tracker.events.description import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.protocol import contracts
 from snowplow_tracker.testing import Collector

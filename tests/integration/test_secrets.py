@@ -32,9 +32,9 @@ from snowplow_tracker import (
     RedisEmitter,
     RedisWorker,
 )
-from snowplow_tracker.delivery.credentials import mask_credentials, mask_url
 from snowplow_tracker.emitters.celery.sending import ALLOWED_ENDPOINTS_CONF
 from snowplow_tracker.errors import ConfigurationError
+from snowplow_tracker.protocol.credentials import mask_credentials, mask_url
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.test_redis import WorkerProcess

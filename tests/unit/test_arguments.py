@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -92,3 +93,42 @@ def test_shown_replaces_the_value_in_the_message() -> None:
         arguments.fail("Where", "url", "a URL", "http://u:secret@h", shown="'http://u:***@h'")
     assert "secret" not in str(info.value)
     assert str(info.value) == "Where: argument 'url' must be a URL, got 'http://u:***@h'"
+
+
+def test_event_arguments_and_configuration_arguments_share_one_rule_type() -> None:
+    """Every event field's rule is an ``arguments.Rule`` whose check is a contracts function;
+    the generated ``track_*`` code calls that function by name."""
+    from snowplow_tracker.events import track_methods
+    from snowplow_tracker.events.table import KINDS
+    from snowplow_tracker.protocol import contracts
+
+    source = "".join(Path(track_methods.__file__).read_text().split())  # without whitespace
+    for kind in KINDS:
+        for field in kind.fields:
+            rule = field.rule
+            assert isinstance(rule, arguments.Rule)
+            check = rule.checker(field.optional)
+            assert getattr(contracts, check.__name__) is check
+            assert f'_c.{check.__name__}("{kind.method}","{field.arg}",{field.arg}' in source
+
+
+def test_an_event_rule_checks_with_its_contract_message() -> None:
+    from snowplow_tracker.errors import ValidationError
+    from snowplow_tracker.events.description import FORM_ID, NON_EMPTY_STRING
+
+    with pytest.raises(ValidationError) as info:
+        NON_EMPTY_STRING("Tracker.track_page_view", "page_url", "")
+    assert str(info.value) == (
+        "Tracker.track_page_view: argument 'page_url' must be a non-empty string, got ''"
+    )
+    assert FORM_ID.ok("f") and not FORM_ID.ok("f" * 4097) and not FORM_ID.ok(1)
+
+
+def test_encodings_are_an_enum_found_by_their_names() -> None:
+    from enum import Enum
+
+    from snowplow_tracker.events.description import ADD, DATA, Encoding
+
+    assert issubclass(Encoding, Enum)
+    assert Encoding("add") is ADD and Encoding("data") is DATA
+    assert DATA.in_data and not ADD.in_data

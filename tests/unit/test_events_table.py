@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from snowplow_tracker.errors import ValidationError
-from snowplow_tracker.events.compiler import COMMON_ARGS
+from snowplow_tracker.events.description import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.protocol import contracts
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
@@ -147,14 +147,12 @@ def test_payload_fields_are_sent_under_their_wire_keys(kind: Any) -> None:
 def test_the_inline_form_elements_check_never_accepts_what_the_contract_refuses(
     elements: Any,
 ) -> None:
-    """form_elements_ok (the compiled fast path) is True only for values form_elements accepts."""
-    if contracts.form_elements_ok(elements):
-        contracts.form_elements("m", "elements", elements)
-    else:
-        try:
-            contracts.form_elements("m", "elements", elements)
-        except ValidationError:
-            pass
+    """The generated fast path of track_form_submit accepts only what form_elements accepts,
+    and refuses with its message."""
+    method = "Tracker.track_form_submit"
+    expected = _refusal(lambda: contracts.form_elements(method, "elements", elements))
+    tracker = Tracker(Capture())
+    assert _refusal(lambda: tracker.track_form_submit("f", elements=elements)) == expected
 
 
 class _Str(str):
@@ -231,7 +229,7 @@ def _refusal(call: Any) -> Any:
 def test_the_compiled_checks_refuse_exactly_what_the_contracts_refuse(name: str, arg: str) -> None:
     """The inline fast checks (``Rule.ok``, ``Rule.each``) only skip the contract function:
     for every sample value the method refuses with the contract's message, or accepts."""
-    from snowplow_tracker.events.compiler import check_argument
+    from snowplow_tracker.events.runtime import check_argument
 
     kind = BY_NAME[name]
     field = kind.field(arg)
@@ -304,7 +302,7 @@ def test_event_ids_are_formatted_as_uuid4_strings_from_their_random_bytes() -> N
     bits set; refill_event_ids pools all but the last, which new_event_id then takes first."""
     import uuid
 
-    from snowplow_tracker.events import compiler
+    from snowplow_tracker.events import runtime
 
     raw = bytes(range(256)) * 2  # 32 ids, every byte value in every position of some id
     expected = []
@@ -313,14 +311,14 @@ def test_event_ids_are_formatted_as_uuid4_strings_from_their_random_bytes() -> N
         b[6] = b[6] & 0x0F | 0x40
         b[8] = b[8] & 0x3F | 0x80
         expected.append(str(uuid.UUID(bytes=bytes(b))))
-    assert compiler.format_event_ids(raw) == expected
+    assert runtime.format_event_ids(raw) == expected
     assert all(uuid.UUID(e).version == 4 and e[19] in "89ab" for e in expected)
-    compiler._EVENT_IDS.clear()
-    first = compiler.new_event_id()
-    assert len(compiler._EVENT_IDS) == compiler.EVENT_ID_BATCH - 1
-    assert first not in compiler._EVENT_IDS
-    last = compiler._EVENT_IDS[-1]
-    assert compiler.new_event_id() == last  # taken from the end of the pool
+    runtime.EVENT_IDS.clear()
+    first = runtime.new_event_id()
+    assert len(runtime.EVENT_IDS) == runtime.EVENT_ID_BATCH - 1
+    assert first not in runtime.EVENT_IDS
+    last = runtime.EVENT_IDS[-1]
+    assert runtime.new_event_id() == last  # taken from the end of the pool
 
 
 def test_event_ids_do_not_repeat_when_the_application_seeds_random() -> None:
@@ -328,15 +326,15 @@ def test_event_ids_do_not_repeat_when_the_application_seeds_random() -> None:
     a test framework may do) must not give the bursts the same ids."""
     import random
 
-    from snowplow_tracker.events import compiler
+    from snowplow_tracker.events import runtime
 
     state = random.getstate()
     ids: List[str] = []
     try:
         for _ in range(3):
-            compiler._EVENT_IDS.clear()  # each burst starts a fresh batch, after the seed
+            runtime.EVENT_IDS.clear()  # each burst starts a fresh batch, after the seed
             random.seed(42)
-            ids += [compiler.new_event_id() for _ in range(300)]
+            ids += [runtime.new_event_id() for _ in range(300)]
     finally:
         random.setstate(state)
     assert len(set(ids)) == 900
@@ -365,24 +363,24 @@ def test_event_ids_differ_between_two_processes_that_seed_random_alike() -> None
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_never_takes_the_event_ids_its_parent_made_in_advance() -> None:
-    from snowplow_tracker.events import compiler
+    from snowplow_tracker.events import runtime
 
-    compiler.new_event_id()
-    pooled = set(compiler._EVENT_IDS)
+    runtime.new_event_id()
+    pooled = set(runtime.EVENT_IDS)
     assert pooled
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
         pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        os.write(write_fd, compiler.new_event_id().encode())
+        os.write(write_fd, runtime.new_event_id().encode())
         os._exit(0)
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
         child = pipe.read().decode()
     os.waitpid(pid, 0)
     assert len(child) == 36 and child not in pooled
-    assert compiler.new_event_id() in pooled
+    assert runtime.new_event_id() in pooled
 
 
 def test_form_types_are_lower_case_as_the_compiled_type_check_assumes() -> None:

@@ -30,7 +30,7 @@ KEPT_PATHS = [
         "snowplow_tracker.protocol.self_describing_json",
     ),
     ("snowplow_tracker.payload", "Payload", "snowplow_tracker.protocol.payload"),
-    ("snowplow_tracker.contracts", "form_element", "snowplow_tracker.protocol.contracts"),
+    ("snowplow_tracker.contracts", "form_element", "snowplow_tracker.contracts"),
     ("snowplow_tracker.contracts", "disable_contracts", "snowplow_tracker.protocol.contracts"),
     ("snowplow_tracker.constants", "VERSION", None),
     ("snowplow_tracker.constants", "CONTEXT_SCHEMA", None),
@@ -76,6 +76,18 @@ def top_level_imports(tree: ast.Module) -> Iterator[ast.stmt]:
             yield from (n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom)))
 
 
+def all_imports(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every import, including the ones inside functions; not those under TYPE_CHECKING."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            yield from (n for s in node.orelse for n in all_imports(ast.Module([s], [])))
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        else:
+            yield from all_imports(node)
+
+
 def known(name: str, names: Set[str]) -> str:
     """The longest prefix of ``name`` that is a module of the package, or ''."""
     while name and name not in names:
@@ -83,11 +95,12 @@ def known(name: str, names: Set[str]) -> str:
     return name
 
 
-def import_graph() -> Dict[str, Set[str]]:
+def import_graph(inside_functions: bool = False) -> Dict[str, Set[str]]:
     names = {m for m, _ in modules()}
     graph: Dict[str, Set[str]] = {m: set() for m in names}
+    find = all_imports if inside_functions else top_level_imports
     for module, path in modules():
-        for node in top_level_imports(ast.parse(path.read_text())):
+        for node in find(ast.parse(path.read_text())):
             targets: List[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -110,10 +123,12 @@ def test_kept_import_paths_still_provide_their_names(
         assert getattr(importlib.import_module(defined_in), name) is value
 
 
-def test_no_import_cycle_between_the_package_modules() -> None:
-    """Module-level imports only: a package ``__init__`` importing its own submodules is the
-    one allowed edge (a submodule is imported through its package)."""
-    graph = import_graph()
+@pytest.mark.parametrize("inside_functions", [False, True])
+def test_no_import_cycle_between_the_package_modules(inside_functions: bool) -> None:
+    """Module-level imports, then every import including those inside functions: a package
+    ``__init__`` importing its own submodules is the one allowed edge (a submodule is imported
+    through its package)."""
+    graph = import_graph(inside_functions)
     for module in graph:  # a package's edges to its own children do not form cycles
         graph[module] = {t for t in graph[module] if not t.startswith(module + ".")}
     state: Dict[str, int] = {}
@@ -134,6 +149,18 @@ def test_no_import_cycle_between_the_package_modules() -> None:
     for module in sorted(graph):
         if module not in state:
             visit(module)
+
+
+def test_the_protocol_layer_imports_nothing_from_delivery_or_emitters() -> None:
+    graph = import_graph(inside_functions=True)
+    offenders = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module.startswith("snowplow_tracker.protocol")
+        for target in targets
+        if target.startswith(("snowplow_tracker.delivery", "snowplow_tracker.emitters"))
+    )
+    assert offenders == []
 
 
 def test_no_module_imports_private_names_of_another() -> None:

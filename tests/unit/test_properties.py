@@ -25,7 +25,7 @@ from snowplow_tracker.events import (
     SelfDescribing,
     StructuredEvent,
 )
-from snowplow_tracker.events.compiler import COMMON_ARGS
+from snowplow_tracker.events.description import COMMON_ARGS
 from snowplow_tracker.events.table import BY_NAME, KINDS
 from snowplow_tracker.protocol import contracts
 from tests.capture import Capture

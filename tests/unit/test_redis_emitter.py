@@ -14,7 +14,6 @@ import redis
 
 from snowplow_tracker import AsyncEmitter, ProcessEmitter
 from snowplow_tracker.delivery.batching import Batcher, BatchLimits
-from snowplow_tracker.delivery.credentials import mask_credentials
 from snowplow_tracker.emitters.base import FlushTimer
 from snowplow_tracker.emitters.redis.cli import (
     OPTIONS,
@@ -27,6 +26,7 @@ from snowplow_tracker.emitters.redis.cli import (
 from snowplow_tracker.emitters.redis.emitter import RedisEmitter
 from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
+from snowplow_tracker.protocol.credentials import mask_credentials
 
 SECRET = "s3cr3t-Pa55"
 

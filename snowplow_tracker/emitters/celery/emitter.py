@@ -67,11 +67,11 @@ from typing import Any, Dict, List, Mapping, Optional
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher
-from ...delivery.credentials import mask_credentials
 from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import Counters, EmitterStats
 from ...delivery.transport import Timeout
+from ...protocol.credentials import mask_credentials
 from ...protocol.wire import POST_PATH, collector_credentials
 from .. import lifecycle
 from ..base import BaseEmitter, FlushTimer, encode_or_raise

@@ -38,10 +38,10 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..._logging import ThrottledLog, logger
-from ...delivery.credentials import mask_credentials, mask_url, with_credentials
 from ...delivery.retry import RetryPolicy
 from ...delivery.throttle import Throttle
 from ...delivery.transport import HttpTransport
+from ...protocol.credentials import mask_credentials, mask_url, with_credentials
 from ...protocol.wire import encode_event
 
 __all__ = [

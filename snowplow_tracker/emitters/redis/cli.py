@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 from ..._logging import logger
-from ...delivery.credentials import mask_credentials, mask_url
 from ...errors import ConfigurationError
+from ...protocol.credentials import mask_credentials, mask_url
 from .emitter import (
     DEFAULT_SOCKET_TIMEOUT,
     check_redis_url,

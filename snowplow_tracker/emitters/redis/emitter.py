@@ -66,16 +66,16 @@ from typing import Any, Callable, List, Mapping, Optional, Tuple
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.credentials import (
+from ...delivery.event_chunks import Chunk, EventChunks
+from ...delivery.retry import RetryPolicy
+from ...delivery.stats import Counters, EmitterStats
+from ...errors import ConfigurationError
+from ...protocol.credentials import (
     ENCODED_CREDENTIALS,
     mask_credentials,
     mask_url,
     unencoded_credentials,
 )
-from ...delivery.event_chunks import Chunk, EventChunks
-from ...delivery.retry import RetryPolicy
-from ...delivery.stats import Counters, EmitterStats
-from ...errors import ConfigurationError
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
 from ..base import FlushTimer, encode_or_raise

@@ -66,7 +66,7 @@ import orjson
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
-from ...delivery.credentials import mask_credentials
+from ...protocol.credentials import mask_credentials
 from ...protocol.wire import encode_event
 from .emitter import (
     DEFAULT_CONNECT_TIMEOUT,

@@ -1,21 +1,19 @@
-"""Compiles event descriptions into the ``track_*`` methods' code, once, at import time.
+"""Generates the code of the ``track_*`` methods and of the 1.x event classes from descriptions.
 
 Each :class:`~snowplow_tracker.events.description.Kind` becomes the source of one plain Python
 function (as :mod:`dataclasses` generates ``__init__``): inline fast checks that call a
 :mod:`~snowplow_tracker.protocol.contracts` function only for values that may be wrong, the payload
 or event data written field by field, then the shared tail (contexts, ``ttm``, subject, event id,
 ``dtm``, the tracker's constant fields, the emitters). Nothing is looked up from the description
-at call time, so a compiled ``track_*`` costs what hand-inlined code costs, or less:
+at call time, so a generated ``track_*`` costs what hand-inlined code costs:
 
-* container arguments are checked by a loop in the method itself (:class:`.description.Each`);
+* container arguments are checked by a loop in the method itself
+  (:class:`snowplow_tracker.arguments.Each`);
 * the JSON envelopes (``unstruct_event`` around the event, the kind's schema around its data,
   ``contexts`` around the entities) are constants of the code, as text and, but for the last
   0 to 2 bytes, as base64: a call serialises only the inner value (see :func:`_json_field`);
-* event ids are made in batches (:func:`refill_event_ids`);
+* event ids are made in batches (:func:`snowplow_tracker.events.runtime.refill_event_ids`);
 * a transaction's item events are built inline, sharing the transaction's encoded context.
-
-``python -m perf.kinds_compare`` measures every kind against the hand-written methods before
-this compiler (commit ``e33736b^``), in the same run.
 
 Three shapes are generated from one description:
 
@@ -25,218 +23,37 @@ Three shapes are generated from one description:
   ``json_encoder`` and ``_subject`` (a Subject or None);
 * ``"data"``: checks, then the self-describing event's data dict or the other kinds' payload
   fields (what 1.x's event classes expose).
+
+``python -m tools.generate_tracker`` writes them to ``snowplow_tracker/events/track_methods.py``
+(``"track"``) and ``snowplow_tracker/events/builders.py`` (the others); a test fails when those
+modules differ from what :func:`source` gives.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
-import time
-from binascii import b2a_base64, hexlify
-from math import isfinite
+from binascii import b2a_base64
 from typing import (
     Any,
-    Callable,
     Dict,
     List,
-    NoReturn,
     Optional,
     Sequence,
     Tuple,
-    Type,
-    TypeVar,
 )
 
-from orjson import JSONEncodeError, dumps
+from orjson import dumps
 
-from ..errors import EncodingError, ValidationError
-from ..protocol import checking, contracts
-from ..protocol.constants import CONTEXT_SCHEMA, FORM_NODE_NAMES, FORM_TYPES, UNSTRUCT_EVENT_SCHEMA
-from ..protocol.payload import URLSAFE_TABLE, add, json_bytes, to_str
-from ..protocol.self_describing_json import SelfDescribingJson
-from .description import Field, Kind
-
-_MAX_NUMBER = contracts.MAX_NUMBER
-
-#: The arguments every ``track_*`` method ends with.
-COMMON_ARGS = ("context", "tstamp", "event_subject")
-
-
-#: Event ids made in advance, taken with ``list.pop`` (atomic: no lock needed between threads).
-_EVENT_IDS: List[str] = []
-#: How many ids one refill makes.
-EVENT_ID_BATCH = 256
-# Where the 32 hex digits of an id go in its 37-byte slot ``8-4-4-4-12`` and a ``|``.
-_HEX_SLOTS = [i for i in range(36) if i not in (8, 13, 18, 23)]
-_SLOT_TEMPLATE = b"00000000-0000-0000-0000-000000000000|"
-_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))  # byte 6: version 4
-_VARIANT_10 = bytes((b & 0x3F) | 0x80 for b in range(256))  # byte 8: variant 10
-
-
-def format_event_ids(raw: bytes) -> List[str]:
-    """Turn ``16 * n`` random bytes into ``n`` version-4 UUID strings.
-
-    A few C-level operations on all the bytes at once: the version and variant bits set by
-    translating every 16th byte, the hex digits copied into place by strided slice assignment,
-    one ``split``. Each id is what :func:`uuid.UUID` would print for its 16 bytes with those
-    bits set.
-
-    Args:
-        raw: The random bytes, a multiple of 16 of them.
-    """
-    n = len(raw) // 16
-    data = bytearray(raw)
-    data[6::16] = data[6::16].translate(_VERSION_4)
-    data[8::16] = data[8::16].translate(_VARIANT_10)
-    digits = hexlify(data)
-    out = bytearray(_SLOT_TEMPLATE * n)
-    for j, slot in enumerate(_HEX_SLOTS):
-        out[slot::37] = digits[j::32]
-    ids = out.decode("ascii").split("|")
-    ids.pop()  # the empty string after the last "|"
-    return ids
-
-
-def refill_event_ids() -> str:
-    """Make :data:`EVENT_ID_BATCH` random version-4 UUID strings; return one, pool the rest.
-
-    The bytes come from one :func:`os.urandom` call, which the application cannot seed
-    (``random.seed`` does not reach it), and are formatted all at once
-    (:func:`format_event_ids`), so an id costs a fraction of formatting one UUID on its own,
-    and taking it a ``list.pop``.
-    """
-    ids = format_event_ids(os.urandom(16 * EVENT_ID_BATCH))
-    mine = ids.pop()
-    _EVENT_IDS.extend(ids)
-    return mine
-
-
-if hasattr(os, "register_at_fork"):  # a forked child must not reuse its parent's ids
-    os.register_at_fork(after_in_child=_EVENT_IDS.clear)
-
-
-def new_event_id() -> str:
-    """Return a random version-4 UUID string, e.g. ``"0f8a0c9e-1b2c-4d3e-8f90-a1b2c3d4e5f6"``.
-
-    Built from :func:`os.urandom` (122 random bits), in batches (see :func:`refill_event_ids`),
-    about 20 times cheaper than :func:`uuid.uuid4`. The operating system's generator cannot be
-    seeded by the application: ``random.seed(42)`` in two processes does not give them the
-    same ids. A child process made by ``fork`` drops the ids its parent made in advance.
-    """
-    try:
-        return _EVENT_IDS.pop()
-    except IndexError:
-        return refill_event_ids()
-
-
-def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str = "tstamp") -> None:
-    """Check the ``tstamp`` and ``event_subject`` arguments every ``track_*`` method takes.
-
-    Args:
-        method: Qualified name of the method called.
-        tstamp: The true timestamp in ms, or None.
-        event_subject: A Subject, or None.
-        tstamp_arg: The name of the timestamp argument (``true_timestamp`` for the 1.x event
-            classes).
-
-    Raises:
-        ValidationError: An argument is invalid.
-    """
-    from ..subject import Subject
-
-    if tstamp is not None:
-        contracts.timestamp(method, tstamp_arg, tstamp)
-    if event_subject is not None and not isinstance(event_subject, Subject):
-        contracts.fail(method, "event_subject", "a Subject or None", event_subject)
-
-
-def unsendable(method: str, index: int, error: Exception) -> NoReturn:
-    """Raise the EncodingError for a transaction whose event ``index`` cannot be encoded.
-
-    Args:
-        method: Qualified name of the method called.
-        index: 0 for the ``tr`` event, ``i + 1`` for the event of ``items[i]``.
-        error: What the encoder said (a string with a lone surrogate, when contracts are off).
-
-    Raises:
-        EncodingError: Always; no event of the transaction was handed to an emitter.
-    """
-    what = f"argument 'items[{index - 1}]'" if index else "the 'tr' event"
-    raise EncodingError(
-        f"{method}: {what} cannot be encoded ({error}); no event of the transaction was sent"
-    ) from None
-
-
-def items_ok(value: Any) -> bool:
-    """Return True when ``value`` is surely a valid transaction ``items`` list (fast).
-
-    False means "run :func:`~snowplow_tracker.contracts.transaction_items`", which raises the
-    precise error (or accepts the value: a tuple, a Mapping that is not a dict, a ``str``
-    subclass, an item with a ``"context"``...).
-
-    Args:
-        value: The value given.
-    """
-    if value.__class__ is not list:
-        return False
-    keys = contracts._ITEM_KEYS
-    for item in value:
-        if item.__class__ is not dict or not item.keys() <= keys:
-            return False
-        sku, price, quantity = item.get("sku"), item.get("price"), item.get("quantity")
-        name, category = item.get("name"), item.get("category")
-        if sku.__class__ is not str or not sku or not sku.isascii():
-            return False
-        if item.get("context") is not None:
-            return False
-        if not (
-            (price.__class__ is int and -_MAX_NUMBER <= price <= _MAX_NUMBER)
-            or (price.__class__ is float and isfinite(price))
-        ):
-            return False
-        if quantity.__class__ is not int or not -2147483648 <= quantity <= 2147483647:
-            return False
-        if (name is not None and (name.__class__ is not str or not name.isascii())) or (
-            category is not None and (category.__class__ is not str or not category.isascii())
-        ):
-            return False
-    return True
-
-
-# What generated code refers to, by these names.
-_NAMESPACE: Dict[str, Any] = {
-    "_c": contracts,
-    "_checking": checking,
-    "_ValidationError": ValidationError,
-    "_SDJ": SelfDescribingJson,
-    "_isfinite": isfinite,
-    "_add": add,
-    "_to_str": to_str,
-    "_str": str,
-    "_int": int,
-    "_dumps": dumps,
-    "_JSONEncodeError": JSONEncodeError,
-    "_json_bytes": json_bytes,
-    "_b2a": b2a_base64,
-    "_URLSAFE": URLSAFE_TABLE,
-    "_UE": UNSTRUCT_EVENT_SCHEMA,
-    "_CX": CONTEXT_SCHEMA,
-    "_take_id": _EVENT_IDS.pop,
-    "_refill_ids": refill_event_ids,
-    "_time": time,  # looked up at each call, so clock patching (freezegun) reaches it
-    "_new_id": new_event_id,
-    "_check_common": check_common,
-    "_uuid_fullmatch": contracts.UUID_RE.fullmatch,
-    "_MAXN": contracts.MAX_NUMBER,
-    "_NODE_NAMES": FORM_NODE_NAMES,
-    "_FORM_TYPES": FORM_TYPES,
-    "_items_ok": items_ok,
-    "_unsendable": unsendable,
-}
+from snowplow_tracker.events.description import Encoding, Field, Kind
+from snowplow_tracker.protocol import contracts
+from snowplow_tracker.protocol.constants import (
+    CONTEXT_SCHEMA,
+    UNSTRUCT_EVENT_SCHEMA,
+)
+from snowplow_tracker.protocol.payload import URLSAFE_TABLE
 
 
 def _each_check(f: Field, call: str) -> List[str]:
-    """The inline loop checking a container argument (see :class:`~.description.Each`)."""
+    """The inline loop checking a container argument (see :class:`.arguments.Each`)."""
     v, each = f.arg, f.rule.each
     assert each is not None
     bad = f"{v}.__class__ is not {each.container}" + (f" or not {v}" if each.non_empty else "")
@@ -254,6 +71,15 @@ def _each_check(f: Field, call: str) -> List[str]:
     return lines
 
 
+def _call(f: Field, method: str, optional: bool) -> str:
+    """The call of the field rule's contracts function (``_c.<name>(method, arg, value...)``)."""
+    fn = f.rule.checker(optional)
+    if getattr(contracts, fn.__name__, None) is not fn:  # pragma: no cover - a table error
+        raise ValueError(f"{f.arg}: {fn.__name__} is no function of protocol.contracts")
+    extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
+    return f"_c.{fn.__name__}({method!r}, {f.arg!r}, {f.arg}{extra})"
+
+
 def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
     m = repr(method)
     out: List[str] = []
@@ -265,23 +91,17 @@ def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
         msg = f"argument {need} must be given (at least one of them is required), got {given}"
         out += [f"if {cond}:", f"    raise _ValidationError({m} + {': ' + msg!r})"]
     for f in kind.fields:
-        v, rule = f.arg, f.rule
-        extra = "".join(f", {k}={o!r}" for k, o in rule.options)
-        call = "_c.{fn}(" + f"{m}, {v!r}, {v}{extra})"
-        if rule.each is not None:
-            fn = rule.optional_check or rule.check if f.optional else rule.check
-            out += _each_check(f, call.format(fn=fn))
+        v = f.arg
+        call = _call(f, method, f.optional)
+        if f.rule.each is not None:
+            out += _each_check(f, call)
             continue
-        ok = f.ok.format(v=v) if f.ok else None
+        ok = f.inline.format(v=v) if f.inline else None
         if not f.optional:
-            if ok:
-                out += [f"if not ({ok}):", "    " + call.format(fn=rule.check)]
-            else:
-                out.append(call.format(fn=rule.check))
+            out += [f"if not ({ok}):", "    " + call] if ok else [call]
             continue
-        fn = rule.optional_check or rule.check
         guard = f"{v} is not None" + (f" and not ({ok})" if ok else "")
-        out += [f"if {guard}:", "    " + call.format(fn=fn)]
+        out += [f"if {guard}:", "    " + call]
     out += [
         "if context is not None:",
         "    if context.__class__ is not list or not context:",
@@ -303,14 +123,11 @@ def _data_checks(kind: Kind, method: str) -> List[str]:
     refuse is named here; when they all pass, the data goes to the standard library's encoder
     (an int beyond 64 bits is then written exactly).
     """
-    m = repr(method)
     out: List[str] = []
     for f in kind.fields:
         if not f.in_data:
             continue
-        extra = "".join(f", {k}={o!r}" for k, o in f.rule.options)
-        fn = (f.rule.optional_check or f.rule.check) if f.optional else f.rule.check
-        call = f"_c.{fn}({m}, {f.arg!r}, {f.arg}{extra})"
+        call = _call(f, method, f.optional)
         out += [f"if {f.arg} is not None:", "    " + call] if f.optional else [call]
     if not out:
         return []
@@ -319,7 +136,7 @@ def _data_checks(kind: Kind, method: str) -> List[str]:
 
 def _pair(f: Field) -> List[str]:
     v, k = f.arg, repr(f.key)
-    if f.encoding.name == "str":
+    if f.encoding is Encoding.STR:
         return [f"if {v} is not None:", f"    p[{k}] = _to_str({v})"]
     if f.rule.numeric:
         return [
@@ -339,7 +156,7 @@ def _pair(f: Field) -> List[str]:
 
 def _always(f: Field) -> Optional[str]:
     """The value expression of a data field written whatever its value; None for the others."""
-    v, enc = f.arg, f.encoding.name
+    v, enc = f.arg, f.encoding.value
     if enc == "data_always" or (enc == "data" and not f.optional):
         return v
     if enc == "data_or_new_id":
@@ -348,7 +165,7 @@ def _always(f: Field) -> Optional[str]:
 
 
 def _datum(f: Field) -> List[str]:
-    v, k, enc = f.arg, repr(f.key), f.encoding.name
+    v, k, enc = f.arg, repr(f.key), f.encoding.value
     always = _always(f)
     if always is not None:
         return [f"data[{k}] = {always}"]
@@ -440,7 +257,7 @@ def _data(kind: Kind) -> List[str]:
     while fields and _always(fields[0]) is not None:
         f = fields.pop(0)
         first.append(f"{f.key!r}: {_always(f)}")
-    lines = ["data = {" + ", ".join(first) + "}"]
+    lines = ["data: Dict[str, Any] = {" + ", ".join(first) + "}"]
     for f in fields:
         lines += _datum(f)
     return lines
@@ -450,7 +267,7 @@ def _payload(kind: Kind, method: str) -> List[str]:
     if not kind.self_describing:
         lines = [f"p = {{'e': {kind.e!r}}}" if kind.e else "p = {}"]
         for f in kind.data_fields():
-            if f.encoding.name != "items":
+            if f.encoding is not Encoding.ITEMS:
                 lines += _pair(f)
         return lines
     # The unstruct_event envelope around the event (a SelfDescribingJson's dict, or the
@@ -526,7 +343,7 @@ def _transaction(method: str) -> List[str]:
     event per item, built inline (every event shares ``dtm``, the subject's fields and, but for
     items with a ``"context"`` of their own, the encoded context), all before the first is sent.
     """
-    from .table import ECOMMERCE_TRANSACTION_ITEM as item
+    from snowplow_tracker.events.table import ECOMMERCE_TRANSACTION_ITEM as item
 
     get = {f.arg: f"_item.get({f.arg!r})" for f in item.fields}
     get.update(order_id="order_id", currency="currency")  # the transaction's, for every item
@@ -602,8 +419,8 @@ def source(
             data dict or the other kinds' payload fields); see the module docstring.
         params: The parameter list's source, without ``self``.
         method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
-        routed: For ``"track"``: ``"track"`` when the call goes to ``_route`` if the tracker's
-            class overrides ``track``, ``"self_describing"`` when also if it overrides
+        routed: For ``"track"``: ``"track"`` when the call goes to ``_route_<name>`` if the
+            tracker's class overrides ``track``, ``"self_describing"`` when also if it overrides
             ``track_self_describing_event`` (as tracker 1.x's methods call them); None: never.
     """
     name = f"{shape}_{kind.name}"
@@ -631,7 +448,7 @@ def source(
         body = [
             "_cls = self.__class__",
             f"if {overridden}:",
-            f"    return _route(self, {args})",
+            f"    return _route_{kind.name}(self, {args})",
             *body,
         ]
     if shape == "track" and kind.items:
@@ -646,114 +463,3 @@ def source(
         else:
             body += _SUBJECT + _FINISH
     return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-
-
-def compile_function(
-    kind: Kind,
-    shape: str,
-    method: str,
-    defaults: Optional[Dict[str, Any]] = None,
-    route: Optional[Tuple[str, Callable[..., Any]]] = None,
-) -> Callable[..., Any]:
-    """Compile one function for ``kind`` (see :func:`source`).
-
-    Args:
-        kind: The event description.
-        shape: ``"track"``, ``"build"`` or ``"data"``.
-        method: The name used in error messages.
-        defaults: Default values by argument name; arguments without one are required.
-        route: For ``"track"``: when to route (see :func:`source`) and the function called
-            then, with the tracker and every argument.
-    """
-    args = [*kind.args, *COMMON_ARGS]
-    defaults = defaults if defaults is not None else {a: None for a in args}
-    namespace = dict(_NAMESPACE)
-    if route is not None:
-        namespace["_route"] = route[1]
-    params = []
-    for a in args:
-        if a in defaults:
-            namespace[f"_default_{a}"] = defaults[a]
-            params.append(f"{a}=_default_{a}")
-        else:
-            params.append(a)
-    code = source(kind, shape, params, method, route[0] if route else None)
-    exec(compile(code, f"<compiled {shape}_{kind.name}>", "exec"), namespace)
-    fn: Callable[..., Any] = namespace[f"{shape}_{kind.name}"]
-    fn.__source__ = code  # type: ignore[attr-defined]
-    return fn
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def track_method(kind: Kind) -> Callable[[F], F]:
-    """Replace the decorated ``track_*`` stub with the code compiled from ``kind``.
-
-    The stub gives the method its typed signature and its docstring; its parameters must be the
-    kind's arguments followed by ``context``, ``tstamp`` and ``event_subject`` (checked here, at
-    import time).
-
-    Args:
-        kind: The event description.
-    """
-
-    def decorate(stub: F) -> F:
-        sig = inspect.signature(stub)
-        names = list(sig.parameters)
-        expected = ["self", *kind.args, *COMMON_ARGS]
-        if names != expected:  # pragma: no cover - a table/stub mismatch fails at import
-            raise TypeError(f"{stub.__qualname__}: parameters {names} != description {expected}")
-        defaults = {
-            n: p.default
-            for n, p in sig.parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        from .routes import ROUTES
-
-        fn = compile_function(kind, "track", kind.method, defaults, ROUTES.get(kind.name))
-        fn.__name__ = stub.__name__
-        fn.__qualname__ = stub.__qualname__
-        fn.__module__ = stub.__module__
-        fn.__doc__ = stub.__doc__
-        fn.__annotations__ = dict(stub.__annotations__)
-        return fn  # type: ignore[return-value]
-
-    return decorate
-
-
-def check_argument(method: str, f: Field, value: Any) -> None:
-    """Check one argument against its field's rule, outside compiled code (1.x event setters).
-
-    Args:
-        method: The name used in the error message, e.g. ``"PageView"``.
-        f: The field.
-        value: The value given.
-
-    Raises:
-        ValidationError: The value breaks the rule.
-    """
-    rule = f.rule
-    if f.optional:
-        if value is None:
-            return
-        name = rule.optional_check or rule.check
-    else:
-        name = rule.check
-    getattr(contracts, name)(method, f.arg, value, **dict(rule.options))
-
-
-def bind_overrides(cls: Type[Any]) -> None:
-    """Tell the compiled ``track_*`` methods of ``cls`` which ``track`` methods are its own.
-
-    A compiled method routes its call through ``track`` or ``track_self_describing_event``
-    (as tracker 1.x's do) only when the tracker's class no longer has these originals: a
-    subclass overrides them, or a test patches them.
-
-    Args:
-        cls: The Tracker class, once created.
-    """
-    for value in list(vars(cls).values()):
-        if hasattr(value, "__source__"):
-            value.__globals__["_TRACK"] = cls.track
-            value.__globals__["_TSDE"] = cls.track_self_describing_event

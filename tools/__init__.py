@@ -1,0 +1,1 @@
+"""Developer tools: the generator of the Tracker's track_* methods."""
