@@ -18,8 +18,8 @@ owns, under one lock:
   (:mod:`snowplow_tracker.delivery.memory`).
 
 What a unit is varies by emitter (a sealed micro-batch message, a batch of joined events):
-anything with the attributes of :class:`Unit`. After ``os.fork()`` an emitter replaces its
-queue with :meth:`HostQueue.renew` (fresh lock, counters and units: the parent keeps its own).
+anything with the attributes of :class:`Unit`. After ``os.fork()`` an emitter builds a new
+queue (fresh lock, counters and units: the parent keeps its own).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class HostQueue(Generic[U]):
         max_events: Optional[int] = None,
         *,
         full_message: str,
-        report: Callable[[List[bytes]], None],
+        report: Callable[[List[Any]], None],
         counters: Optional[Counters] = None,
         is_open: bool = True,
         keep_dropped: int = 0,
@@ -116,16 +116,6 @@ class HostQueue(Generic[U]):
         self.pile = Chunk()  # dropped events waiting for report
         if is_open:
             self.open_locked()
-
-    def renew(self) -> HostQueue[U]:
-        """An empty queue with the same settings and new counters (for a forked child)."""
-        return HostQueue(
-            self.max_bytes,
-            self.max_events,
-            full_message=self.full_message,
-            report=self.report,
-            keep_dropped=self.keep_dropped,
-        )
 
     # ------------------------------------------------------------------ bounds
     def open_locked(self) -> None:
@@ -290,7 +280,7 @@ class HostQueue(Generic[U]):
         pile, self.pile = self.pile, Chunk()
         return pile.events() if len(pile) else []
 
-    def report_drops(self, events: List[bytes]) -> None:
+    def report_drops(self, events: List[Any]) -> None:
         """Log the drops (throttled) and pass ``events`` (already counted) to ``report``."""
         with self.lock:
             count, self.unreported = self.unreported, 0

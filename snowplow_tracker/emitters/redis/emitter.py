@@ -73,8 +73,9 @@ from ...delivery.credentials import (
     unencoded_credentials,
 )
 from ...delivery.event_chunks import Chunk, EventChunks
+from ...delivery.host_queue import HostQueue
 from ...delivery.retry import RetryPolicy
-from ...delivery.stats import Counters, EmitterStats
+from ...delivery.stats import EmitterStats
 from ...errors import ConfigurationError
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
@@ -372,7 +373,6 @@ class RedisEmitter:
         self._client_lock = threading.Lock()
         # Throttled per emitter: one emitter's outage never hides another's.
         self._push_log = ThrottledLog()
-        self._drop_log = ThrottledLog()
         self._callback_log = ThrottledLog()
         #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
@@ -392,18 +392,27 @@ class RedisEmitter:
     def _init_state(self) -> None:
         """Create what belongs to one process: locks, buffers, counters (again after fork)."""
         self._pid = os.getpid()
-        self._counters = Counters()
-        # The counters' lock: stats() is one consistent snapshot (delivery.stats).
-        self._cond = threading.Condition(self._counters.lock)
+        # The bounds, counters and drop accounting; its lock is the counters' and the pusher's
+        # condition's: stats() is one consistent snapshot (delivery.stats).
+        key = repr(self.key).replace("%", "%%")
+        self._host: HostQueue[Any] = HostQueue(
+            self.max_queue_bytes,
+            self.max_buffered,
+            full_message=(
+                f"RedisEmitter: {self.max_buffered} events or {self.max_queue_bytes} bytes held "
+                f"for Redis list {key} (Redis slow or unreachable?): dropped new event(s) (%d)"
+            ),
+            report=self._report_dropped,
+        )
+        self._counters = self._host.counters
+        self._cond = self._host.changed
         # Events arrive in the batcher, which says when they make a batch to push (full, or
         # old enough); a batch then moves to the queue of events to push, compact and
         # bounded, where failed pushes are put back.
         self._batcher = Batcher(self.limits)
-        self._batch_bytes = 0  # the encoded bytes of the events in the batcher
         self._queue = EventChunks(RPUSH_CHUNK)
         self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
         self._in_flight_events = 0
-        self._in_flight_bytes = 0
         self._attempt = 0  # failed pushes in a row
         self._retry_at = 0.0  # no push before this monotonic time (back-off)
         self._flush_wanted = False  # push now, whatever the batch's size or age
@@ -488,19 +497,13 @@ class RedisEmitter:
             queue = self._queue
             batcher = self._batcher
             batched = len(batcher)
-            refused = (
-                self._closed
-                or self._batch_bytes + queue.nbytes + self._in_flight_bytes + size
-                > self.max_queue_bytes
-                or batched + queue.events + self._in_flight_events >= self.max_buffered
-            )
+            refused = self._closed or not self._host.reserve_locked(size, 1)
             if not refused:
                 # An event that will wait in the batcher is copied to a ``bytes`` of its own
                 # size (orjson's output sits in an allocation of 4 KB or more); one that fills
                 # the batch moves to the compact queue at once.
                 waits = batched + 1 < self.limits.buffer_size
                 batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
-                self._batch_bytes += size
                 due = batcher.is_full()
                 self._tracked += 1
                 if due:
@@ -514,7 +517,7 @@ class RedisEmitter:
                     cond.notify()
             self._counters.accepted += 1  # the counters' lock is self._cond's
             if refused:
-                self._counters.dropped += 1
+                self._host.drop_locked(1)
         if refused:
             self._drop_one(payload)
         elif inline:
@@ -525,7 +528,6 @@ class RedisEmitter:
         queue = self._queue
         for event in self._batcher.drain():
             queue.append(event)
-        self._batch_bytes = 0
 
     def _push_inline(self, backlog: bool) -> None:
         """Push the queue from the caller's thread.
@@ -566,18 +568,18 @@ class RedisEmitter:
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         """Log and report one event dropped (already counted)."""
+        host = self._host
         if self._closed:
-            self._drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+            with self._cond:
+                host.unreported = 0
+            host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+            self._report_dropped([dict(payload)])
         else:
-            self._drop_log.log(
-                "RedisEmitter: %d events or %d bytes held for Redis list %r (Redis slow or "
-                "unreachable?): dropped new event(s)",
-                self.max_buffered,
-                self.max_queue_bytes,
-                self.key,
-            )
+            host.report_drops([dict(payload)])
+
+    def _report_dropped(self, events: List[Any]) -> None:
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, [dict(payload)])
+            self._call(self.on_failure, 0, events)
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
         """Ask the background thread to push every queued event now (also during a back-off).
@@ -707,8 +709,9 @@ class RedisEmitter:
             if self._in_flight is not None:  # a push still hanging: give up on it
                 left[:0] = self._in_flight
                 self._in_flight = None
-                self._in_flight_events = self._in_flight_bytes = 0
+                self._in_flight_events = 0
             self._done += _count(left)
+            self._host.free_locked(sum(chunk.nbytes for chunk in left), _count(left))
             self._counters.add_locked(dropped=_count(left))
             pusher, self._pusher = self._pusher, None
             cond.notify_all()
@@ -737,7 +740,7 @@ class RedisEmitter:
             return self._counters.snapshot_locked(
                 queued=len(self._batcher) + self._queue.events,
                 in_flight=self._in_flight_events,
-                queued_bytes=self._batch_bytes + self._queue.nbytes + self._in_flight_bytes,
+                queued_bytes=self._host.held_bytes,
                 senders_alive=int(self._pusher is not None and self._pusher.is_alive()),
             )
 
@@ -796,7 +799,6 @@ class RedisEmitter:
             return chunks
         self._in_flight = chunks
         self._in_flight_events = _count(chunks)
-        self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
         return chunks
 
     def _push_due(self) -> None:
@@ -846,8 +848,9 @@ class RedisEmitter:
                 logger.debug("RedisEmitter: a push ended after close() gave up on it")
                 return
             self._in_flight = None
-            self._in_flight_events = self._in_flight_bytes = 0
+            self._in_flight_events = 0
             self._done += sent
+            drained = self._host.free_locked(sum(chunk.nbytes for chunk in pushed), sent)
             self._counters.add_locked(sent=sent, retried=_count(failed))
             self._healthy = not failed
             if failed:
@@ -860,6 +863,8 @@ class RedisEmitter:
                 self._attempt = 0
                 self._retry_at = 0.0
             self._cond.notify_all()
+        if drained:  # a burst was pushed: return its heap pages to the OS
+            self._host.give_back_memory()
         if pushed and self.on_success is not None:
             events = [event for chunk in pushed for event in chunk.events()]
             self._call(self.on_success, decode_events(events, "post"))
