@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 from ..._logging import logger
 from ...delivery.credentials import mask_credentials, mask_url
 from ...errors import ConfigurationError
-from .emitter import (
+from .client import (
     DEFAULT_SOCKET_TIMEOUT,
     check_redis_url,
     redis_client,

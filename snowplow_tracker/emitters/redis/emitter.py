@@ -5,39 +5,28 @@ Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_e
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
-outage.** ``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
-:class:`~snowplow_tracker.delivery.batching.Batcher` (the buffer every emitter shares). When
-the batch is full (``buffer_size`` events) it moves to the queue of events to push, and if the
-last push worked ``track_*`` pushes them itself (``RPUSH``, up to 1,000 values per command,
-pipelined) through a copy of the client whose socket timeouts are ``push_timeout`` and that
-never retries: with the default ``buffer_size=1`` an event is in Redis when ``track_*``
-returns, as documented, while Redis answers. A push that fails or times out leaves its events
-queued; from then on ``track_*`` only queues (no network I/O at all) and a background thread
-(``snowplow-redis-pusher``, started on first use) retries with a capped back-off (0.1 s
-doubling to 5 s), until a push works again. The same thread pushes a partial batch once it is
-older than ``max_batch_age`` (the batcher's age rule), on :meth:`RedisEmitter.flush` and on the
-ticks of the shared flush timer (:meth:`RedisEmitter.set_flush_timer`). (Before, a hung Redis
-blocked every ``track_*`` for the 5 s socket timeout.) Pushing in the caller's thread, not only
-in the background, matters for a host that tracks in a CPU-bound loop: a background thread
-would wait for the GIL after each socket write. Delivery is at-least-once: a push that timed
-out may still be carried out by Redis, and its events are pushed again.
+outage.** ``track_*`` adds the event to the emitter's
+:class:`~snowplow_tracker.delivery.batching.Batcher`; a full batch moves to the queue of events
+to push (held compactly in ``bytearray`` chunks), and while the last push worked ``track_*``
+pushes them itself (pipelined ``RPUSH``, 1,000 values per command) through a copy of the client
+with ``push_timeout`` socket timeouts and no retries: with the default ``buffer_size=1`` an
+event is in Redis when ``track_*`` returns. Pushing in the caller's thread matters for a host
+that tracks in a CPU-bound loop: a background thread would wait for the GIL after each write.
+After a failed push ``track_*`` only queues, and a background thread (``snowplow-redis-pusher``)
+retries with a capped back-off (0.1 s doubling to 5 s) until a push works; it also pushes a
+partial batch older than ``max_batch_age``, on :meth:`RedisEmitter.flush` and on the flush
+timer's ticks. Delivery is at-least-once: a push that timed out may still be carried out.
 
-Events waiting to be pushed are held compactly (their encoded bytes in large ``bytearray``
-chunks, about their own size each; a partial batch holds a ``bytes`` of its own size per
-event) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
-events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
-background thread retries. An event tracked when a bound is
-reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
-throttled rate. At interpreter exit (the exit handler of
-:mod:`snowplow_tracker.emitters.lifecycle`, shared by the in-host emitters) and on
-:meth:`RedisEmitter.close` the emitter pushes what it holds for up to ``shutdown_timeout``
-seconds; events still not stored then are counted as
-dropped, passed to ``on_failure`` and logged once, never silently lost.
+What is held is bounded by its :class:`~snowplow_tracker.delivery.host_queue.HostQueue`
+(``max_queue_bytes``, ``max_buffered`` events, counting those being pushed): an event tracked
+beyond a bound is dropped, counted in ``stats().dropped``, passed to ``on_failure`` and logged
+at a throttled rate. On :meth:`RedisEmitter.close` and at interpreter exit
+(:mod:`snowplow_tracker.emitters.lifecycle`) the emitter pushes what it holds for up to
+``shutdown_timeout`` seconds; what is left then is dropped and reported the same way.
 
-The ``redis`` package is imported only when the first event is pushed (or when a client is
-built), never when ``snowplow_tracker`` is imported. Install it with
-``pip install 'snowplow-multiprocess-tracker[redis]'``. The Redis URL's password never appears
-in a log record or a ``repr``.
+``redis`` is imported when the first event is tracked (or a client is built), never with
+``snowplow_tracker``: ``pip install 'snowplow-multiprocess-tracker[redis]'``. The Redis URL's
+password never appears in a log record or a ``repr``.
 
 Example:
     >>> import redis
@@ -67,30 +56,29 @@ from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher, BatchLimits
 from ...delivery.credentials import (
-    ENCODED_CREDENTIALS,
     mask_credentials,
-    mask_url,
-    unencoded_credentials,
 )
 from ...delivery.event_chunks import Chunk, EventChunks
 from ...delivery.host_queue import HostQueue
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
-from ...errors import ConfigurationError
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
 from ..base import FlushTimer, encode_or_raise
+from .client import (
+    bounded_client,
+    check_redis_client,
+    check_redis_url,
+    describe_target,
+    is_redis_error,
+    redis_client,
+)
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
-#: Schemes that ``redis.Redis.from_url`` understands.
-REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a thread.
-DEFAULT_SOCKET_TIMEOUT = 5.0
-DEFAULT_CONNECT_TIMEOUT = 2.0
 #: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
 RPUSH_CHUNK = 1000
 #: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
@@ -107,144 +95,8 @@ DEFAULT_PUSH_TIMEOUT = 0.5
 BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
-def _is_redis_url(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(REDIS_URL_SCHEMES)
-
-
-#: The rules of this package's arguments that :mod:`snowplow_tracker.arguments` has no word for.
-redis_url = _args.Rule(
-    "a Redis URL such as 'redis://localhost:6379/0' (schemes redis://, rediss://, unix://)",
-    _is_redis_url,
-)
-redis_client_or_none = _args.Rule(
-    "a redis.Redis client", lambda v: callable(getattr(v, "pipeline", None))
-).or_none()
 #: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
 timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
-
-
-def check_redis_url(url: Any, where: str) -> str:
-    """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
-
-    The value is shown in the message with its password masked. A password holding a
-    character that ends a URL's authority (``/``, ``?``, ``#``, ``@``, ``\\``) or a space must be
-    percent-encoded: the Redis client would misread the URL otherwise.
-
-    Args:
-        url: What the user passed.
-        where: The qualified name of the caller, for the error message.
-    """
-    shown = repr(mask_url(url)) if isinstance(url, str) else None
-    if not redis_url.ok(url):
-        _args.fail(where, "url", redis_url.expected, url, shown=shown)
-    text = str(url).strip()
-    if unencoded_credentials(text):
-        _args.fail(where, "url", f"a Redis URL with {ENCODED_CREDENTIALS}", url, shown=shown)
-    return text
-
-
-def check_redis_client(rdb: Any, url: Any, where: str) -> None:
-    """Check the ``rdb`` argument (a ``redis.Redis`` client or None; not with ``url``).
-
-    A wrong value is shown by its type: a client's ``repr`` may carry its connection details.
-
-    Args:
-        rdb: What the user passed as ``rdb``.
-        url: What the user passed as ``url``.
-        where: The qualified name of the caller, for the error message.
-    """
-    if not (rdb is None or redis_client_or_none.ok(rdb)):
-        _args.fail(where, "rdb", redis_client_or_none.expected, rdb, shown=type(rdb).__name__)
-    if rdb is not None and url is not None:
-        _args.refuse(where, "pass either 'rdb' or 'url', not both")
-
-
-def redis_client(
-    url: Optional[str] = None,
-    *,
-    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
-    socket_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-) -> Any:
-    """Build a ``redis.Redis`` client (importing ``redis`` now) with bounded socket timeouts.
-
-    Args:
-        url: A Redis URL; None for ``localhost:6379``, database 0.
-        socket_timeout: Seconds a command may wait for its answer.
-        socket_connect_timeout: Seconds a connection attempt may take.
-
-    Raises:
-        ConfigurationError: The ``redis`` package is not installed.
-    """
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigurationError(
-            "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
-        ) from None
-    if url is None:
-        return redis.Redis(
-            socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-        )
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-    )
-
-
-def bounded_client(client: Any, timeout: float) -> Any:
-    """A client on the same server as ``client``, with ``timeout`` as its socket timeouts and no
-    retries; None when ``client`` is not a plain ``redis.Redis`` (e.g. a cluster client).
-
-    Args:
-        client: A ``redis.Redis`` client.
-        timeout: Seconds a command (or a connection attempt) may take.
-    """
-    try:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        pool = client.connection_pool
-        kwargs = dict(pool.connection_kwargs)
-        for name in ("orig_socket_timeout", "orig_socket_connect_timeout"):
-            kwargs.pop(name, None)  # redis-py's own bookkeeping, set again by the new pool
-        connect = kwargs.get("socket_connect_timeout")
-        kwargs.update(
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout if connect is None else min(connect, timeout),
-            retry=Retry(NoBackoff(), 0),
-        )
-        bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
-        return redis.Redis(connection_pool=bounded_pool)
-    except Exception:
-        logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
-        return None
-
-
-def describe_client(client: Any) -> str:
-    """A short, password-free description of a ``redis.Redis`` client, for logs and reprs."""
-    try:
-        kwargs = client.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
-        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-    except Exception:  # noqa: BLE001 - any client-like object will do
-        return type(client).__name__
-
-
-def describe_target(url: Optional[str], client: Any) -> str:
-    """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
-    if url is not None:
-        return mask_url(url)
-    if client is not None:
-        return describe_client(client)
-    return "localhost:6379/0"
-
-
-def is_redis_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from talking to Redis (the client's errors or the socket's)."""
-    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
-        return True
-    return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
 
 
 def _push_chunks(
