@@ -62,14 +62,8 @@ from ..base import (
     encode_or_raise,
     resolve_batch_size,
 )
-from .pool import (
-    DROP_PILE_BYTES,
-    GUARD_ADVICE,
-    IPC_MAX_BATCH_BYTES,
-    SenderPool,
-    importing_main,
-    install_fork_guard,
-)
+from .handles import GUARD_ADVICE, importing_main, install_fork_guard
+from .pool import DROP_PILE_BYTES, IPC_MAX_BATCH_BYTES, SenderPool
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight
 
 __all__ = ["DROP_PILE_BYTES", "ProcessEmitter", "default_process_count"]
