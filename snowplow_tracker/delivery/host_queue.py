@@ -72,32 +72,32 @@ class HostQueue(Generic[U]):
 
     Args:
         max_bytes: Bytes of events held at most.
-        max_events: Events held at most (default: no bound but bytes).
+        max_events: Events held at most (None: no bound but bytes).
         full_message: The log record of drops (``%d`` for their number), logged at most every
             10 s.
-        report: Called (outside the lock) with dropped events, already counted: the
-            emitter's ``on_failure`` path.
+        notify: The emitter's callbacks for outcomes already counted, ``(sent, failed)``:
+            :meth:`report_drops` passes the dropped events as failed. None: the emitter
+            reports them itself.
         counters: The emitter's counters (default: new ones); their lock is the queue's.
-        is_open: Whether units may enter now (else after :meth:`open_locked`).
-        keep_dropped: Bytes of dropped events kept for ``report`` before :meth:`drop_locked`
+        keep_dropped: Bytes of dropped events kept for ``notify`` before :meth:`drop_locked`
             asks its caller to report them (0: do not keep them).
+
+    The queue is closed (no room) until :meth:`open_locked`.
     """
 
     def __init__(
         self,
         max_bytes: int,
-        max_events: Optional[int] = None,
-        *,
+        max_events: Optional[int],
         full_message: str,
-        report: Callable[[List[Any]], None],
+        notify: Optional[Callable[[List[bytes], List[Any]], None]] = None,
         counters: Optional[Counters] = None,
-        is_open: bool = True,
         keep_dropped: int = 0,
     ) -> None:
         self.max_bytes = max_bytes
         self.max_events = NO_LIMIT if max_events is None else max_events
         self.full_message = full_message
-        self.report = report
+        self.notify = notify
         self.keep_dropped = keep_dropped
         self.counters = Counters() if counters is None else counters
         self.lock: Any = self.counters.lock
@@ -113,9 +113,7 @@ class HostQueue(Generic[U]):
         self.watermark = HeapWatermark()
         self.drop_log = ThrottledLog()
         self.unreported = 0  # drops not logged yet
-        self.pile = Chunk()  # dropped events waiting for report
-        if is_open:
-            self.open_locked()
+        self.pile = Chunk()  # dropped events waiting for report_drops
 
     # ------------------------------------------------------------------ bounds
     def open_locked(self) -> None:
@@ -281,10 +279,10 @@ class HostQueue(Generic[U]):
         return pile.events() if len(pile) else []
 
     def report_drops(self, events: List[Any]) -> None:
-        """Log the drops (throttled) and pass ``events`` (already counted) to ``report``."""
+        """Log the drops (throttled) and pass ``events`` (already counted) to ``notify``."""
         with self.lock:
             count, self.unreported = self.unreported, 0
         if count:
             self.drop_log.log(self.full_message, count)
-        if events:
-            self.report(events)
+        if events and self.notify is not None:
+            self.notify([], events)

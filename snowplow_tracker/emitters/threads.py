@@ -18,13 +18,7 @@ import functools
 import math
 import threading
 import time
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Optional,
-)
+from typing import Any, Callable, Dict, List, Optional
 
 from .. import arguments as _args
 from .._logging import logger
@@ -33,9 +27,7 @@ from ..delivery.host_queue import HostQueue
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
-from ..protocol.wire import (
-    PayloadDict,
-)
+from ..protocol.wire import PayloadDict
 from .base import (
     DEFAULT_MAX_QUEUE_BYTES,
     FailureCallback,
@@ -176,17 +168,14 @@ class AsyncEmitter(Emitter):
         super()._init_process_state()
         # The batches waiting (ready) and taken by a thread (in flight: sending, retrying,
         # reporting); its lock is the counters': stats() is one consistent snapshot.
-        self._queue: HostQueue[_Batch] = HostQueue(
-            self.max_queue_bytes,
-            self.buffer_capacity,
-            full_message=(
-                f"AsyncEmitter: queue full (max_queue_bytes={self.max_queue_bytes}, "
-                f"max_queued_batches={self.max_queued_batches}, buffer_capacity="
-                f"{self.buffer_capacity}): dropped %d event(s), reported to on_failure"
-            ),
-            report=lambda events: self._notify([], events),
-            counters=self._counters,
+        full = (
+            f"AsyncEmitter: queue full (max_queue_bytes={self.max_queue_bytes}, max_queued_"
+            f"batches={self.max_queued_batches}, buffer_capacity={self.buffer_capacity}): "
+            "dropped %d event(s), reported to on_failure"
         )
+        bounds = (self.max_queue_bytes, self.buffer_capacity)
+        self._queue: HostQueue[_Batch] = HostQueue(*bounds, full, self._notify, self._counters)
+        self._queue.open_locked()
         lock = self._lock
         self._has_work = threading.Condition(lock)  # idle threads wait here
         self._has_slot = threading.Condition(lock)  # threads back from a backoff wait here

@@ -74,17 +74,11 @@ class SenderPool:
         self.context = context
         self.config = config
         self.notify: Callable[[List[bytes], List[bytes]], None] = owner._notify
+        bounds = (owner.max_queue_bytes, owner.max_queue_size)
+        full = "ProcessEmitter queue full (max_queue_bytes={}, max_queue_size={})".format(*bounds)
+        # Closed until started (the hot path takes the slow path); keeps drops for on_failure.
         self.queue: HostQueue[MicroBatch] = HostQueue(
-            owner.max_queue_bytes,
-            owner.max_queue_size,
-            full_message=(
-                f"ProcessEmitter queue full (max_queue_bytes={owner.max_queue_bytes}, "
-                f"max_queue_size={owner.max_queue_size}): dropped %d event(s)"
-            ),
-            report=lambda events: owner._notify([], events),
-            counters=counters,
-            is_open=False,  # until started: the hot path takes the slow path
-            keep_dropped=DROP_PILE_BYTES,
+            *bounds, full + ": dropped %d event(s)", owner._notify, counters, DROP_PILE_BYTES
         )
         self.lock = self.queue.lock
         self.feeder_cond = threading.Condition(self.lock)

@@ -247,15 +247,12 @@ class RedisEmitter:
         # The bounds, counters and drop accounting; its lock is the counters' and the pusher's
         # condition's: stats() is one consistent snapshot (delivery.stats).
         key = repr(self.key).replace("%", "%%")
-        self._host: HostQueue[Any] = HostQueue(
-            self.max_queue_bytes,
-            self.max_buffered,
-            full_message=(
-                f"RedisEmitter: {self.max_buffered} events or {self.max_queue_bytes} bytes held "
-                f"for Redis list {key} (Redis slow or unreachable?): dropped new event(s) (%d)"
-            ),
-            report=self._report_dropped,
+        full = (
+            f"RedisEmitter: {self.max_buffered} events or {self.max_queue_bytes} bytes held "
+            f"for Redis list {key} (Redis slow or unreachable?): dropped new event(s) (%d)"
         )
+        self._host: HostQueue[Any] = HostQueue(self.max_queue_bytes, self.max_buffered, full)
+        self._host.open_locked()
         self._counters = self._host.counters
         self._cond = self._host.changed
         # Events arrive in the batcher, which says when they make a batch to push (full, or
@@ -425,13 +422,10 @@ class RedisEmitter:
             with self._cond:
                 host.unreported = 0
             host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
-            self._report_dropped([dict(payload)])
         else:
-            host.report_drops([dict(payload)])
-
-    def _report_dropped(self, events: List[Any]) -> None:
+            host.report_drops([])
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, events)
+            self._call(self.on_failure, 0, [dict(payload)])
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
         """Ask the background thread to push every queued event now (also during a back-off).
