@@ -56,9 +56,15 @@ class Unit(Protocol):
     """What a host queue holds: some events, sent and acknowledged together."""
 
     ticket: int  # set by HostQueue.put_locked
-    count: int  # events in the unit
     left: int  # events whose outcome is not counted yet
-    size: int  # bytes counted against the byte bound
+
+    @property
+    def count(self) -> int:
+        """Events in the unit."""
+
+    @property
+    def size(self) -> int:
+        """Bytes counted against the byte bound."""
 
 
 U = TypeVar("U", bound=Unit)

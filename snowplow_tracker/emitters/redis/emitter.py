@@ -58,7 +58,7 @@ from ...delivery.batching import Batcher, BatchLimits
 from ...delivery.credentials import (
     mask_credentials,
 )
-from ...delivery.event_chunks import Chunk, EventChunks
+from ...delivery.event_chunks import Chunk
 from ...delivery.host_queue import HostQueue
 from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
@@ -81,6 +81,8 @@ FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
 #: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
 RPUSH_CHUNK = 1000
+#: Bytes after which a chunk of the in-memory queue is sealed, whatever its event count.
+CHUNK_BYTES = 1 << 20
 #: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
 CHUNKS_PER_PUSH = 32
 #: Default bound of the bytes of events held in memory.
@@ -259,14 +261,10 @@ class RedisEmitter:
         # old enough); a batch then moves to the queue of events to push, compact and
         # bounded, where failed pushes are put back.
         self._batcher = Batcher(self.limits)
-        self._queue = EventChunks(RPUSH_CHUNK)
-        self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
-        self._in_flight_events = 0
+        self._open = Chunk()  # events out of the batcher, until sealed as a unit of the queue
         self._attempt = 0  # failed pushes in a row
         self._retry_at = 0.0  # no push before this monotonic time (back-off)
         self._flush_wanted = False  # push now, whatever the batch's size or age
-        self._done = 0  # events whose fate is known (pushed or dropped), for flush barriers
-        self._tracked = 0  # events queued so far, for flush barriers
         self._failures = 0  # failed pushes so far, for flush
         self._pusher: Optional[threading.Thread] = None
         self._pusher_idle = False
@@ -343,7 +341,6 @@ class RedisEmitter:
         size = len(event)
         cond = self._cond
         with cond:
-            queue = self._queue
             batcher = self._batcher
             batched = len(batcher)
             refused = self._closed or not self._host.reserve_locked(size, 1)
@@ -354,11 +351,10 @@ class RedisEmitter:
                 waits = batched + 1 < self.limits.buffer_size
                 batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
                 due = batcher.is_full()
-                self._tracked += 1
                 if due:
                     self._queue_batch_locked()
                 inline = due and self._healthy and self._inline is not False
-                backlog = queue.events >= 2 * self.limits.buffer_size
+                backlog = self._waiting_locked() >= 2 * self.limits.buffer_size
                 if self._pusher is None:
                     self._start_pusher()
                 elif due and not inline and self._pusher_idle:
@@ -373,10 +369,25 @@ class RedisEmitter:
             self._push_inline(backlog)
 
     def _queue_batch_locked(self) -> None:
-        """With the lock held: move the batcher's events to the queue of events to push."""
-        queue = self._queue
+        """With the lock held: move the batcher's events to the queue of events to push (into
+        the open chunk, sealed when full)."""
         for event in self._batcher.drain():
-            queue.append(event)
+            chunk = self._open
+            chunk.append(event)
+            if len(chunk) >= RPUSH_CHUNK or chunk.nbytes >= CHUNK_BYTES:
+                self._seal_locked()
+
+    def _seal_locked(self) -> None:
+        """With the lock held: queue the open chunk as a unit of the host queue."""
+        chunk = self._open
+        if len(chunk):
+            chunk.left = len(chunk)
+            self._host.put_locked(chunk)
+            self._open = Chunk()
+
+    def _waiting_locked(self) -> int:
+        """Events out of the batcher waiting to be pushed."""
+        return len(self._open) + self._host.ready_events
 
     def _push_inline(self, backlog: bool) -> None:
         """Push the queue from the caller's thread.
@@ -441,10 +452,12 @@ class RedisEmitter:
         """
         wait = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, float(timeout))
         deadline = time.monotonic() + wait
-        cond = self._cond
-        with cond:
-            target = self._tracked
-            if self._done >= target:
+        host = self._host
+        with self._cond:
+            self._queue_batch_locked()
+            self._seal_locked()
+            target = host.next_ticket
+            if not host.pending_locked(target):
                 return True
             self._flush_wanted = True
             self._retry_at = 0.0
@@ -452,12 +465,8 @@ class RedisEmitter:
             if is_async:
                 return False
             failures = self._failures
-            while self._done < target and self._failures == failures:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                cond.wait(remaining)
-            return self._done >= target
+            host.wait_locked(target, deadline, lambda: self._failures != failures)
+            return not host.pending_locked(target)
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Push what is held every ``timeout`` seconds, from the shared flush timer thread.
@@ -496,7 +505,7 @@ class RedisEmitter:
         """The flush timer's action: have the background thread push what is held (after the
         back-off, if Redis is failing)."""
         with self._cond:
-            if len(self._batcher) or self._queue.events:
+            if len(self._batcher) or self._waiting_locked():
                 self._flush_wanted = True
                 self._wake_locked()
 
@@ -541,9 +550,10 @@ class RedisEmitter:
         deadline = time.monotonic() + max(0.0, timeout)
         self.timer.cancel(max(0.0, timeout))
         cond = self._cond
+        host = self._host
         with cond:
             self._start_final_push_locked()
-            while self._done < self._tracked and not self._closed:
+            while not self._closed and (len(self._batcher) or host.held_bytes):
                 self._wake_locked()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -551,13 +561,9 @@ class RedisEmitter:
                 cond.wait(min(remaining, 0.1))
             self._closed = True
             self._queue_batch_locked()
-            left = self._queue.take(len(self._queue) + 1)
-            if self._in_flight is not None:  # a push still hanging: give up on it
-                left[:0] = self._in_flight
-                self._in_flight = None
-                self._in_flight_events = 0
-            self._done += _count(left)
-            self._host.free_locked(sum(chunk.nbytes for chunk in left), _count(left))
+            self._seal_locked()
+            left = host.clear_locked()  # a push still hanging first: given up on
+            host.free_locked(sum(chunk.size for chunk in left), _count(left))
             self._counters.add_locked(dropped=_count(left))
             pusher, self._pusher = self._pusher, None
             cond.notify_all()
@@ -584,8 +590,8 @@ class RedisEmitter:
         """
         with self._cond:
             return self._counters.snapshot_locked(
-                queued=len(self._batcher) + self._queue.events,
-                in_flight=self._in_flight_events,
+                queued=len(self._batcher) + self._waiting_locked(),
+                in_flight=self._host.in_flight_events,
                 queued_bytes=self._host.held_bytes,
                 senders_alive=int(self._pusher is not None and self._pusher.is_alive()),
             )
@@ -596,7 +602,7 @@ class RedisEmitter:
         if self._closed:
             return
         if self._pusher is None:
-            if self._queue.events or len(self._batcher):
+            if self._waiting_locked() or len(self._batcher):
                 self._start_pusher()
         else:
             self._pusher_idle = False
@@ -623,9 +629,8 @@ class RedisEmitter:
         """
         if self._closed or self._pusher is not threading.current_thread():
             return None
-        queue = self._queue
         batcher = self._batcher
-        if not queue.events and not len(batcher):
+        if not self._waiting_locked() and not len(batcher):
             self._flush_wanted = False
             return 1.0
         now = time.monotonic()
@@ -633,19 +638,16 @@ class RedisEmitter:
             return self._retry_at - now
         if self._flush_wanted or batcher.is_full() or batcher.is_stale(now):
             self._queue_batch_locked()
-        if queue.events:
+        if self._waiting_locked():
             return 0.0
         wait = batcher.time_to_stale(now)
         return 1.0 if wait is None else wait
 
     def _take_locked(self) -> List[Chunk]:
-        """With the lock held: take the chunks of the next push (marked in flight)."""
-        chunks = self._queue.take(CHUNKS_PER_PUSH)
-        if not chunks:
-            return chunks
-        self._in_flight = chunks
-        self._in_flight_events = _count(chunks)
-        return chunks
+        """With the lock held: take the chunks of the next push (in flight from now on)."""
+        self._seal_locked()
+        host = self._host
+        return [host.take_locked() for _ in range(min(CHUNKS_PER_PUSH, len(host.ready)))]
 
     def _push_due(self) -> None:
         """The background thread's push (after the caller's own, if one is running)."""
@@ -689,28 +691,28 @@ class RedisEmitter:
                 )
             pushed, failed = [], chunks
         sent = _count(pushed)
+        host = self._host
         with self._cond:
-            if self._in_flight is not chunks:  # close() gave up on this push meanwhile
+            if chunks[0].ticket not in host.in_flight:  # close() gave up on this push meanwhile
                 logger.debug("RedisEmitter: a push ended after close() gave up on it")
                 return
-            self._in_flight = None
-            self._in_flight_events = 0
-            self._done += sent
-            drained = self._host.free_locked(sum(chunk.nbytes for chunk in pushed), sent)
             self._counters.add_locked(sent=sent, retried=_count(failed))
+            drained = False
+            for chunk in pushed:
+                drained = host.release_locked(chunk) or drained
             self._healthy = not failed
             if failed:
                 self._attempt += 1
                 self._failures += 1
                 self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
-                self._queue.put_back(failed)
+                host.requeue_locked(failed)
                 self._wake_locked()  # the background thread retries after the back-off
             else:
                 self._attempt = 0
                 self._retry_at = 0.0
             self._cond.notify_all()
         if drained:  # a burst was pushed: return its heap pages to the OS
-            self._host.give_back_memory()
+            host.give_back_memory()
         if pushed and self.on_success is not None:
             events = [event for chunk in pushed for event in chunk.events()]
             self._call(self.on_success, decode_events(events, "post"))
