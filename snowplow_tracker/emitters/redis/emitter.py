@@ -48,43 +48,29 @@ import dataclasses
 import os
 import threading
 import time
-import weakref
-from traceback import format_exception
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import ThrottledLog, logger
-from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.credentials import (
-    mask_credentials,
-)
-from ...delivery.event_chunks import Chunk
-from ...delivery.host_queue import HostQueue
-from ...delivery.retry import RetryPolicy
+from ..._logging import logger
+from ...delivery.batching import BatchLimits
 from ...delivery.stats import EmitterStats
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
 from ..base import FlushTimer, encode_or_raise
 from .client import (
-    bounded_client,
     check_redis_client,
     check_redis_url,
     describe_target,
     is_redis_error,
     redis_client,
 )
+from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
-#: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
-RPUSH_CHUNK = 1000
-#: Bytes after which a chunk of the in-memory queue is sealed, whatever its event count.
-CHUNK_BYTES = 1 << 20
-#: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
-CHUNKS_PER_PUSH = 32
 #: Default bound of the bytes of events held in memory.
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 #: Default seconds :meth:`RedisEmitter.flush` waits.
@@ -93,47 +79,10 @@ DEFAULT_FLUSH_TIMEOUT = 10.0
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 #: Default seconds a ``track_*`` call may wait on Redis (its socket timeouts).
 DEFAULT_PUSH_TIMEOUT = 0.5
-#: Back-off between pushes while Redis fails: 0.1 s doubling to 5 s, with jitter.
-BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
 #: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
 timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
-
-
-def _push_chunks(
-    client: Any, key: str, chunks: List[Chunk], log: ThrottledLog
-) -> Tuple[List[Chunk], List[Chunk]]:
-    """RPUSH each chunk's events (one command per chunk; several through one pipeline).
-
-    The values are passed as ``bytes``: redis-py writes each ``memoryview`` value with a
-    system call of its own, but joins small ``bytes`` values into larger writes.
-
-    Returns:
-        ``(pushed, not_pushed)`` chunks.
-
-    Raises:
-        Exception: The command or pipeline failed as a whole (connection error): nothing is
-            known pushed.
-    """
-    if len(chunks) == 1:
-        client.rpush(key, *chunks[0].events())
-        return chunks, []
-    pipe = client.pipeline(transaction=False)
-    for chunk in chunks:
-        pipe.rpush(key, *chunk.events())
-    results = pipe.execute(raise_on_error=False)
-    pushed: List[Chunk] = []
-    failed: List[Chunk] = []
-    for chunk, result in zip(chunks, results):
-        (failed if isinstance(result, BaseException) else pushed).append(chunk)
-        if isinstance(result, BaseException):
-            log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
-    return pushed, failed
-
-
-def _count(chunks: List[Chunk]) -> int:
-    return sum(len(chunk) for chunk in chunks)
 
 
 class RedisEmitter:
@@ -225,9 +174,6 @@ class RedisEmitter:
         self.on_failure: Optional[FailureCallback] = on_failure
         self._rdb = rdb
         self._client_lock = threading.Lock()
-        # Throttled per emitter: one emitter's outage never hides another's.
-        self._push_log = ThrottledLog()
-        self._callback_log = ThrottledLog()
         #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
         self._init_state()
@@ -244,34 +190,9 @@ class RedisEmitter:
         return self.limits.max_age
 
     def _init_state(self) -> None:
-        """Create what belongs to one process: locks, buffers, counters (again after fork)."""
+        """Create what belongs to one process (again after fork): the pusher and its queue."""
         self._pid = os.getpid()
-        # The bounds, counters and drop accounting; its lock is the counters' and the pusher's
-        # condition's: stats() is one consistent snapshot (delivery.stats).
-        key = repr(self.key).replace("%", "%%")
-        full = (
-            f"RedisEmitter: {self.max_buffered} events or {self.max_queue_bytes} bytes held "
-            f"for Redis list {key} (Redis slow or unreachable?): dropped new event(s) (%d)"
-        )
-        self._host: HostQueue[Any] = HostQueue(self.max_queue_bytes, self.max_buffered, full)
-        self._host.open_locked()
-        self._counters = self._host.counters
-        self._cond = self._host.changed
-        # Events arrive in the batcher, which says when they make a batch to push (full, or
-        # old enough); a batch then moves to the queue of events to push, compact and
-        # bounded, where failed pushes are put back.
-        self._batcher = Batcher(self.limits)
-        self._open = Chunk()  # events out of the batcher, until sealed as a unit of the queue
-        self._attempt = 0  # failed pushes in a row
-        self._retry_at = 0.0  # no push before this monotonic time (back-off)
-        self._flush_wanted = False  # push now, whatever the batch's size or age
-        self._failures = 0  # failed pushes so far, for flush
-        self._pusher: Optional[threading.Thread] = None
-        self._pusher_idle = False
-        self._push_lock = threading.Lock()  # one push at a time, in order
-        self._healthy = True  # the last push worked: track_* may push itself
-        self._inline: Any = None  # the bounded client of track_*'s pushes; False: none
-        self._closed = False
+        self._pusher = RedisPusher(self)
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child (:mod:`~snowplow_tracker.emitters.lifecycle`).
@@ -305,17 +226,6 @@ class RedisEmitter:
                     self._rdb = redis_client(self.url)
         return self._rdb
 
-    def _inline_client(self) -> Any:
-        """A client like :attr:`client` with ``push_timeout`` socket timeouts and no retries,
-        for the pushes of ``track_*``; None if it cannot be built (then those pushes are left
-        to the background thread)."""
-        if self._inline is None:
-            client = self.client
-            with self._client_lock:
-                if self._inline is None:
-                    self._inline = bounded_client(client, self.push_timeout) or False
-        return self._inline or None
-
     # -- the caller's side -------------------------------------------------------------------
 
     def input(self, payload: Mapping[str, Any]) -> None:
@@ -338,105 +248,21 @@ class RedisEmitter:
             # that may be at interpreter exit, when redis-py can no longer be imported (it
             # registers a thread exit hook), and the events held then would be lost.
             self.client  # noqa: B018 - created for its side effect
-        size = len(event)
-        cond = self._cond
-        with cond:
-            batcher = self._batcher
-            batched = len(batcher)
-            refused = self._closed or not self._host.reserve_locked(size, 1)
-            if not refused:
-                # An event that will wait in the batcher is copied to a ``bytes`` of its own
-                # size (orjson's output sits in an allocation of 4 KB or more); one that fills
-                # the batch moves to the compact queue at once.
-                waits = batched + 1 < self.limits.buffer_size
-                batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
-                due = batcher.is_full()
-                if due:
-                    self._queue_batch_locked()
-                inline = due and self._healthy and self._inline is not False
-                backlog = self._waiting_locked() >= 2 * self.limits.buffer_size
-                if self._pusher is None:
-                    self._start_pusher()
-                elif due and not inline and self._pusher_idle:
-                    self._pusher_idle = False
-                    cond.notify()
-            self._counters.accepted += 1  # the counters' lock is self._cond's
-            if refused:
-                self._host.drop_locked(1)
-        if refused:
+        if not self._pusher.add(event):
             self._drop_one(payload)
-        elif inline:
-            self._push_inline(backlog)
-
-    def _queue_batch_locked(self) -> None:
-        """With the lock held: move the batcher's events to the queue of events to push (into
-        the open chunk, sealed when full)."""
-        for event in self._batcher.drain():
-            chunk = self._open
-            chunk.append(event)
-            if len(chunk) >= RPUSH_CHUNK or chunk.nbytes >= CHUNK_BYTES:
-                self._seal_locked()
-
-    def _seal_locked(self) -> None:
-        """With the lock held: queue the open chunk as a unit of the host queue."""
-        chunk = self._open
-        if len(chunk):
-            chunk.left = len(chunk)
-            self._host.put_locked(chunk)
-            self._open = Chunk()
-
-    def _waiting_locked(self) -> int:
-        """Events out of the batcher waiting to be pushed."""
-        return len(self._open) + self._host.ready_events
-
-    def _push_inline(self, backlog: bool) -> None:
-        """Push the queue from the caller's thread.
-
-        When another thread is pushing, it (or the background thread) takes these events next;
-        but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
-        (waiting frees the GIL for a background push that a CPU-bound caller would starve).
-        A push still in progress after that wait means Redis is slow or hung: until a push
-        works again, ``track_*`` only queues, so that callers wait once per outage, not once
-        per call while the background thread's push (5 s socket timeout) hangs.
-
-        Args:
-            backlog: Wait for a push in progress instead of leaving at once.
-        """
-        if backlog:
-            acquired = self._push_lock.acquire(timeout=self.push_timeout)
-            if not acquired:
-                with self._cond:
-                    if self._push_lock.locked():  # not ended meanwhile (a success sets it)
-                        self._healthy = False
-                return
-        else:
-            acquired = self._push_lock.acquire(blocking=False)
-        if not acquired:
-            return
-        try:
-            client = self._inline_client()
-            if client is None:  # no bounded client: the background thread pushes
-                with self._cond:
-                    self._wake_locked()
-                return
-            with self._cond:
-                chunks = self._take_locked()
-            if chunks:
-                self._push(chunks, client)
-        finally:
-            self._push_lock.release()
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         """Log and report one event dropped (already counted)."""
-        host = self._host
-        if self._closed:
-            with self._cond:
+        pusher = self._pusher
+        host = pusher.host
+        if pusher.closed:
+            with pusher.cond:
                 host.unreported = 0
             host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
         else:
             host.report_drops([])
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, [dict(payload)])
+            pusher.call(self.on_failure, 0, [dict(payload)])
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
         """Ask the background thread to push every queued event now (also during a back-off).
@@ -451,22 +277,7 @@ class RedisEmitter:
             while waiting (the events are kept and retried), or after ``timeout``.
         """
         wait = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, float(timeout))
-        deadline = time.monotonic() + wait
-        host = self._host
-        with self._cond:
-            self._queue_batch_locked()
-            self._seal_locked()
-            target = host.next_ticket
-            if not host.pending_locked(target):
-                return True
-            self._flush_wanted = True
-            self._retry_at = 0.0
-            self._wake_locked()
-            if is_async:
-                return False
-            failures = self._failures
-            host.wait_locked(target, deadline, lambda: self._failures != failures)
-            return not host.pending_locked(target)
+        return self._pusher.flush(is_async, time.monotonic() + wait)
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Push what is held every ``timeout`` seconds, from the shared flush timer thread.
@@ -484,7 +295,7 @@ class RedisEmitter:
         self._set_max_age(None)
         if flush_now:
             self.flush(is_async=True)
-        self.timer.start(float(timeout), self._push_on_timer)
+        self.timer.start(float(timeout), self._pusher.push_on_timer)
 
     def cancel_flush_timer(self, timeout: float = 5.0) -> None:
         """Stop pushing partial buffers on a timer (the flush timer and ``max_batch_age``);
@@ -497,17 +308,9 @@ class RedisEmitter:
         self._set_max_age(None)
 
     def _set_max_age(self, max_age: Optional[float]) -> None:
-        with self._cond:
+        with self._pusher.cond:
             self.limits = dataclasses.replace(self.limits, max_age=max_age)
-            self._batcher.limits = self.limits
-
-    def _push_on_timer(self) -> None:
-        """The flush timer's action: have the background thread push what is held (after the
-        back-off, if Redis is failing)."""
-        with self._cond:
-            if len(self._batcher) or self._waiting_locked():
-                self._flush_wanted = True
-                self._wake_locked()
+            self._pusher.batcher.limits = self.limits
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Push what is held, stop the background thread; events tracked later are dropped.
@@ -527,14 +330,8 @@ class RedisEmitter:
 
     def _begin_exit(self) -> None:
         """At interpreter exit, before any emitter is waited on: start pushing what is held."""
-        with self._cond:
-            self._start_final_push_locked()
-
-    def _start_final_push_locked(self) -> None:
-        self._flush_wanted = True
-        self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
-        self._retry_at = 0.0
-        self._wake_locked()
+        with self._pusher.cond:
+            self._pusher.start_final_push_locked()
 
     def _shutdown(self, timeout: float, when: str) -> bool:
         """Push what is held within ``timeout`` seconds, then stop; report what is left.
@@ -549,26 +346,7 @@ class RedisEmitter:
         lifecycle.release(self)  # closed for good: it takes no more events
         deadline = time.monotonic() + max(0.0, timeout)
         self.timer.cancel(max(0.0, timeout))
-        cond = self._cond
-        host = self._host
-        with cond:
-            self._start_final_push_locked()
-            while not self._closed and (len(self._batcher) or host.held_bytes):
-                self._wake_locked()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                cond.wait(min(remaining, 0.1))
-            self._closed = True
-            self._queue_batch_locked()
-            self._seal_locked()
-            left = host.clear_locked()  # a push still hanging first: given up on
-            host.free_locked(sum(chunk.size for chunk in left), _count(left))
-            self._counters.add_locked(dropped=_count(left))
-            pusher, self._pusher = self._pusher, None
-            cond.notify_all()
-        if pusher is not None and pusher is not threading.current_thread():
-            pusher.join(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        left = self._pusher.stop(deadline)
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
@@ -580,7 +358,7 @@ class RedisEmitter:
             len(events),
         )
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, decode_events(events, "post"))
+            self._pusher.call(self.on_failure, 0, decode_events(events, "post"))
         return False
 
     def stats(self) -> EmitterStats:
@@ -588,159 +366,11 @@ class RedisEmitter:
         after a failed push, ``dropped`` events lost to a bound or to ``close``; ``queued``
         events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
-        with self._cond:
-            return self._counters.snapshot_locked(
-                queued=len(self._batcher) + self._waiting_locked(),
-                in_flight=self._host.in_flight_events,
-                queued_bytes=self._host.held_bytes,
-                senders_alive=int(self._pusher is not None and self._pusher.is_alive()),
+        pusher = self._pusher
+        with pusher.cond:
+            return pusher.counters.snapshot_locked(
+                queued=len(pusher.batcher) + pusher.waiting_locked(),
+                in_flight=pusher.host.in_flight_events,
+                queued_bytes=pusher.host.held_bytes,
+                senders_alive=int(pusher.thread is not None and pusher.thread.is_alive()),
             )
-
-    # -- the background pusher ---------------------------------------------------------------
-
-    def _wake_locked(self) -> None:
-        if self._closed:
-            return
-        if self._pusher is None:
-            if self._waiting_locked() or len(self._batcher):
-                self._start_pusher()
-        else:
-            self._pusher_idle = False
-            self._cond.notify_all()
-
-    def _start_pusher(self) -> None:
-        """Start the background pusher thread; the caller holds the lock."""
-        thread = threading.Thread(
-            target=_pusher_loop,
-            args=(weakref.ref(self),),
-            name="snowplow-redis-pusher",
-            daemon=True,
-        )
-        self._pusher = thread
-        self._pusher_idle = False
-        thread.start()
-
-    def _due(self) -> Optional[float]:
-        """With the lock held: 0 to push now, else seconds to sleep (None: stop).
-
-        The batcher says when its events make a batch (full, or older than
-        ``max_batch_age``; any size on :meth:`flush`): they then move to the queue, and
-        whatever the queue holds is pushed, after the back-off if the last push failed.
-        """
-        if self._closed or self._pusher is not threading.current_thread():
-            return None
-        batcher = self._batcher
-        if not self._waiting_locked() and not len(batcher):
-            self._flush_wanted = False
-            return 1.0
-        now = time.monotonic()
-        if now < self._retry_at:
-            return self._retry_at - now
-        if self._flush_wanted or batcher.is_full() or batcher.is_stale(now):
-            self._queue_batch_locked()
-        if self._waiting_locked():
-            return 0.0
-        wait = batcher.time_to_stale(now)
-        return 1.0 if wait is None else wait
-
-    def _take_locked(self) -> List[Chunk]:
-        """With the lock held: take the chunks of the next push (in flight from now on)."""
-        self._seal_locked()
-        host = self._host
-        return [host.take_locked() for _ in range(min(CHUNKS_PER_PUSH, len(host.ready)))]
-
-    def _push_due(self) -> None:
-        """The background thread's push (after the caller's own, if one is running)."""
-        with self._push_lock:
-            with self._cond:
-                if self._due() != 0.0:
-                    return
-                chunks = self._take_locked()
-            if chunks:
-                self._push(chunks, self.client)
-
-    def _push(self, chunks: List[Chunk], client: Any) -> None:
-        """Push ``chunks``; on failure put them back at the head of the queue. Never raises.
-
-        The caller holds ``_push_lock``.
-        """
-        try:
-            pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
-        except Exception as exc:  # noqa: BLE001 - logged with its traceback, events kept
-            if not is_redis_error(exc):
-                logger.error(
-                    "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self._secret_urls()),
-                )
-                logger.debug(
-                    "RedisEmitter: traceback:\n%s",
-                    mask_credentials(
-                        "".join(format_exception(type(exc), exc, exc.__traceback__)),
-                        self._secret_urls(),
-                    ),
-                )
-            else:
-                self._push_log.log(
-                    "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
-                    "kept for retry",
-                    _count(chunks),
-                    self.key,
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self._secret_urls()),
-                )
-            pushed, failed = [], chunks
-        sent = _count(pushed)
-        host = self._host
-        with self._cond:
-            if chunks[0].ticket not in host.in_flight:  # close() gave up on this push meanwhile
-                logger.debug("RedisEmitter: a push ended after close() gave up on it")
-                return
-            self._counters.add_locked(sent=sent, retried=_count(failed))
-            drained = False
-            for chunk in pushed:
-                drained = host.release_locked(chunk) or drained
-            self._healthy = not failed
-            if failed:
-                self._attempt += 1
-                self._failures += 1
-                self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
-                host.requeue_locked(failed)
-                self._wake_locked()  # the background thread retries after the back-off
-            else:
-                self._attempt = 0
-                self._retry_at = 0.0
-            self._cond.notify_all()
-        if drained:  # a burst was pushed: return its heap pages to the OS
-            host.give_back_memory()
-        if pushed and self.on_success is not None:
-            events = [event for chunk in pushed for event in chunk.events()]
-            self._call(self.on_success, decode_events(events, "post"))
-
-    def _call(self, callback: Callable[..., Any], *args: Any) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            self._callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
-            logger.debug("RedisEmitter: callback traceback", exc_info=True)
-
-
-def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
-    """Push queued events when they are due; ends when its emitter closes or is collected."""
-    while True:
-        emitter = ref()
-        if emitter is None:
-            return
-        with emitter._cond:
-            sleep = emitter._due()
-            if sleep is None:
-                return
-            if sleep > 0:
-                # During a back-off new events must not wake it (one wake-up per event would
-                # take the host's GIL for nothing); flush() and close() still do.
-                emitter._pusher_idle = time.monotonic() >= emitter._retry_at
-                emitter._cond.wait(min(sleep, 1.0))
-                emitter._pusher_idle = False
-        if sleep == 0:
-            emitter._push_due()
-        del emitter
