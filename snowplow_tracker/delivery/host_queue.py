@@ -17,9 +17,10 @@ owns, under one lock:
 - the memory give-back: the peak of bytes held, and a trim of the heap once a burst drained
   (:mod:`snowplow_tracker.delivery.memory`).
 
-What a unit is varies by emitter (a sealed micro-batch message, a batch of joined events):
-anything with the attributes of :class:`Unit`. After ``os.fork()`` an emitter builds a new
-queue (fresh lock, counters and units: the parent keeps its own).
+What a unit is varies by emitter (a sealed micro-batch message, a batch of joined events, a
+chunk of up to 1,000 events for one ``RPUSH``): anything with the attributes of :class:`Unit`.
+After ``os.fork()`` an emitter builds a new queue (fresh lock, counters and units: the parent
+keeps its own).
 """
 
 from __future__ import annotations
@@ -28,18 +29,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import (
-    Any,
-    Callable,
-    Deque,
-    Dict,
-    Generic,
-    Iterable,
-    List,
-    Optional,
-    Protocol,
-    TypeVar,
-)
+from typing import Any, Callable, Deque, Dict, Generic, Iterable, List, Optional, Protocol, TypeVar
 
 from .._logging import ThrottledLog
 from .event_chunks import Chunk
