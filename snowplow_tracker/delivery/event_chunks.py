@@ -19,32 +19,22 @@ __all__ = ["Chunk"]
 class Chunk:
     """Events stored back to back in one ``bytearray``, with the offset where each ends."""
 
-    __slots__ = ("data", "ends", "left", "ticket")
+    __slots__ = ("count", "data", "ends", "left", "size", "ticket")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.ends = array("q")
-        # As a unit of a HostQueue (sealed): its ticket and the events not yet counted.
-        self.ticket = 0
-        self.left = 0
+        # As a unit of a HostQueue, set by seal(): its ticket, events, bytes, and the events
+        # whose outcome is not counted yet.
+        self.ticket = self.count = self.size = self.left = 0
 
     def __len__(self) -> int:
         return len(self.ends)
 
-    @property
-    def count(self) -> int:
-        """Events held."""
-        return len(self.ends)
-
-    @property
-    def size(self) -> int:
-        """Bytes of the events held (what a host queue's byte bound counts)."""
-        return len(self.data)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the events held (their encoded length, without overhead)."""
-        return len(self.data)
+    def seal(self) -> None:
+        """Freeze the counts of the chunk as a unit of a host queue (no append after this)."""
+        self.count = self.left = len(self.ends)
+        self.size = len(self.data)
 
     def append(self, event: bytes) -> None:
         """Copy ``event`` to the end of the chunk."""

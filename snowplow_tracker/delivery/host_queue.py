@@ -46,15 +46,9 @@ class Unit(Protocol):
     """What a host queue holds: some events, sent and acknowledged together."""
 
     ticket: int  # set by HostQueue.put_locked
+    count: int  # events in the unit
     left: int  # events whose outcome is not counted yet
-
-    @property
-    def count(self) -> int:
-        """Events in the unit."""
-
-    @property
-    def size(self) -> int:
-        """Bytes counted against the byte bound."""
+    size: int  # bytes counted against the byte bound
 
 
 U = TypeVar("U", bound=Unit)
@@ -266,7 +260,7 @@ class HostQueue(Generic[U]):
             pile = self.pile
             for event in events:
                 pile.append(event)
-            return pile.nbytes > self.keep_dropped
+            return len(pile.data) > self.keep_dropped
         return False
 
     def take_drops_locked(self) -> List[bytes]:

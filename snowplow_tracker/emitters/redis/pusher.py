@@ -199,14 +199,14 @@ class RedisPusher:
         for event in self.batcher.drain():
             chunk = self.open
             chunk.append(event)
-            if len(chunk) >= RPUSH_CHUNK or chunk.nbytes >= CHUNK_BYTES:
+            if len(chunk) >= RPUSH_CHUNK or len(chunk.data) >= CHUNK_BYTES:
                 self.seal_locked()
 
     def seal_locked(self) -> None:
         """With the lock held: queue the open chunk as a unit of the host queue."""
         chunk = self.open
         if len(chunk):
-            chunk.left = len(chunk)
+            chunk.seal()
             self.host.put_locked(chunk)
             self.open = Chunk()
 
