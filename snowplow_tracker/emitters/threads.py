@@ -18,20 +18,12 @@ import functools
 import math
 import threading
 import time
-from collections import deque
-from typing import (
-    Any,
-    Callable,
-    Deque,
-    Dict,
-    List,
-    Optional,
-)
+from typing import Any, Callable, Dict, List, Optional
 
 from .. import arguments as _args
 from .._logging import logger
 from ..delivery.batching import split_batches
-from ..delivery.memory import HeapWatermark, give_back_memory
+from ..delivery.host_queue import HostQueue
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
 from ..protocol.wire import (
@@ -43,7 +35,6 @@ from .base import (
     FailureCallback,
     StopWatch,
     SuccessCallback,
-    drop_log,
     encode_or_raise,
     wait_until,
 )
@@ -55,22 +46,23 @@ _SEP = b"\n"
 
 
 class _Batch:
-    """A queued batch, held compactly: its encoded events joined into one bytes object.
+    """A queued batch (a unit of the host queue), held compactly: its encoded events joined
+    into one bytes object.
 
     (orjson hands each event back in a buffer of at least 4 KiB; joining copies the events
     into about their encoded size.)
     """
 
-    __slots__ = ("abandoned", "claimed", "count", "data", "records", "settled", "ticket")
+    __slots__ = ("abandoned", "claimed", "count", "data", "left", "records", "size", "ticket")
 
     def __init__(self, events: List[bytes], records: Optional[List[PayloadDict]] = None) -> None:
         self.data = _SEP.join(events)
-        self.count = len(events)
+        self.count = self.left = len(events)
+        self.size = len(self.data)
         self.records = records  # the event store's dicts of these events, if any
         self.ticket = 0
         self.claimed = False  # its sending thread reports it
         self.abandoned = False  # close() gave up waiting and reported it
-        self.settled = False  # its outcome is counted (no longer in flight)
 
     def events(self) -> List[bytes]:
         return self.data.split(_SEP)
@@ -87,7 +79,7 @@ class _QueueView:
     def qsize(self) -> int:
         """Return the number of batches waiting."""
         with self._emitter._has_work:
-            return len(self._emitter._ready)
+            return len(self._emitter._queue.ready)
 
     def empty(self) -> bool:
         """Whether no batch is waiting."""
@@ -163,10 +155,11 @@ class AsyncEmitter(Emitter):
         # Sending threads plus those waiting out a retry backoff.
         self._max_threads = thread_count + max(thread_count, 4)
         kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
+        self.max_queue_bytes: int = max_queue_bytes  # read by _init_process_state
         super().__init__(
             endpoint, protocol, port, method, buffer_size, max_queue_bytes=max_queue_bytes, **kwargs
         )
-        self.max_queue_bytes: int = self.settings.queue.max_bytes or max_queue_bytes
+        self.max_queue_bytes = self.settings.queue.max_bytes or max_queue_bytes
 
     def _transport_options(self) -> Dict[str, Any]:
         # One keep-alive connection per thread that may send at once.
@@ -174,17 +167,20 @@ class AsyncEmitter(Emitter):
 
     def _init_process_state(self) -> None:
         super()._init_process_state()
-        lock = self._lock  # the counters' lock too: stats() is one consistent snapshot
+        # The batches waiting (ready) and taken by a thread (in flight: sending, retrying,
+        # reporting); its lock is the counters': stats() is one consistent snapshot.
+        full = (
+            f"AsyncEmitter: queue full (max_queue_bytes={self.max_queue_bytes}, max_queued_"
+            f"batches={self.max_queued_batches}, buffer_capacity={self.buffer_capacity}): "
+            "dropped %d event(s), reported to on_failure"
+        )
+        bounds = (self.max_queue_bytes, self.buffer_capacity)
+        self._queue: HostQueue[_Batch] = HostQueue(*bounds, full, self._notify, self._counters)
+        self._queue.open_locked()
+        lock = self._lock
         self._has_work = threading.Condition(lock)  # idle threads wait here
         self._has_slot = threading.Condition(lock)  # threads back from a backoff wait here
-        self._done = threading.Condition(lock)  # flush() waits here
-        self._ready: Deque[_Batch] = deque()
-        self._active: Dict[int, _Batch] = {}  # taken by a thread: sending, retrying, reporting
-        self._next_ticket = 0
-        self._held_bytes = 0
-        self._watermark = HeapWatermark()
-        self._ready_events = 0
-        self._active_events = 0
+        self._done = self._queue.changed  # flush() waits here
         self._sending = 0  # threads holding a sending slot (at most thread_count)
         self._parked = 0  # threads waiting out a backoff, or for a slot after it
         self._slot_waiters = 0
@@ -202,43 +198,20 @@ class AsyncEmitter(Emitter):
         if not batch:
             return
         item = _Batch(batch, records)
-        capacity = self.buffer_capacity
-        count = item.count
+        q = self._queue
         with self._has_work:
-            full = (
-                (self._held_bytes and self._held_bytes + len(item.data) > self.max_queue_bytes)
-                or (
-                    self.max_queued_batches is not None
-                    and len(self._ready) >= self.max_queued_batches
-                )
-                or (
-                    capacity is not None
-                    and self._ready_events + self._active_events + item.count > capacity
-                    and bool(self._ready or self._active)
-                )
-            )
-            if not full:
-                self._settle_locked(count)  # from taken to queued: no outcome
-                item.ticket = self._next_ticket
-                self._next_ticket += 1
-                self._ready.append(item)
-                self._ready_events += item.count
-                self._held_bytes += len(item.data)
-                self._watermark.note(self._held_bytes)
+            self._settle_locked(item.count)  # from taken to queued (or dropped): no outcome
+            most = self.max_queued_batches
+            if (most is None or len(q.ready) < most) and q.reserve_locked(
+                item.size, item.count, first_fits=True
+            ):
+                q.put_locked(item)
                 self._wake_locked()
                 return
-            self._settle_locked(count, dropped=count)
-        drop_log.log(
-            "AsyncEmitter: queue full (max_queue_bytes=%d, max_queued_batches=%s, "
-            "buffer_capacity=%s): dropped %d event(s), reported to on_failure",
-            self.max_queue_bytes,
-            self.max_queued_batches,
-            capacity,
-            len(batch),
-        )
+            q.drop_locked(item.count)
         if records is not None and self._store is not None:
             self._cleanup(self._store, records, False)
-        self._notify([], batch)
+        q.report_drops(batch)
 
     def _wake_locked(self, run: Optional[_Run] = None) -> None:
         """Make sure a thread of ``run`` (default: the current one) will take the ready batches;
@@ -251,7 +224,7 @@ class AsyncEmitter(Emitter):
         idle = threads - self._sending - self._parked
         while threads < self.thread_count or (
             idle <= 0
-            and self._ready
+            and self._queue.ready
             and self._sending < self.thread_count
             and threads < self._max_threads
         ):
@@ -275,26 +248,23 @@ class AsyncEmitter(Emitter):
 
     # ---------------------------------------------------------------- sending (thread side)
     def _take_locked(self) -> _Batch:
-        batch = self._ready.popleft()
-        self._ready_events -= batch.count
-        self._active[batch.ticket] = batch
-        self._active_events += batch.count
         self._sending += 1
-        return batch
+        return self._queue.take_locked()
 
     def _work(self, run: _Run) -> None:
         me = threading.current_thread()
+        ready = self._queue.ready
         while True:
             with self._has_work:
                 while True:
                     if run.stop.is_set() or (
                         len(run.threads) > self.thread_count
-                        and not (self._ready and self._sending < self.thread_count)
+                        and not (ready and self._sending < self.thread_count)
                     ):
                         run.threads.remove(me)  # stopped, or a surplus thread gone idle
                         self._has_work.notify()
                         return
-                    if self._ready and self._sending < self.thread_count:
+                    if ready and self._sending < self.thread_count:
                         batch = self._take_locked()
                         break
                     self._has_work.wait()
@@ -330,22 +300,14 @@ class AsyncEmitter(Emitter):
                     self._gave_up += 1
         finally:
             with self._done:
-                self._forget_locked(batch)
-                self._done.notify_all()
-                drained = self._watermark.drained(self._held_bytes)
+                drained = self._queue.release_locked(batch)
             if drained:  # a burst was delivered: return its heap pages to the OS
-                give_back_memory()
+                self._queue.give_back_memory()
 
     def _land_locked(self, batch: _Batch) -> None:
         """The outcome of an in-flight batch is being counted: it is no longer in flight."""
-        if not batch.settled:
-            batch.settled = True
-            self._active_events -= batch.count
-
-    def _forget_locked(self, batch: _Batch) -> None:
-        del self._active[batch.ticket]
-        self._land_locked(batch)
-        self._held_bytes -= len(batch.data)
+        if batch.left:
+            self._queue.land_locked(batch)
 
     def _release_slot_locked(self) -> None:
         if self._slot_waiters:
@@ -399,16 +361,15 @@ class AsyncEmitter(Emitter):
             return False
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         run = self._run
+        q = self._queue
         with self._done:
             # Wait for the batches queued so far only: events tracked meanwhile by other
             # threads must not keep a flush waiting for ever.
-            target = self._next_ticket
+            target = q.next_ticket
         while True:
             with self._done:
-                ready = self._ready
-                if not (ready and ready[0].ticket < target) and not any(
-                    ticket < target for ticket in self._active
-                ):
+                ready = q.ready
+                if not q.pending_locked(target):
                     return True
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -463,10 +424,7 @@ class AsyncEmitter(Emitter):
             run.stop.set()
             self._has_work.notify_all()
             self._has_slot.notify_all()
-            left = list(self._ready)
-            self._ready.clear()
-            self._ready_events = 0
-            self._held_bytes -= sum(len(b.data) for b in left)
+            left = self._queue.take_ready_locked()
             self._count_dropped_locked(left)
             threads = list(run.threads)
         # Retries stop at once; a request in progress ends within its timeout.
@@ -475,10 +433,10 @@ class AsyncEmitter(Emitter):
             if thread is not threading.current_thread():
                 thread.join(max(0.0, join_by - time.monotonic()))
         with self._done:
-            abandoned = [b for b in self._active.values() if not b.claimed]
+            abandoned = [b for b in self._queue.in_flight.values() if not b.claimed]
             for batch in abandoned:
                 batch.abandoned = True
-                self._forget_locked(batch)
+                self._queue.release_locked(batch)
             self._count_dropped_locked(abandoned)
             left += abandoned
             self._done.notify_all()
@@ -515,10 +473,11 @@ class AsyncEmitter(Emitter):
                 buffered, buffered_bytes = len(self._batcher), self._batcher.nbytes
             else:
                 buffered, buffered_bytes = stored, self._store_bytes
+            q = self._queue
             snapshot = self._counters.snapshot_locked(
-                queued=buffered + self._taken + self._ready_events,
-                in_flight=self._active_events,
-                queued_bytes=self._held_bytes + buffered_bytes,
+                queued=buffered + self._taken + q.ready_events,
+                in_flight=q.in_flight_events,
+                queued_bytes=q.held_bytes + buffered_bytes,
             )
             threads = list(self._run.threads)
         snapshot.senders_alive = sum(t.is_alive() for t in threads)

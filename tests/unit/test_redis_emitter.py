@@ -259,7 +259,8 @@ def test_the_batch_rules_are_the_shared_batch_limits() -> None:
     emitter = RedisEmitter(url="redis://127.0.0.1:1/0", buffer_size=3, max_batch_age=2)
     assert emitter.limits == BatchLimits(method="post", buffer_size=3, max_age=2.0)
     assert (emitter.buffer_size, emitter.max_batch_age) == (3, 2.0)
-    assert isinstance(emitter._batcher, Batcher) and emitter._batcher.limits is emitter.limits
+    batcher = emitter._pusher.batcher  # the buffer events arrive in
+    assert isinstance(batcher, Batcher) and batcher.limits is emitter.limits
     emitter.close(timeout=0.1)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 from ..._logging import logger
 from ...errors import ConfigurationError
 from ...protocol.credentials import mask_credentials, mask_url
-from .emitter import (
+from .client import (
     DEFAULT_SOCKET_TIMEOUT,
     check_redis_url,
     redis_client,

@@ -5,39 +5,28 @@ Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_e
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
-outage.** ``track_*`` (``input``) encodes the event and adds its bytes to the emitter's batch, a
-:class:`~snowplow_tracker.delivery.batching.Batcher` (the buffer every emitter shares). When
-the batch is full (``buffer_size`` events) it moves to the queue of events to push, and if the
-last push worked ``track_*`` pushes them itself (``RPUSH``, up to 1,000 values per command,
-pipelined) through a copy of the client whose socket timeouts are ``push_timeout`` and that
-never retries: with the default ``buffer_size=1`` an event is in Redis when ``track_*``
-returns, as documented, while Redis answers. A push that fails or times out leaves its events
-queued; from then on ``track_*`` only queues (no network I/O at all) and a background thread
-(``snowplow-redis-pusher``, started on first use) retries with a capped back-off (0.1 s
-doubling to 5 s), until a push works again. The same thread pushes a partial batch once it is
-older than ``max_batch_age`` (the batcher's age rule), on :meth:`RedisEmitter.flush` and on the
-ticks of the shared flush timer (:meth:`RedisEmitter.set_flush_timer`). (Before, a hung Redis
-blocked every ``track_*`` for the 5 s socket timeout.) Pushing in the caller's thread, not only
-in the background, matters for a host that tracks in a CPU-bound loop: a background thread
-would wait for the GIL after each socket write. Delivery is at-least-once: a push that timed
-out may still be carried out by Redis, and its events are pushed again.
+outage.** ``track_*`` adds the event to the emitter's
+:class:`~snowplow_tracker.delivery.batching.Batcher`; a full batch moves to the queue of events
+to push (held compactly in ``bytearray`` chunks), and while the last push worked ``track_*``
+pushes them itself (pipelined ``RPUSH``, 1,000 values per command) through a copy of the client
+with ``push_timeout`` socket timeouts and no retries: with the default ``buffer_size=1`` an
+event is in Redis when ``track_*`` returns. Pushing in the caller's thread matters for a host
+that tracks in a CPU-bound loop: a background thread would wait for the GIL after each write.
+After a failed push ``track_*`` only queues, and a background thread (``snowplow-redis-pusher``)
+retries with a capped back-off (0.1 s doubling to 5 s) until a push works; it also pushes a
+partial batch older than ``max_batch_age``, on :meth:`RedisEmitter.flush` and on the flush
+timer's ticks. Delivery is at-least-once: a push that timed out may still be carried out.
 
-Events waiting to be pushed are held compactly (their encoded bytes in large ``bytearray``
-chunks, about their own size each; a partial batch holds a ``bytes`` of its own size per
-event) and bounded: at most ``max_queue_bytes`` bytes (default 64 MiB) and ``max_buffered``
-events (default 100,000), counting the events being pushed. While Redis cannot be reached, the
-background thread retries. An event tracked when a bound is
-reached is dropped: counted in ``stats().dropped``, passed to ``on_failure`` and logged at a
-throttled rate. At interpreter exit (the exit handler of
-:mod:`snowplow_tracker.emitters.lifecycle`, shared by the in-host emitters) and on
-:meth:`RedisEmitter.close` the emitter pushes what it holds for up to ``shutdown_timeout``
-seconds; events still not stored then are counted as
-dropped, passed to ``on_failure`` and logged once, never silently lost.
+What is held is bounded by its :class:`~snowplow_tracker.delivery.host_queue.HostQueue`
+(``max_queue_bytes``, ``max_buffered`` events, counting those being pushed): an event tracked
+beyond a bound is dropped, counted in ``stats().dropped``, passed to ``on_failure`` and logged
+at a throttled rate. On :meth:`RedisEmitter.close` and at interpreter exit
+(:mod:`snowplow_tracker.emitters.lifecycle`) the emitter pushes what it holds for up to
+``shutdown_timeout`` seconds; what is left then is dropped and reported the same way.
 
-The ``redis`` package is imported only when the first event is pushed (or when a client is
-built), never when ``snowplow_tracker`` is imported. Install it with
-``pip install 'snowplow-multiprocess-tracker[redis]'``. The Redis URL's password never appears
-in a log record or a ``repr``.
+``redis`` is imported when the first event is tracked (or a client is built), never with
+``snowplow_tracker``: ``pip install 'snowplow-multiprocess-tracker[redis]'``. The Redis URL's
+password never appears in a log record or a ``repr``.
 
 Example:
     >>> import redis
@@ -59,41 +48,29 @@ import dataclasses
 import os
 import threading
 import time
-import weakref
-from traceback import format_exception
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import ThrottledLog, logger
-from ...delivery.batching import Batcher, BatchLimits
-from ...delivery.event_chunks import Chunk, EventChunks
-from ...delivery.retry import RetryPolicy
-from ...delivery.stats import Counters, EmitterStats
-from ...errors import ConfigurationError
-from ...protocol.credentials import (
-    ENCODED_CREDENTIALS,
-    mask_credentials,
-    mask_url,
-    unencoded_credentials,
-)
+from ..._logging import logger
+from ...delivery.batching import BatchLimits
+from ...delivery.stats import EmitterStats
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
 from ..base import FlushTimer, encode_or_raise
+from .client import (
+    check_redis_client,
+    check_redis_url,
+    describe_target,
+    is_redis_error,
+    redis_client,
+)
+from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
-#: Schemes that ``redis.Redis.from_url`` understands.
-REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
-#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a thread.
-DEFAULT_SOCKET_TIMEOUT = 5.0
-DEFAULT_CONNECT_TIMEOUT = 2.0
-#: Values per ``RPUSH`` command (and events per chunk of the in-memory queue).
-RPUSH_CHUNK = 1000
-#: ``RPUSH`` commands sent in one pipeline (one push of the background thread).
-CHUNKS_PER_PUSH = 32
 #: Default bound of the bytes of events held in memory.
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 #: Default seconds :meth:`RedisEmitter.flush` waits.
@@ -102,183 +79,10 @@ DEFAULT_FLUSH_TIMEOUT = 10.0
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 #: Default seconds a ``track_*`` call may wait on Redis (its socket timeouts).
 DEFAULT_PUSH_TIMEOUT = 0.5
-#: Back-off between pushes while Redis fails: 0.1 s doubling to 5 s, with jitter.
-BACKOFF = RetryPolicy(base_delay=0.1, max_delay=5.0, jitter=0.5)
 
 
-def _is_redis_url(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(REDIS_URL_SCHEMES)
-
-
-#: The rules of this package's arguments that :mod:`snowplow_tracker.arguments` has no word for.
-redis_url = _args.Rule(
-    "a Redis URL such as 'redis://localhost:6379/0' (schemes redis://, rediss://, unix://)",
-    _is_redis_url,
-)
-redis_client_or_none = _args.Rule(
-    "a redis.Redis client", lambda v: callable(getattr(v, "pipeline", None))
-).or_none()
 #: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
 timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
-
-
-def check_redis_url(url: Any, where: str) -> str:
-    """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
-
-    The value is shown in the message with its password masked. A password holding a
-    character that ends a URL's authority (``/``, ``?``, ``#``, ``@``, ``\\``) or a space must be
-    percent-encoded: the Redis client would misread the URL otherwise.
-
-    Args:
-        url: What the user passed.
-        where: The qualified name of the caller, for the error message.
-    """
-    shown = repr(mask_url(url)) if isinstance(url, str) else None
-    if not redis_url.ok(url):
-        _args.fail(where, "url", redis_url.expected, url, shown=shown)
-    text = str(url).strip()
-    if unencoded_credentials(text):
-        _args.fail(where, "url", f"a Redis URL with {ENCODED_CREDENTIALS}", url, shown=shown)
-    return text
-
-
-def check_redis_client(rdb: Any, url: Any, where: str) -> None:
-    """Check the ``rdb`` argument (a ``redis.Redis`` client or None; not with ``url``).
-
-    A wrong value is shown by its type: a client's ``repr`` may carry its connection details.
-
-    Args:
-        rdb: What the user passed as ``rdb``.
-        url: What the user passed as ``url``.
-        where: The qualified name of the caller, for the error message.
-    """
-    if not (rdb is None or redis_client_or_none.ok(rdb)):
-        _args.fail(where, "rdb", redis_client_or_none.expected, rdb, shown=type(rdb).__name__)
-    if rdb is not None and url is not None:
-        _args.refuse(where, "pass either 'rdb' or 'url', not both")
-
-
-def redis_client(
-    url: Optional[str] = None,
-    *,
-    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
-    socket_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-) -> Any:
-    """Build a ``redis.Redis`` client (importing ``redis`` now) with bounded socket timeouts.
-
-    Args:
-        url: A Redis URL; None for ``localhost:6379``, database 0.
-        socket_timeout: Seconds a command may wait for its answer.
-        socket_connect_timeout: Seconds a connection attempt may take.
-
-    Raises:
-        ConfigurationError: The ``redis`` package is not installed.
-    """
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigurationError(
-            "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
-        ) from None
-    if url is None:
-        return redis.Redis(
-            socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-        )
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-    )
-
-
-def bounded_client(client: Any, timeout: float) -> Any:
-    """A client on the same server as ``client``, with ``timeout`` as its socket timeouts and no
-    retries; None when ``client`` is not a plain ``redis.Redis`` (e.g. a cluster client).
-
-    Args:
-        client: A ``redis.Redis`` client.
-        timeout: Seconds a command (or a connection attempt) may take.
-    """
-    try:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        pool = client.connection_pool
-        kwargs = dict(pool.connection_kwargs)
-        for name in ("orig_socket_timeout", "orig_socket_connect_timeout"):
-            kwargs.pop(name, None)  # redis-py's own bookkeeping, set again by the new pool
-        connect = kwargs.get("socket_connect_timeout")
-        kwargs.update(
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout if connect is None else min(connect, timeout),
-            retry=Retry(NoBackoff(), 0),
-        )
-        bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
-        return redis.Redis(connection_pool=bounded_pool)
-    except Exception:
-        logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
-        return None
-
-
-def describe_client(client: Any) -> str:
-    """A short, password-free description of a ``redis.Redis`` client, for logs and reprs."""
-    try:
-        kwargs = client.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
-        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-    except Exception:  # noqa: BLE001 - any client-like object will do
-        return type(client).__name__
-
-
-def describe_target(url: Optional[str], client: Any) -> str:
-    """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
-    if url is not None:
-        return mask_url(url)
-    if client is not None:
-        return describe_client(client)
-    return "localhost:6379/0"
-
-
-def is_redis_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from talking to Redis (the client's errors or the socket's)."""
-    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
-        return True
-    return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
-
-
-def _push_chunks(
-    client: Any, key: str, chunks: List[Chunk], log: ThrottledLog
-) -> Tuple[List[Chunk], List[Chunk]]:
-    """RPUSH each chunk's events (one command per chunk; several through one pipeline).
-
-    The values are passed as ``bytes``: redis-py writes each ``memoryview`` value with a
-    system call of its own, but joins small ``bytes`` values into larger writes.
-
-    Returns:
-        ``(pushed, not_pushed)`` chunks.
-
-    Raises:
-        Exception: The command or pipeline failed as a whole (connection error): nothing is
-            known pushed.
-    """
-    if len(chunks) == 1:
-        client.rpush(key, *chunks[0].events())
-        return chunks, []
-    pipe = client.pipeline(transaction=False)
-    for chunk in chunks:
-        pipe.rpush(key, *chunk.events())
-    results = pipe.execute(raise_on_error=False)
-    pushed: List[Chunk] = []
-    failed: List[Chunk] = []
-    for chunk, result in zip(chunks, results):
-        (failed if isinstance(result, BaseException) else pushed).append(chunk)
-        if isinstance(result, BaseException):
-            log.log("RPUSH to Redis failed: %s", mask_credentials(str(result)))
-    return pushed, failed
-
-
-def _count(chunks: List[Chunk]) -> int:
-    return sum(len(chunk) for chunk in chunks)
 
 
 class RedisEmitter:
@@ -370,10 +174,6 @@ class RedisEmitter:
         self.on_failure: Optional[FailureCallback] = on_failure
         self._rdb = rdb
         self._client_lock = threading.Lock()
-        # Throttled per emitter: one emitter's outage never hides another's.
-        self._push_log = ThrottledLog()
-        self._drop_log = ThrottledLog()
-        self._callback_log = ThrottledLog()
         #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
         self._init_state()
@@ -390,32 +190,9 @@ class RedisEmitter:
         return self.limits.max_age
 
     def _init_state(self) -> None:
-        """Create what belongs to one process: locks, buffers, counters (again after fork)."""
+        """Create what belongs to one process (again after fork): the pusher and its queue."""
         self._pid = os.getpid()
-        self._counters = Counters()
-        # The counters' lock: stats() is one consistent snapshot (delivery.stats).
-        self._cond = threading.Condition(self._counters.lock)
-        # Events arrive in the batcher, which says when they make a batch to push (full, or
-        # old enough); a batch then moves to the queue of events to push, compact and
-        # bounded, where failed pushes are put back.
-        self._batcher = Batcher(self.limits)
-        self._batch_bytes = 0  # the encoded bytes of the events in the batcher
-        self._queue = EventChunks(RPUSH_CHUNK)
-        self._in_flight: Optional[List[Chunk]] = None  # chunks the pusher is pushing
-        self._in_flight_events = 0
-        self._in_flight_bytes = 0
-        self._attempt = 0  # failed pushes in a row
-        self._retry_at = 0.0  # no push before this monotonic time (back-off)
-        self._flush_wanted = False  # push now, whatever the batch's size or age
-        self._done = 0  # events whose fate is known (pushed or dropped), for flush barriers
-        self._tracked = 0  # events queued so far, for flush barriers
-        self._failures = 0  # failed pushes so far, for flush
-        self._pusher: Optional[threading.Thread] = None
-        self._pusher_idle = False
-        self._push_lock = threading.Lock()  # one push at a time, in order
-        self._healthy = True  # the last push worked: track_* may push itself
-        self._inline: Any = None  # the bounded client of track_*'s pushes; False: none
-        self._closed = False
+        self._pusher = RedisPusher(self)
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child (:mod:`~snowplow_tracker.emitters.lifecycle`).
@@ -449,17 +226,6 @@ class RedisEmitter:
                     self._rdb = redis_client(self.url)
         return self._rdb
 
-    def _inline_client(self) -> Any:
-        """A client like :attr:`client` with ``push_timeout`` socket timeouts and no retries,
-        for the pushes of ``track_*``; None if it cannot be built (then those pushes are left
-        to the background thread)."""
-        if self._inline is None:
-            client = self.client
-            with self._client_lock:
-                if self._inline is None:
-                    self._inline = bounded_client(client, self.push_timeout) or False
-        return self._inline or None
-
     # -- the caller's side -------------------------------------------------------------------
 
     def input(self, payload: Mapping[str, Any]) -> None:
@@ -482,102 +248,21 @@ class RedisEmitter:
             # that may be at interpreter exit, when redis-py can no longer be imported (it
             # registers a thread exit hook), and the events held then would be lost.
             self.client  # noqa: B018 - created for its side effect
-        size = len(event)
-        cond = self._cond
-        with cond:
-            queue = self._queue
-            batcher = self._batcher
-            batched = len(batcher)
-            refused = (
-                self._closed
-                or self._batch_bytes + queue.nbytes + self._in_flight_bytes + size
-                > self.max_queue_bytes
-                or batched + queue.events + self._in_flight_events >= self.max_buffered
-            )
-            if not refused:
-                # An event that will wait in the batcher is copied to a ``bytes`` of its own
-                # size (orjson's output sits in an allocation of 4 KB or more); one that fills
-                # the batch moves to the compact queue at once.
-                waits = batched + 1 < self.limits.buffer_size
-                batcher.add(bytes(memoryview(event)) if waits else event, keep_full=True)
-                self._batch_bytes += size
-                due = batcher.is_full()
-                self._tracked += 1
-                if due:
-                    self._queue_batch_locked()
-                inline = due and self._healthy and self._inline is not False
-                backlog = queue.events >= 2 * self.limits.buffer_size
-                if self._pusher is None:
-                    self._start_pusher()
-                elif due and not inline and self._pusher_idle:
-                    self._pusher_idle = False
-                    cond.notify()
-            self._counters.accepted += 1  # the counters' lock is self._cond's
-            if refused:
-                self._counters.dropped += 1
-        if refused:
+        if not self._pusher.add(event):
             self._drop_one(payload)
-        elif inline:
-            self._push_inline(backlog)
-
-    def _queue_batch_locked(self) -> None:
-        """With the lock held: move the batcher's events to the queue of events to push."""
-        queue = self._queue
-        for event in self._batcher.drain():
-            queue.append(event)
-        self._batch_bytes = 0
-
-    def _push_inline(self, backlog: bool) -> None:
-        """Push the queue from the caller's thread.
-
-        When another thread is pushing, it (or the background thread) takes these events next;
-        but with a backlog of two buffers the caller waits for it, ``push_timeout`` at most
-        (waiting frees the GIL for a background push that a CPU-bound caller would starve).
-        A push still in progress after that wait means Redis is slow or hung: until a push
-        works again, ``track_*`` only queues, so that callers wait once per outage, not once
-        per call while the background thread's push (5 s socket timeout) hangs.
-
-        Args:
-            backlog: Wait for a push in progress instead of leaving at once.
-        """
-        if backlog:
-            acquired = self._push_lock.acquire(timeout=self.push_timeout)
-            if not acquired:
-                with self._cond:
-                    if self._push_lock.locked():  # not ended meanwhile (a success sets it)
-                        self._healthy = False
-                return
-        else:
-            acquired = self._push_lock.acquire(blocking=False)
-        if not acquired:
-            return
-        try:
-            client = self._inline_client()
-            if client is None:  # no bounded client: the background thread pushes
-                with self._cond:
-                    self._wake_locked()
-                return
-            with self._cond:
-                chunks = self._take_locked()
-            if chunks:
-                self._push(chunks, client)
-        finally:
-            self._push_lock.release()
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         """Log and report one event dropped (already counted)."""
-        if self._closed:
-            self._drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+        pusher = self._pusher
+        host = pusher.host
+        if pusher.closed:
+            with pusher.cond:
+                host.unreported = 0
+            host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
         else:
-            self._drop_log.log(
-                "RedisEmitter: %d events or %d bytes held for Redis list %r (Redis slow or "
-                "unreachable?): dropped new event(s)",
-                self.max_buffered,
-                self.max_queue_bytes,
-                self.key,
-            )
+            host.report_drops([])
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, [dict(payload)])
+            pusher.call(self.on_failure, 0, [dict(payload)])
 
     def flush(self, is_async: bool = False, timeout: Optional[float] = None) -> bool:
         """Ask the background thread to push every queued event now (also during a back-off).
@@ -592,24 +277,7 @@ class RedisEmitter:
             while waiting (the events are kept and retried), or after ``timeout``.
         """
         wait = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, float(timeout))
-        deadline = time.monotonic() + wait
-        cond = self._cond
-        with cond:
-            target = self._tracked
-            if self._done >= target:
-                return True
-            self._flush_wanted = True
-            self._retry_at = 0.0
-            self._wake_locked()
-            if is_async:
-                return False
-            failures = self._failures
-            while self._done < target and self._failures == failures:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                cond.wait(remaining)
-            return self._done >= target
+        return self._pusher.flush(is_async, time.monotonic() + wait)
 
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Push what is held every ``timeout`` seconds, from the shared flush timer thread.
@@ -627,7 +295,7 @@ class RedisEmitter:
         self._set_max_age(None)
         if flush_now:
             self.flush(is_async=True)
-        self.timer.start(float(timeout), self._push_on_timer)
+        self.timer.start(float(timeout), self._pusher.push_on_timer)
 
     def cancel_flush_timer(self, timeout: float = 5.0) -> None:
         """Stop pushing partial buffers on a timer (the flush timer and ``max_batch_age``);
@@ -640,17 +308,9 @@ class RedisEmitter:
         self._set_max_age(None)
 
     def _set_max_age(self, max_age: Optional[float]) -> None:
-        with self._cond:
+        with self._pusher.cond:
             self.limits = dataclasses.replace(self.limits, max_age=max_age)
-            self._batcher.limits = self.limits
-
-    def _push_on_timer(self) -> None:
-        """The flush timer's action: have the background thread push what is held (after the
-        back-off, if Redis is failing)."""
-        with self._cond:
-            if len(self._batcher) or self._queue.events:
-                self._flush_wanted = True
-                self._wake_locked()
+            self._pusher.batcher.limits = self.limits
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Push what is held, stop the background thread; events tracked later are dropped.
@@ -670,14 +330,8 @@ class RedisEmitter:
 
     def _begin_exit(self) -> None:
         """At interpreter exit, before any emitter is waited on: start pushing what is held."""
-        with self._cond:
-            self._start_final_push_locked()
-
-    def _start_final_push_locked(self) -> None:
-        self._flush_wanted = True
-        self._attempt = 0  # a fresh back-off: several attempts fit in the time allowed
-        self._retry_at = 0.0
-        self._wake_locked()
+        with self._pusher.cond:
+            self._pusher.start_final_push_locked()
 
     def _shutdown(self, timeout: float, when: str) -> bool:
         """Push what is held within ``timeout`` seconds, then stop; report what is left.
@@ -692,28 +346,7 @@ class RedisEmitter:
         lifecycle.release(self)  # closed for good: it takes no more events
         deadline = time.monotonic() + max(0.0, timeout)
         self.timer.cancel(max(0.0, timeout))
-        cond = self._cond
-        with cond:
-            self._start_final_push_locked()
-            while self._done < self._tracked and not self._closed:
-                self._wake_locked()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                cond.wait(min(remaining, 0.1))
-            self._closed = True
-            self._queue_batch_locked()
-            left = self._queue.take(len(self._queue) + 1)
-            if self._in_flight is not None:  # a push still hanging: give up on it
-                left[:0] = self._in_flight
-                self._in_flight = None
-                self._in_flight_events = self._in_flight_bytes = 0
-            self._done += _count(left)
-            self._counters.add_locked(dropped=_count(left))
-            pusher, self._pusher = self._pusher, None
-            cond.notify_all()
-        if pusher is not None and pusher is not threading.current_thread():
-            pusher.join(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        left = self._pusher.stop(deadline)
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
@@ -725,7 +358,7 @@ class RedisEmitter:
             len(events),
         )
         if self.on_failure is not None:
-            self._call(self.on_failure, 0, decode_events(events, "post"))
+            self._pusher.call(self.on_failure, 0, decode_events(events, "post"))
         return False
 
     def stats(self) -> EmitterStats:
@@ -733,161 +366,11 @@ class RedisEmitter:
         after a failed push, ``dropped`` events lost to a bound or to ``close``; ``queued``
         events waiting, ``in_flight`` events being pushed, ``queued_bytes`` the bytes of both.
         """
-        with self._cond:
-            return self._counters.snapshot_locked(
-                queued=len(self._batcher) + self._queue.events,
-                in_flight=self._in_flight_events,
-                queued_bytes=self._batch_bytes + self._queue.nbytes + self._in_flight_bytes,
-                senders_alive=int(self._pusher is not None and self._pusher.is_alive()),
+        pusher = self._pusher
+        with pusher.cond:
+            return pusher.counters.snapshot_locked(
+                queued=len(pusher.batcher) + pusher.waiting_locked(),
+                in_flight=pusher.host.in_flight_events,
+                queued_bytes=pusher.host.held_bytes,
+                senders_alive=int(pusher.thread is not None and pusher.thread.is_alive()),
             )
-
-    # -- the background pusher ---------------------------------------------------------------
-
-    def _wake_locked(self) -> None:
-        if self._closed:
-            return
-        if self._pusher is None:
-            if self._queue.events or len(self._batcher):
-                self._start_pusher()
-        else:
-            self._pusher_idle = False
-            self._cond.notify_all()
-
-    def _start_pusher(self) -> None:
-        """Start the background pusher thread; the caller holds the lock."""
-        thread = threading.Thread(
-            target=_pusher_loop,
-            args=(weakref.ref(self),),
-            name="snowplow-redis-pusher",
-            daemon=True,
-        )
-        self._pusher = thread
-        self._pusher_idle = False
-        thread.start()
-
-    def _due(self) -> Optional[float]:
-        """With the lock held: 0 to push now, else seconds to sleep (None: stop).
-
-        The batcher says when its events make a batch (full, or older than
-        ``max_batch_age``; any size on :meth:`flush`): they then move to the queue, and
-        whatever the queue holds is pushed, after the back-off if the last push failed.
-        """
-        if self._closed or self._pusher is not threading.current_thread():
-            return None
-        queue = self._queue
-        batcher = self._batcher
-        if not queue.events and not len(batcher):
-            self._flush_wanted = False
-            return 1.0
-        now = time.monotonic()
-        if now < self._retry_at:
-            return self._retry_at - now
-        if self._flush_wanted or batcher.is_full() or batcher.is_stale(now):
-            self._queue_batch_locked()
-        if queue.events:
-            return 0.0
-        wait = batcher.time_to_stale(now)
-        return 1.0 if wait is None else wait
-
-    def _take_locked(self) -> List[Chunk]:
-        """With the lock held: take the chunks of the next push (marked in flight)."""
-        chunks = self._queue.take(CHUNKS_PER_PUSH)
-        if not chunks:
-            return chunks
-        self._in_flight = chunks
-        self._in_flight_events = _count(chunks)
-        self._in_flight_bytes = sum(chunk.nbytes for chunk in chunks)
-        return chunks
-
-    def _push_due(self) -> None:
-        """The background thread's push (after the caller's own, if one is running)."""
-        with self._push_lock:
-            with self._cond:
-                if self._due() != 0.0:
-                    return
-                chunks = self._take_locked()
-            if chunks:
-                self._push(chunks, self.client)
-
-    def _push(self, chunks: List[Chunk], client: Any) -> None:
-        """Push ``chunks``; on failure put them back at the head of the queue. Never raises.
-
-        The caller holds ``_push_lock``.
-        """
-        try:
-            pushed, failed = _push_chunks(client, self.key, chunks, self._push_log)
-        except Exception as exc:  # noqa: BLE001 - logged with its traceback, events kept
-            if not is_redis_error(exc):
-                logger.error(
-                    "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self._secret_urls()),
-                )
-                logger.debug(
-                    "RedisEmitter: traceback:\n%s",
-                    mask_credentials(
-                        "".join(format_exception(type(exc), exc, exc.__traceback__)),
-                        self._secret_urls(),
-                    ),
-                )
-            else:
-                self._push_log.log(
-                    "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
-                    "kept for retry",
-                    _count(chunks),
-                    self.key,
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self._secret_urls()),
-                )
-            pushed, failed = [], chunks
-        sent = _count(pushed)
-        with self._cond:
-            if self._in_flight is not chunks:  # close() gave up on this push meanwhile
-                logger.debug("RedisEmitter: a push ended after close() gave up on it")
-                return
-            self._in_flight = None
-            self._in_flight_events = self._in_flight_bytes = 0
-            self._done += sent
-            self._counters.add_locked(sent=sent, retried=_count(failed))
-            self._healthy = not failed
-            if failed:
-                self._attempt += 1
-                self._failures += 1
-                self._retry_at = time.monotonic() + BACKOFF.delay(self._attempt)
-                self._queue.put_back(failed)
-                self._wake_locked()  # the background thread retries after the back-off
-            else:
-                self._attempt = 0
-                self._retry_at = 0.0
-            self._cond.notify_all()
-        if pushed and self.on_success is not None:
-            events = [event for chunk in pushed for event in chunk.events()]
-            self._call(self.on_success, decode_events(events, "post"))
-
-    def _call(self, callback: Callable[..., Any], *args: Any) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            self._callback_log.log("RedisEmitter: an on_success/on_failure callback raised")
-            logger.debug("RedisEmitter: callback traceback", exc_info=True)
-
-
-def _pusher_loop(ref: weakref.ReferenceType[RedisEmitter]) -> None:
-    """Push queued events when they are due; ends when its emitter closes or is collected."""
-    while True:
-        emitter = ref()
-        if emitter is None:
-            return
-        with emitter._cond:
-            sleep = emitter._due()
-            if sleep is None:
-                return
-            if sleep > 0:
-                # During a back-off new events must not wake it (one wake-up per event would
-                # take the host's GIL for nothing); flush() and close() still do.
-                emitter._pusher_idle = time.monotonic() >= emitter._retry_at
-                emitter._cond.wait(min(sleep, 1.0))
-                emitter._pusher_idle = False
-        if sleep == 0:
-            emitter._push_due()
-        del emitter

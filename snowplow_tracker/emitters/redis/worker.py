@@ -68,7 +68,7 @@ from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...protocol.credentials import mask_credentials
 from ...protocol.wire import encode_event
-from .emitter import (
+from .client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_SOCKET_TIMEOUT,
     check_redis_client,

@@ -1,0 +1,159 @@
+"""Redis clients for the Redis emitter and worker: building them with bounded timeouts,
+checking the arguments that name them, and describing them without their credentials."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ... import arguments as _args
+from ..._logging import logger
+from ...errors import ConfigurationError
+from ...protocol.credentials import (
+    ENCODED_CREDENTIALS,
+    mask_url,
+    unencoded_credentials,
+)
+
+#: Schemes that ``redis.Redis.from_url`` understands.
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+#: Default socket timeouts of the clients this module creates: a dead Redis never hangs a thread.
+DEFAULT_SOCKET_TIMEOUT = 5.0
+DEFAULT_CONNECT_TIMEOUT = 2.0
+
+
+def _is_redis_url(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(REDIS_URL_SCHEMES)
+
+
+#: The rules of this package's arguments that :mod:`snowplow_tracker.arguments` has no word for.
+redis_url = _args.Rule(
+    "a Redis URL such as 'redis://localhost:6379/0' (schemes redis://, rediss://, unix://)",
+    _is_redis_url,
+)
+redis_client_or_none = _args.Rule(
+    "a redis.Redis client", lambda v: callable(getattr(v, "pipeline", None))
+).or_none()
+
+
+def check_redis_url(url: Any, where: str) -> str:
+    """Return ``url`` if it looks like a Redis URL, else raise :class:`ConfigurationError`.
+
+    The value is shown in the message with its password masked. A password holding a
+    character that ends a URL's authority (``/``, ``?``, ``#``, ``@``, ``\\``) or a space must be
+    percent-encoded: the Redis client would misread the URL otherwise.
+
+    Args:
+        url: What the user passed.
+        where: The qualified name of the caller, for the error message.
+    """
+    shown = repr(mask_url(url)) if isinstance(url, str) else None
+    if not redis_url.ok(url):
+        _args.fail(where, "url", redis_url.expected, url, shown=shown)
+    text = str(url).strip()
+    if unencoded_credentials(text):
+        _args.fail(where, "url", f"a Redis URL with {ENCODED_CREDENTIALS}", url, shown=shown)
+    return text
+
+
+def check_redis_client(rdb: Any, url: Any, where: str) -> None:
+    """Check the ``rdb`` argument (a ``redis.Redis`` client or None; not with ``url``).
+
+    A wrong value is shown by its type: a client's ``repr`` may carry its connection details.
+
+    Args:
+        rdb: What the user passed as ``rdb``.
+        url: What the user passed as ``url``.
+        where: The qualified name of the caller, for the error message.
+    """
+    if not (rdb is None or redis_client_or_none.ok(rdb)):
+        _args.fail(where, "rdb", redis_client_or_none.expected, rdb, shown=type(rdb).__name__)
+    if rdb is not None and url is not None:
+        _args.refuse(where, "pass either 'rdb' or 'url', not both")
+
+
+def redis_client(
+    url: Optional[str] = None,
+    *,
+    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+    socket_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Any:
+    """Build a ``redis.Redis`` client (importing ``redis`` now) with bounded socket timeouts.
+
+    Args:
+        url: A Redis URL; None for ``localhost:6379``, database 0.
+        socket_timeout: Seconds a command may wait for its answer.
+        socket_connect_timeout: Seconds a connection attempt may take.
+
+    Raises:
+        ConfigurationError: The ``redis`` package is not installed.
+    """
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigurationError(
+            "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
+        ) from None
+    if url is None:
+        return redis.Redis(
+            socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
+        )
+    return redis.Redis.from_url(
+        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
+    )
+
+
+def bounded_client(client: Any, timeout: float) -> Any:
+    """A client on the same server as ``client``, with ``timeout`` as its socket timeouts and no
+    retries; None when ``client`` is not a plain ``redis.Redis`` (e.g. a cluster client).
+
+    Args:
+        client: A ``redis.Redis`` client.
+        timeout: Seconds a command (or a connection attempt) may take.
+    """
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        for name in ("orig_socket_timeout", "orig_socket_connect_timeout"):
+            kwargs.pop(name, None)  # redis-py's own bookkeeping, set again by the new pool
+        connect = kwargs.get("socket_connect_timeout")
+        kwargs.update(
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout if connect is None else min(connect, timeout),
+            retry=Retry(NoBackoff(), 0),
+        )
+        bounded_pool = pool.__class__(connection_class=pool.connection_class, **kwargs)
+        return redis.Redis(connection_pool=bounded_pool)
+    except Exception:
+        logger.debug("RedisEmitter: no bounded copy of %s", type(client).__name__, exc_info=True)
+        return None
+
+
+def describe_client(client: Any) -> str:
+    """A short, password-free description of a ``redis.Redis`` client, for logs and reprs."""
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    except Exception:  # noqa: BLE001 - any client-like object will do
+        return type(client).__name__
+
+
+def describe_target(url: Optional[str], client: Any) -> str:
+    """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
+    if url is not None:
+        return mask_url(url)
+    if client is not None:
+        return describe_client(client)
+    return "localhost:6379/0"
+
+
+def is_redis_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from talking to Redis (the client's errors or the socket's)."""
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    return any(cls.__name__ == "RedisError" for cls in type(exc).__mro__)
