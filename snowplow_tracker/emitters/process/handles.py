@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any, List, Optional, Set
 
@@ -124,6 +125,13 @@ def start_sender(context: Any, config: SenderConfig, index: int) -> SenderHandle
     process = context.Process(
         target=sender_main, args=(child_conn, config), name=f"snowplow-sender-{index}", daemon=False
     )
+    if context.get_start_method() != "fork":
+        # Launching the resource tracker (at the first spawn or forkserver start) unblocks
+        # SIGINT in the launching thread when it is done: launch it first.
+        resource_tracker.ensure_running()
+    # A new sender inherits this mask through fork and exec: a Ctrl-C to the process group
+    # cannot interrupt it while it starts, before sender_main ignores SIGINT.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         with _START_LOCK:
             process.start()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.process
 import os
-import signal
 import socket
 import threading
 import time
@@ -268,9 +267,7 @@ class SenderPool:
     def _listen(self) -> None:
         """Listener thread: start the senders, then take their messages and replace those
         that die, until shutdown and no sender is left."""
-        # Senders start from this thread: with SIGINT blocked here, they inherit the blocked
-        # mask through fork and exec, so a Ctrl-C cannot kill one before it ignores SIGINT.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Senders start from this thread, which blocks SIGINT for them (start_sender).
         while True:
             handles = self._adjust_senders()
             if handles is None:
