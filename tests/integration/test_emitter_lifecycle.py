@@ -475,8 +475,12 @@ def test_an_unguarded_script_fails_at_once_naming_the_guard(
         for method, proc in procs.items():
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 1, (method, err)
-            # The host's own error comes last: flush() raised it.
-            last = err.strip().splitlines()[-1]
+            # The host's own error comes last (flush() raised it), then the exit handler's
+            # warning that the events tracked were dropped.
+            lines = err.strip().splitlines()
+            assert lines[-1].startswith("WARNING snowplow_tracker: ProcessEmitter.close: dropped")
+            assert "no sender process could start" in lines[-1]
+            last = lines[-2]
             assert last.startswith("snowplow_tracker.errors.SenderStartError: "), err
             assert "tracker.flush()" in err
             assert 'if __name__ == "__main__":' in last

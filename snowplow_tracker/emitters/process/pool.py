@@ -491,11 +491,16 @@ class SenderPool:
         left = self._take_what_is_left(successor)
         dropped = sum(map(len, left))
         if dropped:
+            if self.start_error is not None:
+                hint = "no sender process could start"
+            else:
+                hint = "raise shutdown_timeout (or close()'s timeout) or process_count"
             log_loss(
                 logging.WARNING,
                 "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline (reported "
-                "to on_failure); raise shutdown_timeout (or close()'s timeout) or process_count",
+                "to on_failure); %s",
                 dropped,
+                hint,
             )
         for events in left:
             if events:
