@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .. import arguments as _args
-from .._logging import ThrottledLog, logger
+from .._logging import ThrottledLog, log_loss, logger
 from ..compat import HookTransport, HttpHooks1x
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
@@ -519,18 +520,30 @@ class Emitter(BaseEmitter, HttpHooks1x):
                 self._settle_locked(total, dropped=total)
         self._notify_dropped(batches, when)
 
+    def _drop_hint(self, when: str) -> str:
+        """What to change so that a shutdown delivers everything (ends the drop warning)."""
+        if when == "exit":
+            wait = f"raise shutdown_timeout (now {self.shutdown_timeout:g} s)"
+        else:
+            wait = "give close() a longer timeout"
+        if self.method == "get":
+            return f"{wait}, or use method='post' (many events per request)"
+        return wait
+
     def _notify_dropped(self, batches: List[List[bytes]], when: str) -> None:
         """Log (once) and pass to ``on_failure`` events dropped at a deadline, already
         counted."""
         total = sum(map(len, batches))
         if not total:
             return
-        logger.warning(
+        log_loss(
+            logging.WARNING,
             "%s: %d event(s) not delivered by the %s deadline were dropped (reported to "
-            "on_failure)",
+            "on_failure); %s",
             self._where,
             total,
             when,
+            self._drop_hint(when),
         )
         for events in batches:
             self._notify([], events)

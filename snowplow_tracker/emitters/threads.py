@@ -451,6 +451,12 @@ class AsyncEmitter(Emitter):
             gave_up = self._gave_up - gave_up
         return done and not left and not gave_up
 
+    def _drop_hint(self, when: str) -> str:
+        """What to change so that a shutdown delivers everything: the wait, or the rate of
+        sending (``thread_count`` requests at a time, one event each with GET)."""
+        hint = super()._drop_hint(when)
+        return f"{hint}, or raise thread_count (now {self.thread_count})"
+
     def _count_dropped_locked(self, batches: List[_Batch]) -> None:
         """Count as dropped the events of batches taken out of the queue or out of flight at
         the close deadline (with an event store, they go back to it: queued again)."""

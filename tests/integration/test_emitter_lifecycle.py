@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import redis
 
 from snowplow_tracker.testing import Collector
 from tests.fixtures.redis_server import RedisServer
-from tests.scripts import ROOT, run_to_end
+from tests.scripts import ROOT, run_script, run_to_end
 
 PRELUDE = """
 import logging, os, sys, threading, time, uuid
@@ -474,8 +475,12 @@ def test_an_unguarded_script_fails_at_once_naming_the_guard(
         for method, proc in procs.items():
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 1, (method, err)
-            # The host's own error comes last: flush() raised it.
-            last = err.strip().splitlines()[-1]
+            # The host's own error comes last (flush() raised it), then the exit handler's
+            # warning that the events tracked were dropped.
+            lines = err.strip().splitlines()
+            assert lines[-1].startswith("WARNING snowplow_tracker: ProcessEmitter.close: dropped")
+            assert "no sender process could start" in lines[-1]
+            last = lines[-2]
             assert last.startswith("snowplow_tracker.errors.SenderStartError: "), err
             assert "tracker.flush()" in err
             assert 'if __name__ == "__main__":' in last
@@ -485,3 +490,61 @@ def test_an_unguarded_script_fails_at_once_naming_the_guard(
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
     assert collector.events == []
+
+
+# -- events dropped at exit are never silent, whatever logging the application configured ------
+
+#: ``AsyncEmitter`` with its defaults (GET: one event per request; one thread) but a short
+#: ``shutdown_timeout``, 25 events tracked against a slow collector, then a normal exit: most
+#: are dropped at the exit deadline. ``logs`` is the logging the program configured: ``none``;
+#: ``gunicorn`` (as a gunicorn worker has it: a handler on ``gunicorn.error`` only, at ``info``);
+#: ``root`` (``basicConfig``). An ``atexit`` hook registered before the emitter exists runs after
+#: the library's exit handler: it prints the stats and what reached ``on_failure``.
+EXIT_DROPS_LOGGED = """
+import atexit, logging, sys, uuid
+from snowplow_tracker import AsyncEmitter
+
+logs = sys.argv[2]
+if logs == "gunicorn":
+    error_log = logging.getLogger("gunicorn.error")
+    error_log.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("GUNICORN %(levelname)s %(message)s"))
+    error_log.addHandler(handler)
+elif logs == "root":
+    logging.basicConfig(stream=sys.stderr, format="ROOT %(levelname)s %(message)s")
+failed = []
+atexit.register(lambda: print("stats", e.stats(), "on_failure", len(failed), flush=True))
+e = AsyncEmitter(sys.argv[1], shutdown_timeout=0.5, on_failure=lambda n, evs: failed.extend(evs))
+for i in range(25):
+    e.input({"e": "se", "se_ca": "exit", "se_ac": "a", "eid": str(uuid.uuid4()), "p": "srv"})
+"""
+
+
+@pytest.mark.parametrize("logs", ["none", "gunicorn", "root"])
+def test_events_dropped_at_exit_are_counted_reported_and_logged_once(
+    collector: Collector, logs: str
+) -> None:
+    """Each dropped event is counted (the stats identity holds), passed to on_failure, and one
+    WARNING reaches stderr naming the settings to raise: through the application's handler
+    when one receives the package's records, else through ``logging.lastResort``."""
+    collector.set_delay(0.1)  # 25 GET requests one at a time: about 5 within 0.5 s
+    proc = run_script(EXIT_DROPS_LOGGED, collector.endpoint, logs)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = re.search(
+        r"accepted=(\d+), sent=(\d+), failed=(\d+), .*dropped=(\d+), queued=(\d+)", out
+    )
+    in_flight = re.search(r"in_flight=(\d+)", out)
+    assert stats and in_flight, out
+    accepted, sent, failed, dropped, queued = map(int, stats.groups())
+    assert accepted == 25 and dropped > 0
+    assert accepted == sent + failed + dropped + queued + int(in_flight.group(1))
+    assert f"on_failure {dropped}" in out
+    lines = [line for line in err.splitlines() if "dropped" in line]
+    assert len(lines) == 1, err
+    assert f"AsyncEmitter: {dropped} event(s)" in lines[0]
+    assert "WARNING" in lines[0]
+    assert "shutdown_timeout" in lines[0] and "method='post'" in lines[0]
+    assert "thread_count" in lines[0]
+    assert lines[0].startswith("ROOT") if logs == "root" else "snowplow_tracker" in lines[0]

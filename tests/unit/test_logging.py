@@ -143,3 +143,41 @@ def test_an_unconfigured_program_prints_no_library_warnings() -> None:
         check=True,
     )
     assert done.stderr == ""
+
+
+LOG_LOSS = """
+import logging, sys
+from snowplow_tracker._logging import log_loss
+setup = sys.argv[1]
+if setup == "root":
+    logging.basicConfig(stream=sys.stderr, format="ROOT %(message)s")
+elif setup == "other":  # a handler on another logger only, as gunicorn configures its own
+    logging.getLogger("gunicorn.error").addHandler(logging.StreamHandler(sys.stderr))
+elif setup == "silenced":  # the application turned the package's warnings off
+    logging.getLogger("snowplow_tracker").setLevel(logging.ERROR)
+log_loss(logging.WARNING, "%d event(s) dropped", 7)
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("none", "WARNING snowplow_tracker: 7 event(s) dropped\n"),
+        ("other", "WARNING snowplow_tracker: 7 event(s) dropped\n"),
+        ("root", "ROOT 7 event(s) dropped\n"),
+        ("silenced", ""),
+    ],
+)
+def test_a_loss_is_logged_once_through_the_apps_handlers_or_else_the_last_resort(
+    setup: str, expected: str
+) -> None:
+    # Unlike other warnings, a loss reaches stderr when no handler of the program receives it.
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_LOSS, setup],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stderr == expected

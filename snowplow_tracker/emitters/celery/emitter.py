@@ -59,13 +59,14 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 import weakref
 from typing import Any, Dict, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import ThrottledLog, logger
+from ..._logging import ThrottledLog, log_loss, logger
 from ...delivery.batching import Batcher
 from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
@@ -441,7 +442,9 @@ class CeleryEmitter(BaseEmitter):
             left, self._pending = self._pending, []
             self._counters.add_locked(dropped=len(left))
         if left:
-            logger.warning("CeleryEmitter: %d event(s) not published at %s", len(left), when)
+            log_loss(
+                logging.WARNING, "CeleryEmitter: %d event(s) not published at %s", len(left), when
+            )
         return False
 
     def _rebuild_in_child(self) -> None:

@@ -15,6 +15,7 @@ A pool owns, for one run in one process (until ``close()`` or a fork replaces it
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.process
 import os
@@ -24,7 +25,7 @@ import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, List, Optional, Tuple, Union
 
-from ..._logging import logger
+from ..._logging import log_loss, logger
 from ...delivery.host_queue import HostQueue
 from ...delivery.stats import Counters
 from ...errors import SenderStartError
@@ -487,8 +488,16 @@ class SenderPool:
         left = self._take_what_is_left(successor)
         dropped = sum(map(len, left))
         if dropped:
-            logger.warning(
-                "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline", dropped
+            if self.start_error is not None:
+                hint = "no sender process could start"
+            else:
+                hint = "raise shutdown_timeout (or close()'s timeout) or process_count"
+            log_loss(
+                logging.WARNING,
+                "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline (reported "
+                "to on_failure); %s",
+                dropped,
+                hint,
             )
         for events in left:
             if events:

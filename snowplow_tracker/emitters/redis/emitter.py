@@ -45,13 +45,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
 from typing import Any, Callable, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import logger
+from ..._logging import log_loss
 from ...delivery.batching import BatchLimits
 from ...delivery.stats import EmitterStats
 from ...protocol.wire import PayloadDict, decode_events
@@ -350,7 +351,8 @@ class RedisEmitter:
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
-        logger.error(
+        log_loss(
+            logging.ERROR,
             "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
             when,
