@@ -2,7 +2,6 @@
 
 import logging
 import time
-from typing import Optional
 
 logger = logging.getLogger("snowplow_tracker")
 logger.addHandler(logging.NullHandler())
@@ -48,42 +47,3 @@ class ThrottledLog:
             )
         else:
             logger.log(self.level, msg, *args, exc_info=exc_info)
-
-
-def _has_handler(log: logging.Logger) -> bool:
-    """Whether a record of ``log`` reaches a handler other than a ``NullHandler`` (the search
-    :meth:`logging.Logger.callHandlers` makes, without the library's own ``NullHandler``)."""
-    current: Optional[logging.Logger] = log
-    while current is not None:
-        if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
-            return True
-        if not current.propagate:
-            return False
-        current = current.parent
-    return False
-
-
-def log_loss(level: int, msg: str, *args: object) -> None:
-    """Log, on the package logger, that events were lost (dropped at a shutdown deadline).
-
-    Never silent: when the application's logging has no handler that this record reaches
-    (the package's ``NullHandler`` aside, e.g. a gunicorn worker, whose logging configures only
-    the ``gunicorn.*`` loggers), the record goes to :data:`logging.lastResort` (stderr), as
-    Python does for a program that configured no logging. A level set on the package logger
-    (or the root) that disables ``level`` is respected. No handler is added.
-
-    Args:
-        level: The logging level (``logging.WARNING`` or above).
-        msg: The message, with ``%``-style placeholders for ``args``.
-        args: The values of the placeholders.
-    """
-    if not logger.isEnabledFor(level):
-        return
-    if _has_handler(logger):
-        logger.log(level, msg, *args)
-        return
-    last_resort = logging.lastResort
-    if last_resort is not None:
-        prefix = f"{logging.getLevelName(level)} {logger.name}: "
-        record = logger.makeRecord(logger.name, level, "", 0, prefix + msg, args, None)
-        last_resort.handle(record)

@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .. import arguments as _args
-from .._logging import ThrottledLog, log_loss, logger
+from .._logging import ThrottledLog, logger
 from ..compat import HookTransport, HttpHooks1x
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
@@ -536,7 +536,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
         total = sum(map(len, batches))
         if not total:
             return
-        log_loss(
+        logger.log(
             logging.WARNING,
             "%s: %d event(s) not delivered by the %s deadline were dropped (reported to "
             "on_failure); %s",

@@ -475,12 +475,8 @@ def test_an_unguarded_script_fails_at_once_naming_the_guard(
         for method, proc in procs.items():
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 1, (method, err)
-            # The host's own error comes last (flush() raised it), then the exit handler's
-            # warning that the events tracked were dropped.
-            lines = err.strip().splitlines()
-            assert lines[-1].startswith("WARNING snowplow_tracker: ProcessEmitter.close: dropped")
-            assert "no sender process could start" in lines[-1]
-            last = lines[-2]
+            # The host's own error comes last: flush() raised it.
+            last = err.strip().splitlines()[-1]
             assert last.startswith("snowplow_tracker.errors.SenderStartError: "), err
             assert "tracker.flush()" in err
             assert 'if __name__ == "__main__":' in last
@@ -492,7 +488,7 @@ def test_an_unguarded_script_fails_at_once_naming_the_guard(
     assert collector.events == []
 
 
-# -- events dropped at exit are never silent, whatever logging the application configured ------
+# -- events dropped at exit are counted, reported to on_failure, and logged with what to raise --
 
 #: ``AsyncEmitter`` with its defaults (GET: one event per request; one thread) but a short
 #: ``shutdown_timeout``, 25 events tracked against a slow collector, then a normal exit: most
@@ -525,9 +521,9 @@ for i in range(25):
 def test_events_dropped_at_exit_are_counted_reported_and_logged_once(
     collector: Collector, logs: str
 ) -> None:
-    """Each dropped event is counted (the stats identity holds), passed to on_failure, and one
-    WARNING reaches stderr naming the settings to raise: through the application's handler
-    when one receives the package's records, else through ``logging.lastResort``."""
+    """Each dropped event is counted (the stats identity holds) and passed to on_failure; where
+    the application's logging receives the package's records, one WARNING names the settings
+    to raise. The library configures no logging: without such a handler it prints nothing."""
     collector.set_delay(0.1)  # 25 GET requests one at a time: about 5 within 0.5 s
     proc = run_script(EXIT_DROPS_LOGGED, collector.endpoint, logs)
     out, err = proc.communicate(timeout=60)
@@ -542,9 +538,12 @@ def test_events_dropped_at_exit_are_counted_reported_and_logged_once(
     assert accepted == sent + failed + dropped + queued + int(in_flight.group(1))
     assert f"on_failure {dropped}" in out
     lines = [line for line in err.splitlines() if "dropped" in line]
+    if logs != "root":  # no handler receives the package's records: nothing printed
+        assert lines == [], err
+        return
     assert len(lines) == 1, err
     assert f"AsyncEmitter: {dropped} event(s)" in lines[0]
     assert "WARNING" in lines[0]
     assert "shutdown_timeout" in lines[0] and "method='post'" in lines[0]
     assert "thread_count" in lines[0]
-    assert lines[0].startswith("ROOT") if logs == "root" else "snowplow_tracker" in lines[0]
+    assert lines[0].startswith("ROOT")

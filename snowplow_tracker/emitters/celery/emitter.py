@@ -66,7 +66,7 @@ import weakref
 from typing import Any, Dict, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import ThrottledLog, log_loss, logger
+from ..._logging import ThrottledLog, logger
 from ...delivery.batching import Batcher
 from ...delivery.http_client import Verify
 from ...delivery.retry import RetryPolicy
@@ -442,7 +442,7 @@ class CeleryEmitter(BaseEmitter):
             left, self._pending = self._pending, []
             self._counters.add_locked(dropped=len(left))
         if left:
-            log_loss(
+            logger.log(
                 logging.WARNING, "CeleryEmitter: %d event(s) not published at %s", len(left), when
             )
         return False

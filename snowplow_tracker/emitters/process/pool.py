@@ -25,7 +25,7 @@ import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, List, Optional, Tuple, Union
 
-from ..._logging import log_loss, logger
+from ..._logging import logger
 from ...delivery.host_queue import HostQueue
 from ...delivery.stats import Counters
 from ...errors import SenderStartError
@@ -492,7 +492,7 @@ class SenderPool:
                 hint = "no sender process could start"
             else:
                 hint = "raise shutdown_timeout (or close()'s timeout) or process_count"
-            log_loss(
+            logger.log(
                 logging.WARNING,
                 "ProcessEmitter.close: dropped %d undelivered event(s) at the deadline (reported "
                 "to on_failure); %s",

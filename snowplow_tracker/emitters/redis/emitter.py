@@ -52,7 +52,7 @@ import time
 from typing import Any, Callable, List, Mapping, Optional
 
 from ... import arguments as _args
-from ..._logging import log_loss
+from ..._logging import logger
 from ...delivery.batching import BatchLimits
 from ...delivery.stats import EmitterStats
 from ...protocol.wire import PayloadDict, decode_events
@@ -351,7 +351,7 @@ class RedisEmitter:
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
-        log_loss(
+        logger.log(
             logging.ERROR,
             "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
