@@ -10,7 +10,8 @@ never at import.
 The registry holds an emitter weakly until its first event, and strongly from then until its
 ``close()`` (:func:`keep`, :func:`release`): an emitter whose owner dropped it with events held
 (a tracker built in a ``main()`` that returned) still delivers them at exit; one never used is
-forgotten when it is garbage.
+forgotten when it is garbage. The synchronous ``Emitter`` is released again whenever a flush
+leaves it holding nothing, so that emitters built and dropped one per request do not pile up.
 """
 
 from __future__ import annotations

@@ -395,12 +395,14 @@ class Emitter(BaseEmitter, HttpHooks1x):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, self.method, self._where)
-        if not self._kept:  # delivered at exit from now on, even if its owner drops it
-            lifecycle.keep(self)
         if self._store is not None:
+            if not self._kept:  # delivered at exit from now on, even if its owner drops it
+                lifecycle.keep(self)
             self._input_to_store(payload, event)
             return
         with self._lock:
+            if not self._kept:  # held while it holds events: delivered at exit (see flush)
+                lifecycle.keep(self)
             ready = self._batcher.add(event, keep_full=True)
             full = self._batcher.is_full() or self._batcher.is_stale()
             self._counters.accepted += 1  # the counters' lock is self._lock
@@ -452,6 +454,9 @@ class Emitter(BaseEmitter, HttpHooks1x):
             return True
         for batch in self._take_batches():
             self._send(batch)
+        with self._lock:  # nothing held: the registry need not keep it alive until close()
+            if self._kept and not len(self._batcher):
+                lifecycle.release(self)
         return True
 
     def close(self, timeout: Optional[float] = None) -> bool:

@@ -547,3 +547,28 @@ def test_events_dropped_at_exit_are_counted_reported_and_logged_once(
     assert "shutdown_timeout" in lines[0] and "method='post'" in lines[0]
     assert "thread_count" in lines[0]
     assert lines[0].startswith("ROOT")
+
+
+#: 50 emitters built and dropped one per "request", each sending its one full batch inline.
+EMITTER_PER_REQUEST = """
+import gc, sys, weakref
+from snowplow_tracker import Emitter, Tracker
+refs = []
+for i in range(50):
+    emitter = Emitter(sys.argv[1], method="post", buffer_size=5)
+    tracker = Tracker(emitter)
+    for _ in range(5):
+        tracker.track_page_view("https://example.com/")
+    refs.append(weakref.ref(emitter))
+del emitter, tracker
+gc.collect()
+print(sum(ref() is not None for ref in refs))
+"""
+
+
+def test_emitters_dropped_with_nothing_held_are_not_kept_alive(collector: Collector) -> None:
+    """The registry keeps a sync Emitter alive only while it holds events: one built per
+    request and dropped after its batch was sent is garbage, not a leak until exit."""
+    out = run_to_end(EMITTER_PER_REQUEST, collector.endpoint)
+    assert out.strip() == "0"
+    assert collector.wait_for_events(250)
