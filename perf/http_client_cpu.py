@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from perf.collector import CollectorProcess
 from snowplow_tracker.delivery.http_client import CLIENTS
 from snowplow_tracker.delivery.transport import HttpTransport
 from snowplow_tracker.protocol.wire import encode_event
@@ -58,13 +58,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--events", type=int, default=100, help="events per request (100)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client (3)")
     args = parser.parse_args(argv)
-    collector = subprocess.Popen(
-        [sys.executable, "-m", "snowplow_tracker.testing", "--mode", "count", "--quiet"],
-        stdout=subprocess.PIPE,
-    )
+    collector = CollectorProcess().start()
     try:
-        assert collector.stdout is not None
-        url = collector.stdout.readline().decode().split()[-1]
+        url = collector.url
         events = _events(args.events)
         results: Dict[str, List[float]] = {client: [] for client in CLIENTS}
         for _ in range(args.rounds):
@@ -75,8 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 finally:
                     transport.close()
     finally:
-        collector.terminate()
-        collector.wait(10)
+        collector.stop()
     print(f"{args.events}-event POST, {args.requests} requests x {args.rounds} rounds:")
     for client, values in results.items():
         rounds = ", ".join(f"{v * 1e6:.0f}" for v in values)

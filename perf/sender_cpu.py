@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from typing import List, Optional, Sequence
 
 import psutil
 
+from perf.collector import CollectorProcess
 from snowplow_tracker import ProcessEmitter
 
 
@@ -61,19 +61,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     parser.add_argument("--in-flight", type=int, default=64, help="max_in_flight (64)")
     args = parser.parse_args(argv)
-    collector = subprocess.Popen(
-        [sys.executable, "-m", "snowplow_tracker.testing", "--mode", "count", "--quiet"],
-        stdout=subprocess.PIPE,
-    )
+    collector = CollectorProcess().start()
     try:
-        assert collector.stdout is not None
-        url = collector.stdout.readline().decode().split()[-1]
+        url = collector.url
         values: List[float] = [
             _round(url, args.events, args.buffer_size, args.in_flight) for _ in range(args.rounds)
         ]
     finally:
-        collector.terminate()
-        collector.wait(10)
+        collector.stop()
     rounds = ", ".join(f"{v * 1e6:.1f}" for v in values)
     median = statistics.median(values)
     print(
