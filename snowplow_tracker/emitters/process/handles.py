@@ -119,7 +119,7 @@ class SenderHandle:
     process: SenderProcess
     conn: Connection
     in_flight: int = 0
-    # The pipe is closed by whoever finishes last: the feeder thread writing to it, or the
+    # The channel is closed by whoever finishes last: the feeder thread writing to it, or the
     # listener thread that saw the process exit. Closing it under a write would make the
     # writer use a closed (or reused) file descriptor.
     writing: bool = False

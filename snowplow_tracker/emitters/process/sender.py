@@ -1,8 +1,8 @@
 """The sender process of a ``ProcessEmitter``: batch, send over HTTP with several requests in
 flight, retry, acknowledge.
 
-A sender reads micro-batches of encoded events from its pipe, batches them with the shared
-:class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
+A sender reads micro-batches of encoded events from its channel to the host, batches them with
+the shared :class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
 ``max_batch_age``) and hands each request to a :class:`RequestPool`: up to ``max_in_flight``
 threads, each with its own keep-alive connection, send with the shared
 :func:`~snowplow_tracker.delivery.transport.deliver`
@@ -364,7 +364,7 @@ class Sender:
     """The loop of one sender process (see the module docstring).
 
     Args:
-        conn: This sender's end of the pipe to the host.
+        conn: This sender's end of the channel to the host.
         config: What and how to send.
     """
 
@@ -506,7 +506,7 @@ class Sender:
                 self.stopping = True  # the host closed its end
             if self.batcher.is_stale():
                 self.drain()
-        # Take what is already in the pipe, then send everything.
+        # Take what is already in the channel, then send everything.
         try:
             while conn.poll(0):
                 message = conn.recv_bytes()
@@ -534,11 +534,11 @@ class Sender:
 
 
 class PipeLogHandler(logging.Handler):
-    """Sends the sender's log records to the host over the pipe (an ``L`` message each).
+    """Sends the sender's log records to the host over its channel (an ``L`` message each).
 
     The host logs them on its own ``snowplow_tracker`` logger, where the application's logging
-    configuration applies, whatever the start method (a spawned sender has no handlers of the
-    application). Records are throttled where they are made (:class:`ThrottledLog`), as in the
+    configuration applies (a sender is a fresh interpreter, without the application's
+    handlers). Records are throttled where they are made (:class:`ThrottledLog`), as in the
     host.
 
     Args:
