@@ -684,6 +684,18 @@ def test_senders_are_named_and_no_other_process_is_started(
     assert sorted(c.pid for c in children) == sorted(emitter.sender_pids())
 
 
+def test_a_sender_title_never_shows_the_collectors_credentials(
+    collector: Collector, make_emitter: Any
+) -> None:
+    target = collector.endpoint.split("://")[-1]
+    emitter = make_emitter(f"http://user:pa55word@{target}")
+    emitter.input(event())
+    assert emitter.flush(timeout=30)
+    [pid] = emitter.sender_pids()
+    title = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode()
+    assert title == f"snowplow-sender[host pid {os.getpid()} #0] {target}"
+
+
 def test_a_sender_imports_only_what_sending_needs() -> None:
     """The sender program imports neither ``requests``, ``psutil`` nor the tracker's other
     parts (its modules are imported as the ``python -m`` run does)."""
