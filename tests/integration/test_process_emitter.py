@@ -797,3 +797,30 @@ def test_a_host_that_found_the_package_on_a_path_added_at_run_time_starts_sender
     assert done.returncode == 0, done.stderr
     assert "flushed True" in done.stdout, done.stderr
     assert [ev["se_ca"] for ev in collector.events] == ["runtime-path"]
+
+
+SET_EXECUTABLE_HOST = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter
+multiprocessing.set_executable(sys.argv[2])
+e = ProcessEmitter(sys.argv[1], process_count=1)
+e.input({"e": "se", "se_ca": "wrapped", "se_ac": "a", "eid": "e-1", "p": "srv"})
+print("flushed", e.flush(timeout=30), flush=True)
+"""
+
+
+def test_senders_run_the_interpreter_multiprocessing_would_start(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """``multiprocessing.set_executable()`` (for servers that embed Python) chooses the
+    senders' interpreter."""
+    marker = tmp_path / "started"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = run_script(SET_EXECUTABLE_HOST, collector.endpoint, str(wrapper))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "flushed True" in out, err
+    assert "snowplow_tracker.emitters.process.sender_process" in marker.read_text()
+    assert [ev["se_ca"] for ev in collector.events] == ["wrapped"]
