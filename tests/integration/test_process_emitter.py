@@ -824,3 +824,41 @@ def test_senders_run_the_interpreter_multiprocessing_would_start(
     assert "flushed True" in out, err
     assert "snowplow_tracker.emitters.process.sender_process" in marker.read_text()
     assert [ev["se_ca"] for ev in collector.events] == ["wrapped"]
+
+
+NO_SENDER_CAN_START = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter, SenderStartError
+multiprocessing.set_executable(sys.argv[2])
+failed = []
+e = ProcessEmitter(sys.argv[1], process_count=2, shutdown_timeout=2,
+                   on_failure=lambda n, events: failed.extend(events))
+e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": "e-1", "p": "srv"})
+try:
+    e.flush(timeout=60)
+except SenderStartError as exc:
+    print("raised", exc, flush=True)
+print("closed", e.close(), len(failed), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["missing", "exits"])
+def test_senders_that_cannot_start_raise_sender_start_error(
+    collector: Collector, tmp_path: Path, how: str
+) -> None:
+    """An interpreter that cannot be run, or a sender that exits before it runs: ``flush()``
+    raises ``SenderStartError`` saying what happened (it does not retry for ever), and
+    ``close()`` reports the event as failed."""
+    executable = tmp_path / "no-such-python"
+    if how == "exits":
+        executable.write_text("#!/bin/sh\nexit 3\n")
+        executable.chmod(0o755)
+    proc = run_script(NO_SENDER_CAN_START, collector.endpoint, str(executable))
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    [raised] = [line for line in out.splitlines() if line.startswith("raised")]
+    expected = "could not be started" if how == "missing" else "exited with code 3 before"
+    assert expected in raised
+    assert "and no sender could start" in raised
+    assert "closed False 1" in out
+    assert collector.events == []
