@@ -43,6 +43,7 @@ from . import arguments as _args
 from ._version import TRACKER_VERSION
 from .events import track_methods as _generated
 from .events.event import Event
+from .events.routes import ROUTES
 from .events.runtime import new_event_id
 from .protocol import contracts as _contracts
 from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
@@ -404,4 +405,4 @@ class Tracker:
     track_ecommerce_transaction = _generated.track_ecommerce_transaction
 
 
-_generated.bind(Tracker)
+_generated.bind(Tracker, ROUTES)

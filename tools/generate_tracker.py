@@ -1,12 +1,10 @@
 """Write the code generated from ``snowplow_tracker/events/table.py``.
 
-* ``snowplow_tracker/events/track_methods.py``: the Tracker's ``track_*`` methods. Each method of
-  :mod:`tools.tracker_signatures` (signature and docstring) gets the body that
-  :func:`tools.compiler.source` generates from its event description.
-* ``snowplow_tracker/events/builders.py``: the ``build_*`` functions of the 1.x event classes and
-  the ``data_*`` functions of the routes (:mod:`snowplow_tracker.events.routes`).
-
-The results are formatted with ``ruff format``.
+``snowplow_tracker/events/track_methods.py``: the Tracker's ``track_*`` methods. Each method of
+:mod:`tools.tracker_signatures` (signature and docstring) gets the body that
+:func:`tools.compiler.source` generates from its event description; ``track_event`` builds the
+bare 1.x ``Event``. The 1.x event classes build their payloads with these functions. The result is
+formatted with ``ruff format``.
 
 Usage::
 
@@ -21,11 +19,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict, List
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "snowplow_tracker" / "events" / "track_methods.py"
-BUILDERS = ROOT / "snowplow_tracker" / "events" / "builders.py"
 SIGNATURES = ROOT / "tools" / "tracker_signatures.py"
 COMMAND = "python -m tools.generate_tracker"
 
@@ -57,8 +54,7 @@ from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..protocol.self_describing_json import SelfDescribingJson as _SDJ
-from .routes import ROUTES
-from .runtime import EVENT_IDS
+from .runtime import EVENT_IDS, EventBuilder
 from .runtime import check_common as _check_common
 from .runtime import items_ok as _items_ok
 from .runtime import new_event_id as _new_id
@@ -74,6 +70,7 @@ _int = int
 _take_id = EVENT_IDS.pop
 _uuid_fullmatch = _c.UUID_RE.fullmatch
 _MAXN = _c.MAX_NUMBER
+_EventBuilder: Any = EventBuilder
 """
 HEADER = (
     _DO_NOT_EDIT.format(
@@ -84,62 +81,43 @@ HEADER = (
 Each checks its arguments while contracts are enabled, builds the event's payload and hands it
 to every emitter (see ``tools/compiler.py``). A method takes the route of
 :mod:`snowplow_tracker.events.routes` when the tracker's class overrides ``track`` (or
-``track_self_describing_event``), as tracker 1.x's methods call them.
+``track_self_describing_event``), as tracker 1.x's methods call them. The 1.x event classes
+build their payloads with these functions too (see
+:class:`~snowplow_tracker.events.runtime.EventBuilder`).
 """
 '''
     + _IMPORTS
-    + """# The Tracker's own track and track_self_describing_event (set by bind()).
+    + """# The Tracker's own track and track_self_describing_event, and the routes (set by bind()).
 _TRACK: Any = None
 _TSDE: Any = None
+_ROUTES: Dict[str, Callable[..., Tracker]] = {}
 """
-)
-BUILDERS_HEADER = (
-    _DO_NOT_EDIT.format(source="")
-    + '''"""The 1.x event classes' ``build_*`` and the routes' ``data_*`` functions, generated.
-
-``build_<kind>`` checks an event object's arguments and builds its payload up to the subject (what
-``Event.build_payload`` returns); ``data_<kind>`` checks a ``track_*`` call's arguments and
-returns the self-describing event's data, or the other kinds' payload fields (see
-:mod:`snowplow_tracker.events.routes`). ``self`` is anything with ``encode_base64``,
-``json_encoder`` and ``_subject``.
-"""
-'''
-    + _IMPORTS.replace("from .routes import ROUTES\n", "").replace(
-        """
-if TYPE_CHECKING:
-    from ..subject import Subject
-    from ..tracker import Context, Tracker
-""",
-        "",
-    )
-)
-
-#: The 1.x event classes and the kinds they are built from.
-EVENT_CLASSES = (
-    ("Event", "BARE_EVENT"),
-    ("PageView", "PAGE_VIEW"),
-    ("PagePing", "PAGE_PING"),
-    ("StructuredEvent", "STRUCT_EVENT"),
-    ("SelfDescribing", "SELF_DESCRIBING_EVENT"),
-    ("ScreenView", "MOBILE_SCREEN_VIEW"),
 )
 
 FOOTER = '''
 
-def bind(cls: Any) -> None:
+def bind(cls: Any, routes: Mapping[str, Callable[..., Any]]) -> None:
     """Make the functions methods of ``cls``: their names, annotations as a method's (without
-    ``self``), and ``cls``'s own ``track`` methods noted (see the routes).
+    ``self``), and ``cls``'s own ``track`` methods and the routes noted (see the routes).
 
     Args:
         cls: The Tracker class, once created.
+        routes: The route of each kind, by name.
     """
     global _TRACK, _TSDE
     _TRACK = cls.track
     _TSDE = cls.track_self_describing_event
+    _ROUTES.update(routes)
     for name in METHODS:
         method = getattr(cls, name)
         method.__qualname__ = f"{cls.__name__}.{name}"
         method.__annotations__.pop("self", None)
+'''
+
+#: The function building the bare 1.x ``Event`` (its fields are the caller's ``dict_``).
+_TRACK_EVENT = '''
+    """Build the bare 1.x ``Event``: the contexts, ``ttm`` and the subject (see
+    :class:`~snowplow_tracker.events.runtime.EventBuilder`)."""
 '''
 
 
@@ -148,24 +126,10 @@ def _lines(text: List[str], first: int, last: int) -> str:
     return textwrap.dedent("".join(text[first - 1 : last]))
 
 
-def _routed(kind: Any) -> str:
-    """How the ``track_*`` method of ``kind`` routes its call (see
-    :mod:`snowplow_tracker.events.routes`): ``"self_describing"`` for the self-describing kinds
-    built from fields (but the mobile screen view, a 1.x ``ScreenView``), else ``"track"``."""
-    if kind.self_describing and kind.schema and kind.name != "mobile_screen_view":
-        return "self_describing"
-    return "track"
-
-
-def _has_data(kind: Any) -> bool:
-    """Whether the routes of ``kind`` call its ``data_*`` function."""
-    return _routed(kind) == "self_describing" or kind.name.startswith("ecommerce_transaction")
-
-
 def track_methods() -> str:
     """Return the source of ``track_methods.py``, formatted."""
     from snowplow_tracker.events.description import COMMON_ARGS
-    from snowplow_tracker.events.table import BY_NAME
+    from snowplow_tracker.events.table import BARE_EVENT, BY_NAME
     from tools.compiler import source
 
     text = SIGNATURES.read_text().splitlines(True)
@@ -183,44 +147,20 @@ def track_methods() -> str:
         doc = node.body[0]
         signature = _lines(text, node.lineno, doc.lineno - 1).replace("self,", "self: Tracker,", 1)
         docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or doc.lineno), "    ")
-        routed = _routed(kind)
-        body = source(kind, "track", params[1:], kind.method, routed).split("\n", 1)[1]
-        out.append(f"\n_route_{kind.name}: Callable[..., Tracker] = ROUTES[{kind.name!r}][1]\n")
+        body = source(kind, params[1:], kind.method).split("\n", 1)[1]
         out.append(f"\n\n{signature}{docstring}{body}")
         names.append(node.name)
+    bare = [f"{a}: Any = None" for a in COMMON_ARGS]
+    code = source(BARE_EVENT, bare, BARE_EVENT.method, routed=False).split("\n", 1)[1]
+    out.append(f"\n\ndef track_event(self: Any, {', '.join(bare)}) -> Any:{_TRACK_EVENT}{code}")
     out.append(f"\n\n#: The generated methods.\nMETHODS = {tuple(names)!r}\n")
     out.append(FOOTER)
     return _format("".join(out))
 
 
-def _function(kind: Any, shape: str, method: str) -> str:
-    from snowplow_tracker.events.description import COMMON_ARGS
-    from tools.compiler import source
-
-    params = [f"{a}: Any = None" for a in (*kind.args, *COMMON_ARGS)]
-    code = source(kind, shape, params, method).replace("(self, ", "(self: Any, ", 1)
-    return "\n\n" + code.replace("):\n", ") -> Any:\n", 1)
-
-
-def builders() -> str:
-    """Return the source of ``builders.py``, formatted."""
-    from snowplow_tracker.events import table
-
-    out = [BUILDERS_HEADER]
-    for cls_name, kind_name in EVENT_CLASSES:
-        out.append(_function(getattr(table, kind_name), "build", cls_name))
-    table_of = ", ".join(f"{c!r}: build_{getattr(table, k).name}" for c, k in EVENT_CLASSES)
-    out.append("\n\n#: The build function of each 1.x event class.\n")
-    out.append(f"BUILDERS: Dict[str, Callable[..., Any]] = {{{table_of}}}\n")
-    for kind in table.KINDS:
-        if _has_data(kind):
-            out.append(_function(kind, "data", kind.method))
-    return _format("".join(out))
-
-
 def generate_all() -> Dict[Path, str]:
     """Every generated module's path and formatted source."""
-    return {TARGET: track_methods(), BUILDERS: builders()}
+    return {TARGET: track_methods()}
 
 
 def _ruff(code: str, *command: str) -> str:

@@ -17,23 +17,9 @@ from ..protocol.contracts import TEXT_EXPECTED, is_text
 from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
-from . import table
-from .builders import BUILDERS
+from . import table, track_methods
 from .description import Field, Kind
-from .runtime import check_argument, check_common
-
-
-class _Settings:
-    """What a generated ``build`` function reads from its ``self``."""
-
-    __slots__ = ("_subject", "encode_base64", "json_encoder")
-
-    def __init__(
-        self, encode_base64: Any, json_encoder: Optional[JsonEncoder], subject: Optional[Subject]
-    ) -> None:
-        self.encode_base64 = encode_base64
-        self.json_encoder = json_encoder
-        self._subject = subject
+from .runtime import EventBuilder, check_argument, check_common
 
 
 class Argument:
@@ -83,7 +69,10 @@ class Event:
     """
 
     _kind: ClassVar[Kind] = table.BARE_EVENT
-    _build: ClassVar[Any] = staticmethod(BUILDERS["Event"])
+    #: The generated function building the payload (see :class:`.runtime.EventBuilder`).
+    _track: ClassVar[Any] = staticmethod(track_methods.track_event)
+    #: The class named in error messages: the one of the event kind.
+    _where: ClassVar[str] = "Event"
 
     def __init__(
         self,
@@ -139,7 +128,8 @@ class Event:
         if kind is None:
             return
         cls._kind = kind
-        cls._build = staticmethod(BUILDERS[cls.__name__])
+        cls._track = staticmethod(getattr(track_methods, f"track_{kind.name}"))
+        cls._where = cls.__name__
         for f in kind.fields:
             setattr(cls, f.arg, Argument(f, cls.__name__))
 
@@ -168,13 +158,9 @@ class Event:
             ValidationError: An argument breaks its contract.
             EncodingError: The event's JSON cannot be serialised.
         """
-        pairs = type(self)._build(
-            _Settings(encode_base64, json_encoder, subject),
-            *self._arguments(),
-            self.context or None,
-            self.true_timestamp,
-            self.event_subject,
-        )
+        builder = EventBuilder(encode_base64, json_encoder, subject)
+        common = (self.context or None, self.true_timestamp, self.event_subject)
+        pairs = builder.build(self._where, self._kind, self._track, self._arguments(), common)
         payload = Payload()
         payload.nv_pairs = {**self.payload.nv_pairs, **pairs}
         return payload

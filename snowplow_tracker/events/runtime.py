@@ -1,9 +1,9 @@
 """What the ``track_*`` methods and the 1.x event classes call at run time.
 
-Event ids made in batches, the checks shared by every event kind, and the fast test of a
-transaction's items. The code generated from :mod:`snowplow_tracker.events.table`
-(:mod:`snowplow_tracker.events.track_methods` and :mod:`snowplow_tracker.events.builders`) refers
-to these by name.
+Event ids made in batches, the checks shared by every event kind, the fast test of a
+transaction's items, and the stand-in tracker with which the 1.x event classes build their
+payloads. The code generated from :mod:`snowplow_tracker.events.table`
+(:mod:`snowplow_tracker.events.track_methods`) refers to these by name.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from binascii import hexlify
 from math import isfinite
-from typing import Any, List, NoReturn
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
 
 from ..errors import EncodingError
-from ..protocol import contracts
-from .description import Field
+from ..protocol import checking, contracts
+from ..protocol.payload import JsonEncoder
+from ..subject import Subject
+from .description import Field, Kind
 
 _MAX_NUMBER = contracts.MAX_NUMBER
 
@@ -100,8 +102,6 @@ def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str =
     Raises:
         ValidationError: An argument is invalid.
     """
-    from ..subject import Subject
-
     if tstamp is not None:
         contracts.timestamp(method, tstamp_arg, tstamp)
     if event_subject is not None and not isinstance(event_subject, Subject):
@@ -178,3 +178,77 @@ def check_argument(method: str, f: Field, value: Any) -> None:
     """
     if not (f.optional and value is None):
         f.rule.checker(f.optional)(method, f.arg, value, **dict(f.rule.options))
+
+
+class EventBuilder:
+    """What a generated ``track_*`` function reads of a tracker, for a 1.x event object.
+
+    :meth:`build` runs the function of the event's kind with this object as ``self``: the
+    function takes its fast path (never a route), and the payload it hands to its one
+    "emitter" is the event's, up to the subject (without ``eid``, ``dtm`` and the tracker's
+    constant fields).
+
+    Args:
+        encode_base64: Whether JSON fields are sent as base64 (``ue_px``/``cx``).
+        json_encoder: Called by orjson for objects it cannot serialise.
+        subject: The tracker's subject; None: no subject field but the event's own.
+    """
+
+    __slots__ = ("_standard", "_subject", "emitters", "encode_base64", "json_encoder", "payload")
+
+    #: The generated functions route a call when ``track`` is not the Tracker's own; never here.
+    track: Any = None
+
+    def __init__(
+        self, encode_base64: bool, json_encoder: Optional[JsonEncoder], subject: Optional[Subject]
+    ) -> None:
+        self.encode_base64 = encode_base64
+        self.json_encoder = json_encoder
+        if subject is None:
+            subject = Subject()
+            subject._pairs.clear()
+        self._subject = subject
+        self._standard: Dict[str, str] = {}
+        self.emitters = (self,)
+        self.payload: Dict[str, str] = {}
+
+    def input(self, payload: Dict[str, str]) -> None:
+        """Keep the payload the generated function built."""
+        self.payload = payload
+
+    def build(
+        self,
+        where: str,
+        kind: Kind,
+        track: Callable[..., Any],
+        args: Sequence[Any],
+        common: Sequence[Any],
+    ) -> Dict[str, str]:
+        """Check an event object's arguments and return its payload, up to the subject.
+
+        Args:
+            where: The class name, for error messages (``"PageView"``).
+            kind: The event's description.
+            track: The generated function of ``kind``.
+            args: The kind's arguments.
+            common: ``context`` (None or a non-empty list), ``true_timestamp`` and
+                ``event_subject``.
+
+        Raises:
+            ValidationError: An argument breaks its contract.
+            EncodingError: The event's JSON cannot be serialised.
+        """
+        context, tstamp, event_subject = common
+        if checking.enabled:  # first, under the class's names
+            for f, value in zip(kind.fields, args):
+                check_argument(where, f, value)
+            if context is not None:
+                contracts.list_of_self_describing_json(where, "context", context)
+            check_common(where, tstamp, event_subject, "true_timestamp")
+        try:
+            track(self, *args, *common)
+        except EncodingError as exc:
+            raise EncodingError(str(exc).replace(kind.method, where, 1)) from exc
+        pairs = self.payload
+        del pairs["eid"], pairs["dtm"]
+        return pairs
