@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ..arguments import Each, Rule
 from ..protocol import contracts as _c
@@ -25,20 +25,24 @@ COMMON_ARGS = ("context", "tstamp", "event_subject")
 # O(1)) lets the common case through inline; other strings go to the contracts function, which
 # refuses lone surrogates (UTF-8 cannot encode them: the event could never be sent). Strings
 # written into event data need no such test inline (see ``Rule.data_inline``).
-NON_EMPTY_STRING = Rule(
-    "a non-empty string",
-    check=_c.non_empty_string,
-    optional_check=_c.optional_non_empty_string,
-    inline="{v}.__class__ is str and {v} and {v}.isascii()",
-    data_inline="{v}.__class__ is str and {v}",
-)
-STRING = Rule(
-    "a string",
-    check=_c.string,
-    optional_check=_c.optional_string,
-    inline="{v}.__class__ is str and {v}.isascii()",
-    data_inline="{v}.__class__ is str",
-)
+
+
+def _contract(expected: str, name: str, **more: Any) -> Rule:
+    """A rule checked by the contracts function ``name`` (and ``optional_<name>`` for an
+    argument that may be None, when there is one); numbers for ``number`` and ``integer``."""
+    optional = getattr(_c, f"optional_{name}", None)
+    numeric = name in ("number", "integer")
+    return Rule(expected, check=getattr(_c, name), optional_check=optional, numeric=numeric, **more)
+
+
+def _text(expected: str, name: str, inline: str) -> Rule:
+    """A string rule whose inline test is ``inline`` for event data, and also ASCII (a flag of
+    the string object) for the payload."""
+    return _contract(expected, name, inline=f"{inline} and {{v}}.isascii()", data_inline=inline)
+
+
+NON_EMPTY_STRING = _text("a non-empty string", "non_empty_string", "{v}.__class__ is str and {v}")
+STRING = _text("a string", "string", "{v}.__class__ is str")
 
 
 def _bounded(rule: Rule, max_length: int) -> Rule:
@@ -60,34 +64,23 @@ FORM_ID = _bounded(NON_EMPTY_STRING, MAX_FORM_ID)
 FORM_ELEMENT_ID = _bounded(STRING, MAX_FORM_ID)
 #: ``value`` of ``change_form``: at most 65535 characters.
 FORM_VALUE = _bounded(STRING, MAX_FORM_VALUE)
-NUMBER = Rule(
-    "a finite number (int or float, at most 1.8e308 in magnitude)",
-    check=_c.number,
-    optional_check=_c.optional_number,
+NUMBER = _contract(
+    _c.NUMBER_EXPECTED,
+    "number",
     inline="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
     " or ({v}.__class__ is float and _isfinite({v})))",
-    numeric=True,
     data_inline="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
 )
-INT32 = Rule(
-    "an integer from -2147483648 to 2147483647",
-    check=_c.integer,
-    optional_check=_c.optional_integer,
-    inline="({v}.__class__ is int and -2147483648 <= {v} <= 2147483647)",
-    numeric=True,
+_INT = "({{v}}.__class__ is int and {} <= {{v}} <= 2147483647)"
+INT32 = _contract(
+    "an integer from -2147483648 to 2147483647", "integer", inline=_INT.format(-2147483648)
 )
-COUNT = Rule(
-    "an integer from 0 to 2147483647",
-    check=_c.integer,
-    optional_check=_c.optional_integer,
-    inline="({v}.__class__ is int and 0 <= {v} <= 2147483647)",
-    options=(("minimum", 0),),
-    numeric=True,
+COUNT = _contract(
+    "an integer from 0 to 2147483647", "integer", inline=_INT.format(0), options=(("minimum", 0),)
 )
-UUID = Rule(
+UUID = _contract(
     "a UUID string",
-    check=_c.uuid_string,
-    optional_check=_c.optional_uuid_string,
+    "uuid_string",
     inline="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
 )
 # The containers below are all written into event data: their strings need no text test inline.
