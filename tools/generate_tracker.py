@@ -121,6 +121,33 @@ _TRACK_EVENT = '''
 '''
 
 
+#: The arguments every ``track_*`` method ends with, and their docstring lines (but where the
+#: signature's docstring says otherwise).
+_COMMON_PARAMS = """\
+    context: Context = None,
+    tstamp: Optional[float] = None,
+    event_subject: Optional[Subject] = None,
+"""
+_COMMON_DOCS = {
+    "context": "Context entities, a non-empty list of SelfDescribingJson, or None.",
+    "tstamp": "The true timestamp in ms (``ttm``), a positive number, or None.",
+    "event_subject": "A Subject merged over the tracker's subject for this event.",
+}
+
+
+def _with_common(signature: str, docstring: str) -> str:
+    """A method's signature and docstring with the common arguments added (a docstring's own
+    one-line description of one of them is moved to its place)."""
+    head, last = signature.rstrip("\n").rsplit("\n", 1)
+    body, end = docstring.rstrip("\n").rsplit("\n", 1)
+    lines = body.split("\n")
+    for arg, doc in _COMMON_DOCS.items():
+        own = [line for line in lines if line.startswith(f"        {arg}: ")]
+        lines = [line for line in lines if line not in own]
+        lines += own or [f"        {arg}: {doc}"]
+    return f"{head}\n{_COMMON_PARAMS}{last}\n" + "\n".join(lines) + f"\n{end}\n"
+
+
 def _lines(text: List[str], first: int, last: int) -> str:
     """Lines ``first`` to ``last`` (1-based, inclusive), dedented from class to module level."""
     return textwrap.dedent("".join(text[first - 1 : last]))
@@ -142,13 +169,13 @@ def track_methods() -> str:
             continue
         kind = BY_NAME[node.name[len("track_") :]]
         params = [a.arg for a in node.args.args]
-        if params != ["self", *kind.args, *COMMON_ARGS]:
+        if params != ["self", *kind.args]:
             raise SystemExit(f"{node.name}: parameters {params} != description of {kind.name}")
         doc = node.body[0]
         signature = _lines(text, node.lineno, doc.lineno - 1).replace("self,", "self: Tracker,", 1)
         docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or doc.lineno), "    ")
-        body = source(kind, params[1:], kind.method).split("\n", 1)[1]
-        out.append(f"\n\n{signature}{docstring}{body}")
+        body = source(kind, [*kind.args, *COMMON_ARGS], kind.method).split("\n", 1)[1]
+        out.append(f"\n\n{_with_common(signature, docstring)}{body}")
         names.append(node.name)
     bare = [f"{a}: Any = None" for a in COMMON_ARGS]
     code = source(BARE_EVENT, bare, BARE_EVENT.method, routed=False).split("\n", 1)[1]

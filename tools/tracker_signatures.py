@@ -3,8 +3,8 @@
 :mod:`tools.generate_tracker` writes ``snowplow_tracker/events/track_methods.py``: each method
 below, with the body generated from its event description in ``snowplow_tracker/events/table.py``.
 Edit the signatures and docstrings here, then regenerate (``python -m tools.generate_tracker``).
-A method's parameters are its kind's arguments, then ``context``, ``tstamp`` and
-``event_subject``.
+A method's parameters are its kind's arguments; the generator adds ``context``, ``tstamp`` and
+``event_subject`` and their docstring lines (but where a docstring says otherwise).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from snowplow_tracker.protocol.self_describing_json import SelfDescribingJson
-from snowplow_tracker.subject import Subject
-from snowplow_tracker.tracker import Context, Tracker
+from snowplow_tracker.tracker import Tracker
 
 
 class TrackMethods:
@@ -26,9 +25,6 @@ class TrackMethods:
         page_url: str,
         page_title: Optional[str] = None,
         referrer: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a page view (``e=pv``).
 
@@ -36,9 +32,6 @@ class TrackMethods:
             page_url: The page URL (``url``), a non-empty string.
             page_title: The page title (``page``).
             referrer: The referrer URL (``refr``).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_page_ping(
@@ -50,9 +43,6 @@ class TrackMethods:
         max_x: Optional[int] = None,
         min_y: Optional[int] = None,
         max_y: Optional[int] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a page ping (``e=pp``): the user is still on the page, with scroll offsets.
 
@@ -66,9 +56,6 @@ class TrackMethods:
             max_x: Maximum horizontal scroll offset (``pp_max``), an int.
             min_y: Minimum vertical scroll offset (``pp_miy``), an int.
             max_y: Maximum vertical scroll offset (``pp_may``), an int.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     # ------------------------------------------------------------------ structured event
@@ -80,9 +67,6 @@ class TrackMethods:
         label: Optional[str] = None,
         property_: Optional[str] = None,
         value: Optional[float] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a structured event (``e=se``), Google Analytics style.
 
@@ -92,9 +76,6 @@ class TrackMethods:
             label: Extra information about the event (``se_la``).
             property_: The object or property acted upon (``se_pr``).
             value: A number (``se_va``), an int or a finite float; sent as ``str(value)``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     # ------------------------------------------------------------------ self-describing events
@@ -102,9 +83,6 @@ class TrackMethods:
     def track_self_describing_event(
         self,
         event_json: SelfDescribingJson,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a self-describing event (``e=ue``) with any schema.
 
@@ -113,17 +91,11 @@ class TrackMethods:
 
         Args:
             event_json: The event, a SelfDescribingJson (schema URI and data).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_unstruct_event(
         self,
         event_json: SelfDescribingJson,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a self-describing event (alias of :meth:`track_self_describing_event`).
 
@@ -131,9 +103,6 @@ class TrackMethods:
 
         Args:
             event_json: The event, a SelfDescribingJson (schema URI and data).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_link_click(
@@ -143,9 +112,6 @@ class TrackMethods:
         element_classes: Optional[Sequence[str]] = None,
         element_target: Optional[str] = None,
         element_content: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a link click (self-describing ``link_click`` 1-0-1).
 
@@ -155,9 +121,6 @@ class TrackMethods:
             element_classes: The link element's classes, a list of strings.
             element_target: The link element's target attribute.
             element_content: The link element's content (text).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_add_to_cart(
@@ -168,9 +131,6 @@ class TrackMethods:
         category: Optional[str] = None,
         unit_price: Optional[float] = None,
         currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track items added to a cart (self-describing ``add_to_cart`` 1-0-0).
 
@@ -181,9 +141,6 @@ class TrackMethods:
             category: The item's category.
             unit_price: The item's unit price, a number.
             currency: The currency of the price, e.g. ``"EUR"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_remove_from_cart(
@@ -194,9 +151,6 @@ class TrackMethods:
         category: Optional[str] = None,
         unit_price: Optional[float] = None,
         currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track items removed from a cart (self-describing ``remove_from_cart`` 1-0-0).
 
@@ -207,9 +161,6 @@ class TrackMethods:
             category: The item's category.
             unit_price: The item's unit price, a number.
             currency: The currency of the price, e.g. ``"EUR"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_form_change(
@@ -220,9 +171,6 @@ class TrackMethods:
         value: Optional[str],
         type_: Optional[str] = None,
         element_classes: Optional[Sequence[str]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a change to a form field (self-describing ``change_form`` 1-0-0).
 
@@ -239,9 +187,6 @@ class TrackMethods:
             type_: The input type, e.g. ``"text"`` or ``"checkbox"`` (see
                 :data:`~snowplow_tracker.protocol.constants.FORM_TYPES`).
             element_classes: The field's classes, a list of strings of at most 4096 characters.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_form_submit(
@@ -249,9 +194,6 @@ class TrackMethods:
         form_id: str,
         form_classes: Optional[Sequence[str]] = None,
         elements: Optional[Sequence[Mapping[str, Any]]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a form submission (self-describing ``submit_form`` 1-0-0).
 
@@ -263,9 +205,6 @@ class TrackMethods:
                 ``"SELECT"`` or ``"TEXTAREA"``) and optionally ``type`` (an input type; leave
                 the key out rather than give None, which the schema refuses); an empty list is
                 not sent.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_site_search(
@@ -274,9 +213,6 @@ class TrackMethods:
         filters: Optional[Mapping[str, Union[str, bool]]] = None,
         total_results: Optional[int] = None,
         page_results: Optional[int] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a search on the site (self-describing ``site_search`` 1-0-0).
 
@@ -285,18 +221,12 @@ class TrackMethods:
             filters: Filters applied, a dict of strings to strings or booleans.
             total_results: Number of results, an integer from 0 to 2147483647.
             page_results: Number of results on the first page, same range.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_screen_view(
         self,
         name: Optional[str] = None,
         id_: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a screen view (self-describing ``com.snowplowanalytics.snowplow/screen_view``).
 
@@ -306,9 +236,6 @@ class TrackMethods:
         Args:
             name: Human-readable name of the screen, a non-empty string.
             id_: Identifier of the screen, a string.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_mobile_screen_view(
@@ -320,9 +247,6 @@ class TrackMethods:
         previous_id: Optional[str] = None,
         previous_type: Optional[str] = None,
         transition_type: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track a mobile screen view (self-describing ``mobile/screen_view`` 1-0-0).
 
@@ -334,9 +258,6 @@ class TrackMethods:
             previous_id: The previous screen view's id, a UUID string.
             previous_type: The previous screen's type.
             transition_type: How the user got to the screen, e.g. ``"push"``.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     # ------------------------------------------------------------------ ecommerce
@@ -350,9 +271,6 @@ class TrackMethods:
         name: Optional[str] = None,
         category: Optional[str] = None,
         currency: Optional[str] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track one line of an ecommerce transaction (``e=ti``).
 
@@ -367,9 +285,6 @@ class TrackMethods:
             name: The item's name (``ti_nm``).
             category: The item's category (``ti_ca``).
             currency: The currency of the price (``ti_cu``).
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
-            event_subject: A Subject merged over the tracker's subject for this event.
         """
 
     def track_ecommerce_transaction(
@@ -384,9 +299,6 @@ class TrackMethods:
         country: Optional[str] = None,
         currency: Optional[str] = None,
         items: Optional[Sequence[Mapping[str, Any]]] = None,
-        context: Context = None,
-        tstamp: Optional[float] = None,
-        event_subject: Optional[Subject] = None,
     ) -> Tracker:
         """Track an ecommerce transaction (``e=tr``) and one ``e=ti`` event per item.
 
@@ -410,7 +322,5 @@ class TrackMethods:
                 ``"quantity"`` (integer) and optionally ``"name"``, ``"category"`` and
                 ``"context"``. The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
                 ``"event_subject"`` are ignored: the transaction's values are used.
-            context: Context entities, a non-empty list of SelfDescribingJson, or None.
-            tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
             event_subject: A Subject merged over the tracker's subject for these events.
         """
