@@ -19,7 +19,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "snowplow_tracker" / "events" / "track_methods.py"
@@ -36,7 +36,7 @@ from __future__ import annotations
 import time as _time
 from binascii import b2a_base64 as _b2a
 from math import isfinite as _isfinite
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from orjson import JSONEncodeError as _JSONEncodeError
 from orjson import dumps as _dumps
@@ -54,6 +54,8 @@ from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..protocol.self_describing_json import SelfDescribingJson as _SDJ
+from . import table as _table
+from .event import Event
 from .runtime import EVENT_IDS, EventBuilder
 from .runtime import check_common as _check_common
 from .runtime import items_ok as _items_ok
@@ -83,7 +85,8 @@ to every emitter (see ``tools/compiler.py``). A method takes the route of
 :mod:`snowplow_tracker.events.routes` when the tracker's class overrides ``track`` (or
 ``track_self_describing_event``), as tracker 1.x's methods call them. The 1.x event classes
 build their payloads with these functions too (see
-:class:`~snowplow_tracker.events.runtime.EventBuilder`).
+:class:`~snowplow_tracker.events.runtime.EventBuilder`); they are generated at the end of the
+module, with the arguments and docstrings of the methods.
 """
 '''
     + _IMPORTS
@@ -113,6 +116,13 @@ def bind(cls: Any, routes: Mapping[str, Callable[..., Any]]) -> None:
         method.__qualname__ = f"{cls.__name__}.{name}"
         method.__annotations__.pop("self", None)
 '''
+
+_BARE_EVENT = """
+
+# The 1.x event classes (snowplow_tracker.events.event.Event's subclasses), built by the functions
+# above: the bare Event by track_event.
+Event._track = staticmethod(track_event)
+"""
 
 #: The function building the bare 1.x ``Event`` (its fields are the caller's ``dict_``).
 _TRACK_EVENT = '''
@@ -153,36 +163,113 @@ def _lines(text: List[str], first: int, last: int) -> str:
     return textwrap.dedent("".join(text[first - 1 : last]))
 
 
+def _signatures() -> Dict[str, Tuple[str, str, List[str], ast.FunctionDef]]:
+    """Each method of :mod:`tools.tracker_signatures`: its signature and docstring (dedented to
+    module level), its parameters and its node."""
+    text = SIGNATURES.read_text().splitlines(True)
+    (cls,) = [n for n in ast.parse("".join(text)).body if isinstance(n, ast.ClassDef)]
+    found = {}
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef):
+            doc = node.body[0]
+            signature = _lines(text, node.lineno, doc.lineno - 1)
+            docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or 0), "    ")
+            params = [a.arg for a in node.args.args]
+            found[node.name] = (signature, docstring, params, node)
+    return found
+
+
 def track_methods() -> str:
     """Return the source of ``track_methods.py``, formatted."""
     from snowplow_tracker.events.description import COMMON_ARGS
     from snowplow_tracker.events.table import BARE_EVENT, BY_NAME
     from tools.compiler import source
 
-    text = SIGNATURES.read_text().splitlines(True)
-    tree = ast.parse("".join(text))
-    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     out = [HEADER]
     names = []
-    for node in cls.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        kind = BY_NAME[node.name[len("track_") :]]
-        params = [a.arg for a in node.args.args]
+    for name, (signature, docstring, params, _) in _signatures().items():
+        kind = BY_NAME[name[len("track_") :]]
         if params != ["self", *kind.args]:
-            raise SystemExit(f"{node.name}: parameters {params} != description of {kind.name}")
-        doc = node.body[0]
-        signature = _lines(text, node.lineno, doc.lineno - 1).replace("self,", "self: Tracker,", 1)
-        docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or doc.lineno), "    ")
+            raise SystemExit(f"{name}: parameters {params} != description of {kind.name}")
+        signature = signature.replace("self,", "self: Tracker,", 1)
         body = source(kind, [*kind.args, *COMMON_ARGS], kind.method).split("\n", 1)[1]
         out.append(f"\n\n{_with_common(signature, docstring)}{body}")
-        names.append(node.name)
+        names.append(name)
     bare = [f"{a}: Any = None" for a in COMMON_ARGS]
     code = source(BARE_EVENT, bare, BARE_EVENT.method, routed=False).split("\n", 1)[1]
     out.append(f"\n\ndef track_event(self: Any, {', '.join(bare)}) -> Any:{_TRACK_EVENT}{code}")
     out.append(f"\n\n#: The generated methods.\nMETHODS = {tuple(names)!r}\n")
+    out.append(classes())
     out.append(FOOTER)
     return _format("".join(out))
+
+
+#: The 1.x event classes: name, kind, what they are, and the order of their own arguments when
+#: it differs from the ``track_*`` method's (1.x's ``ScreenView`` takes ``id_`` first; arguments
+#: before the last one without a default get none).
+EVENT_CLASSES = (
+    ("PageView", "page_view", "A page view (``e=pv``)", ()),
+    ("PagePing", "page_ping", "A page ping (``e=pp``)", ()),
+    ("StructuredEvent", "struct_event", "A structured event (``e=se``)", ()),
+    ("SelfDescribing", "self_describing_event", "A self-describing event (``e=ue``)", ()),
+    ("ScreenView", "mobile_screen_view", "A mobile screen view (1.x argument order)", ("id_",)),
+)
+_CLASS_COMMON = {
+    "event_subject": (
+        "Optional[Subject]",
+        "A Subject merged over the tracker's subject for this event.",
+    ),
+    "context": (
+        "Optional[List[SelfDescribingJson]]",
+        "Context entities, a list of SelfDescribingJson.",
+    ),
+    "true_timestamp": (
+        "Optional[float]",
+        "The true timestamp in ms (``ttm``), a positive number, or None.",
+    ),
+}
+
+
+def _arg_docs(docstring: str) -> Dict[str, str]:
+    """The ``Args:`` entries of a dedented method docstring (with their continuation lines)."""
+    entries: Dict[str, str] = {}
+    name = ""
+    for line in docstring.split("Args:", 1)[1].split("\n"):
+        if line.startswith("        ") and not line.startswith("         "):
+            name = line.strip().split(":", 1)[0]
+            entries[name] = line.strip()
+        elif line.startswith("            ") and name:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def _class(cls: str, kind_name: str, what: str, first: Tuple[str, ...]) -> str:
+    """The source of one 1.x event class (see :data:`EVENT_CLASSES`)."""
+    _, docstring, _, node = _signatures()[f"track_{kind_name}"]
+    params = node.args.args[1:]
+    types = {a.arg: ast.unparse(a.annotation) for a in params if a.annotation is not None}
+    required = [a.arg for a in params[: len(params) - len(node.args.defaults)]]
+    own = [*first, *(a.arg for a in params if a.arg not in first)]
+    last = max(own.index(a) for a in required)
+    args = [f"{a}: {types[a]}" + (" = None" if i > last else "") for i, a in enumerate(own)]
+    args += [f"{a}: {t} = None" for a, (t, _) in _CLASS_COMMON.items()]
+    docs = _arg_docs(docstring)
+    doc_args = [docs[a] for a in own] + [f"{a}: {d}" for a, (_, d) in _CLASS_COMMON.items()]
+    return (
+        f"\n\nclass {cls}(Event, kind=_table.{kind_name.upper()}, track=track_{kind_name}):\n"
+        f'    """{what}, as ``Tracker.track_{kind_name}`` sends it.\n\n    Args:\n'
+        + "".join(f"        {d}\n" for d in doc_args)
+        + '    """\n\n'
+        + "".join(f"    {a}: Any\n" for a in own)
+        + f"\n    def __init__(self, {', '.join(args)}) -> None:\n"
+        + "        self._assign(locals())\n"
+    )
+
+
+def classes() -> str:
+    """Return the source of the 1.x event classes (the end of ``track_methods.py``)."""
+    out = [_BARE_EVENT, *(_class(*spec) for spec in EVENT_CLASSES)]
+    return "".join(out)
 
 
 def generate_all() -> Dict[Path, str]:

@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, Type
 from ..protocol.self_describing_json import SelfDescribingJson
 from . import table
 from .description import Kind
-from .event import Event, PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
+from .event import Event
+from .track_methods import PagePing, PageView, ScreenView, SelfDescribing, StructuredEvent
 
 Route = Callable[..., Any]
 

@@ -8,7 +8,8 @@ to every emitter (see ``tools/compiler.py``). A method takes the route of
 :mod:`snowplow_tracker.events.routes` when the tracker's class overrides ``track`` (or
 ``track_self_describing_event``), as tracker 1.x's methods call them. The 1.x event classes
 build their payloads with these functions too (see
-:class:`~snowplow_tracker.events.runtime.EventBuilder`).
+:class:`~snowplow_tracker.events.runtime.EventBuilder`); they are generated at the end of the
+module, with the arguments and docstrings of the methods.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time as _time
 from binascii import b2a_base64 as _b2a
 from math import isfinite as _isfinite
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from orjson import JSONEncodeError as _JSONEncodeError
 from orjson import dumps as _dumps
@@ -34,6 +35,8 @@ from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..protocol.self_describing_json import SelfDescribingJson as _SDJ
+from . import table as _table
+from .event import Event
 from .runtime import EVENT_IDS, EventBuilder
 from .runtime import check_common as _check_common
 from .runtime import items_ok as _items_ok
@@ -2994,6 +2997,175 @@ METHODS = (
     "track_ecommerce_transaction_item",
     "track_ecommerce_transaction",
 )
+
+
+# The 1.x event classes (snowplow_tracker.events.event.Event's subclasses), built by the functions
+# above: the bare Event by track_event.
+Event._track = staticmethod(track_event)
+
+
+class PageView(Event, kind=_table.PAGE_VIEW, track=track_page_view):
+    """A page view (``e=pv``), as ``Tracker.track_page_view`` sends it.
+
+    Args:
+        page_url: The page URL (``url``), a non-empty string.
+        page_title: The page title (``page``).
+        referrer: The referrer URL (``refr``).
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    page_url: Any
+    page_title: Any
+    referrer: Any
+
+    def __init__(
+        self,
+        page_url: str,
+        page_title: Optional[str] = None,
+        referrer: Optional[str] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class PagePing(Event, kind=_table.PAGE_PING, track=track_page_ping):
+    """A page ping (``e=pp``), as ``Tracker.track_page_ping`` sends it.
+
+    Args:
+        page_url: The page URL (``url``), a non-empty string.
+        page_title: The page title (``page``).
+        referrer: The referrer URL (``refr``).
+        min_x: Minimum horizontal scroll offset in the ping period (``pp_mix``), an int.
+        max_x: Maximum horizontal scroll offset (``pp_max``), an int.
+        min_y: Minimum vertical scroll offset (``pp_miy``), an int.
+        max_y: Maximum vertical scroll offset (``pp_may``), an int.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    page_url: Any
+    page_title: Any
+    referrer: Any
+    min_x: Any
+    max_x: Any
+    min_y: Any
+    max_y: Any
+
+    def __init__(
+        self,
+        page_url: str,
+        page_title: Optional[str] = None,
+        referrer: Optional[str] = None,
+        min_x: Optional[int] = None,
+        max_x: Optional[int] = None,
+        min_y: Optional[int] = None,
+        max_y: Optional[int] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class StructuredEvent(Event, kind=_table.STRUCT_EVENT, track=track_struct_event):
+    """A structured event (``e=se``), as ``Tracker.track_struct_event`` sends it.
+
+    Args:
+        category: The group of events the action belongs to (``se_ca``), non-empty.
+        action: The kind of interaction (``se_ac``), a non-empty string.
+        label: Extra information about the event (``se_la``).
+        property_: The object or property acted upon (``se_pr``).
+        value: A number (``se_va``), an int or a finite float; sent as ``str(value)``.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    category: Any
+    action: Any
+    label: Any
+    property_: Any
+    value: Any
+
+    def __init__(
+        self,
+        category: str,
+        action: str,
+        label: Optional[str] = None,
+        property_: Optional[str] = None,
+        value: Optional[float] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class SelfDescribing(Event, kind=_table.SELF_DESCRIBING_EVENT, track=track_self_describing_event):
+    """A self-describing event (``e=ue``), as ``Tracker.track_self_describing_event`` sends it.
+
+    Args:
+        event_json: The event, a SelfDescribingJson (schema URI and data).
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    event_json: Any
+
+    def __init__(
+        self,
+        event_json: SelfDescribingJson,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class ScreenView(Event, kind=_table.MOBILE_SCREEN_VIEW, track=track_mobile_screen_view):
+    """A mobile screen view (1.x argument order), as ``Tracker.track_mobile_screen_view`` sends it.
+
+    Args:
+        id_: The screen view's id, a UUID string; a new random UUID when None.
+        name: The screen's name, a non-empty string.
+        type: The kind of screen, e.g. ``"feed"`` or ``"carousel"``.
+        previous_name: The previous screen's name.
+        previous_id: The previous screen view's id, a UUID string.
+        previous_type: The previous screen's type.
+        transition_type: How the user got to the screen, e.g. ``"push"``.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    id_: Any
+    name: Any
+    type: Any
+    previous_name: Any
+    previous_id: Any
+    previous_type: Any
+    transition_type: Any
+
+    def __init__(
+        self,
+        id_: Optional[str],
+        name: str,
+        type: Optional[str] = None,
+        previous_name: Optional[str] = None,
+        previous_id: Optional[str] = None,
+        previous_type: Optional[str] = None,
+        transition_type: Optional[str] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
 
 
 def bind(cls: Any, routes: Mapping[str, Callable[..., Any]]) -> None:
