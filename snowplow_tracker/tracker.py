@@ -56,8 +56,6 @@ _BUILD_PAYLOAD = Event.build_payload
 #: The ``tv`` value every event carries (``py-<version>``), the name tracker 1.x code reads.
 VERSION = TRACKER_VERSION
 
-# The unchecked ``e=ti`` fields of one transaction item (checked with the transaction).
-
 Context = Optional[Sequence[SelfDescribingJson]]
 Emitters = Union["EmitterLike", Sequence["EmitterLike"]]
 

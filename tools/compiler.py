@@ -320,12 +320,15 @@ _EID = [
     "except IndexError:",
     "    p['eid'] = _refill_ids()",
 ]
+_EMIT = [
+    "for _emitter in self.emitters:",
+    "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+]
 _FINISH = [
     *_EID,
     "p['dtm'] = _str(_time.time_ns() // 1000000)",
     "p.update(self._standard)",
-    "for _emitter in self.emitters:",
-    "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+    *_EMIT,
     "return self",
 ]
 
@@ -371,8 +374,7 @@ def _transaction(method: str) -> List[str]:
         "_std = self._standard",
         "p.update(_std)",
         "if not items:",
-        "    for _emitter in self.emitters:",
-        "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+        *["    " + line for line in _EMIT],
         "    return self",
         "_events = [p]",
         "_ck = 'cx' if self.encode_base64 else 'co'",
@@ -390,8 +392,7 @@ def _transaction(method: str) -> List[str]:
         "        except _JSONEncodeError as _exc:",
         f"            _unsendable({method!r}, _i, _exc)",
         "for p in _events:",
-        "    for _emitter in self.emitters:",
-        "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+        *["    " + line for line in _EMIT],
         "return self",
     ]
 

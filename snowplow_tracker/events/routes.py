@@ -22,19 +22,15 @@ from .track_methods import PagePing, PageView, ScreenView, SelfDescribing, Struc
 Route = Callable[..., Any]
 
 
-def _via_track(kind: Kind, cls: Type[Event]) -> Route:
+def _via_track(cls: Type[Event]) -> Route:
     """Route: build the event object and hand it to ``tracker.track(event=...)``."""
-    names = kind.args
 
     def route(tracker: Any, *args: Any) -> Any:
         *own, context, tstamp, event_subject = args
-        event = cls(
-            **dict(zip(names, own)),
-            event_subject=event_subject,
-            context=context,
-            true_timestamp=tstamp,
+        values = dict(zip(cls._kind.args, own))
+        tracker.track(
+            event=cls(**values, event_subject=event_subject, context=context, true_timestamp=tstamp)
         )
-        tracker.track(event=event)
         return tracker
 
     return route
@@ -88,12 +84,12 @@ def _transaction_via_track(tracker: Any, pairs: Any, *args: Any) -> Any:
 ROUTES: Dict[str, Route] = {
     "ecommerce_transaction_item": _item_via_track,
     "ecommerce_transaction": _transaction_via_track,
-    "page_view": _via_track(table.PAGE_VIEW, PageView),
-    "page_ping": _via_track(table.PAGE_PING, PagePing),
-    "struct_event": _via_track(table.STRUCT_EVENT, StructuredEvent),
-    "self_describing_event": _via_track(table.SELF_DESCRIBING_EVENT, SelfDescribing),
-    "unstruct_event": _via_track(table.UNSTRUCT_EVENT, SelfDescribing),
-    "mobile_screen_view": _via_track(table.MOBILE_SCREEN_VIEW, ScreenView),
+    "page_view": _via_track(PageView),
+    "page_ping": _via_track(PagePing),
+    "struct_event": _via_track(StructuredEvent),
+    "self_describing_event": _via_track(SelfDescribing),
+    "unstruct_event": _via_track(SelfDescribing),
+    "mobile_screen_view": _via_track(ScreenView),
     **{
         k.name: _via_self_describing(k)
         for k in table.KINDS
