@@ -2,26 +2,15 @@
 
 The ``track_*`` methods are generated from the event descriptions in
 :mod:`snowplow_tracker.events.table` into :mod:`snowplow_tracker.events.track_methods` (by
-``python -m tools.generate_tracker``). They run in the caller's hot path, so the generated
-code is what hand-inlined code would be:
-
-* argument checks run only while contracts are enabled (see
-  :mod:`snowplow_tracker.protocol.contracts`), and the common case is tested inline before any
-  helper is called;
-* the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
-  a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
-* the event id is a version-4 UUID built from :func:`os.urandom` in batches (see
-  :func:`~snowplow_tracker.events.runtime.new_event_id`);
-* JSON (contexts, self-describing events) is serialised once, by orjson.
+``python -m tools.generate_tracker``): they run in the caller's hot path, so the generated code is
+what hand-inlined code would be (see ``tools/compiler.py``). The constant fields (``tv``, ``tna``,
+``aid``) are precomputed, and the subject's fields are a ready-made dict
+(:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``.
 
 The payload is a flat ``dict[str, str]``. **The same dict object is handed to every emitter**, so
 an emitter must not modify it (copy it first if it needs to). Everything that can fail (argument
 checks, JSON serialisation, every item of a transaction) happens before the first emitter is
 called; an exception raised by an emitter's ``input`` propagates to the caller.
-
-Two constructor orders are accepted (see :class:`Tracker`): the documented
-``Tracker(emitters, subject, namespace, ...)`` and snowplow-tracker 1.x's
-``Tracker(namespace, emitters, subject, ...)``.
 """
 
 from __future__ import annotations
