@@ -133,11 +133,11 @@ _TRACK_EVENT = '''
 
 #: The arguments every ``track_*`` method ends with, and their docstring lines (but where the
 #: signature's docstring says otherwise).
-_COMMON_PARAMS = """\
-    context: Context = None,
-    tstamp: Optional[float] = None,
-    event_subject: Optional[Subject] = None,
-"""
+_COMMON_PARAMS = (
+    "context: Context = None",
+    "tstamp: Optional[float] = None",
+    "event_subject: Optional[Subject] = None",
+)
 _COMMON_DOCS = {
     "context": "Context entities, a non-empty list of SelfDescribingJson, or None.",
     "tstamp": "The true timestamp in ms (``ttm``), a positive number, or None.",
@@ -145,37 +145,41 @@ _COMMON_DOCS = {
 }
 
 
-def _with_common(signature: str, docstring: str) -> str:
-    """A method's signature and docstring with the common arguments added (a docstring's own
-    one-line description of one of them is moved to its place)."""
-    head, last = signature.rstrip("\n").rsplit("\n", 1)
+def _method(node: ast.FunctionDef, docstring: str) -> str:
+    """A function of :mod:`tools.tracker_signatures` as a Tracker method: ``self`` and the common
+    arguments added, and their docstring lines (a docstring's own one-line description of one of
+    them is moved to its place)."""
+    args, defaults = node.args.args, node.args.defaults
+    params = ["self: Tracker"]
+    for i, a in enumerate(args):
+        default = i - (len(args) - len(defaults))
+        value = f" = {ast.unparse(defaults[default])}" if default >= 0 else ""
+        params.append(f"{a.arg}: {ast.unparse(a.annotation or ast.Name('Any'))}{value}")
     body, end = docstring.rstrip("\n").rsplit("\n", 1)
     lines = body.split("\n")
     for arg, doc in _COMMON_DOCS.items():
         own = [line for line in lines if line.startswith(f"        {arg}: ")]
         lines = [line for line in lines if line not in own]
         lines += own or [f"        {arg}: {doc}"]
-    return f"{head}\n{_COMMON_PARAMS}{last}\n" + "\n".join(lines) + f"\n{end}\n"
+    signature = f"def {node.name}({', '.join([*params, *_COMMON_PARAMS])}) -> Tracker:\n"
+    return signature + "\n".join(lines) + f"\n{end}\n"
 
 
 def _lines(text: List[str], first: int, last: int) -> str:
-    """Lines ``first`` to ``last`` (1-based, inclusive), dedented from class to module level."""
+    """Lines ``first`` to ``last`` (1-based, inclusive), dedented."""
     return textwrap.dedent("".join(text[first - 1 : last]))
 
 
-def _signatures() -> Dict[str, Tuple[str, str, List[str], ast.FunctionDef]]:
-    """Each method of :mod:`tools.tracker_signatures`: its signature and docstring (dedented to
-    module level), its parameters and its node."""
+def _signatures() -> Dict[str, Tuple[str, List[str], ast.FunctionDef]]:
+    """Each function of :mod:`tools.tracker_signatures`: its docstring (indented as a function
+    body's), its parameters and its node."""
     text = SIGNATURES.read_text().splitlines(True)
-    (cls,) = [n for n in ast.parse("".join(text)).body if isinstance(n, ast.ClassDef)]
     found = {}
-    for node in cls.body:
+    for node in ast.parse("".join(text)).body:
         if isinstance(node, ast.FunctionDef):
             doc = node.body[0]
-            signature = _lines(text, node.lineno, doc.lineno - 1)
             docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or 0), "    ")
-            params = [a.arg for a in node.args.args]
-            found[node.name] = (signature, docstring, params, node)
+            found[node.name] = (docstring, [a.arg for a in node.args.args], node)
     return found
 
 
@@ -187,13 +191,12 @@ def track_methods() -> str:
 
     out = [HEADER]
     names = []
-    for name, (signature, docstring, params, _) in _signatures().items():
+    for name, (docstring, params, node) in _signatures().items():
         kind = BY_NAME[name[len("track_") :]]
-        if params != ["self", *kind.args]:
+        if params != list(kind.args):
             raise SystemExit(f"{name}: parameters {params} != description of {kind.name}")
-        signature = signature.replace("self,", "self: Tracker,", 1)
         body = source(kind, [*kind.args, *COMMON_ARGS], kind.method).split("\n", 1)[1]
-        out.append(f"\n\n{_with_common(signature, docstring)}{body}")
+        out.append(f"\n\n{_method(node, docstring)}{body}")
         names.append(name)
     bare = [f"{a}: Any = None" for a in COMMON_ARGS]
     code = source(BARE_EVENT, bare, BARE_EVENT.method, routed=False).split("\n", 1)[1]
@@ -245,8 +248,8 @@ def _arg_docs(docstring: str) -> Dict[str, str]:
 
 def _class(cls: str, kind_name: str, what: str, first: Tuple[str, ...]) -> str:
     """The source of one 1.x event class (see :data:`EVENT_CLASSES`)."""
-    _, docstring, _, node = _signatures()[f"track_{kind_name}"]
-    params = node.args.args[1:]
+    docstring, _, node = _signatures()[f"track_{kind_name}"]
+    params = node.args.args
     types = {a.arg: ast.unparse(a.annotation) for a in params if a.annotation is not None}
     required = [a.arg for a in params[: len(params) - len(node.args.defaults)]]
     own = [*first, *(a.arg for a in params if a.arg not in first)]
