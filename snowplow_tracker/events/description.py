@@ -78,48 +78,40 @@ INT32 = _contract(
 COUNT = _contract(
     "an integer from 0 to 2147483647", "integer", inline=_INT.format(0), options=(("minimum", 0),)
 )
-UUID = _contract(
-    "a UUID string",
-    "uuid_string",
-    inline="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
-)
+_UUID_OK = "({v}.__class__ is str and _uuid_fullmatch({v}) is not None)"
+UUID = _contract("a UUID string", "uuid_string", inline=_UUID_OK)
 # The containers below are all written into event data: their strings need no text test inline.
-_STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
-STRINGS = Rule(
-    "a list of strings",
-    check=_c.list_of_strings,
-    optional_check=_c.optional_list_of_strings,
-    each=_STR_ITEMS,
+STRINGS = _contract(
+    "a list of strings", "list_of_strings", each=Each("list", "_x in {v}", "_x.__class__ is str")
 )
 #: ``formClasses`` and ``elementClasses`` of the form events: each at most 4096 characters.
-FORM_CLASSES = Rule(
+FORM_CLASSES = _contract(
     f"a list of strings of at most {MAX_FORM_ID} characters",
-    check=_c.list_of_strings,
-    optional_check=_c.optional_list_of_strings,
+    "list_of_strings",
     options=(("max_length", MAX_FORM_ID),),
     each=Each("list", "_x in {v}", f"_x.__class__ is str and len(_x) <= {MAX_FORM_ID}"),
 )
-NON_EMPTY_STRINGS = Rule(
+NON_EMPTY_STRINGS = _contract(
     "a non-empty list of strings",
-    check=_c.list_of_strings,
+    "list_of_strings",
     options=(("non_empty", True),),
     each=Each("list", "_x in {v}", "_x.__class__ is str", non_empty=True),
 )
-FORM_NODE_NAME = Rule(
+FORM_NODE_NAME = _contract(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
-    check=_c.form_node_name,
+    "form_node_name",
     inline="({v}.__class__ is str and {v} in _NODE_NAMES)",
 )
-FORM_TYPE_ANY_CASE = Rule(
+FORM_TYPE_ANY_CASE = _contract(
     "an HTML input type, in any letter case",
-    check=_c.form_type,
+    "form_type",
     # Most values are already in lower case (FORM_TYPES is): one set lookup, no lower() call.
     inline="({v}.__class__ is str and ({v} in _FORM_TYPES or {v}.lower() in _FORM_TYPES))",
     options=(("ignore_case", True),),
 )
-FORM_ELEMENTS = Rule(
+FORM_ELEMENTS = _contract(
     "a list of form element dicts",
-    check=_c.form_elements,
+    "form_elements",
     # What surely passes contracts.form_elements: "name", "value" and "nodeName" present (3 keys,
     # plus "type" when given: no other key), a string name, a string or None value (at most
     # 65535 characters), a known node name, and a known type if "type" is given.
@@ -134,21 +126,19 @@ FORM_ELEMENTS = Rule(
         " and ('type' not in _x or ((_f := _x['type']).__class__ is str and _f in _FORM_TYPES))",
     ),
 )
-SEARCH_FILTERS = Rule(
+SEARCH_FILTERS = _contract(
     "a dict of strings to strings or booleans",
-    check=_c.search_filters,
+    "search_filters",
     each=Each(
         "dict",
         "_k, _x in {v}.items()",
         "_k.__class__ is str and (_x.__class__ is str or _x.__class__ is bool)",
     ),
 )
-SELF_DESCRIBING_JSON = Rule(
-    "a SelfDescribingJson", check=_c.self_describing_json, inline="{v}.__class__ is _SDJ"
+SELF_DESCRIBING_JSON = _contract(
+    "a SelfDescribingJson", "self_describing_json", inline="{v}.__class__ is _SDJ"
 )
-TRANSACTION_ITEMS = Rule(
-    "a list of item dicts", check=_c.transaction_items, inline="_items_ok({v})"
-)
+TRANSACTION_ITEMS = _contract("a list of item dicts", "transaction_items", inline="_items_ok({v})")
 
 
 class Encoding(Enum):
