@@ -49,11 +49,13 @@ class Subject:
             self._pairs[key] = to_str(value)
         return self
 
-    def _text(self, setter: str, arg: str, key: str, value: Any) -> Subject:
-        """Set ``key`` to the string ``value`` (None or ``""`` removes it), checked as the
-        argument ``arg`` of ``Subject.<setter>``."""
-        if _checking.enabled:
-            _contracts.optional_string(f"Subject.{setter}", arg, value)
+    def _set_checked(
+        self, setter: str, arg: str, key: str, value: Any, check: Any = _contracts.optional_string
+    ) -> Subject:
+        """Set ``key`` to ``value`` (None or ``""`` removes it), checked by the contracts function
+        ``check`` (a string or None by default) as the argument ``arg`` of ``Subject.<setter>``."""
+        if _checking.enabled and value is not None:
+            check(f"Subject.{setter}", arg, value)
         return self._set(key, value)
 
     def set_platform(self, value: str) -> Subject:
@@ -78,7 +80,7 @@ class Subject:
         Args:
             user_id: Any string, or None to remove it.
         """
-        return self._text("set_user_id", "user_id", "uid", user_id)
+        return self._set_checked("set_user_id", "user_id", "uid", user_id)
 
     def _size(self, setter: str, key: str, width: int, height: int) -> Subject:
         """Set ``key`` to ``"<width>x<height>"``, both checked as positive integers."""
@@ -112,9 +114,7 @@ class Subject:
         Args:
             depth: A positive integer, or None to remove it.
         """
-        if _checking.enabled and depth is not None:
-            _contracts.positive_int("Subject.set_color_depth", "depth", depth)
-        return self._set("cd", depth)
+        return self._set_checked("set_color_depth", "depth", "cd", depth, _contracts.positive_int)
 
     def set_timezone(self, timezone: Optional[str]) -> Subject:
         """Set the time zone ``tz``, e.g. ``"Europe/London"``.
@@ -122,7 +122,7 @@ class Subject:
         Args:
             timezone: An IANA zone name; None removes the field.
         """
-        return self._text("set_timezone", "timezone", "tz", timezone)
+        return self._set_checked("set_timezone", "timezone", "tz", timezone)
 
     def set_lang(self, lang: Optional[str]) -> Subject:
         """Set the language ``lang``, e.g. ``"en"``.
@@ -130,7 +130,7 @@ class Subject:
         Args:
             lang: A language code (a string), or None to remove it.
         """
-        return self._text("set_lang", "lang", "lang", lang)
+        return self._set_checked("set_lang", "lang", "lang", lang)
 
     def set_ip_address(self, ip: Optional[str]) -> Subject:
         """Set the IP address ``ip`` (overrides the one the collector sees).
@@ -138,7 +138,7 @@ class Subject:
         Args:
             ip: An IPv4 or IPv6 address as a string; None removes it.
         """
-        return self._text("set_ip_address", "ip", "ip", ip)
+        return self._set_checked("set_ip_address", "ip", "ip", ip)
 
     def set_useragent(self, ua: Optional[str]) -> Subject:
         """Set the user agent ``ua`` (overrides the one the collector sees).
@@ -146,7 +146,7 @@ class Subject:
         Args:
             ua: The user agent string (None: removed).
         """
-        return self._text("set_useragent", "ua", "ua", ua)
+        return self._set_checked("set_useragent", "ua", "ua", ua)
 
     def set_domain_user_id(self, duid: Optional[str]) -> Subject:
         """Set the domain user id ``duid`` (the JavaScript tracker's first-party cookie id).
@@ -154,7 +154,7 @@ class Subject:
         Args:
             duid: The cookie's id, a string; None to remove it.
         """
-        return self._text("set_domain_user_id", "duid", "duid", duid)
+        return self._set_checked("set_domain_user_id", "duid", "duid", duid)
 
     def set_domain_session_id(self, sid: Optional[str]) -> Subject:
         """Set the domain session id ``sid``; Snowplow Enrich requires a UUID.
@@ -162,9 +162,7 @@ class Subject:
         Args:
             sid: A UUID string, or None to remove it.
         """
-        if _checking.enabled:
-            _contracts.optional_uuid_string("Subject.set_domain_session_id", "sid", sid)
-        return self._set("sid", sid)
+        return self._set_checked("set_domain_session_id", "sid", "sid", sid, _contracts.uuid_string)
 
     def set_domain_session_index(self, vid: Optional[int]) -> Subject:
         """Set the domain session index ``vid``.
@@ -172,9 +170,9 @@ class Subject:
         Args:
             vid: A positive integer (at most 2147483647), or None to remove it.
         """
-        if _checking.enabled and vid is not None:
-            _contracts.positive_int("Subject.set_domain_session_index", "vid", vid)
-        return self._set("vid", vid)
+        return self._set_checked(
+            "set_domain_session_index", "vid", "vid", vid, _contracts.positive_int
+        )
 
     def set_network_user_id(self, nuid: Optional[str]) -> Subject:
         """Set the network user id; sent as ``tnuid``, which overrides the collector's cookie id.
@@ -184,7 +182,7 @@ class Subject:
         Args:
             nuid: The collector cookie id to send, or None to remove it.
         """
-        return self._text("set_network_user_id", "nuid", "tnuid", nuid)
+        return self._set_checked("set_network_user_id", "nuid", "tnuid", nuid)
 
     def combine_subject(self, subject: Optional[Subject]) -> Dict[str, str]:
         """Return this (event-level) subject's fields merged over ``subject``'s (tracker-level).
