@@ -190,18 +190,11 @@ class Tracker:
         self.json_encoder: Optional[JsonEncoder] = json_encoder
         self._namespace: Optional[str] = namespace
         self._app_id: Optional[str] = app_id
-        self._standard: PayloadDict = {}
-        self._update_standard()
+        # The constant fields of every event (``tna`` and ``aid`` only when configured).
+        constant = {"tv": TRACKER_VERSION, "tna": namespace, "aid": app_id}
+        self._standard: PayloadDict = {k: v for k, v in constant.items() if v}
 
     # ------------------------------------------------------------------ configuration
-
-    def _update_standard(self) -> None:
-        standard: PayloadDict = {"tv": TRACKER_VERSION}
-        if self._namespace:
-            standard["tna"] = self._namespace
-        if self._app_id:
-            standard["aid"] = self._app_id
-        self._standard = standard
 
     @property
     def namespace(self) -> Optional[str]:

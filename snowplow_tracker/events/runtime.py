@@ -196,7 +196,7 @@ class EventBuilder:
 
     __slots__ = ("_standard", "_subject", "emitters", "encode_base64", "json_encoder", "payload")
 
-    #: The generated functions route a call when ``track`` is not the Tracker's own; never here.
+    #: Read by the route test of the generated functions, which lets this class through.
     track: Any = None
 
     def __init__(
