@@ -165,11 +165,6 @@ def _method(node: ast.FunctionDef, docstring: str) -> str:
     return signature + "\n".join(lines) + f"\n{end}\n"
 
 
-def _lines(text: List[str], first: int, last: int) -> str:
-    """Lines ``first`` to ``last`` (1-based, inclusive), dedented."""
-    return textwrap.dedent("".join(text[first - 1 : last]))
-
-
 def _signatures() -> Dict[str, Tuple[str, List[str], ast.FunctionDef]]:
     """Each function of :mod:`tools.tracker_signatures`: its docstring (indented as a function
     body's), its parameters and its node."""
@@ -178,7 +173,8 @@ def _signatures() -> Dict[str, Tuple[str, List[str], ast.FunctionDef]]:
     for node in ast.parse("".join(text)).body:
         if isinstance(node, ast.FunctionDef):
             doc = node.body[0]
-            docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or 0), "    ")
+            lines = textwrap.dedent("".join(text[doc.lineno - 1 : doc.end_lineno]))
+            docstring = textwrap.indent(lines, "    ")
             found[node.name] = (docstring, [a.arg for a in node.args.args], node)
     return found
 

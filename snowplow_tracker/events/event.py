@@ -12,7 +12,7 @@ queued.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional
 
 from ..protocol import checking
 from ..protocol.checking import fail
@@ -146,9 +146,6 @@ class Event:
         for name in self._kind.args:
             setattr(self, name, values[name])
 
-    def _arguments(self) -> Tuple[Any, ...]:
-        return tuple(self.__dict__[a] for a in self._kind.args)
-
     def build_payload(
         self,
         encode_base64: bool,
@@ -168,7 +165,8 @@ class Event:
         """
         builder = EventBuilder(encode_base64, json_encoder, subject)
         common = (self.context or None, self.true_timestamp, self.event_subject)
-        pairs = builder.build(self._where, self._kind, self._track, self._arguments(), common)
+        args = [self.__dict__[a] for a in self._kind.args]
+        pairs = builder.build(self._where, self._kind, self._track, args, common)
         payload = Payload()
         payload.nv_pairs = {**self.payload.nv_pairs, **pairs}
         return payload
