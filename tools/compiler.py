@@ -148,29 +148,30 @@ def _pair(f: Field) -> List[str]:
 
 def _always(f: Field) -> Optional[str]:
     """The value expression of a data field written whatever its value; None for the others."""
-    v, enc = f.arg, f.encoding.value
-    if enc == "data_always" or (enc == "data" and not f.optional):
+    v, enc = f.arg, f.encoding
+    if enc is Encoding.DATA_ALWAYS or (enc is Encoding.DATA and not f.optional):
         return v
-    if enc == "data_or_new_id":
+    if enc is Encoding.DATA_OR_NEW_ID:
         return f"{v} if {v} is not None else _new_id()"
     return None
 
 
+#: How the other data fields are written, by encoding (``{v}`` the argument, ``{k}`` the key).
+_DATUM = {
+    Encoding.DATA: ["if {v} is not None:", "    data[{k}] = {v}"],
+    Encoding.DATA_IF_TRUTHY: ["if {v}:", "    data[{k}] = {v}"],
+    Encoding.DATA_LOWER: [
+        "if {v} is not None:",
+        "    data[{k}] = {v}.lower() if {v}.__class__ is str or isinstance({v}, str) else {v}",
+    ],
+}
+
+
 def _datum(f: Field) -> List[str]:
-    v, k, enc = f.arg, repr(f.key), f.encoding.value
     always = _always(f)
     if always is not None:
-        return [f"data[{k}] = {always}"]
-    if enc == "data":
-        return [f"if {v} is not None:", f"    data[{k}] = {v}"]
-    if enc == "data_if_truthy":
-        return [f"if {v}:", f"    data[{k}] = {v}"]
-    if enc == "data_lower":
-        return [
-            f"if {v} is not None:",
-            f"    data[{k}] = {v}.lower() if {v}.__class__ is str or isinstance({v}, str) else {v}",
-        ]
-    raise ValueError(f"unknown data encoding {enc!r}")  # pragma: no cover - table error
+        return [f"data[{f.key!r}] = {always}"]
+    return [line.format(v=f.arg, k=repr(f.key)) for line in _DATUM[f.encoding]]
 
 
 def _wrapped(prefix: bytes) -> Tuple[str, bytes, str]:
