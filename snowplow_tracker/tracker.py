@@ -35,8 +35,8 @@ from .events.event import Event
 from .events.routes import ROUTES
 from .events.runtime import new_event_id
 from .protocol import contracts as _contracts
-from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
-from .protocol.payload import JsonEncoder, Payload, PayloadDict, encode_json
+from .protocol.constants import DEFAULT_ENCODE_BASE64
+from .protocol.payload import JsonEncoder, Payload, PayloadDict
 from .protocol.self_describing_json import SelfDescribingJson
 from .subject import Subject
 
@@ -350,15 +350,6 @@ class Tracker:
         return p["eid"]
 
     # ------------------------------------------------------------------ internals
-
-    def _contexts(self, method: str, context: Sequence[SelfDescribingJson]) -> str:
-        return encode_json(
-            {"schema": CONTEXT_SCHEMA, "data": [c.to_json() for c in context]},
-            self.encode_base64,
-            self.json_encoder,
-            method,
-            "context",
-        )
 
     def _send(self, p: PayloadDict) -> None:
         for emitter in self.emitters:

@@ -348,7 +348,9 @@ def _transaction(method: str) -> List[str]:
     item_lines += [
         "_ic = _item.get('context')",
         "if _ic:",
-        f"    p[_ck] = self._contexts({method!r}, [*(context or ()), *_ic])",
+        "    _cl = [c.to_json() for c in (*(context or ()), *_ic)]",
+        f"    p[_ck] = _encode_json({{'schema': _CX, 'data': _cl}}, self.encode_base64,"
+        f" self.json_encoder, {method!r}, 'context')",
         "elif _ctx is not None:",
         "    p[_ck] = _ctx",
         "if _ttm is not None:",

@@ -50,6 +50,7 @@ from ..protocol.constants import FORM_TYPES as _FORM_TYPES
 from ..protocol.constants import UNSTRUCT_EVENT_SCHEMA as _UE
 from ..protocol.payload import URLSAFE_TABLE as _URLSAFE
 from ..protocol.payload import add as _add
+from ..protocol.payload import encode_json as _encode_json
 from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson

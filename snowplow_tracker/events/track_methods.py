@@ -31,6 +31,7 @@ from ..protocol.constants import FORM_TYPES as _FORM_TYPES
 from ..protocol.constants import UNSTRUCT_EVENT_SCHEMA as _UE
 from ..protocol.payload import URLSAFE_TABLE as _URLSAFE
 from ..protocol.payload import add as _add
+from ..protocol.payload import encode_json as _encode_json
 from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
@@ -2878,7 +2879,14 @@ def track_ecommerce_transaction(
             _add(p, "ti_cu", currency)
         _ic = _item.get("context")
         if _ic:
-            p[_ck] = self._contexts("Tracker.track_ecommerce_transaction", [*(context or ()), *_ic])
+            _cl = [c.to_json() for c in (*(context or ()), *_ic)]
+            p[_ck] = _encode_json(
+                {"schema": _CX, "data": _cl},
+                self.encode_base64,
+                self.json_encoder,
+                "Tracker.track_ecommerce_transaction",
+                "context",
+            )
         elif _ctx is not None:
             p[_ck] = _ctx
         if _ttm is not None:
