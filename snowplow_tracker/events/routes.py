@@ -42,11 +42,9 @@ def _via_self_describing(kind: Kind) -> Route:
 
     def route(tracker: Any, data: Any, *args: Any) -> Any:
         *_, context, tstamp, event_subject = args
+        event = SelfDescribingJson(str(schema), data)
         tracker.track_self_describing_event(
-            event_json=SelfDescribingJson(str(schema), data),
-            context=context,
-            tstamp=tstamp,
-            event_subject=event_subject,
+            event_json=event, context=context, tstamp=tstamp, event_subject=event_subject
         )
         return tracker
 
@@ -66,16 +64,15 @@ def _transaction_via_track(tracker: Any, pairs: Any, *args: Any) -> Any:
     for each item (tracker 1.x's calls)."""
     names = (*table.ECOMMERCE_TRANSACTION.args, "context", "tstamp", "event_subject")
     values = dict(zip(names, args))
-    _item_via_track(tracker, pairs, values["context"], values["tstamp"], values["event_subject"])
+    common = {k: values[k] for k in ("context", "tstamp", "event_subject")}
+    _item_via_track(tracker, pairs, *common.values())
     for item in values["items"] or ():
         own = [*(values["context"] or ()), *(item.get("context") or ())]
         tracker.track_ecommerce_transaction_item(
             **{k: item.get(k) for k in ("sku", "price", "quantity", "name", "category")},
             order_id=values["order_id"],
             currency=values["currency"],
-            context=own or None,
-            tstamp=values["tstamp"],
-            event_subject=values["event_subject"],
+            **{**common, "context": own or None},
         )
     return tracker
 
