@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional
 
+from ..errors import EncodingError
 from ..protocol import checking
 from ..protocol.checking import fail
-from ..protocol.contracts import TEXT_EXPECTED, is_text
+from ..protocol.contracts import TEXT_EXPECTED, is_text, list_of_self_describing_json
 from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
@@ -163,10 +164,22 @@ class Event:
             ValidationError: An argument breaks its contract.
             EncodingError: The event's JSON cannot be serialised.
         """
+        where, kind = self._where, self._kind
+        args = [self.__dict__[a] for a in kind.args]
+        context = self.context or None
+        if checking.enabled:  # first, under the class's names
+            for f, value in zip(kind.fields, args):
+                check_argument(where, f, value)
+            if context is not None:
+                list_of_self_describing_json(where, "context", context)
+            check_common(where, self.true_timestamp, self.event_subject, "true_timestamp")
         builder = EventBuilder(encode_base64, json_encoder, subject)
-        common = (self.context or None, self.true_timestamp, self.event_subject)
-        args = [self.__dict__[a] for a in self._kind.args]
-        pairs = builder.build(self._where, self._kind, self._track, args, common)
+        try:
+            self._track(builder, *args, context, self.true_timestamp, self.event_subject)
+        except EncodingError as exc:
+            raise EncodingError(str(exc).replace(kind.method, where, 1)) from exc
+        pairs = builder.payload
+        del pairs["eid"], pairs["dtm"]
         payload = Payload()
         payload.nv_pairs = {**self.payload.nv_pairs, **pairs}
         return payload

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from binascii import hexlify
 from math import isfinite
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional
 
 from ..errors import EncodingError
-from ..protocol import checking, contracts
+from ..protocol import contracts
 from ..protocol.payload import JsonEncoder
 from ..subject import Subject
-from .description import Field, Kind
+from .description import Field
 
 _MAX_NUMBER = contracts.MAX_NUMBER
 
@@ -183,10 +183,10 @@ def check_argument(method: str, f: Field, value: Any) -> None:
 class EventBuilder:
     """What a generated ``track_*`` function reads of a tracker, for a 1.x event object.
 
-    :meth:`build` runs the function of the event's kind with this object as ``self``: the
-    function takes its fast path (never a route), and the payload it hands to its one
-    "emitter" is the event's, up to the subject (without ``eid``, ``dtm`` and the tracker's
-    constant fields).
+    ``Event.build_payload`` runs the function of the event's kind with this object as ``self``:
+    the function takes its fast path (never a route), and the payload it hands to its one
+    "emitter" (:attr:`payload`) is the event's, up to the subject (with ``eid`` and ``dtm``,
+    without the tracker's constant fields).
 
     Args:
         encode_base64: Whether JSON fields are sent as base64 (``ue_px``/``cx``).
@@ -215,40 +215,3 @@ class EventBuilder:
     def input(self, payload: Dict[str, str]) -> None:
         """Keep the payload the generated function built."""
         self.payload = payload
-
-    def build(
-        self,
-        where: str,
-        kind: Kind,
-        track: Callable[..., Any],
-        args: Sequence[Any],
-        common: Sequence[Any],
-    ) -> Dict[str, str]:
-        """Check an event object's arguments and return its payload, up to the subject.
-
-        Args:
-            where: The class name, for error messages (``"PageView"``).
-            kind: The event's description.
-            track: The generated function of ``kind``.
-            args: The kind's arguments.
-            common: ``context`` (None or a non-empty list), ``true_timestamp`` and
-                ``event_subject``.
-
-        Raises:
-            ValidationError: An argument breaks its contract.
-            EncodingError: The event's JSON cannot be serialised.
-        """
-        context, tstamp, event_subject = common
-        if checking.enabled:  # first, under the class's names
-            for f, value in zip(kind.fields, args):
-                check_argument(where, f, value)
-            if context is not None:
-                contracts.list_of_self_describing_json(where, "context", context)
-            check_common(where, tstamp, event_subject, "true_timestamp")
-        try:
-            track(self, *args, *common)
-        except EncodingError as exc:
-            raise EncodingError(str(exc).replace(kind.method, where, 1)) from exc
-        pairs = self.payload
-        del pairs["eid"], pairs["dtm"]
-        return pairs
