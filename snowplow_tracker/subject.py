@@ -112,7 +112,7 @@ class Subject:
         """Set the colour depth ``cd`` in bits per pixel.
 
         Args:
-            depth: A positive integer, or None to remove it.
+            depth: Bits per pixel, a positive integer; None removes it.
         """
         return self._set_checked("set_color_depth", "depth", "cd", depth, _contracts.positive_int)
 
@@ -160,7 +160,7 @@ class Subject:
         """Set the domain session id ``sid``; Snowplow Enrich requires a UUID.
 
         Args:
-            sid: A UUID string, or None to remove it.
+            sid: The session's UUID (a string), or None to remove it.
         """
         return self._set_checked("set_domain_session_id", "sid", "sid", sid, _contracts.uuid_string)
 
