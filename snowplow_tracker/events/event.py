@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional
 
-from ..errors import EncodingError
+from ..errors import EncodingError, ValidationError
 from ..protocol import checking
 from ..protocol.checking import fail
-from ..protocol.contracts import TEXT_EXPECTED, is_text, list_of_self_describing_json
+from ..protocol.contracts import TEXT_EXPECTED, is_text
 from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
@@ -164,20 +164,19 @@ class Event:
             ValidationError: An argument breaks its contract.
             EncodingError: The event's JSON cannot be serialised.
         """
-        where, kind = self._where, self._kind
+        kind = self._kind
         args = [self.__dict__[a] for a in kind.args]
-        context = self.context or None
-        if checking.enabled:  # first, under the class's names
-            for f, value in zip(kind.fields, args):
-                check_argument(where, f, value)
-            if context is not None:
-                list_of_self_describing_json(where, "context", context)
-            check_common(where, self.true_timestamp, self.event_subject, "true_timestamp")
         builder = EventBuilder(encode_base64, json_encoder, subject)
         try:
-            self._track(builder, *args, context, self.true_timestamp, self.event_subject)
-        except EncodingError as exc:
-            raise EncodingError(str(exc).replace(kind.method, where, 1)) from exc
+            self._track(
+                builder, *args, self.context or None, self.true_timestamp, self.event_subject
+            )
+        except (ValidationError, EncodingError) as exc:
+            # The generated function names the track_* method: name the class, and the class's
+            # timestamp argument.
+            tstamp = f"{kind.method}: argument 'tstamp'"
+            text = str(exc).replace(tstamp, f"{self._where}: argument 'true_timestamp'", 1)
+            raise type(exc)(text.replace(kind.method, self._where, 1)) from exc.__cause__
         pairs = builder.payload
         del pairs["eid"], pairs["dtm"]
         payload = Payload()
