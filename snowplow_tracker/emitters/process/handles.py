@@ -38,6 +38,8 @@ GUARD_ADVICE = (
 #: :func:`install_fork_guard`): a fork in the middle of ``Process.start()`` would copy
 #: multiprocessing's internal locks in the held state and the child could never start senders.
 _START_LOCK = threading.RLock()
+#: The same lock, for the host that starts a shared sender (:mod:`.shared`).
+START_LOCK = _START_LOCK
 _fork_guard_installed = False
 
 

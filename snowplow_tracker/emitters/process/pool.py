@@ -39,6 +39,7 @@ from .handles import (
     start_sender,
 )
 from .sender import SenderConfig
+from .shared import SharedLink, SharedSpec, connect_shared
 
 #: A micro-batch goes to a sender once it holds this many bytes, whatever its event count.
 IPC_MAX_BATCH_BYTES = 1024 * 1024
@@ -57,7 +58,8 @@ class SenderPool:
 
     Args:
         owner: The emitter: its settings (``process_count``, ``ipc_max_delay``,
-            ``start_method``, ``max_queue_bytes``, ``max_queue_size``), its callbacks and its
+            ``start_method``, ``max_queue_bytes``, ``max_queue_size``, ``_shared``: the shared
+            senders to connect to instead of starting its own), its callbacks and its
             ``_notify`` (for outcomes already counted).
         context: The ``multiprocessing`` context senders start from.
         config: What each sender is started with.
@@ -71,6 +73,7 @@ class SenderPool:
         self.process_count: int = owner.process_count
         self.ipc_max_delay: float = owner.ipc_max_delay
         self.start_method: str = owner.start_method
+        self.shared: Optional[SharedSpec] = owner._shared
         self.context = context
         self.config = config
         self.notify: Callable[[List[bytes], List[bytes]], None] = owner._notify
@@ -296,6 +299,7 @@ class SenderPool:
                     self._spawn(index)
                 except Exception:  # noqa: BLE001 - logged; tried again
                     time.sleep(0.5)
+                    return handles  # serve the others meanwhile
 
     def _wait_for_messages(self, handles: List[SenderHandle]) -> List[Any]:
         """Wait (1 s at most) for a message, an exit or a wake-up; drain the wake-ups."""
@@ -303,7 +307,8 @@ class SenderPool:
         objects: List[Any] = [self.wake_r]
         for h in handles:
             objects.append(h.conn)
-            objects.append(h.process.sentinel)
+            if h.process.sentinel is not h.conn:
+                objects.append(h.process.sentinel)
         ready = wait(objects, timeout=1.0)
         if self.wake_r in ready:
             try:
@@ -318,10 +323,24 @@ class SenderPool:
             if handle.conn in ready or handle.process.sentinel in ready:
                 self._read_messages(handle)
             if handle.process.sentinel in ready:
-                self._on_sender_exit(handle)
+                handle.process.join(0.1)
+                if not handle.process.is_alive():
+                    self._on_sender_exit(handle)
 
     def _spawn(self, index: int) -> None:
-        handle = start_sender(self.context, self.config, index)
+        if self.shared is None:
+            handle = start_sender(self.context, self.config, index)
+        else:
+            try:
+                handle = connect_shared(self.shared, self.config, index)
+            except Exception as error:
+                with self.lock:  # a sender that cannot start, and none ever ran: give up
+                    if isinstance(error, SenderStartError) and not self.ever_ready:
+                        if not self.closing:
+                            self._fail_start_locked(error)
+                        raise
+                logger.info("shared sender %d: %s; trying again", index, error)
+                raise
         with self.lock:
             self.senders[index] = handle
             if self.feeder_idle:
@@ -356,7 +375,8 @@ class SenderPool:
                 elif kind == ipc.LOG:
                     handle.log(message)
         except (EOFError, OSError):
-            pass
+            if isinstance(handle.process, SharedLink):
+                handle.process.hang_up()
 
     def _in_flight_locked(self, ticket: int) -> Optional[MicroBatch]:
         batch = self.queue.in_flight.get(ticket)
@@ -408,7 +428,6 @@ class SenderPool:
                 q.give_back_memory()
 
     def _on_sender_exit(self, handle: SenderHandle) -> None:
-        handle.process.join(0.1)
         with self.lock:
             handle.exited = True
             if not handle.writing:
@@ -422,7 +441,19 @@ class SenderPool:
             code = handle.process.exitcode
             failed_start = handle.late or (code is not None and code > 0)
             if failed_start and not handle.ready and not self.ever_ready:
-                self._fail_start_locked(handle)
+                advice = GUARD_ADVICE if self.start_method != "fork" else ""
+                how = (
+                    f"did not start within {SENDER_START_TIMEOUT:g} s"
+                    if handle.late
+                    else f"exited with code {handle.process.exitcode} before it started"
+                )
+                self._fail_start_locked(
+                    SenderStartError(
+                        f"{self.where}: sender process {handle.index} (pid {handle.process.pid}) "
+                        f"{how}, and no sender could start (start_method={self.start_method!r}; "
+                        f"its error is on standard error). {advice}"
+                    )
+                )
                 return
             lost = [b for b in self.queue.in_flight.values() if b.sender == handle.index]
             moved = self._requeue_locked(lost)
@@ -442,20 +473,11 @@ class SenderPool:
         )
         self.queue.counters.add(restarts=1, redelivered=moved)
 
-    def _fail_start_locked(self, handle: SenderHandle) -> None:
+    def _fail_start_locked(self, error: SenderStartError) -> None:
         """A sender exited before it ran, and none of this run ever did: senders cannot start.
-        ``track_*`` and ``flush()`` raise from now on; ``close()`` drops what is held."""
-        advice = GUARD_ADVICE if self.start_method != "fork" else ""
-        how = (
-            f"did not start within {SENDER_START_TIMEOUT:g} s"
-            if handle.late
-            else f"exited with code {handle.process.exitcode} before it started"
-        )
-        self.start_error = SenderStartError(
-            f"{self.where}: sender process {handle.index} (pid {handle.process.pid}) {how}, "
-            f"and no sender could start (start_method={self.start_method!r}; its error is on "
-            f"standard error). {advice}"
-        )
+        ``track_*`` and ``flush()`` raise ``error`` from now on; ``close()`` drops what is
+        held."""
+        self.start_error = error
         self.queue.close_locked()  # track_* takes the slow path, which raises
         self.queue.changed.notify_all()
         logger.error("%s", self.start_error)
