@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from typing import Any, Dict, Iterator, List
 
@@ -29,7 +30,7 @@ import json, os, sys, time, uuid
 from snowplow_tracker.delivery.retry import RetryPolicy
 from snowplow_tracker.emitters.process.emitter import ProcessEmitter
 
-endpoint, count, senders, pause, how = sys.argv[1:6]
+endpoint, count, senders, pause, how, hold = sys.argv[1:7]
 if how == "env":
     os.environ["SNOWPLOW_TRACKER_SHARED_POOL"] = "1"
 e = ProcessEmitter(endpoint, buffer_size=20, process_count=int(senders),
@@ -44,6 +45,8 @@ ok = e.flush(timeout=60)
 s = e.stats()
 print(json.dumps({"ok": ok, "pids": e.sender_pids(), "sent": s.sent, "shared": e.shared_pool,
                   "redelivered": s.redelivered, "restarts": s.restarts}), flush=True)
+if hold == "hold":
+    sys.stdin.read()  # connected until the test closes standard input
 """
 
 
@@ -77,7 +80,11 @@ def run_hosts(endpoint: str, hosts: int, count: int, **kw: Any) -> List[Any]:
     shared pool on by the environment variable, the others by the argument)."""
     senders, pause, how = kw.get("senders", 2), kw.get("pause", 0.0), kw.get("how", "kw")
     args = (endpoint, str(count), str(senders), str(pause))
-    return [run_script(HOST, *args, how if i else "env") for i in range(hosts)]
+    hold = kw.get("hold", False)
+    return [
+        run_script(HOST, *args, how if i else "env", "hold" if hold else "-", stdin=subprocess.PIPE)
+        for i in range(hosts)
+    ]
 
 
 def results(procs: List[Any]) -> List[Dict[str, Any]]:
@@ -92,8 +99,10 @@ def results(procs: List[Any]) -> List[Dict[str, Any]]:
 def test_hosts_share_one_set_of_senders_that_does_not_grow(
     counting_collector: Collector, pool_dir: str
 ) -> None:
-    """2 hosts, then 8 more: every event once, through the same 2 sender processes."""
-    first = results(run_hosts(counting_collector.endpoint, 2, 1500))
+    """2 hosts, then 8 more while they stay connected: every event once, through the same 2
+    sender processes."""
+    holders = run_hosts(counting_collector.endpoint, 2, 1500, hold=True)
+    first = [json.loads(p.stdout.readline()) for p in holders]
     pids = {pid for r in first for pid in r["pids"]}
     assert all(r["ok"] and r["shared"] and r["sent"] == 1500 for r in first)
     assert len(pids) == 2
@@ -104,6 +113,8 @@ def test_hosts_share_one_set_of_senders_that_does_not_grow(
         seen.update(p.pid for p in senders_of(pool_dir))
         assert len(seen) <= 2
     second = results(procs)
+    for holder in holders:
+        assert holder.communicate(timeout=60)[0] == "" and holder.returncode == 0
     assert {pid for r in second for pid in r["pids"]} == pids
     assert all(r["ok"] and r["sent"] == 1000 and not r["restarts"] for r in second)
     stats = counting_collector.stats()
