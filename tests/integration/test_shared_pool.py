@@ -129,7 +129,7 @@ def test_sigkill_of_a_shared_sender_mid_stream_loses_nothing(
     """The hosts hold every micro-batch until its acknowledgement: they send the killed
     sender's events again (through the other sender or its replacement)."""
     collector.set_delay(0.05)
-    procs = run_hosts(collector.endpoint, 3, 3000, pause=0.02)
+    procs = run_hosts(collector.endpoint, 3, 3000, pause=0.1)
     assert wait_until(lambda: len(senders_of(pool_dir)) == 2 and collector.stats()["events"] > 0)
     victim = senders_of(pool_dir)[0]
     victim.send_signal(signal.SIGKILL)
