@@ -21,10 +21,11 @@ project's ``ProcessEmitter`` and ``AsyncEmitter``, and the published 1.1.0 ``Asy
 (gunicorn from the anchor virtualenv of :mod:`perf.anchor`, ``python -I``).
 
 ``python -m perf.fleet --sender-memory`` measures where a lone sender's memory goes: RSS, USS and
-PSS of a sender and of a resource tracker, the sender's modules by top-level package, and the
-USS each import step adds in a fresh interpreter. ``--overhead`` runs the suite's ``kinds`` and
-``slowdown`` scenarios (:mod:`perf.runner`) for ``ProcessEmitter`` with its defaults and for the
-no-op emitter in the same run: the caller overhead and the slowdown, each beside the no-op row.
+PSS of a sender (and of any other process the emitter started), the sender's modules by
+top-level package, and the USS each import step adds in a fresh interpreter. ``--overhead`` runs
+the suite's ``kinds`` and ``slowdown`` scenarios (:mod:`perf.runner`) for ``ProcessEmitter`` with
+its defaults and for the no-op emitter in the same run: the caller overhead and the slowdown, each
+beside the no-op row.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def role_of(proc_info: Dict[str, Any], master_pid: int) -> str:
         return "master"
     if "resource_tracker" in cmdline:
         return "resource tracker"
+    if "snowplow-sender" in cmdline or "sender_process" in cmdline:
+        return "sender"
     if "multiprocessing" in cmdline or "spawn_main" in cmdline or "forkserver" in cmdline:
         return "sender"
     if proc_info.get("ppid") == master_pid:
@@ -891,21 +894,43 @@ FLEET_NOTE = (
 
 # ------------------------------------------------------------------------------ sender memory
 
-#: Import steps of a fresh interpreter, measured one after the other (USS after each).
+#: Import steps of a fresh interpreter, measured one after the other (USS after each): what a
+#: sender process imports, in order of dependency.
 IMPORT_STEPS = [
     (
-        "python + multiprocessing (a spawned child's base)",
-        "import multiprocessing.spawn, multiprocessing.connection, threading",
+        "threads, sockets, multiprocessing.connection (the channel to the host)",
+        "import threading, socket, multiprocessing.connection",
     ),
     ("stdlib HTTP (http.client, ssl, urllib.parse)", "import http.client, ssl, urllib.parse"),
     ("orjson", "import orjson"),
-    ("psutil", "import psutil"),
-    ("requests (urllib3, idna, charset_normalizer, certifi)", "import requests"),
+    ("urllib3, certifi", "import urllib3, certifi"),
     (
-        "snowplow_tracker (the package, for the sender module)",
-        "import snowplow_tracker.emitters.process.sender",
+        "snowplow_tracker's sender modules",
+        "import snowplow_tracker.emitters.process.sender_process",
     ),
 ]
+
+#: A ``sitecustomize`` module put on a probed sender's ``PYTHONPATH``: in the sender (its title
+#: is in ``sys.argv``), a daemon thread writes ``sys.modules`` to ``OUT.modules-PID.json`` a
+#: moment after it started. It imports what a sender imports anyway.
+SENDER_HOOK = r"""
+import os, sys
+_out = os.environ.get("FLEET_PROBE_OUT")
+if _out and any(a.startswith("snowplow-sender[") for a in sys.argv):
+    import json, threading, time
+
+    def _dump_modules():
+        time.sleep(1.5)
+        modules = [
+            [name, getattr(module, "__file__", None) or ""]
+            for name, module in sorted(sys.modules.items())
+            if module is not None
+        ]
+        with open(f"{_out}.modules-{os.getpid()}.json", "w") as fh:
+            json.dump(modules, fh)
+
+    threading.Thread(target=_dump_modules, daemon=True).start()
+"""
 
 _STEPS_SCRIPT = r"""
 import gc, json, sys
@@ -950,8 +975,10 @@ def sender_memory() -> Dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="perf-sender-") as tmp:
             out = Path(tmp) / "probe.json"
+            (Path(tmp) / "sitecustomize.py").write_text(SENDER_HOOK)
             env = repo_env()
             env["FLEET_PROBE_OUT"] = str(out)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -1026,7 +1053,7 @@ def sender_markdown(data: Dict[str, Any]) -> str:
         [[p["package"], p["modules"], f"{p['bytes'] / 1024:.0f}"] for p in data["packages"]],
     )
     return (
-        f"A lone sender (`ProcessEmitter(process_count=1)`, spawn) and its resource tracker:\n\n"
+        "Every process a lone sender's emitter (`ProcessEmitter(process_count=1)`) started:\n\n"
         f"{procs}\n\nThe sender's `sys.modules`: {data['modules']} modules, by top-level package "
         f"(the largest first):\n\n{packages}\n\nWhat each import adds, one after the other:\n\n"
         f"{steps_table}\n"

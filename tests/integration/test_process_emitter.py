@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set
 
 import psutil
@@ -17,7 +20,7 @@ from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
 from tests.payloads import make_payload as event
-from tests.scripts import run_script
+from tests.scripts import ROOT, run_script, run_to_end
 from tests.waiting import wait_until
 
 FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=200, deadline=60)
@@ -661,3 +664,71 @@ def test_sender_failures_reach_the_applications_logging(
     assert failures, err
     assert failures[0].startswith("LOG WARNING snowplow_tracker")
     assert len(failures) == 1, err  # throttled as in the host, and not printed twice (fork)
+
+
+def test_senders_are_named_and_no_other_process_is_started(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """``ps`` shows each sender as ``snowplow-sender[host pid P #i] host:port`` (``top``:
+    ``snowplow-sender``); the emitter starts its senders and nothing else (no resource tracker)."""
+    emitter = make_emitter(collector.endpoint, process_count=2, start_method="spawn")
+    emitter.input(event())
+    assert emitter.flush(timeout=30)
+    assert wait_until(lambda: len(emitter.sender_pids()) == 2, 30)
+    target = collector.endpoint.split("://")[-1]
+    titles = sorted(" ".join(psutil.Process(pid).cmdline()) for pid in emitter.sender_pids())
+    assert titles == [f"snowplow-sender[host pid {os.getpid()} #{i}] {target}" for i in (0, 1)]
+    names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in emitter.sender_pids()}
+    assert names == {"snowplow-sender"}
+    children = psutil.Process().children(recursive=True)
+    assert sorted(c.pid for c in children) == sorted(emitter.sender_pids())
+
+
+def test_a_sender_imports_only_what_sending_needs() -> None:
+    """The sender program imports neither ``requests``, ``psutil`` nor the tracker's other
+    parts (its modules are imported as the ``python -m`` run does)."""
+    code = (
+        "import sys, snowplow_tracker.emitters.process.sender_process\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    modules = set(run_to_end(code).split())
+    assert "snowplow_tracker.emitters.process.sender" in modules
+    assert "urllib3" in modules
+    unwanted = {
+        "requests",
+        "psutil",
+        "multiprocessing.resource_tracker",
+        "snowplow_tracker.tracker",
+        "snowplow_tracker.emitters.process.emitter",
+        "snowplow_tracker.settings",
+    }
+    assert modules & unwanted == set()
+
+
+SYS_PATH_HOST = """
+import sys
+sys.path.insert(0, sys.argv[2])  # the package is found through a path added at run time
+from snowplow_tracker import ProcessEmitter
+e = ProcessEmitter(sys.argv[1], process_count=1)
+e.input({"e": "se", "se_ca": "runtime-path", "se_ac": "a", "eid": "e-1", "p": "srv"})
+print("flushed", e.flush(timeout=30), flush=True)
+"""
+
+
+def test_a_host_that_found_the_package_on_a_path_added_at_run_time_starts_senders(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """Without ``PYTHONPATH``, from another directory, a script that puts the package's folder
+    on ``sys.path`` itself: its senders find the package too."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", SYS_PATH_HOST, collector.endpoint, str(ROOT)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "flushed True" in done.stdout, done.stderr
+    assert [ev["se_ca"] for ev in collector.events] == ["runtime-path"]

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from snowplow_tracker.emitters.process.emitter import ProcessEmitter
-from snowplow_tracker.emitters.process.shared import IDLE_TIMEOUT, SERVER_MODULE
+from snowplow_tracker.emitters.process.server import IDLE_TIMEOUT
 from snowplow_tracker.testing import Collector
 from tests.payloads import make_payload as event
 from tests.scripts import run_script
@@ -70,7 +70,7 @@ def senders_of(runtime: str) -> List[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if SERVER_MODULE in cmdline and runtime + "/" in cmdline:
+        if cmdline.startswith("snowplow-sender[shared ") and runtime + "/" in cmdline:
             found.append(proc)
     return found
 

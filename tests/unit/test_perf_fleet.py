@@ -25,6 +25,12 @@ from perf.fleet import (
 
 MASTER = 100
 SPAWN = "python -c from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)"
+#: A sender as ``ps`` shows it (its title), and as started (its arguments).
+SENDER_TITLE = "snowplow-sender[host pid 101 #0] 127.0.0.1:9090"
+SENDER_ARGS = (
+    "python -P -m snowplow_tracker.emitters.process.sender_process "
+    "snowplow-sender[host pid 101 #0] 127.0.0.1:9090 --fd 5"
+)
 TRACKER = "python -c from multiprocessing.resource_tracker import main;main(4)"
 
 
@@ -52,6 +58,11 @@ def test_roles_of_a_gunicorn_tree_with_senders() -> None:
     counts = role_counts(infos, MASTER)
     assert counts == {"master": 1, "worker": 2, "sender": 1, "resource tracker": 1, "other": 1}
     assert describe_roles(counts) == ("1 master, 2 workers, 1 sender, 1 resource tracker, 1 other")
+
+
+def test_senders_are_named_by_their_title_or_their_arguments() -> None:
+    infos = [_proc(201, 101, SENDER_TITLE), _proc(202, MASTER, SENDER_ARGS)]
+    assert [role_of(i, MASTER) for i in infos] == ["sender", "sender"]
 
 
 def test_a_module_imported_under_two_names_counts_once_under_the_shorter() -> None:

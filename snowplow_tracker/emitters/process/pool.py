@@ -16,8 +16,6 @@ A pool owns, for one run in one process (until ``close()`` or a fork replaces it
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import multiprocessing.process
 import os
 import socket
 import threading
@@ -31,7 +29,6 @@ from ...delivery.stats import Counters
 from ...errors import SenderStartError
 from . import ipc
 from .handles import (
-    GUARD_ADVICE,
     SENDER_START_TIMEOUT,
     STOPPED_EXIT_CODES,
     MicroBatch,
@@ -58,23 +55,20 @@ class SenderPool:
 
     Args:
         owner: The emitter: its settings (``process_count``, ``ipc_max_delay``,
-            ``start_method``, ``max_queue_bytes``, ``max_queue_size``, ``_shared``: the shared
-            senders to connect to instead of starting its own), its callbacks and its
-            ``_notify`` (for outcomes already counted).
-        context: The ``multiprocessing`` context senders start from.
+            ``max_queue_bytes``, ``max_queue_size``, ``_shared``: the shared senders to connect
+            to instead of starting its own), its callbacks and its ``_notify`` (for outcomes
+            already counted).
         config: What each sender is started with.
         counters: The emitter's counters (they outlive a run; the queue's lock is theirs).
     """
 
-    def __init__(self, owner: Any, context: Any, config: SenderConfig, counters: Counters) -> None:
+    def __init__(self, owner: Any, config: SenderConfig, counters: Counters) -> None:
         self.pid = os.getpid()
         self.owner = owner
         self.where: str = owner._where
         self.process_count: int = owner.process_count
         self.ipc_max_delay: float = owner.ipc_max_delay
-        self.start_method: str = owner.start_method
         self.shared: Optional[SharedSpec] = owner._shared
-        self.context = context
         self.config = config
         self.notify: Callable[[List[bytes], List[bytes]], None] = owner._notify
         bounds = (owner.max_queue_bytes, owner.max_queue_size)
@@ -297,7 +291,15 @@ class SenderPool:
             for index in missing:
                 try:
                     self._spawn(index)
-                except Exception:  # noqa: BLE001 - logged; tried again
+                except Exception as exc:  # noqa: BLE001 - logged; tried again
+                    # A shared sender may be starting in another host: only its own failure
+                    # to start is final.
+                    final = self.shared is None or isinstance(exc, SenderStartError)
+                    with self.lock:
+                        if final and not self.ever_ready and self.start_error is None:
+                            self._fail_start_locked(
+                                f"sender process {index} could not be started ({exc})"
+                            )
                     time.sleep(0.5)
                     return handles  # serve the others meanwhile
 
@@ -329,17 +331,12 @@ class SenderPool:
 
     def _spawn(self, index: int) -> None:
         if self.shared is None:
-            handle = start_sender(self.context, self.config, index)
+            handle = start_sender(self.config, index)
         else:
             try:
                 handle = connect_shared(self.shared, self.config, index)
             except Exception as error:
-                with self.lock:  # a sender that cannot start, and none ever ran: give up
-                    if isinstance(error, SenderStartError) and not self.ever_ready:
-                        if not self.closing:
-                            self._fail_start_locked(error)
-                        raise
-                logger.info("shared sender %d: %s; trying again", index, error)
+                logger.info("shared sender %d: %s", index, error)
                 raise
         with self.lock:
             self.senders[index] = handle
@@ -428,6 +425,7 @@ class SenderPool:
                 q.give_back_memory()
 
     def _on_sender_exit(self, handle: SenderHandle) -> None:
+        handle.process.close()
         with self.lock:
             handle.exited = True
             if not handle.writing:
@@ -441,18 +439,13 @@ class SenderPool:
             code = handle.process.exitcode
             failed_start = handle.late or (code is not None and code > 0)
             if failed_start and not handle.ready and not self.ever_ready:
-                advice = GUARD_ADVICE if self.start_method != "fork" else ""
                 how = (
                     f"did not start within {SENDER_START_TIMEOUT:g} s"
                     if handle.late
-                    else f"exited with code {handle.process.exitcode} before it started"
+                    else f"exited with code {code} before it started"
                 )
                 self._fail_start_locked(
-                    SenderStartError(
-                        f"{self.where}: sender process {handle.index} (pid {handle.process.pid}) "
-                        f"{how}, and no sender could start (start_method={self.start_method!r}; "
-                        f"its error is on standard error). {advice}"
-                    )
+                    f"sender process {handle.index} (pid {handle.process.pid}) {how}"
                 )
                 return
             lost = [b for b in self.queue.in_flight.values() if b.sender == handle.index]
@@ -473,11 +466,17 @@ class SenderPool:
         )
         self.queue.counters.add(restarts=1, redelivered=moved)
 
-    def _fail_start_locked(self, error: SenderStartError) -> None:
-        """A sender exited before it ran, and none of this run ever did: senders cannot start.
-        ``track_*`` and ``flush()`` raise ``error`` from now on; ``close()`` drops what is
-        held."""
-        self.start_error = error
+    def _fail_start_locked(self, what: str) -> None:
+        """A sender could not be started, or exited before it ran, and none of this run ever
+        did: senders cannot start. ``track_*`` and ``flush()`` raise from now on; ``close()``
+        drops what is held.
+
+        Args:
+            what: What happened to the sender, for the error message.
+        """
+        self.start_error = SenderStartError(
+            f"{self.where}: {what}, and no sender could start (its error is on standard error)."
+        )
         self.queue.close_locked()  # track_* takes the slow path, which raises
         self.queue.changed.notify_all()
         logger.error("%s", self.start_error)
@@ -527,6 +526,12 @@ class SenderPool:
         for sock in (self.wake_r, self.wake_w):
             if sock is not None:
                 sock.close()
+        if self.listener is None or not self.listener.is_alive():  # it waits on the exit pipes
+            with self.lock:
+                handles = [h for h in self.senders if h is not None]
+            for handle in handles:
+                handle.process.join(0)  # reaped if it exited
+                handle.process.close()
         return dropped
 
     def _ask_to_stop(self) -> None:
@@ -578,8 +583,8 @@ class SenderPool:
         return left
 
     def abandon_after_fork(self) -> None:
-        """In a forked child: let go of the parent's pipes, processes and sockets."""
-        children = getattr(multiprocessing.process, "_children", None)
+        """In a forked child: let go of the parent's sockets and pipes (the senders are the
+        parent's children, never waited on here)."""
         for handle in self.senders:
             if handle is None:
                 continue
@@ -587,8 +592,7 @@ class SenderPool:
                 handle.conn.close()
             except OSError:
                 pass
-            if isinstance(children, set):
-                children.discard(handle.process)
+            handle.process.abandon()
         for sock in (self.wake_r, self.wake_w):
             if sock is not None:
                 sock.close()

@@ -1,16 +1,18 @@
 """A shared sender: one sender process that serves several hosts over a Unix socket.
 
 Run by a host (:func:`~snowplow_tracker.emitters.process.shared.connect_shared`) as
-``python -m snowplow_tracker.emitters.process.server SOCKET LOCK_FD``, in a session of its own,
-with its :class:`~snowplow_tracker.emitters.process.sender.SenderConfig` pickled on standard
-input. It forks: the child listens on ``SOCKET`` and serves, and the parent exits once the child
-listens (0) or failed (1), so the host knows, and the sender is nobody's child to reap.
+``python -m snowplow_tracker.emitters.process.server TITLE SOCKET LOCK_FD``, in a session of its
+own, with its :class:`~snowplow_tracker.emitters.process.sender.SenderConfig` as JSON on
+standard input. It forks: the child shows ``TITLE`` as its command line
+(``snowplow-sender[shared SOCKET] collector``), listens on ``SOCKET`` and serves, and the
+parent exits once the child listens (0) or failed (1), so the host knows, and the sender is
+nobody's child to reap.
 
 Each accepted connection is one host, served by a
 :class:`~snowplow_tracker.emitters.process.sender.Sender` of its own (its batches, its
 acknowledgements, the same messages as over a sender's pipe); they share one request pool. A
 host's ``S`` message means "this host is done": its connection is closed once every micro-batch
-it sent is acknowledged. The sender exits :data:`~.shared.IDLE_TIMEOUT` seconds after its last
+it sent is acknowledged. The sender exits :data:`IDLE_TIMEOUT` seconds after its last
 host left and its last request ended, and on SIGTERM (it delivers what it holds within
 :data:`~.sender.SIGTERM_GRACE` seconds of retries; its hosts send the rest again). It gives up
 its socket and lock before it finishes, so that a host can start its successor at once.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -30,7 +31,10 @@ from typing import Any, Dict, List, Optional
 
 from . import ipc
 from .sender import LIVENESS_INTERVAL, SIGTERM_GRACE, Sender, SenderConfig, forward_logs
-from .shared import IDLE_TIMEOUT
+from .sender_process import set_process_title
+
+#: Seconds a shared sender lives on after its last host disconnected.
+IDLE_TIMEOUT = 5.0
 
 
 class SharedServer(Sender):
@@ -48,7 +52,7 @@ class SharedServer(Sender):
         self.listener: Optional[socket.socket] = listener
         self.path = path
         self.lock = lock
-        self.hosts: Dict[Connection, Sender] = {}
+        self.hosts: Dict[Any, Sender] = {}  # by connection
         self.latest: Optional[Sender] = None  # where the sender's own records go
 
     def host_alive(self) -> bool:
@@ -151,14 +155,15 @@ def _listen(path: str) -> socket.socket:
 
 def main(argv: List[str]) -> int:
     """Fork; listen and serve in the child (see the module docstring)."""
-    path, lock = argv[0], int(argv[1])
-    config: SenderConfig = pickle.load(sys.stdin.buffer)
+    title, path, lock = argv[0], argv[1], int(argv[2])
+    config = SenderConfig.from_json(sys.stdin.buffer.read())
     ready_r, ready_w = os.pipe()
     if os.fork():
         os.close(ready_w)
         return 0 if os.read(ready_r, 1) else 1
     os.close(ready_r)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_process_title(title)
     server = SharedServer(_listen(path), path, lock, config)
     os.write(ready_w, b"1")
     os.close(ready_w)

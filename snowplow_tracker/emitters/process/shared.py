@@ -27,7 +27,6 @@ import dataclasses
 import fcntl
 import hashlib
 import os
-import pickle
 import socket
 import stat
 import struct
@@ -41,14 +40,12 @@ from typing import Optional
 from ..._logging import logger
 from ..._version import VERSION
 from ...errors import SenderStartError
-from .handles import SENDER_START_TIMEOUT, START_LOCK, SenderHandle
+from .handles import SENDER_START_TIMEOUT, START_LOCK, SenderHandle, sender_environment
 from .sender import SenderConfig
 
 #: The environment variable that turns the shared pool on for emitters that do not choose
 #: (``1``, ``true``, ``yes`` or ``on``).
 ENV_VAR = "SNOWPLOW_TRACKER_SHARED_POOL"
-#: Seconds a shared sender lives on after its last host disconnected.
-IDLE_TIMEOUT = 5.0
 #: Seconds a host waits for another host that is starting the same sender.
 LOCK_TIMEOUT = 5.0
 #: The module run as a shared sender (``python -m``; its name shows in ``ps``).
@@ -116,7 +113,7 @@ def shared_spec(config: SenderConfig, where: str) -> Optional[SharedSpec]:
     if problem is not None:
         logger.warning("%s: shared_pool: %s; starting this emitter's own senders", where, problem)
         return None
-    sending = (sys.executable, VERSION, config.collector, config.limits, config.retry_policy)
+    sending = (sys.executable, VERSION, config.transport, config.limits, config.retry_policy)
     digest = hashlib.sha256(repr((*sending, config.max_in_flight)).encode()).hexdigest()
     return SharedSpec(directory, digest[:16])
 
@@ -153,6 +150,11 @@ class SharedLink:
             s.shutdown(socket.SHUT_RDWR)
 
     kill = terminate
+
+    def close(self) -> None:
+        """Nothing to release (the pool closes the connection)."""
+
+    abandon = close
 
 
 def _connect(path: str) -> Optional[SharedLink]:
@@ -200,19 +202,18 @@ def _launch(path: str, lock: int, config: SenderConfig) -> None:
     Raises:
         SenderStartError: It could not start (its standard error in the message).
     """
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     config = dataclasses.replace(config, log_level=logger.getEffectiveLevel())
+    title = f"snowplow-sender[shared {path}] {config.target}"
+    flags = ["-P"] if sys.version_info >= (3, 11) else []  # as a sender's (handles)
     proc = subprocess.run(
-        [sys.executable, "-m", SERVER_MODULE, path, str(lock)],
-        input=pickle.dumps(config),
+        [sys.executable, *flags, "-m", SERVER_MODULE, title, path, str(lock)],
+        input=config.to_json(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         pass_fds=(lock,),
         start_new_session=True,
         timeout=SENDER_START_TIMEOUT,
-        env=env,
+        env=sender_environment(),
         check=False,
     )
     if proc.returncode != 0:
