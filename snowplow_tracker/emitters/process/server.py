@@ -34,7 +34,7 @@ from .sender import LIVENESS_INTERVAL, SIGTERM_GRACE, Sender, SenderConfig, forw
 from .sender_process import set_process_title
 
 #: Seconds a shared sender lives on after its last host disconnected.
-IDLE_TIMEOUT = 5.0
+IDLE_TIMEOUT = 2.0
 
 
 class SharedServer(Sender):
