@@ -139,14 +139,14 @@ class ProcessEmitter(BaseEmitter):
         verify: How the senders verify the collector's TLS certificate, as in ``requests``:
             True (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the
             path of a CA bundle file or directory (a private CA), or False.
-        shared_pool: Connect to the senders that every process of this user on this machine
-            shares for the same collector and settings, starting them when none runs (for
-            servers of many worker processes: gunicorn, uWSGI), instead of starting
-            ``process_count`` senders of its own (:mod:`~snowplow_tracker.emitters.process.shared`;
-            ``start_method`` does not apply to them). Default: the environment variable
-            ``SNOWPLOW_TRACKER_SHARED_POOL`` (``1``, ``true``, ``yes`` or ``on``). When the
-            folder of their sockets is not private to the user, a warning is logged and the
-            emitter starts its own senders.
+        shared_pool: Connect to the ``process_count`` senders that every process of this user
+            on this machine shares for the same collector and settings, starting them when none
+            runs, instead of starting senders of its own: for servers of many worker processes
+            (gunicorn, uWSGI; see :mod:`~snowplow_tracker.emitters.process.shared`). Default:
+            the environment variable ``SNOWPLOW_TRACKER_SHARED_POOL`` (``1``, ``true``, ``yes``
+            or ``on``). When the folder of their sockets is not private to the user, a warning
+            is logged and the emitter starts its own senders (the ``shared_pool`` attribute
+            then says False).
 
     The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
     full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
