@@ -251,8 +251,10 @@ def ev(tag):
             "p": "srv"}
 
 if __name__ == "__main__":
+    # A generous shutdown_timeout: on a loaded machine a new sender can take seconds to start,
+    # and the child's exit waits for its own.
     e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, max_batch_age=5,
-                       start_method=sys.argv[2])
+                       start_method=sys.argv[2], shutdown_timeout=60)
     for i in range(300):
         e.input(ev("parent-before"))
     pid = os.fork()  # with events still unsent in the parent
@@ -282,6 +284,54 @@ def test_fork_after_tracking_child_uses_own_senders_and_nothing_twice(
     assert by_tag == {"parent-before": 300, "child": 200, "parent-after": 100}
     eids = collector.eids()
     assert len(eids) == len(set(eids)) == 600
+
+
+FORK_WHILE_A_SENDER_STARTS = """
+import os, subprocess, sys, threading, time, uuid
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+
+starting = threading.Event()
+real_popen = subprocess.Popen
+
+def slow_popen(*args, **kwargs):
+    # As a slow start does: the sender's socket pair and exit pipe are open a while.
+    starting.set()
+    time.sleep(0.5)
+    return real_popen(*args, **kwargs)
+
+subprocess.Popen = slow_popen
+
+def ev(tag):
+    return {"e": "se", "se_ca": tag, "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+            "p": "srv"}
+
+e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, shutdown_timeout=20)
+e.input(ev("parent"))  # the listener thread starts the sender
+assert starting.wait(20)
+pid = os.fork()  # while the sender starts
+if pid == 0:
+    for i in range(20):
+        e.input(ev("child"))
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_fork_while_the_first_sender_starts_leaves_the_child_able_to_start_its_own(
+    collector: Collector,
+) -> None:
+    """A fork while the host's first sender is starting waits for the start to end (the fork
+    guard): the child holds none of that sender's channel or exit pipe, starts its own sender,
+    and both deliver their events."""
+    proc = run_script(FORK_WHILE_A_SENDER_STARTS, collector.endpoint)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "child-exit 0" in out, err
+    by_tag: Dict[str, int] = {}
+    for ev in collector.events:
+        by_tag[ev["se_ca"]] = by_tag.get(ev["se_ca"], 0) + 1
+    assert by_tag == {"parent": 1, "child": 20}, err
 
 
 CTRL_C = """
@@ -674,14 +724,29 @@ def test_senders_are_named_and_no_other_process_is_started(
     emitter = make_emitter(collector.endpoint, process_count=2, start_method="spawn")
     emitter.input(event())
     assert emitter.flush(timeout=30)
-    assert wait_until(lambda: len(emitter.sender_pids()) == 2, 30)
     target = collector.endpoint.split("://")[-1]
-    titles = sorted(" ".join(psutil.Process(pid).cmdline()) for pid in emitter.sender_pids())
-    assert titles == [f"snowplow-sender[host pid {os.getpid()} #{i}] {target}" for i in (0, 1)]
+    expected = [f"snowplow-sender[host pid {os.getpid()} #{i}] {target}" for i in (0, 1)]
+
+    def titles() -> List[str]:  # a sender shows its title once it started
+        return sorted(" ".join(psutil.Process(pid).cmdline()) for pid in emitter.sender_pids())
+
+    assert wait_until(lambda: titles() == expected, 30), titles()
     names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in emitter.sender_pids()}
     assert names == {"snowplow-sender"}
     children = psutil.Process().children(recursive=True)
     assert sorted(c.pid for c in children) == sorted(emitter.sender_pids())
+
+
+def test_a_sender_title_never_shows_the_collectors_credentials(
+    collector: Collector, make_emitter: Any
+) -> None:
+    target = collector.endpoint.split("://")[-1]
+    emitter = make_emitter(f"http://user:pa55word@{target}")
+    emitter.input(event())
+    assert emitter.flush(timeout=30)
+    [pid] = emitter.sender_pids()
+    title = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode()
+    assert title == f"snowplow-sender[host pid {os.getpid()} #0] {target}"
 
 
 def test_a_sender_imports_only_what_sending_needs() -> None:
