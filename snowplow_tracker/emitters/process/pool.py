@@ -250,12 +250,22 @@ class SenderPool:
         return ok
 
     def _requeue_locked(self, batches: List[MicroBatch]) -> int:
-        """Put in-flight micro-batches back at the head of the queue; returns the events."""
+        """Put in-flight micro-batches back at the head of the queue; returns the events.
+
+        A micro-batch some of whose events were reported delivered (``P``) is cut down to the
+        others, so that the next sender does not send them again."""
         for batch in batches:
             handle = self.senders[batch.sender] if batch.sender >= 0 else None
             if handle is not None:
                 handle.in_flight -= batch.count
             batch.sender = -1
+            if batch.done:
+                events = batch.undone()
+                message, lengths = ipc.new_batch(), ipc.new_lengths()
+                for event in events:
+                    ipc.append_event(message, lengths, event)
+                ipc.seal_batch(message, lengths, batch.ticket)
+                batch.message, batch.count, batch.done = message, len(events), None
         moved = self.queue.requeue_locked(batches)
         if moved and self.feeder_idle:
             self.wake_feeder_locked()
