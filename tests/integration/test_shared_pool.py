@@ -123,16 +123,19 @@ def test_hosts_share_one_set_of_senders_that_does_not_grow(
     assert mode & 0o777 == 0o700
 
 
-def test_sigkill_of_a_shared_sender_mid_stream_loses_nothing(
-    collector: Collector, pool_dir: str
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_shared_sender_killed_or_stopped_mid_stream_loses_nothing(
+    collector: Collector, pool_dir: str, signum: int
 ) -> None:
-    """The hosts hold every micro-batch until its acknowledgement: they send the killed
-    sender's events again (through the other sender or its replacement)."""
+    """The hosts hold every micro-batch until its acknowledgement: they send again what the
+    killed (or stopped) sender did not acknowledge, through the other sender or its
+    replacement; only those events can arrive twice."""
     collector.set_delay(0.05)
     procs = run_hosts(collector.endpoint, 3, 3000, pause=0.1)
     assert wait_until(lambda: len(senders_of(pool_dir)) == 2 and collector.stats()["events"] > 0)
     victim = senders_of(pool_dir)[0]
-    victim.send_signal(signal.SIGKILL)
+    victim.send_signal(signum)
+    assert wait_until(lambda: not victim.is_running(), 10)
     out = results(procs)
     assert all(r["ok"] for r in out)
     assert sum(r["restarts"] for r in out) >= 1
