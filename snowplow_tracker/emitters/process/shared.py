@@ -219,8 +219,7 @@ def _launch(path: str, lock: int, config: SenderConfig) -> None:
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()[-2000:]
         raise SenderStartError(
-            f"ProcessEmitter: the shared sender {path} exited with code {proc.returncode} "
-            f"before it listened: {err}"
+            f"the shared sender {path} exited with code {proc.returncode} before it listened: {err}"
         )
 
 
