@@ -797,3 +797,68 @@ def test_a_host_that_found_the_package_on_a_path_added_at_run_time_starts_sender
     assert done.returncode == 0, done.stderr
     assert "flushed True" in done.stdout, done.stderr
     assert [ev["se_ca"] for ev in collector.events] == ["runtime-path"]
+
+
+SET_EXECUTABLE_HOST = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter
+multiprocessing.set_executable(sys.argv[2])
+e = ProcessEmitter(sys.argv[1], process_count=1)
+e.input({"e": "se", "se_ca": "wrapped", "se_ac": "a", "eid": "e-1", "p": "srv"})
+print("flushed", e.flush(timeout=30), flush=True)
+"""
+
+
+def test_senders_run_the_interpreter_multiprocessing_would_start(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """``multiprocessing.set_executable()`` (for servers that embed Python) chooses the
+    senders' interpreter."""
+    marker = tmp_path / "started"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = run_script(SET_EXECUTABLE_HOST, collector.endpoint, str(wrapper))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "flushed True" in out, err
+    assert "snowplow_tracker.emitters.process.sender_process" in marker.read_text()
+    assert [ev["se_ca"] for ev in collector.events] == ["wrapped"]
+
+
+NO_SENDER_CAN_START = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter, SenderStartError
+multiprocessing.set_executable(sys.argv[2])
+failed = []
+e = ProcessEmitter(sys.argv[1], process_count=2, shutdown_timeout=2,
+                   on_failure=lambda n, events: failed.extend(events))
+e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": "e-1", "p": "srv"})
+try:
+    e.flush(timeout=60)
+except SenderStartError as exc:
+    print("raised", exc, flush=True)
+print("closed", e.close(), len(failed), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["missing", "exits"])
+def test_senders_that_cannot_start_raise_sender_start_error(
+    collector: Collector, tmp_path: Path, how: str
+) -> None:
+    """An interpreter that cannot be run, or a sender that exits before it runs: ``flush()``
+    raises ``SenderStartError`` saying what happened (it does not retry for ever), and
+    ``close()`` reports the event as failed."""
+    executable = tmp_path / "no-such-python"
+    if how == "exits":
+        executable.write_text("#!/bin/sh\nexit 3\n")
+        executable.chmod(0o755)
+    proc = run_script(NO_SENDER_CAN_START, collector.endpoint, str(executable))
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    [raised] = [line for line in out.splitlines() if line.startswith("raised")]
+    expected = "could not be started" if how == "missing" else "exited with code 3 before"
+    assert expected in raised
+    assert "and no sender could start" in raised
+    assert "closed False 1" in out
+    assert collector.events == []

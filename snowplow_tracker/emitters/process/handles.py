@@ -169,14 +169,14 @@ class MicroBatch:
         return [e for i, e in enumerate(events) if i not in self.done]
 
 
-def sender_command(title: str, target: str, fd: int) -> List[str]:
-    """The command line of a sender: this interpreter (``multiprocessing.set_executable`` sets
-    another) running :mod:`.sender_process` with ``title`` and ``target`` shown by ``ps``.
+def sender_command(title: str, target: str) -> List[str]:
+    """The command line of a sender, but for its ``--fd``: this interpreter
+    (``multiprocessing.set_executable`` sets another) running :mod:`.sender_process` with
+    ``title`` and ``target`` shown by ``ps``.
 
     Args:
         title: ``snowplow-sender[host pid P #i]``.
         target: The collector, without credentials.
-        fd: The sender's end of the socket pair.
     """
     flags: List[str] = []
     if sys.flags.dont_write_bytecode:
@@ -188,7 +188,7 @@ def sender_command(title: str, target: str, fd: int) -> List[str]:
     if sys.version_info >= (3, 11):
         flags.append("-P")  # the current directory cannot shadow the modules a sender imports
     executable = os.fsdecode(multiprocessing.spawn.get_executable() or sys.executable)
-    return [executable, *flags, "-m", MODULE, title, target, "--fd", str(fd)]
+    return [executable, *flags, "-m", MODULE, title, target]
 
 
 def sender_environment() -> Dict[str, str]:
@@ -219,27 +219,29 @@ def start_sender(config: SenderConfig, index: int) -> SenderHandle:
     # application configured logging): the sender sends the records it passes to the host.
     level = logger.getEffectiveLevel()
     config_message = ipc.CONFIG + dataclasses.replace(config, log_level=level).to_json()
-    host_sock, child_sock = socket.socketpair()
-    exit_r, exit_w = os.pipe()
     # A new sender inherits this mask through fork and exec: a Ctrl-C to the process group
     # cannot interrupt it while it starts, before sender_process ignores SIGINT.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        with _START_LOCK:
+    command = sender_command(title, config.target)
+    env = sender_environment()
+    with _START_LOCK:  # no fork of the host gets the sender's ends of its socket and pipe
+        host_sock, child_sock = socket.socketpair()
+        exit_r, exit_w = os.pipe()
+        try:
             popen = subprocess.Popen(
-                sender_command(title, config.target, child_sock.fileno()),
+                [*command, "--fd", str(child_sock.fileno())],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(child_sock.fileno(), exit_w),
-                env=sender_environment(),
+                env=env,
             )
-    except Exception:
-        host_sock.close()
-        os.close(exit_r)
-        logger.exception("could not start sender process %d", index)
-        raise
-    finally:
-        child_sock.close()
-        os.close(exit_w)
+        except Exception:
+            host_sock.close()
+            os.close(exit_r)
+            logger.exception("could not start sender process %d", index)
+            raise
+        finally:
+            child_sock.close()
+            os.close(exit_w)
     conn = Connection(host_sock.detach())
     handle = SenderHandle(index, SenderProcess(popen, exit_r), conn, started_at=time.monotonic())
     try:

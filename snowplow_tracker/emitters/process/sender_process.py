@@ -76,6 +76,27 @@ def parse(argv: List[str]) -> Optional[int]:
         return None
 
 
+def serve(conn: Connection) -> None:
+    """Run a sender on one channel to a host: read its configuration (the first message), then
+    send until it is told to stop, SIGTERM, or the host is gone.
+
+    Args:
+        conn: The channel (its socket framed by ``multiprocessing.connection.Connection``).
+
+    Raises:
+        ValueError: The first message is not a configuration.
+    """
+    try:
+        message = conn.recv_bytes()
+    except (EOFError, OSError):
+        conn.close()
+        return  # the host is gone before it configured this sender: nothing to send
+    if message[:1] != ipc.CONFIG:
+        conn.close()
+        raise ValueError(f"the host's first message is not a configuration: {message[:1]!r}")
+    sender_main(conn, SenderConfig.from_json(message[1:]))
+
+
 def main(argv: List[str]) -> int:
     """Run one sender; returns the exit status.
 
@@ -89,15 +110,7 @@ def main(argv: List[str]) -> int:
         print(f"usage: python -m {MODULE} TITLE COLLECTOR --fd FD", file=sys.stderr)
         return 2
     set_process_title(" ".join(argv[:2]))
-    sock = socket.socket(fileno=fd)
-    conn = Connection(sock.detach())
-    try:
-        message = conn.recv_bytes()
-    except (EOFError, OSError):
-        return 0  # the host is gone before it configured this sender: nothing to send
-    if message[:1] != ipc.CONFIG:
-        raise ValueError(f"the host's first message is not a configuration: {message[:1]!r}")
-    sender_main(conn, SenderConfig.from_json(message[1:]))
+    serve(Connection(socket.socket(fileno=fd).detach()))
     return 0
 
 
