@@ -58,13 +58,7 @@ from ...delivery.stats import EmitterStats
 from ...protocol.wire import PayloadDict, decode_events
 from .. import lifecycle
 from ..base import FlushTimer, encode_or_raise
-from .client import (
-    check_redis_client,
-    check_redis_url,
-    describe_target,
-    is_redis_error,
-    redis_client,
-)
+from .client import LazyClient, check_redis_client, check_redis_url, is_redis_error, redis_client
 from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
@@ -173,8 +167,7 @@ class RedisEmitter:
         self.push_timeout = float(push_timeout)
         self.on_success: Optional[SuccessCallback] = on_success
         self.on_failure: Optional[FailureCallback] = on_failure
-        self._rdb = rdb
-        self._client_lock = threading.Lock()
+        self._redis = LazyClient(rdb, self.url)
         #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
         self._init_state()
@@ -204,28 +197,20 @@ class RedisEmitter:
         threads do not exist in the child: make new ones (the timer runs again if it ran).
         """
         interval = self.timer.interval
-        self._client_lock = threading.Lock()
+        self._redis.lock = threading.Lock()
         self._init_state()
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
 
-    def _secret_urls(self) -> List[str]:
-        """The URLs whose passwords no message may show."""
-        return [] if self.url is None else [self.url]
-
     def __repr__(self) -> str:
-        target = describe_target(self.url, self._rdb)
+        target = self._redis.describe()
         return f"RedisEmitter(key={self.key!r}, redis={target!r}, buffer_size={self.buffer_size})"
 
     @property
     def client(self) -> Any:
         """The Redis client, created on first use when none was given."""
-        if self._rdb is None:
-            with self._client_lock:
-                if self._rdb is None:
-                    self._rdb = redis_client(self.url)
-        return self._rdb
+        return self._redis.get()
 
     # -- the caller's side -------------------------------------------------------------------
 
@@ -244,11 +229,11 @@ class RedisEmitter:
         event = encode_or_raise(payload, "post", self._where)
         if not self._kept:  # pushed at exit from now on, even if its owner drops it
             lifecycle.keep(self)
-        if self._rdb is None:
+        if self._redis.client is None:
             # The client (and the ``redis`` import) at the first event, not at the first push:
             # that may be at interpreter exit, when redis-py can no longer be imported (it
             # registers a thread exit hook), and the events held then would be lost.
-            self.client  # noqa: B018 - created for its side effect
+            self._redis.get()
         if not self._pusher.add(event):
             self._drop_one(payload)
 
