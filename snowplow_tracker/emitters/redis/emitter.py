@@ -5,17 +5,10 @@ Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_e
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
-outage.** ``track_*`` adds the event to the emitter's
-:class:`~snowplow_tracker.delivery.batching.Batcher`; a full batch moves to the queue of events
-to push (held compactly in ``bytearray`` chunks), and while the last push worked ``track_*``
-pushes them itself (pipelined ``RPUSH``, 1,000 values per command) through a copy of the client
-with ``push_timeout`` socket timeouts and no retries: with the default ``buffer_size=1`` an
-event is in Redis when ``track_*`` returns. Pushing in the caller's thread matters for a host
-that tracks in a CPU-bound loop: a background thread would wait for the GIL after each write.
-After a failed push ``track_*`` only queues, and a background thread (``snowplow-redis-pusher``)
-retries with a capped back-off (0.1 s doubling to 5 s) until a push works; it also pushes a
-partial batch older than ``max_batch_age``, on :meth:`RedisEmitter.flush` and on the flush
-timer's ticks. Delivery is at-least-once: a push that timed out may still be carried out.
+outage.** While the last push worked, ``track_*`` pushes a full batch itself: with the default
+``buffer_size=1`` an event is in Redis when ``track_*`` returns. After a failed push it only
+queues, and a background thread retries with a capped back-off; :mod:`.pusher` says how.
+Delivery is at-least-once: a push that timed out may still be carried out.
 
 What is held is bounded by its :class:`~snowplow_tracker.delivery.host_queue.HostQueue`
 (``max_queue_bytes``, ``max_buffered`` events, counting those being pushed): an event tracked
@@ -49,22 +42,19 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from ... import arguments as _args
 from ..._logging import logger
 from ...delivery.batching import BatchLimits
 from ...delivery.stats import EmitterStats
-from ...protocol.wire import PayloadDict, decode_events
+from ...protocol.wire import decode_events
 from .. import lifecycle
-from ..base import FlushTimer, encode_or_raise
+from ..base import FailureCallback, FlushTimer, SuccessCallback, encode_or_raise
 from .client import LazyClient, check_redis_client, check_redis_url, is_redis_error, redis_client
 from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
-
-SuccessCallback = Callable[[List[PayloadDict]], Any]
-FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
 #: Default bound of the bytes of events held in memory.
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
@@ -74,10 +64,6 @@ DEFAULT_FLUSH_TIMEOUT = 10.0
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 #: Default seconds a ``track_*`` call may wait on Redis (its socket timeouts).
 DEFAULT_PUSH_TIMEOUT = 0.5
-
-
-#: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
-timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
 
 
 class RedisEmitter:
@@ -276,7 +262,7 @@ class RedisEmitter:
             timeout: Seconds between pushes; a positive number.
             flush_now: Push what is held at once as well (without waiting for it).
         """
-        timer_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
+        _args.positive_finite_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
         self.timer.cancel(5.0)
         self._set_max_age(None)
         if flush_now:

@@ -1,15 +1,15 @@
 """The emitter side of a :class:`~snowplow_tracker.emitters.redis.worker.RedisWorker`: checking
-the items it claimed, handing the events to its emitter, waiting until the emitter sent them,
-and collecting the events the emitter gave up on (its ``on_failure``)."""
+the items it claimed, handing the events to the emitter, waiting (bounded) until the emitter sent
+them, and collecting the events the emitter gave up on (its ``on_failure``)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import orjson
 
@@ -28,13 +28,8 @@ FLUSH_SLICE = 1.0
 
 @dataclass
 class Take:
-    """Items claimed together, handed to the emitter, not yet acknowledged.
-
-    Attributes:
-        items: Items claimed.
-        handed: Of those, events the emitter took.
-        dead: The items to dead-letter: not events, or refused by the emitter.
-    """
+    """Items claimed together (``items``), of which ``handed`` went to the emitter and ``dead``
+    are to be dead-lettered (not events, or refused by the emitter)."""
 
     items: int
     handed: int = 0
@@ -67,8 +62,7 @@ def encoded_input(emitter: Any) -> Optional[Callable[[bytes], Any]]:
     return raw if callable(raw) and getattr(emitter, "method", "post") == "post" else None
 
 
-def accepts_timeout(flush: Callable[..., Any]) -> bool:
-    """Whether ``flush`` takes a ``timeout`` keyword argument."""
+def _accepts_timeout(flush: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(flush).parameters
     except (TypeError, ValueError):
@@ -77,26 +71,20 @@ def accepts_timeout(flush: Callable[..., Any]) -> bool:
 
 
 class Handover:
-    """A worker's emitter during one :meth:`RedisWorker.run`.
-
-    As a context manager it wraps the emitter's ``on_failure`` (the original is still called),
-    so that the events the emitter gives up on can be dead-lettered, and restores it on exit.
-
-    Args:
-        worker: The worker: its ``emitter``, ``worker_id``, ``failed_key``, ``flush_timeout``,
-            stop event and stop deadline.
-    """
+    """A worker's emitter during one :meth:`RedisWorker.run` (entered with :meth:`hooked`)."""
 
     def __init__(self, worker: RedisWorker) -> None:
         self.worker = worker
         self.emitter = worker.emitter
         self.input_encoded = encoded_input(self.emitter)
-        self.flush_takes_timeout = accepts_timeout(self.emitter.flush)
+        self.flush_takes_timeout = _accepts_timeout(self.emitter.flush)
         self.failed_lock = threading.Lock()
         self.failed: List[Mapping[str, Any]] = []
-        self.original_on_failure: Any = None
 
-    def __enter__(self) -> Handover:
+    @contextlib.contextmanager
+    def hooked(self) -> Iterator[Handover]:
+        """Wrap the emitter's ``on_failure`` (the original is still called) so that the events
+        it gives up on can be dead-lettered; restore it on exit."""
         emitter = self.emitter
         if not hasattr(emitter, "on_failure"):
             logger.warning(
@@ -104,8 +92,9 @@ class Handover:
                 "be dead-lettered",
                 type(emitter).__name__,
             )
-            return self
-        original = self.original_on_failure = emitter.on_failure
+            yield self
+            return
+        original = emitter.on_failure
 
         def on_failure(sent: int, failed: List[Mapping[str, Any]]) -> None:
             with self.failed_lock:
@@ -114,23 +103,13 @@ class Handover:
                 original(sent, failed)
 
         emitter.on_failure = on_failure
-        return self
-
-    def __exit__(
-        self,
-        kind: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if hasattr(self.emitter, "on_failure"):
-            self.emitter.on_failure = self.original_on_failure
+        try:
+            yield self
+        finally:
+            emitter.on_failure = original
 
     def hand_over(self, items: List[bytes]) -> Take:
-        """Check ``items`` and hand the events to the emitter.
-
-        The stored bytes go as they are to ``input_encoded`` (when the emitter has it and sends
-        POST); otherwise the checked dict goes to ``input``.
-        """
+        """Check ``items`` and hand the events to the emitter."""
         take = Take(len(items))
         raw_input = self.input_encoded
         for raw in items:

@@ -32,13 +32,8 @@ zero times. Any number of workers on any number of machines can drain the same l
 SIGTERM: it stops taking items, flushes and acknowledges what it holds (within
 ``shutdown_timeout``; what is still unsent then goes back to ``key``), and returns.
 
-The ``redis`` package is imported only when a worker builds its client.
-
-Command line (console script ``snowplow-redis-worker``, or ``python -m
-snowplow_tracker.emitters.redis.cli``; options also come from environment variables)::
-
-    SNOWPLOW_REDIS_URL=redis://:secret@redis.internal:6379/0 \\
-    snowplow-redis-worker --endpoint collector.example.com --protocol https --process-count 2
+The ``redis`` package is imported only when a worker builds its client. The command line
+(``snowplow-redis-worker``) is :mod:`snowplow_tracker.emitters.redis.cli`.
 
 Example:
     >>> from snowplow_tracker import AsyncEmitter
@@ -58,13 +53,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Union
+
+import orjson
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
 from ...delivery.stats import CounterRecord
 from ...protocol.credentials import mask_credentials
-from .claims import Claims
+from .claims import Claims, requeue
 from .client import (
     LazyClient,
     blocking_socket_timeout,
@@ -73,11 +70,21 @@ from .client import (
     is_redis_error,
 )
 from .handover import Handover, parse_event
-from .liveness import Heartbeat, recover_dead_workers
 
 __all__ = ["RedisWorker", "WorkerStats", "parse_event"]
 
 _error_log = ThrottledLog()
+#: The arguments in seconds, checked in this order.
+_SECONDS = ("block_timeout", "heartbeat_ttl", "flush_timeout", "shutdown_timeout")
+_GLOB_SPECIALS = "\\*?[]"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in _GLOB_SPECIALS else c for c in text)
+
+
+def _text(value: Union[bytes, str]) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def default_worker_id() -> str:
@@ -145,6 +152,50 @@ def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+class Heartbeat:
+    """A worker's heartbeat key (``SET ... PX heartbeat_ttl``), refreshed every third of
+    ``heartbeat_ttl`` by a thread (``snowplow-redis-heartbeat``) until the worker stops.
+
+    Args:
+        worker: The worker: its ``heartbeat_key``, ``heartbeat_ttl``, client and stop event.
+    """
+
+    def __init__(self, worker: RedisWorker) -> None:
+        self.worker = worker
+        self.thread = threading.Thread(
+            target=self._loop, name="snowplow-redis-heartbeat", daemon=True
+        )
+
+    def start(self) -> None:
+        """Beat once (retried until Redis answers or a stop is asked), then start the thread."""
+        self.worker._retrying(self.beat)
+        self.thread.start()
+
+    def beat(self) -> None:
+        worker = self.worker
+        value = orjson.dumps({"worker_id": worker.worker_id, "pid": os.getpid(), "at": time.time()})
+        worker.client.set(worker.heartbeat_key, value, px=max(1, int(worker.heartbeat_ttl * 1000)))
+
+    def _loop(self) -> None:
+        interval = self.worker.heartbeat_ttl / 3.0
+        while not self.worker._stop.wait(interval):
+            try:
+                self.beat()
+            except Exception as exc:  # noqa: BLE001 - the heartbeat thread must survive outages
+                self.worker._redis_error("refreshing the heartbeat", exc)
+
+    def join(self) -> None:
+        if self.thread.is_alive():
+            self.thread.join(timeout=self.worker.heartbeat_ttl)
+
+    def remove(self) -> None:
+        """Delete the heartbeat key (when Redis is down, it expires by itself)."""
+        try:
+            self.worker.client.delete(self.worker.heartbeat_key)
+        except Exception as exc:  # noqa: BLE001 - logged; the key expires
+            self.worker._redis_error("deleting the heartbeat", exc)
+
+
 class RedisWorker:
     """Moves events from a Redis list to an emitter, reliably (see the module documentation).
 
@@ -206,10 +257,9 @@ class RedisWorker:
         check_redis_client(rdb, url, where)
         self.url = None if url is None else check_redis_url(url, where)
         _args.positive_integer(where, "batch_size", batch_size)
-        _args.positive_seconds(where, "block_timeout", block_timeout)
-        _args.positive_seconds(where, "heartbeat_ttl", heartbeat_ttl)
-        _args.positive_seconds(where, "flush_timeout", flush_timeout)
-        _args.positive_seconds(where, "shutdown_timeout", shutdown_timeout)
+        seconds = (block_timeout, heartbeat_ttl, flush_timeout, shutdown_timeout)
+        for name, value in zip(_SECONDS, seconds):
+            _args.positive_seconds(where, name, value)
         if max_unacked is None:
             max_unacked = 4 * batch_size
         _args.positive_integer(where, "max_unacked", max_unacked)
@@ -217,10 +267,9 @@ class RedisWorker:
             worker_id = default_worker_id()
         worker_id_rule(where, "worker_id", worker_id)
         self.batch_size: int = batch_size
-        self.block_timeout = float(block_timeout)
-        self.heartbeat_ttl = float(heartbeat_ttl)
-        self.flush_timeout = float(flush_timeout)
-        self.shutdown_timeout = float(shutdown_timeout)
+        self.block_timeout, self.heartbeat_ttl, self.flush_timeout, self.shutdown_timeout = (
+            float(value) for value in seconds
+        )
         self.max_unacked: int = max_unacked
         self.emitter = emitter
         self.key = key
@@ -277,7 +326,7 @@ class RedisWorker:
         self._stop.clear()
         self._stop_deadline = None
         try:
-            with _stop_on_signals(self.stop), Handover(self) as handover:
+            with _stop_on_signals(self.stop), Handover(self).hooked() as handover:
                 self._drain(handover)
         finally:
             self._running.release()
@@ -354,6 +403,25 @@ class RedisWorker:
         Returns:
             How many items were moved back.
         """
-        total = recover_dead_workers(self, include_own)
+        client = self.client
+        prefix = f"{self.key}:processing:"
+        total = 0
+        for name in client.scan_iter(match=_glob_escape(prefix) + "*", count=200):
+            list_name = _text(name)
+            worker_id = list_name[len(prefix) :]
+            if worker_id == self.worker_id:
+                if not include_own:
+                    continue
+            elif client.exists(f"{self.key}:worker:{worker_id}"):
+                continue
+            moved = requeue(client, list_name, self.key)
+            if moved:
+                logger.warning(
+                    "RedisWorker %s: recovered %d item(s) left by worker %s",
+                    self.worker_id,
+                    moved,
+                    worker_id,
+                )
+            total += moved
         self._stats.recovered += total
         return total
