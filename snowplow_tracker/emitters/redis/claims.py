@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any, Deque, List, Mapping
+from typing import TYPE_CHECKING, Any, Deque, List
 
 import orjson
 
@@ -17,16 +17,13 @@ from .handover import Handover, Take
 if TYPE_CHECKING:
     from .worker import RedisWorker
 
-#: Moves per pipeline when a processing list is given back to the main list.
+#: Moves per pipeline when a list is given back to the main list.
 REQUEUE_CHUNK = 1000
 
 
 def requeue(client: Any, list_name: str, key: str) -> int:
-    """Move every item of ``list_name`` to the head of ``key``, keeping their order.
-
-    Returns:
-        How many items were moved.
-    """
+    """Move every item of ``list_name`` to the head of ``key``, keeping their order; return how
+    many moved."""
     moved = 0
     while True:
         length = int(client.llen(list_name))
@@ -47,15 +44,13 @@ class Claims:
     The worker's loop calls :meth:`wait_for_room`, :meth:`claim` and :meth:`handed`; the
     acknowledging thread (``snowplow-redis-ack``, :meth:`start`) waits for the takes handed
     over, flushes the emitter, and acknowledges them in Redis.
-
-    Args:
-        worker: The worker: its keys, client, counters, limits and stop event.
-        handover: The worker's emitter side.
     """
 
     def __init__(self, worker: RedisWorker, handover: Handover) -> None:
         self.worker = worker
         self.handover = handover
+        self.client = worker.client
+        self.stats = worker._stats
         self.cond = threading.Condition()
         self.takes: Deque[Take] = deque()  # handed over, not acknowledged, oldest first
         self.unacked = 0  # items in the processing list claimed by this run, not acknowledged
@@ -82,9 +77,7 @@ class Claims:
         were never returned here: the next call then takes every item of the processing list
         beyond the unacknowledged ones, so that acknowledging cannot lose them.
         """
-        worker = self.worker
-        client = worker.client
-        key, processing = worker.key, worker.processing_key
+        client, key, processing = self.client, self.worker.key, self.worker.processing_key
         if self.resync:
             with self.head_lock:
                 items: List[bytes] = list(client.lrange(processing, self.unacked, -1))
@@ -93,7 +86,7 @@ class Claims:
             if items:
                 return items
         self.resync = True
-        first = client.blmove(key, processing, worker.block_timeout, "LEFT", "RIGHT")
+        first = client.blmove(key, processing, self.worker.block_timeout, "LEFT", "RIGHT")
         if first is None:
             self.resync = False
             return []
@@ -109,7 +102,7 @@ class Claims:
         return items
 
     def _claimed(self, items: List[bytes]) -> None:
-        self.worker._stats.taken += len(items)
+        self.stats.taken += len(items)
         with self.cond:
             self.unacked += len(items)
 
@@ -134,15 +127,13 @@ class Claims:
             dead = [item for take in takes for item in take.dead]
             invalid = len(dead)
             dead.extend(orjson.dumps(dict(event)) for event in failed)
-            acknowledge = functools.partial(self._acknowledge, takes, dead)
-            if not self.worker._retrying(acknowledge):
+            if not self.worker._retrying(functools.partial(self._acknowledge, takes, dead)):
                 self.handover.put_back_failures(failed)  # stopping with Redis down
                 return
-            stats = self.worker._stats
-            stats.batches += len(takes)
-            stats.invalid += invalid
-            stats.dead_lettered += len(dead)
-            stats.delivered += max(0, sum(take.handed for take in takes) - len(failed))
+            self.stats.batches += len(takes)
+            self.stats.invalid += invalid
+            self.stats.dead_lettered += len(dead)
+            self.stats.delivered += max(0, sum(take.handed for take in takes) - len(failed))
 
     def _next_takes(self) -> List[Take]:
         """The takes handed over so far; none when stopping with nothing left."""
@@ -152,15 +143,14 @@ class Claims:
             return list(self.takes)
 
     def _acknowledge(self, takes: List[Take], dead: List[bytes]) -> bool:
-        """Dead-letter ``dead`` and remove the items of ``takes`` from the processing list's
-        head, atomically (``MULTI``)."""
+        """Dead-letter ``dead`` and remove the items of ``takes`` from the head of the
+        processing list, atomically (``MULTI``)."""
         count = sum(take.items for take in takes)
-        worker = self.worker
         with self.head_lock:
-            pipe = worker.client.pipeline(transaction=True)
+            pipe = self.client.pipeline(transaction=True)
             if dead:
-                pipe.rpush(worker.failed_key, *dead)
-            pipe.ltrim(worker.processing_key, count, -1)
+                pipe.rpush(self.worker.failed_key, *dead)
+            pipe.ltrim(self.worker.processing_key, count, -1)
             pipe.execute()
             with self.cond:
                 self.unacked -= count
@@ -169,7 +159,7 @@ class Claims:
                 self.cond.notify_all()
         logger.debug(
             "RedisWorker %s: %d item(s) acknowledged (%d dead-lettered)",
-            worker.worker_id,
+            self.worker.worker_id,
             count,
             len(dead),
         )
@@ -188,12 +178,12 @@ class Claims:
         """Move what is still in the processing list back to the main list."""
         worker = self.worker
         try:
-            moved = requeue(worker.client, worker.processing_key, worker.key)
+            moved = requeue(self.client, worker.processing_key, worker.key)
         except Exception as exc:  # noqa: BLE001 - Redis down at exit: logged
             worker._redis_error("giving back the processing list", exc)
             return
         if moved:
-            worker._stats.requeued += moved
+            self.stats.requeued += moved
             logger.warning(
                 "RedisWorker %s: gave %d unsent item(s) back to %r",
                 worker.worker_id,
@@ -202,19 +192,18 @@ class Claims:
             )
 
     def dead_letter_late_failures(self) -> None:
-        """Dead-letter failures the emitter reported after the last acknowledgement."""
-        failed: List[Mapping[str, Any]] = self.handover.take_failures()
+        """Dead-letter the failures the emitter reported after the last acknowledgement."""
+        failed = self.handover.take_failures()
         if not failed:
             return
-        worker = self.worker
         try:
-            worker.client.rpush(worker.failed_key, *(orjson.dumps(dict(e)) for e in failed))
+            self.client.rpush(self.worker.failed_key, *(orjson.dumps(dict(e)) for e in failed))
         except Exception as exc:  # noqa: BLE001 - Redis down at exit: logged
-            worker._redis_error("dead-lettering failed events", exc)
+            self.worker._redis_error("dead-lettering failed events", exc)
             logger.error(
                 "RedisWorker %s: %d failed event(s) could not be dead-lettered",
-                worker.worker_id,
+                self.worker.worker_id,
                 len(failed),
             )
             return
-        worker._stats.dead_lettered += len(failed)
+        self.stats.dead_lettered += len(failed)

@@ -17,16 +17,15 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 from ..._logging import logger
 from ...errors import ConfigurationError
 from ...protocol.credentials import mask_credentials, mask_url
-from .client import (
-    DEFAULT_SOCKET_TIMEOUT,
-    check_redis_url,
-    redis_client,
-)
+from .client import blocking_socket_timeout, check_redis_url, redis_client
 from .worker import RedisWorker
 
 __all__ = ["build_emitter", "build_parser", "main", "parse_args", "verify_option"]
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: The options passed on to :class:`RedisWorker` as keyword arguments.
+_WORKER_OPTIONS = ("batch_size", "block_timeout", "worker_id", "heartbeat_ttl", "shutdown_timeout")
 
 
 def _env(name: str, default: Optional[str] = None) -> Optional[str]:
@@ -90,9 +89,7 @@ OPTIONS = (
         "snowplow",
         str,
         "the Redis list RedisEmitter pushes to",
-        None,
-        None,
-        "SNOWPLOW_REDIS_KEY",
+        variable="SNOWPLOW_REDIS_KEY",
     ),
     Option(
         "--protocol",
@@ -170,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Send the Snowplow events that RedisEmitter stored in a Redis list to a collector, "
             "with a ProcessEmitter (or --thread-count threads). Items move atomically to a "
-            "per-worker processing list and "
-            "are removed only after the collector accepted them; events given up on go to "
-            "KEY:failed. Stop with SIGTERM or Ctrl-C: the worker finishes its batch first."
+            "per-worker processing list and are removed only after the collector accepted them; "
+            "events given up on go to KEY:failed. Stop with SIGTERM or Ctrl-C: the worker "
+            "finishes its batch first."
         ),
         epilog=(
             "Prefer SNOWPLOW_REDIS_URL to --redis-url when the URL holds a password: command "
@@ -248,14 +245,7 @@ def verify_option(text: Optional[str]) -> Union[bool, str]:
     Args:
         text: The option's value (None: true).
     """
-    if text is None:
-        return True
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    return text
+    return True if text is None else _BOOLEANS.get(text.strip().lower(), text)
 
 
 def build_emitter(args: argparse.Namespace) -> Any:
@@ -308,19 +298,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigurationError as exc:
         parser.error(mask_credentials(str(exc), secrets))
     client = redis_client(
-        args.redis_url, socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, args.block_timeout + 5.0)
+        args.redis_url, socket_timeout=blocking_socket_timeout(args.block_timeout)
     )
     try:
-        worker = RedisWorker(
-            emitter,
-            args.key,
-            client,
-            batch_size=args.batch_size,
-            block_timeout=args.block_timeout,
-            worker_id=args.worker_id,
-            heartbeat_ttl=args.heartbeat_ttl,
-            shutdown_timeout=args.shutdown_timeout,
-        )
+        options = {name: getattr(args, name) for name in _WORKER_OPTIONS}
+        worker = RedisWorker(emitter, args.key, client, **options)
     except ConfigurationError as exc:
         emitter.close(timeout=1.0)
         client.close()

@@ -4,7 +4,7 @@ checking the arguments that name them, and describing them without their credent
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ... import arguments as _args
 from ..._logging import logger
@@ -94,13 +94,10 @@ def redis_client(
         raise ConfigurationError(
             "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
         ) from None
-    if url is None:
-        return redis.Redis(
-            socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-        )
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
+    timeouts: Dict[str, Any] = dict(
+        socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
     )
+    return redis.Redis(**timeouts) if url is None else redis.Redis.from_url(url, **timeouts)
 
 
 def bounded_client(client: Any, timeout: float) -> Any:
@@ -185,6 +182,24 @@ class LazyClient:
         if self.url is not None:
             return mask_url(self.url)
         return "localhost:6379/0" if self.client is None else describe_client(self.client)
+
+
+class RedisUser:
+    """Base of ``RedisEmitter`` and ``RedisWorker``: their Redis client, and a ``repr`` of the
+    attributes named in ``_shown`` (``redis``: where the client points, without credentials)."""
+
+    _where: str
+    _redis: LazyClient
+    _shown: Tuple[str, ...]
+
+    @property
+    def client(self) -> Any:
+        """The Redis client, created on first use when none was given."""
+        return self._redis.get()
+
+    def __repr__(self) -> str:
+        values = (self._redis.describe() if n == "redis" else getattr(self, n) for n in self._shown)
+        return f"{self._where}({', '.join(f'{n}={v!r}' for n, v in zip(self._shown, values))})"
 
 
 def is_redis_error(exc: BaseException) -> bool:

@@ -51,7 +51,14 @@ from ...delivery.stats import EmitterStats
 from ...protocol.wire import decode_events
 from .. import lifecycle
 from ..base import FailureCallback, FlushTimer, SuccessCallback, encode_or_raise
-from .client import LazyClient, check_redis_client, check_redis_url, is_redis_error, redis_client
+from .client import (
+    LazyClient,
+    RedisUser,
+    check_redis_client,
+    check_redis_url,
+    is_redis_error,
+    redis_client,
+)
 from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
@@ -66,7 +73,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 DEFAULT_PUSH_TIMEOUT = 0.5
 
 
-class RedisEmitter:
+class RedisEmitter(RedisUser):
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
     ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
@@ -106,6 +113,7 @@ class RedisEmitter:
     """
 
     _where = "RedisEmitter"
+    _shown = ("key", "redis", "buffer_size")
 
     #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
     _kept = False
@@ -188,15 +196,6 @@ class RedisEmitter:
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
-
-    def __repr__(self) -> str:
-        target = self._redis.describe()
-        return f"RedisEmitter(key={self.key!r}, redis={target!r}, buffer_size={self.buffer_size})"
-
-    @property
-    def client(self) -> Any:
-        """The Redis client, created on first use when none was given."""
-        return self._redis.get()
 
     # -- the caller's side -------------------------------------------------------------------
 

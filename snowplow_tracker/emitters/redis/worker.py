@@ -64,6 +64,7 @@ from ...protocol.credentials import mask_credentials
 from .claims import Claims, requeue
 from .client import (
     LazyClient,
+    RedisUser,
     blocking_socket_timeout,
     check_redis_client,
     check_redis_url,
@@ -196,7 +197,7 @@ class Heartbeat:
             self.worker._redis_error("deleting the heartbeat", exc)
 
 
-class RedisWorker:
+class RedisWorker(RedisUser):
     """Moves events from a Redis list to an emitter, reliably (see the module documentation).
 
     Args:
@@ -230,6 +231,7 @@ class RedisWorker:
     """
 
     _where = "RedisWorker"
+    _shown = ("key", "worker_id", "redis")
 
     def __init__(
         self,
@@ -282,15 +284,6 @@ class RedisWorker:
         self._running = threading.Lock()
         self._stats = WorkerStats()
         self._stop_deadline: Optional[float] = None
-
-    def __repr__(self) -> str:
-        target = self._redis.describe()
-        return f"RedisWorker(key={self.key!r}, worker_id={self.worker_id!r}, redis={target!r})"
-
-    @property
-    def client(self) -> Any:
-        """The Redis client, created on first use when none was given."""
-        return self._redis.get()
 
     def stats(self) -> WorkerStats:
         """A copy of this worker's counters."""
