@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 import time
@@ -225,13 +224,12 @@ class RedisEmitter(RedisUser):
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         """Log and report one event dropped (already counted)."""
         pusher = self._pusher
-        host = pusher.host
         if pusher.closed:
             with pusher.cond:
-                host.unreported = 0
-            host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+                pusher.host.unreported = 0
+            pusher.host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
         else:
-            host.report_drops([])
+            pusher.host.report_drops([])
         if self.on_failure is not None:
             pusher.call(self.on_failure, 0, [dict(payload)])
 
@@ -263,7 +261,7 @@ class RedisEmitter(RedisUser):
         """
         _args.positive_finite_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
         self.timer.cancel(5.0)
-        self._set_max_age(None)
+        self._no_max_age()
         if flush_now:
             self.flush(is_async=True)
         self.timer.start(float(timeout), self._pusher.push_on_timer)
@@ -276,11 +274,11 @@ class RedisEmitter(RedisUser):
             timeout: Seconds to wait at most for a push request the timer is making to end.
         """
         self.timer.cancel(timeout)
-        self._set_max_age(None)
+        self._no_max_age()
 
-    def _set_max_age(self, max_age: Optional[float]) -> None:
+    def _no_max_age(self) -> None:
         with self._pusher.cond:
-            self.limits = dataclasses.replace(self.limits, max_age=max_age)
+            self.limits = dataclasses.replace(self.limits, max_age=None)
             self._pusher.batcher.limits = self.limits
 
     def close(self, timeout: Optional[float] = None) -> bool:
@@ -321,8 +319,7 @@ class RedisEmitter(RedisUser):
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
-        logger.log(
-            logging.ERROR,
+        logger.error(
             "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
             when,

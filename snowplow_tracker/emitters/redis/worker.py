@@ -5,11 +5,11 @@ The worker drains a Redis list with the *reliable queue* pattern, so that an eve
 only after the collector accepted it (or after the emitter gave up on it):
 
 1. ``BLMOVE``/``LMOVE`` atomically move up to ``batch_size`` items from the list ``key`` to the
-   worker's own processing list ``{key}:processing:{worker_id}``;
+   worker's own processing list ``{key}:processing:{worker_id}`` (:mod:`.claims`);
 2. each item is checked (one ``orjson.loads``): an event is a JSON object of string values
    with at least ``e`` and ``eid``. The stored bytes are handed to the emitter as they are
    (``emitter.input_encoded(bytes)`` when the emitter has it and sends POST; otherwise the
-   checked dict goes to ``emitter.input``);
+   checked dict goes to ``emitter.input``; :mod:`.handover`);
 3. an acknowledging thread waits (``emitter.flush()``, bounded) until the events taken so far
    were sent or given up on, then, in one ``MULTI`` transaction, moves the events the emitter
    reported to ``on_failure`` (retry budget spent, rejected by the collector) and the items
@@ -17,20 +17,16 @@ only after the collector accepted it (or after the emitter gave up on it):
    items from the head of the processing list (``LTRIM``). Nothing is silently lost: dead
    letters can be replayed with ``LMOVE {key}:failed {key} LEFT RIGHT``.
 
-Taking and acknowledging overlap: while one flush waits for the collector, the worker keeps
-taking and handing over items, up to ``max_unacked`` items not yet acknowledged, so that the
-emitter always has work and a small take never costs a full round trip of its own.
+While one flush waits for the collector, the worker keeps taking items (up to ``max_unacked``),
+so that the emitter always has work and a small take never costs a round trip of its own.
 
-Each worker keeps a heartbeat key ``{key}:worker:{worker_id}`` (``SET ... PX heartbeat_ttl``,
-refreshed by a thread). On start, and then every ``heartbeat_ttl`` seconds, a worker looks for
-processing lists whose worker has no heartbeat any more (it crashed, was killed or lost its
-machine) and moves their items back to the head of ``key``. Delivery is therefore
-*at-least-once*: an event that was being sent when its worker died may arrive twice, never
-zero times. Any number of workers on any number of machines can drain the same list.
-
-``run()`` stops on :meth:`RedisWorker.stop` or, when it runs on the main thread, on SIGINT or
-SIGTERM: it stops taking items, flushes and acknowledges what it holds (within
-``shutdown_timeout``; what is still unsent then goes back to ``key``), and returns.
+Each worker keeps a heartbeat key ``{key}:worker:{worker_id}``. On start, and then every
+``heartbeat_ttl`` seconds, a worker moves the items of processing lists whose worker has no
+heartbeat any more (it crashed, was killed or lost its machine) back to the head of ``key``.
+Delivery is therefore *at-least-once*: an event that was being sent when its worker died may
+arrive twice, never zero times. Any number of workers on any number of machines can drain the
+same list. On a stop (:meth:`RedisWorker.stop`, SIGINT, SIGTERM) what is unsent after
+``shutdown_timeout`` goes back to ``key``.
 
 The ``redis`` package is imported only when a worker builds its client. The command line
 (``snowplow-redis-worker``) is :mod:`snowplow_tracker.emitters.redis.cli`.
@@ -120,20 +116,15 @@ class WorkerStats(CounterRecord):
     redis_errors: int = 0
 
 
-def _can_send(value: Any) -> bool:
-    return callable(getattr(value, "input", None)) and callable(getattr(value, "flush", None))
-
-
-def _is_worker_id(value: Any) -> bool:
-    return isinstance(value, str) and value != "" and not any(c.isspace() for c in value)
-
-
 #: The rules of the worker's arguments that :mod:`snowplow_tracker.arguments` has no word for.
 sending_emitter = _args.Rule(
     "an object with input() and flush() methods (an Emitter, AsyncEmitter or ProcessEmitter)",
-    _can_send,
+    lambda v: callable(getattr(v, "input", None)) and callable(getattr(v, "flush", None)),
 )
-worker_id_rule = _args.Rule("a non-empty string without spaces", _is_worker_id)
+worker_id_rule = _args.Rule(
+    "a non-empty string without spaces",
+    lambda v: isinstance(v, str) and v != "" and not any(c.isspace() for c in v),
+)
 
 
 @contextlib.contextmanager
@@ -155,11 +146,7 @@ def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 class Heartbeat:
     """A worker's heartbeat key (``SET ... PX heartbeat_ttl``), refreshed every third of
-    ``heartbeat_ttl`` by a thread (``snowplow-redis-heartbeat``) until the worker stops.
-
-    Args:
-        worker: The worker: its ``heartbeat_key``, ``heartbeat_ttl``, client and stop event.
-    """
+    ``heartbeat_ttl`` by a thread (``snowplow-redis-heartbeat``) until the worker stops."""
 
     def __init__(self, worker: RedisWorker) -> None:
         self.worker = worker
@@ -269,9 +256,10 @@ class RedisWorker(RedisUser):
             worker_id = default_worker_id()
         worker_id_rule(where, "worker_id", worker_id)
         self.batch_size: int = batch_size
-        self.block_timeout, self.heartbeat_ttl, self.flush_timeout, self.shutdown_timeout = (
-            float(value) for value in seconds
-        )
+        self.block_timeout = float(block_timeout)
+        self.heartbeat_ttl = float(heartbeat_ttl)
+        self.flush_timeout = float(flush_timeout)
+        self.shutdown_timeout = float(shutdown_timeout)
         self.max_unacked: int = max_unacked
         self.emitter = emitter
         self.key = key
