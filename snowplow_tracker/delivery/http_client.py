@@ -350,27 +350,18 @@ class Urllib3Client:
     def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> Answer:
         """Send one request; return its status and ``Retry-After``. Raises what ``urllib3``
         raises."""
+        options: Dict[str, Any] = {
+            "body": body,
+            "headers": {**self.headers, **headers},
+            "redirect": False,
+            "pool_timeout": self.pool_timeout,
+        }
         if self.pool is None:  # through the proxy: the manager builds the request for it
-            response = self.manager.urlopen(
-                method,
-                url,
-                body=body,
-                headers={**self.headers, **headers},
-                redirect=False,
-                pool_timeout=self.pool_timeout,
-            )
+            response = self.manager.urlopen(method, url, **options)
         else:
             parts = urlsplit(url)
             target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-            response = self.pool.urlopen(
-                method,
-                target,
-                body=body,
-                headers={**self.headers, **headers},
-                redirect=False,
-                retries=False,
-                pool_timeout=self.pool_timeout,  # type: ignore[arg-type] # a float works
-            )
+            response = self.pool.urlopen(method, target, retries=False, **options)
         return int(response.status), response.headers.get("Retry-After")
 
     def close(self) -> None:

@@ -57,6 +57,7 @@ from ..base import BaseEmitter, FailureCallback, SuccessCallback, encode_or_rais
 from .handles import install_fork_guard
 from .pool import DROP_PILE_BYTES, IPC_MAX_BATCH_BYTES, SenderPool
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight
+from .shared import shared_by_default, shared_spec
 
 __all__ = ["DROP_PILE_BYTES", "ProcessEmitter", "default_process_count"]
 
@@ -138,6 +139,14 @@ class ProcessEmitter(BaseEmitter):
         verify: How the senders verify the collector's TLS certificate, as in ``requests``:
             True (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the
             path of a CA bundle file or directory (a private CA), or False.
+        shared_pool: Connect to the ``process_count`` senders that every process of this user
+            on this machine shares for the same collector and settings, starting them when none
+            runs, instead of starting senders of its own: for servers of many worker processes
+            (gunicorn, uWSGI; see :mod:`~snowplow_tracker.emitters.process.shared`). Default:
+            the environment variable ``SNOWPLOW_TRACKER_SHARED_POOL`` (``1``, ``true``, ``yes``
+            or ``on``). When the folder of their sockets is not private to the user, a warning
+            is logged and the emitter starts its own senders (the ``shared_pool`` attribute
+            then says False).
 
     The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
     full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
@@ -175,6 +184,7 @@ class ProcessEmitter(BaseEmitter):
         max_retry_delay_seconds: Optional[float] = None,
         custom_retry_codes: Optional[Mapping[int, bool]] = None,
         verify: Verify = True,
+        shared_pool: Optional[bool] = None,
     ) -> None:
         super().__init__(
             endpoint,
@@ -227,6 +237,10 @@ class ProcessEmitter(BaseEmitter):
             log_level=logger.level,
             max_in_flight=self.max_in_flight,
         )
+        if shared_pool is None:
+            shared_pool = shared_by_default()
+        self._shared = shared_spec(self._sender_config, where) if shared_pool else None
+        self.shared_pool = self._shared is not None
         self._pool = SenderPool(self, self._sender_config, self._counters)
         # The Tracker's fast path, unless a subclass changed what input() does.
         self._tracker_input = (

@@ -23,12 +23,15 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Union
 
 from ..._logging import logger
 from . import ipc
 from .sender import SenderConfig
 from .sender_process import MODULE
+
+if TYPE_CHECKING:
+    from .shared import SharedLink
 
 #: Exit codes of a sender that was stopped, not one that failed: it drained and returned, or
 #: SIGTERM ended it before its handler was installed.
@@ -42,6 +45,8 @@ SENDER_START_TIMEOUT = 60.0
 #: the new sender's ends of its socket pair and exit pipe, and the host would not see the sender
 #: exit while the child holds them.
 _START_LOCK = threading.RLock()
+#: The same lock, for the host that starts a shared sender (:mod:`.shared`).
+START_LOCK = _START_LOCK
 _fork_guard_installed = False
 
 
@@ -116,7 +121,7 @@ class SenderHandle:
     """The host's side of one sender process."""
 
     index: int
-    process: SenderProcess
+    process: Union[SenderProcess, SharedLink]  # a shared sender: the host's connection
     conn: Connection
     in_flight: int = 0
     # The channel is closed by whoever finishes last: the feeder thread writing to it, or the

@@ -36,6 +36,7 @@ from .handles import (
     start_sender,
 )
 from .sender import SenderConfig
+from .shared import SharedLink, SharedSpec, connect_shared
 
 #: A micro-batch goes to a sender once it holds this many bytes, whatever its event count.
 IPC_MAX_BATCH_BYTES = 1024 * 1024
@@ -54,8 +55,9 @@ class SenderPool:
 
     Args:
         owner: The emitter: its settings (``process_count``, ``ipc_max_delay``,
-            ``max_queue_bytes``, ``max_queue_size``), its callbacks and its ``_notify`` (for
-            outcomes already counted).
+            ``max_queue_bytes``, ``max_queue_size``, ``_shared``: the shared senders to connect
+            to instead of starting its own), its callbacks and its ``_notify`` (for outcomes
+            already counted).
         config: What each sender is started with.
         counters: The emitter's counters (they outlive a run; the queue's lock is theirs).
     """
@@ -66,6 +68,7 @@ class SenderPool:
         self.where: str = owner._where
         self.process_count: int = owner.process_count
         self.ipc_max_delay: float = owner.ipc_max_delay
+        self.shared: Optional[SharedSpec] = owner._shared
         self.config = config
         self.notify: Callable[[List[bytes], List[bytes]], None] = owner._notify
         bounds = (owner.max_queue_bytes, owner.max_queue_size)
@@ -247,12 +250,22 @@ class SenderPool:
         return ok
 
     def _requeue_locked(self, batches: List[MicroBatch]) -> int:
-        """Put in-flight micro-batches back at the head of the queue; returns the events."""
+        """Put in-flight micro-batches back at the head of the queue; returns the events.
+
+        A micro-batch some of whose events were reported delivered (``P``) is cut down to the
+        others, so that the next sender does not send them again."""
         for batch in batches:
             handle = self.senders[batch.sender] if batch.sender >= 0 else None
             if handle is not None:
                 handle.in_flight -= batch.count
             batch.sender = -1
+            if batch.done:
+                events = batch.undone()
+                message, lengths = ipc.new_batch(), ipc.new_lengths()
+                for event in events:
+                    ipc.append_event(message, lengths, event)
+                ipc.seal_batch(message, lengths, batch.ticket)
+                batch.message, batch.count, batch.done = message, len(events), None
         moved = self.queue.requeue_locked(batches)
         if moved and self.feeder_idle:
             self.wake_feeder_locked()
@@ -289,12 +302,16 @@ class SenderPool:
                 try:
                     self._spawn(index)
                 except Exception as exc:  # noqa: BLE001 - logged; tried again
+                    # A shared sender may be starting in another host: only its own failure
+                    # to start is final.
+                    final = self.shared is None or isinstance(exc, SenderStartError)
                     with self.lock:
-                        if not self.ever_ready and self.start_error is None:
+                        if final and not self.ever_ready and self.start_error is None:
                             self._fail_start_locked(
                                 f"sender process {index} could not be started ({exc})"
                             )
                     time.sleep(0.5)
+                    return handles  # serve the others meanwhile
 
     def _wait_for_messages(self, handles: List[SenderHandle]) -> List[Any]:
         """Wait (1 s at most) for a message, an exit or a wake-up; drain the wake-ups."""
@@ -302,7 +319,8 @@ class SenderPool:
         objects: List[Any] = [self.wake_r]
         for h in handles:
             objects.append(h.conn)
-            objects.append(h.process.sentinel)
+            if h.process.sentinel is not h.conn:
+                objects.append(h.process.sentinel)
         ready = wait(objects, timeout=1.0)
         if self.wake_r in ready:
             try:
@@ -317,10 +335,19 @@ class SenderPool:
             if handle.conn in ready or handle.process.sentinel in ready:
                 self._read_messages(handle)
             if handle.process.sentinel in ready:
-                self._on_sender_exit(handle)
+                handle.process.join(0.1)
+                if not handle.process.is_alive():
+                    self._on_sender_exit(handle)
 
     def _spawn(self, index: int) -> None:
-        handle = start_sender(self.config, index)
+        if self.shared is None:
+            handle = start_sender(self.config, index)
+        else:
+            try:
+                handle = connect_shared(self.shared, self.config, index)
+            except Exception as error:
+                logger.info("shared sender %d: %s", index, error)
+                raise
         with self.lock:
             self.senders[index] = handle
             if self.feeder_idle:
@@ -355,7 +382,8 @@ class SenderPool:
                 elif kind == ipc.LOG:
                     handle.log(message)
         except (EOFError, OSError):
-            pass
+            if isinstance(handle.process, SharedLink):
+                handle.process.hang_up()
 
     def _in_flight_locked(self, ticket: int) -> Optional[MicroBatch]:
         batch = self.queue.in_flight.get(ticket)
@@ -407,7 +435,6 @@ class SenderPool:
                 q.give_back_memory()
 
     def _on_sender_exit(self, handle: SenderHandle) -> None:
-        handle.process.join(0.1)
         handle.process.close()
         with self.lock:
             handle.exited = True

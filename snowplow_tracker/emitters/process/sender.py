@@ -214,10 +214,14 @@ class AckBook:
 
 @dataclass
 class Request:
-    """Events sent together (one POST body, or one GET event) and where each came from."""
+    """Events sent together (one POST body, or one GET event) and where each came from.
+
+    ``owner`` is the :class:`Sender` that acknowledges them (None: the pool's own).
+    """
 
     events: List[bytes]
     tags: List[Tag]
+    owner: Optional[Sender] = None
 
 
 def failed_positions(events: Sequence[bytes], failed: Sequence[bytes]) -> List[int]:
@@ -364,26 +368,34 @@ class Sender:
     """The loop of one sender process (see the module docstring).
 
     Args:
-        conn: This sender's end of the channel to the host.
+        conn: This sender's end of the channel to the host (None: it serves no host itself).
         config: What and how to send.
+        parent: A sender whose request pool, throttle and ``abandon`` this one shares (one host
+            of a shared sender, :mod:`~snowplow_tracker.emitters.process.shared`).
     """
 
-    def __init__(self, conn: Connection, config: SenderConfig) -> None:
+    def __init__(
+        self, conn: Optional[Connection], config: SenderConfig, parent: Optional[Sender] = None
+    ) -> None:
         self.conn = conn
         self.config = config
         self.method = config.limits.method
         self.batcher = Batcher(config.limits)
         self.tags: Deque[Tag] = deque()  # aligned with the batcher's events
         self.acks = AckBook()
-        self.abandon = threading.Event()
+        self.abandon: threading.Event = parent.abandon if parent else threading.Event()
         # One "not before" time for every request thread: a 429 holds the whole sender.
-        self.throttle = Throttle(on_hold=self._report_hold)
-        self.pool = RequestPool(
-            config.max_in_flight,
-            self._new_transport,
-            config.retry_policy,
-            self._on_done,
-            self.abandon,
+        self.throttle: Throttle = parent.throttle if parent else Throttle(self._report_hold)
+        self.pool: RequestPool = (
+            parent.pool
+            if parent
+            else RequestPool(
+                config.max_in_flight,
+                self._new_transport,
+                config.retry_policy,
+                self._on_done,
+                self.abandon,
+            )
         )
         self._conn_lock = threading.Lock()  # request threads acknowledge at once
         self.stopping = False
@@ -439,15 +451,17 @@ class Sender:
             return
         tags = [self.tags.popleft() for _ in batch]
         if self.method == "post":
-            self.pool.submit(Request(batch, tags))
+            self.pool.submit(Request(batch, tags, self))
         else:
             for event, tag in zip(batch, tags):
-                self.pool.submit(Request([event], [tag]))
+                self.pool.submit(Request([event], [tag], self))
 
     def _on_done(self, request: Request, result: DeliveryResult) -> None:
-        """On a request thread: settle the request's events and acknowledge what completed."""
+        """On a request thread: settle the request's events and acknowledge what completed (to
+        the request's owner)."""
+        owner = request.owner or self
         failed = failed_positions(request.events, result.failed)
-        done = self.acks.settle(request.tags, failed, result.retried)
+        done = owner.acks.settle(request.tags, failed, result.retried)
         # Events accepted for micro-batches that other requests still hold: report them now, so
         # the host counts them as sent even if it gives up on the rest (exact acknowledgements).
         completed = {ack[0] for ack in done}
@@ -457,9 +471,9 @@ class Sender:
             if batch_id not in completed and position not in refused:
                 progress.setdefault(batch_id, []).append(index)
         for batch_id, indices in progress.items():
-            self.send_message(ipc.pack_progress(batch_id, indices))
+            owner.send_message(ipc.pack_progress(batch_id, indices))
         for ack in done:
-            self.send_message(ipc.pack_ack(*ack))
+            owner.send_message(ipc.pack_ack(*ack))
 
     def _report_hold(self) -> None:
         """On a request thread: a ``Retry-After`` was obeyed; the host counts it at once."""
@@ -472,9 +486,17 @@ class Sender:
         """Send one framed message to the host (from any thread); drop it if the host is gone."""
         try:
             with self._conn_lock:
-                self.conn.send_bytes(message)
+                if self.conn is not None:
+                    self.conn.send_bytes(message)
         except OSError:
             pass  # host gone: nobody to tell
+
+    def hang_up(self) -> None:
+        """Close the connection to the host; messages to it are dropped from now on."""
+        with self._conn_lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
 
     def drain(self) -> None:
         """Hand everything buffered to the pool now."""
@@ -495,6 +517,7 @@ class Sender:
     def run(self) -> None:
         """Serve until told to stop, SIGTERM, or the host is gone; then drain and return."""
         conn = self.conn
+        assert conn is not None
         while not self.stopping:
             self._check_host()
             wait = self.batcher.time_to_stale()
