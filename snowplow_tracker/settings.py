@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
-
-import requests
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import arguments as _args
 from . import compat
@@ -23,6 +21,9 @@ from .delivery.http_client import Verify
 from .delivery.retry import RetryPolicy
 from .delivery.transport import Timeout, check_timeout
 from .protocol.wire import PayloadDict, check_method, collector_urls
+
+if TYPE_CHECKING:
+    import requests
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]
