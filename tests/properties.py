@@ -14,6 +14,7 @@ surrogates, huge integers, NaN, wrong types, nested containers).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import Any, Callable, Dict, List, Sequence
@@ -219,8 +220,13 @@ def subjects() -> st.SearchStrategy[Subject]:
     )
 
 
+@functools.cache
 def kind_arguments(kind: Kind) -> st.SearchStrategy[Dict[str, Any]]:
-    """Keyword arguments of ``track_<kind>``: each mostly valid, sometimes anything."""
+    """Keyword arguments of ``track_<kind>``: each mostly valid, sometimes anything.
+
+    Built once per kind: hypothesis validates a strategy object once, so a test that draws
+    ``kind_arguments(kind)`` in every example reuses the validated one.
+    """
     drawn = {f.arg: mostly(for_rule(f)) for f in kind.fields}
     drawn["context"] = mostly(contexts)
     drawn["tstamp"] = _either(timestamps, not_early_timestamps, 9)

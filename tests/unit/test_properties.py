@@ -158,6 +158,8 @@ _SETTER_VALUES = st.one_of(
     st.uuids().map(str),
     st.sampled_from(["web", "mob", "srv", "pc"]),
 )
+#: Built once (a strategy made in the test body would be validated again in every example).
+_SETTER_ARGUMENTS = mostly(_SETTER_VALUES, 8)
 
 
 @settings(max_examples=examples(80), deadline=None)
@@ -169,7 +171,7 @@ def test_subject_setters_make_valid_events_or_raise_the_library_error(
     subject = Subject()
     for _ in range(data.draw(st.integers(1, 4), "calls")):
         name = data.draw(st.sampled_from(sorted(SETTERS)), "setter")
-        values = [data.draw(mostly(_SETTER_VALUES, 8), a) for a in SETTERS[name]]
+        values = [data.draw(_SETTER_ARGUMENTS, a) for a in SETTERS[name]]
         try:
             getattr(subject, name)(*values)
         except SnowplowError as error:
