@@ -104,6 +104,7 @@ class HostQueue(Generic[U]):
         self.drop_log = ThrottledLog()
         self.unreported = 0  # drops not logged yet
         self.pile = Chunk()  # dropped events waiting for report_drops
+        self.reporting = 0  # piles taken whose report_taken has not ended yet
 
     # ------------------------------------------------------------------ bounds
     def open_locked(self) -> None:
@@ -264,9 +265,41 @@ class HostQueue(Generic[U]):
         return False
 
     def take_drops_locked(self) -> List[bytes]:
-        """The kept dropped events, for :meth:`report_drops` outside the lock."""
+        """The kept dropped events, for :meth:`report_taken` outside the lock (which must
+        follow: :meth:`settle_drops` waits for it)."""
         pile, self.pile = self.pile, Chunk()
+        self.reporting += 1
         return pile.events() if len(pile) else []
+
+    def report_taken(self, events: List[Any]) -> None:
+        """:meth:`report_drops` for the events of :meth:`take_drops_locked`."""
+        try:
+            self.report_drops(events)
+        finally:
+            with self.lock:
+                self.reporting -= 1
+                self.changed.notify_all()
+
+    def settle_drops(self, deadline: Optional[float]) -> bool:
+        """Report the kept drops in this thread and wait for the reports other threads are
+        making: afterwards ``notify`` has seen every drop counted so far.
+
+        Args:
+            deadline: ``time.monotonic()`` to give up at, or None.
+
+        Returns:
+            True when done, False when ``deadline`` passed first.
+        """
+        with self.lock:
+            events = self.take_drops_locked()
+        self.report_taken(events)
+        with self.lock:
+            while self.reporting:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self.changed.wait(1.0 if remaining is None else min(remaining, 1.0))
+        return True
 
     def report_drops(self, events: List[Any]) -> None:
         """Log the drops (throttled) and pass ``events`` (already counted) to ``notify``."""

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set
 
@@ -600,6 +601,44 @@ def test_delivered_plus_dropped_equals_tracked_with_a_slow_collector(
     assert set(delivered).isdisjoint(failures.eids)
     assert sorted(delivered + failures.eids) == sorted(e["eid"] for e in tracked)
     assert stats.queued_bytes == 0 and balance(emitter) == 0
+
+
+def test_flush_returns_once_on_failure_has_seen_every_drop(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """A flush that returns True finds every drop counted before it passed to on_failure, also
+    those whose report another thread is still making (here the tracking thread, reporting a
+    pile of drops through a slow callback)."""
+    reporting = threading.Event()
+    failures = Failures()
+
+    def slow_on_failure(n_sent: int, events: List[Dict[str, str]]) -> None:
+        if threading.current_thread().name == "tracking":
+            reporting.set()
+            time.sleep(3)
+        failures(n_sent, events)
+
+    emitter = make_emitter(
+        collector.endpoint,
+        buffer_size=5,
+        ipc_batch_size=5,
+        max_queue_bytes=60_000,
+        on_failure=slow_on_failure,
+    )
+    collector.set_delay(0.5)
+    big = "x" * 20_000
+
+    def track() -> None:  # until the pile of drops is reported by this thread
+        while not reporting.is_set():
+            emitter.input(dict(event(), se_la=big))
+
+    tracking = threading.Thread(target=track, name="tracking")
+    tracking.start()
+    assert reporting.wait(30)
+    collector.set_delay(0)
+    assert emitter.flush(timeout=60)
+    assert len(failures.eids) == emitter.stats().dropped
+    tracking.join(10)
 
 
 def test_drops_piling_up_behind_a_busy_listener_are_reported_by_the_tracking_thread(

@@ -331,7 +331,7 @@ class ProcessEmitter(BaseEmitter):
         if not started:
             self._start_and_enqueue(event)
         elif drops is not None:
-            q.report_drops(drops)
+            q.report_taken(drops)
 
     def _start_and_enqueue(self, event: bytes) -> None:
         """First use, or this run was closed meanwhile (then ``self._pool`` is the next run),
@@ -377,7 +377,10 @@ class ProcessEmitter(BaseEmitter):
             if is_async:
                 return False
             deadline = None if timeout is None else time.monotonic() + timeout
-            return pool.queue.wait_locked(target, deadline, pool.flush_check_locked)
+            if not pool.queue.wait_locked(target, deadline, pool.flush_check_locked):
+                return False
+        # Drops are reported by the listener thread: have on_failure see them all first.
+        return pool.queue.settle_drops(deadline)
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Flush, then stop the senders and the emitter's threads.

@@ -497,7 +497,7 @@ class SenderPool:
             if not q.unreported:
                 return
             events = q.take_drops_locked()
-        q.report_drops(events)
+        q.report_taken(events)
 
     # ---------------------------------------------------------------- shutdown
     def shutdown(self, deadline: float, successor: Callable[[], None]) -> int:
@@ -589,7 +589,7 @@ class SenderPool:
             self.feeder_cond.notify_all()
             drops = q.take_drops_locked()
             successor()
-        q.report_drops(drops)
+        q.report_taken(drops)
         return left
 
     def abandon_after_fork(self) -> None:
