@@ -168,6 +168,31 @@ class MicroBatch:
             return events
         return [e for i, e in enumerate(events) if i not in self.done]
 
+    def keep_undone(self) -> None:
+        """Cut this micro-batch down to the events whose outcome is not known yet (reframed),
+        so that a sender it goes to next does not send the others again."""
+        events = self.undone()
+        message, lengths = ipc.new_batch(), ipc.new_lengths()
+        for event in events:
+            ipc.append_event(message, lengths, event)
+        ipc.seal_batch(message, lengths, self.ticket)
+        self.message, self.count, self.done = message, len(events), None
+
+
+def stop_late_senders(handles: List[SenderHandle]) -> None:
+    """Kill the senders that did not start within :data:`SENDER_START_TIMEOUT` (their exit is
+    then handled as a failed start).
+
+    Args:
+        handles: The live senders of a pool.
+    """
+    now = time.monotonic()
+    for handle in handles:
+        if not handle.ready and now - handle.started_at > SENDER_START_TIMEOUT:
+            handle.late = True
+            if handle.process.is_alive():
+                handle.process.kill()
+
 
 def sender_command(title: str, target: str) -> List[str]:
     """The command line of a sender, but for its ``--fd``: this interpreter

@@ -34,6 +34,7 @@ from .handles import (
     MicroBatch,
     SenderHandle,
     start_sender,
+    stop_late_senders,
 )
 from .sender import SenderConfig
 from .shared import SharedLink, SharedSpec, connect_shared
@@ -260,12 +261,7 @@ class SenderPool:
                 handle.in_flight -= batch.count
             batch.sender = -1
             if batch.done:
-                events = batch.undone()
-                message, lengths = ipc.new_batch(), ipc.new_lengths()
-                for event in events:
-                    ipc.append_event(message, lengths, event)
-                ipc.seal_batch(message, lengths, batch.ticket)
-                batch.message, batch.count, batch.done = message, len(events), None
+                batch.keep_undone()
         moved = self.queue.requeue_locked(batches)
         if moved and self.feeder_idle:
             self.wake_feeder_locked()
@@ -296,7 +292,7 @@ class SenderPool:
             if closing:
                 return handles or None
             if not missing:
-                self._stop_senders_not_ready(handles)
+                stop_late_senders(handles)
                 return handles
             for index in missing:
                 try:
@@ -352,17 +348,6 @@ class SenderPool:
             self.senders[index] = handle
             if self.feeder_idle:
                 self.wake_feeder_locked()
-
-    @staticmethod
-    def _stop_senders_not_ready(handles: List[SenderHandle]) -> None:
-        """Stop the senders that did not start within :data:`SENDER_START_TIMEOUT` (their exit
-        is then handled as a failed start)."""
-        now = time.monotonic()
-        for handle in handles:
-            if not handle.ready and now - handle.started_at > SENDER_START_TIMEOUT:
-                handle.late = True
-                if handle.process.is_alive():
-                    handle.process.kill()
 
     def _read_messages(self, handle: SenderHandle) -> None:
         conn = handle.conn
