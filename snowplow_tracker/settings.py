@@ -11,8 +11,10 @@ expected and the value given (:mod:`.arguments`).
 from __future__ import annotations
 
 import inspect
+import re
+import textwrap
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 import requests
 
@@ -81,9 +83,23 @@ class QueueBounds:
     max_bytes: Optional[int] = None
 
 
+#: The 0.10 positional order of an emitter's first arguments (``Emitter``'s and ``BaseEmitter``'s).
+POSITIONAL = (
+    "endpoint",
+    "protocol",
+    "port",
+    "method",
+    "buffer_size",
+    "on_success",
+    "on_failure",
+    "byte_limit",
+    "request_timeout",
+)
+
+
 @dataclass(frozen=True)
 class Profile:
-    """The defaults of one kind of emitter.
+    """One kind of emitter: its defaults and the arguments it takes.
 
     Attributes:
         retry_policy: The retry policy when the user gives none.
@@ -92,11 +108,20 @@ class Profile:
         queue_arguments: The queue bounds (``max_queue_size``, ``max_queue_bytes``) the kind
             takes; giving another is a ``TypeError``, as an unknown keyword argument is. A kind
             that takes ``max_queue_bytes`` needs it (its signature gives the default).
+        positional: The arguments that may be given positionally, in their order (the kind's
+            own arguments among them).
+        defaults: The kind's defaults of :func:`resolve`'s arguments, where they differ.
+        excluded: :func:`resolve`'s arguments the kind does not take.
+        no_callbacks: Why the kind refuses ``on_success``/``on_failure``; empty: it takes them.
     """
 
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     throughput: bool = False
     queue_arguments: FrozenSet[str] = frozenset()
+    positional: Tuple[str, ...] = POSITIONAL
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    excluded: FrozenSet[str] = frozenset()
+    no_callbacks: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,6 +196,10 @@ def resolve(
     Raises:
         ConfigurationError: An argument is invalid.
     """
+    if profile.no_callbacks and (on_success is not None or on_failure is not None):
+        _args.refuse(
+            where, f"on_success and on_failure callbacks are not supported: {profile.no_callbacks}"
+        )
     method = check_method(method, where)
     buffer_size = compat.buffer_size_of(buffer_size, batch_size, where)
     _args.optional_positive_integer(where, "buffer_capacity", buffer_capacity)
@@ -198,60 +227,158 @@ def resolve(
     )
 
 
-#: The 0.10 positional order of an emitter's first arguments (``Emitter``'s and ``BaseEmitter``'s).
-POSITIONAL = (
-    "endpoint",
-    "protocol",
-    "port",
-    "method",
-    "buffer_size",
-    "on_success",
-    "on_failure",
-    "byte_limit",
-    "request_timeout",
-)
-
-
-def named(where: str, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[str, Any]:
-    """The arguments of a call as names: ``args`` in the :data:`POSITIONAL` order, then
-    ``kwargs``.
+def named(
+    where: str,
+    args: Tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    emitter: Optional[inspect.Signature] = None,
+) -> Dict[str, Any]:
+    """The arguments of a call of an emitter's constructor (signature ``emitter``, default
+    ``BaseEmitter``'s) as names: ``args`` in the positional order, then ``kwargs``.
 
     Raises:
         TypeError: As Python's own for a call that does not fit: too many positional
-            arguments, one given twice or unknown, or no ``endpoint``.
+            arguments, one given twice or unknown, or a required one missing.
     """
-    if len(args) > len(POSITIONAL):
+    params = (emitter or _BASE).parameters
+    positional = [n for n, p in params.items() if p.kind is _PLAIN][1:]  # less self
+    if len(args) > len(positional):
         raise TypeError(
-            f"{where}() takes at most {len(POSITIONAL)} positional arguments ({len(args)} given)"
+            f"{where}() takes at most {len(positional)} positional arguments ({len(args)} given)"
         )
-    given = dict(zip(POSITIONAL, args))
+    given = dict(zip(positional, args))
     for name in kwargs:
         if name in given:
             raise TypeError(f"{where}() got multiple values for argument {name!r}")
-        if name not in _ARGUMENTS:
+        if name not in params or name == "self":
             raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
     given.update(kwargs)
-    if "endpoint" not in given:
-        raise TypeError(f"{where}() missing 1 required argument: 'endpoint'")
+    for name, param in params.items():
+        if param.default is param.empty and name not in given and name != "self":
+            raise TypeError(f"{where}() missing 1 required argument: {name!r}")
     return given
+
+
+def bind(
+    where: str,
+    profile: Profile,
+    emitter: inspect.Signature,
+    args: Tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Tuple[EmitterSettings, Dict[str, Any]]:
+    """Resolve a call of the constructor of a kind of emitter (signature ``emitter``): the
+    settings, and the kind's own arguments given, by name.
+
+    Raises:
+        TypeError: The call does not fit the signature (see :func:`named`).
+        ConfigurationError: An argument is invalid.
+    """
+    given = named(where, args, kwargs, emitter)
+    shared = {name: given.pop(name) for name in _ARGUMENTS & given.keys()}
+    return resolve(where, profile, **{**profile.defaults, **shared}), given
 
 
 #: The names of the arguments :func:`resolve` takes from the user.
 _ARGUMENTS = frozenset(inspect.signature(resolve).parameters) - {"where", "profile"}
+_PLAIN = inspect.Parameter.POSITIONAL_OR_KEYWORD
 
 
-def signature() -> inspect.Signature:
-    """The signature of an emitter built from :func:`resolve`'s arguments, as introspection
-    shows it: :data:`POSITIONAL` first, then the others as keywords, less those that only some
-    emitters take (the queue bounds)."""
-    params = inspect.signature(resolve).parameters
-    first = [
-        params[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in POSITIONAL
-    ]
-    internal = {"where", "profile", "max_queue_size", "max_queue_bytes", *POSITIONAL}
-    rest = [p for name, p in params.items() if name not in internal]
-    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([self, *first, *rest], return_annotation=None)
+def signature(
+    profile: Profile = Profile(), own: Sequence[inspect.Parameter] = ()
+) -> inspect.Signature:
+    """The signature of an emitter's constructor, as introspection shows it: the
+    :func:`resolve` arguments the kind takes, with its defaults, and its ``own``; the
+    profile's positional arguments first, then the others as keywords."""
+    left_out = {"where", "profile", *profile.excluded}
+    left_out |= {"max_queue_size", "max_queue_bytes"} - profile.queue_arguments
+    params = {
+        name: p.replace(default=profile.defaults.get(name, p.default))
+        for name, p in inspect.signature(resolve).parameters.items()
+        if name not in left_out
+    }
+    params.update((p.name, p) for p in own)
+    first = [params.pop(name).replace(kind=_PLAIN) for name in profile.positional]
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params.values()]
+    return inspect.Signature(
+        [inspect.Parameter("self", _PLAIN), *first, *rest], return_annotation=None
+    )
+
+
+_BASE = signature()
+
+#: What each argument of the HTTP emitters means: the one text of their ``Args:`` sections
+#: (:func:`document`). An emitter's docstring describes the arguments only it takes, and those
+#: it reads in its own way.
+DOCS: Dict[str, str] = {
+    "endpoint": 'Collector host, e.g. ``"collector.example.com"``; a scheme in it '
+    '(``"https://host"``) wins over ``protocol``.',
+    "protocol": '``"http"`` (default) or ``"https"``.',
+    "port": "Collector port; default: the scheme's.",
+    "method": '``"get"`` (one request per event) or ``"post"`` (batches).',
+    "buffer_size": "Events per request batch; default 1 for GET, 10 for POST.",
+    "on_success": "Called with the list of event dicts sent, after each successful batch.",
+    "on_failure": "Called with ``(number sent, list of event dicts not sent)`` after a batch "
+    "that was not wholly sent. The dicts can be passed to ``input`` again to retry.",
+    "byte_limit": "Bytes per request batch as sent on the wire; default none.",
+    "request_timeout": "Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.",
+    "retry_policy": "How failed requests are retried (see :class:`RetryPolicy`).",
+    "max_batch_age": "Seconds after which a partial batch is sent with the next event that "
+    "arrives (a flush or the flush timer sends it without waiting); default none.",
+    "session": "A ``requests.Session`` of yours that every request goes through (proxies, "
+    "adapters, client certificates, mocks); it is never closed by the emitter. Default: the "
+    "emitter's own keep-alive connections.",
+    "shutdown_timeout": "Seconds ``close()`` and the exit handler spend delivering what is "
+    "left when the interpreter exits (default 5).",
+    "batch_size": "Tracker 1.x's name of ``buffer_size`` (give one of them).",
+    "buffer_capacity": "Most events held (1.x): ``buffer_size`` is lowered to it, and the "
+    "``AsyncEmitter`` drops new batches beyond it (reported to ``on_failure``).",
+    "max_retry_delay_seconds": "Upper bound of one retry delay (1.x; the retry policy's "
+    "``max_delay``).",
+    "custom_retry_codes": "HTTP status -> whether a request answered with it is retried (1.x; "
+    "changes the retry policy's ``no_retry_statuses``; 413/414 are never retried as they are).",
+    "event_store": "An :class:`~snowplow_tracker.delivery.event_store.EventStore` of yours "
+    "(1.x): events are buffered in it, taken from it to be sent, and given back to it with "
+    "``cleanup(batch, need_retry=True)`` when their sending failed in a retryable way (sent "
+    "again after a backoff, and at each later flush); rejected ones go to ``on_failure``. "
+    "Default: a compact buffer of encoded bytes.",
+    "verify": "How the collector's TLS certificate is verified, as in ``requests``: True "
+    "(default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the path of a CA "
+    "bundle file or directory (a private CA), or False (no verification). It reaches wherever "
+    "the emitter sends from (sender processes, Celery workers). A certificate that cannot be "
+    "verified is logged at ERROR and its events fail at once (not retried). With ``session``, "
+    "True keeps the session's own ``verify``.",
+}
+
+_ENTRY = re.compile(r"(\w+): ")
+
+
+def document(doc: str, names: Sequence[str]) -> str:
+    """A class docstring (Google style) with an ``Args:`` section that describes each of
+    ``names`` in that order: with the docstring's own entries, else :data:`DOCS`' text."""
+    lines = doc.rstrip().split("\n")
+    head = next((i for i, line in enumerate(lines) if line.strip() == "Args:"), len(lines) + 1)
+    if head > len(lines):  # none: one at the end, indented as the docstring's last line
+        lines += ["", " " * (len(lines[-1]) - len(lines[-1].lstrip())) + "Args:"]
+    indent = " " * (len(lines[head]) - len(lines[head].lstrip()) + 4)
+    entries: Dict[str, List[str]] = {}
+    end = head + 1
+    while end < len(lines) and lines[end].startswith(indent):
+        found = _ENTRY.match(lines[end], len(indent))
+        if found:
+            name = found[1]
+        entries.setdefault(name, []).append(lines[end])
+        end += 1
+    section = []
+    for name in [*names, *(n for n in entries if n not in names)]:
+        section += entries.get(name) or textwrap.wrap(
+            f"{name}: {DOCS[name]}",
+            100,
+            initial_indent=indent,
+            subsequent_indent=indent + "    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join([*lines[: head + 1], *section, *lines[end:]])
 
 
 def _collector(

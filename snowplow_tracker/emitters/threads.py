@@ -26,18 +26,9 @@ from ..delivery.batching import split_batches
 from ..delivery.host_queue import HostQueue
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
-from ..protocol.wire import (
-    PayloadDict,
-)
-from ..settings import Profile
-from .base import (
-    DEFAULT_MAX_QUEUE_BYTES,
-    FailureCallback,
-    StopWatch,
-    SuccessCallback,
-    encode_or_raise,
-    wait_until,
-)
+from ..protocol.wire import PayloadDict
+from ..settings import POSITIONAL, Profile
+from .base import DEFAULT_MAX_QUEUE_BYTES, StopWatch, encode_or_raise, wait_until
 from .sync import Emitter
 
 #: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
@@ -112,9 +103,7 @@ class AsyncEmitter(Emitter):
     batches run on the sending threads: do not call ``flush()`` from them.
 
     Positional arguments in the documented 0.10 order: ``endpoint, protocol, port, method,
-    buffer_size, on_success, on_failure, thread_count, byte_limit`` (see :class:`BaseEmitter`);
-    the others (``request_timeout``, ``retry_policy``, ``max_batch_age``, ``session``,
-    ``shutdown_timeout`` and those below) are keywords.
+    buffer_size, on_success, on_failure, thread_count, byte_limit``; the others are keywords.
 
     Args:
         thread_count: Requests in flight at once, one sending thread each (default 1).
@@ -129,37 +118,23 @@ class AsyncEmitter(Emitter):
     """
 
     _where = "AsyncEmitter"
-    _profile = Profile(queue_arguments=frozenset({"max_queue_bytes"}))
+    _profile = Profile(
+        queue_arguments=frozenset({"max_queue_bytes"}),
+        positional=(*POSITIONAL[:7], "thread_count", "byte_limit"),
+        defaults={"max_queue_bytes": DEFAULT_MAX_QUEUE_BYTES},
+    )
 
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "get",
-        buffer_size: Optional[int] = None,
-        on_success: Optional[SuccessCallback] = None,
-        on_failure: Optional[FailureCallback] = None,
-        thread_count: int = 1,
-        byte_limit: Optional[int] = None,
-        *,
-        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
-        max_queued_batches: Optional[int] = None,
-        **kwargs: Any,
+    def _setup(
+        self, *, thread_count: int = 1, max_queued_batches: Optional[int] = None, **rest: Any
     ) -> None:
-        where = self._where
-        _args.positive_integer(where, "thread_count", thread_count)
-        _args.optional_positive_integer(where, "max_queued_batches", max_queued_batches)
+        _args.positive_integer(self._where, "thread_count", thread_count)
+        _args.optional_positive_integer(self._where, "max_queued_batches", max_queued_batches)
         self.thread_count = thread_count
         self.max_queued_batches = max_queued_batches
         # Sending threads plus those waiting out a retry backoff.
         self._max_threads = thread_count + max(thread_count, 4)
-        kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
-        self.max_queue_bytes: int = max_queue_bytes  # read by _init_process_state
-        super().__init__(
-            endpoint, protocol, port, method, buffer_size, max_queue_bytes=max_queue_bytes, **kwargs
-        )
-        self.max_queue_bytes = self.settings.queue.max_bytes or max_queue_bytes
+        self.max_queue_bytes: int = self.settings.queue.max_bytes or DEFAULT_MAX_QUEUE_BYTES
+        super()._setup(**rest)
 
     def _transport_options(self) -> Dict[str, Any]:
         # One keep-alive connection per thread that may send at once.
@@ -169,12 +144,13 @@ class AsyncEmitter(Emitter):
         super()._init_process_state()
         # The batches waiting (ready) and taken by a thread (in flight: sending, retrying,
         # reporting); its lock is the counters': stats() is one consistent snapshot.
+        events = self.settings.queue.max_events  # the 1.x buffer_capacity
         full = (
             f"AsyncEmitter: queue full (max_queue_bytes={self.max_queue_bytes}, max_queued_"
-            f"batches={self.max_queued_batches}, buffer_capacity={self.buffer_capacity}): "
+            f"batches={self.max_queued_batches}, buffer_capacity={events}): "
             "dropped %d event(s), reported to on_failure"
         )
-        bounds = (self.max_queue_bytes, self.buffer_capacity)
+        bounds = (self.max_queue_bytes, events)
         self._queue: HostQueue[_Batch] = HostQueue(*bounds, full, self._notify, self._counters)
         self._queue.open_locked()
         lock = self._lock
@@ -210,7 +186,7 @@ class AsyncEmitter(Emitter):
                 return
             q.drop_locked(item.count)
         if records is not None and self._store is not None:
-            self._cleanup(self._store, records, False)
+            self._store.cleanup(records, False)
         q.report_drops(batch)
 
     def _wake_locked(self, run: Optional[_Run] = None) -> None:
@@ -444,7 +420,7 @@ class AsyncEmitter(Emitter):
         store = self._store
         for batch in left:  # with an event store, what was not sent goes back to it
             if batch.records is not None and store is not None:
-                self._cleanup(store, batch.records, True)
+                store.cleanup(batch.records, True)
         dropped = [b.events() for b in left if b.records is None or store is None]
         self._notify_dropped(dropped, when)
         with self._done:
@@ -473,12 +449,12 @@ class AsyncEmitter(Emitter):
         ``queued`` counts buffered and queued events, ``in_flight`` those taken by a sending
         thread (sending, or waiting to retry), ``queued_bytes`` the bytes of both.
         """
-        stored = self._store.size() if self._store is not None else 0
+        stored = self._store.store.size() if self._store is not None else 0
         with self._done:
             if self._store is None:
                 buffered, buffered_bytes = len(self._batcher), self._batcher.nbytes
             else:
-                buffered, buffered_bytes = stored, self._store_bytes
+                buffered, buffered_bytes = stored, self._store.nbytes
             q = self._queue
             snapshot = self._counters.snapshot_locked(
                 queued=buffered + self._taken + q.ready_events,
@@ -488,6 +464,3 @@ class AsyncEmitter(Emitter):
             threads = list(self._run.threads)
         snapshot.senders_alive = sum(t.is_alive() for t in threads)
         return snapshot
-
-
-# -------------------------------------------------------------------- exit and fork
