@@ -78,6 +78,7 @@ class ProcessEmitter(BaseEmitter):
     of its senders:
 
     Args:
+        method: ``"post"`` (default; batches) or ``"get"`` (one request per event).
         buffer_size: Events per request (default 500 for POST, so that ``byte_limit`` and
             ``max_batch_age`` cut batches; 1 for GET, one request per event anyway).
         on_success: Called on the emitter's listener thread with the sent event dicts.
