@@ -248,8 +248,10 @@ def ev(tag):
             "p": "srv"}
 
 if __name__ == "__main__":
+    # A generous shutdown_timeout: on a loaded machine a new sender can take seconds to start,
+    # and the child's exit waits for its own.
     e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, max_batch_age=5,
-                       start_method=sys.argv[2])
+                       start_method=sys.argv[2], shutdown_timeout=60)
     for i in range(300):
         e.input(ev("parent-before"))
     pid = os.fork()  # with events still unsent in the parent
@@ -279,6 +281,58 @@ def test_fork_after_tracking_child_uses_own_senders_and_nothing_twice(
     assert by_tag == {"parent-before": 300, "child": 200, "parent-after": 100}
     eids = collector.eids()
     assert len(eids) == len(set(eids)) == 600
+
+
+FORK_WHILE_TRACKER_LAUNCHES = """
+import os, sys, threading, time, uuid
+from multiprocessing import resource_tracker
+from snowplow_tracker.emitters.process.emitter import ProcessEmitter
+
+launching = threading.Event()
+real_ensure_running = resource_tracker.ensure_running
+
+def slow_ensure_running():
+    # As a slow launch of multiprocessing's resource tracker does: its lock is held a while.
+    with resource_tracker._resource_tracker._lock:
+        launching.set()
+        time.sleep(0.5)
+    real_ensure_running()
+
+resource_tracker.ensure_running = slow_ensure_running
+
+def ev(tag):
+    return {"e": "se", "se_ca": tag, "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
+            "p": "srv"}
+
+if __name__ == "__main__":
+    e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, start_method="spawn",
+                       shutdown_timeout=20)
+    e.input(ev("parent"))  # the listener thread starts the sender: it launches the tracker
+    assert launching.wait(20)
+    pid = os.fork()  # while the tracker's launch holds its lock
+    if pid == 0:
+        for i in range(20):
+            e.input(ev("child"))
+        sys.exit(0)
+    _, status = os.waitpid(pid, 0)
+    print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_fork_while_the_first_sender_starts_leaves_the_child_able_to_start_its_own(
+    collector: Collector,
+) -> None:
+    """A fork while the host's first sender is starting (launching multiprocessing's resource
+    tracker, which holds its lock meanwhile) must not leave the child with that lock held: the
+    child could never start a sender, and its events would be dropped at exit."""
+    proc = run_script(FORK_WHILE_TRACKER_LAUNCHES, collector.endpoint)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "child-exit 0" in out, err
+    by_tag: Dict[str, int] = {}
+    for ev in collector.events:
+        by_tag[ev["se_ca"]] = by_tag.get(ev["se_ca"], 0) + 1
+    assert by_tag == {"parent": 1, "child": 20}, err
 
 
 CTRL_C = """

@@ -125,15 +125,18 @@ def start_sender(context: Any, config: SenderConfig, index: int) -> SenderHandle
     process = context.Process(
         target=sender_main, args=(child_conn, config), name=f"snowplow-sender-{index}", daemon=False
     )
-    if context.get_start_method() != "fork":
-        # Launching the resource tracker (at the first spawn or forkserver start) unblocks
-        # SIGINT in the launching thread when it is done: launch it first.
-        resource_tracker.ensure_running()
-    # A new sender inherits this mask through fork and exec: a Ctrl-C to the process group
-    # cannot interrupt it while it starts, before sender_main ignores SIGINT.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        # Under the start lock, which every os.fork() of the host takes: a fork while the
+        # resource tracker is being launched would copy its lock held, and the child could
+        # never start a sender.
         with _START_LOCK:
+            if context.get_start_method() != "fork":
+                # Launching the resource tracker (at the first spawn or forkserver start)
+                # unblocks SIGINT in the launching thread when it is done: launch it first.
+                resource_tracker.ensure_running()
+            # A new sender inherits this mask through fork and exec: a Ctrl-C to the process
+            # group cannot interrupt it while it starts, before sender_main ignores SIGINT.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             process.start()
     except Exception:
         host_conn.close()
