@@ -96,6 +96,12 @@ def check_retry_code(code: Any, retry: Any, where: str) -> None:
         _args.fail(where, f"custom_retry_codes[{code}]", "True or False", retry)
 
 
+#: Tracker 1.x's ``max_retry_delay_seconds``: finite seconds, 0 included.
+_max_delay_1x = _args.Rule(
+    "a number of seconds >= 0", lambda v: _args.non_negative_number.ok(v) and v < math.inf
+).or_none()
+
+
 def with_1x_options(
     policy: RetryPolicy,
     max_retry_delay_seconds: Optional[float] = None,
@@ -119,18 +125,9 @@ def with_1x_options(
         ConfigurationError: An option is invalid.
     """
     changes: Dict[str, Any] = {}
+    _max_delay_1x(where, "max_retry_delay_seconds", max_retry_delay_seconds)
     if max_retry_delay_seconds is not None:
-        value = max_retry_delay_seconds
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            value = math.nan  # refused below, with the value given
-        if not 0 <= value < math.inf:
-            _args.fail(
-                where,
-                "max_retry_delay_seconds",
-                "a number of seconds >= 0 or None",
-                max_retry_delay_seconds,
-            )
-        changes["max_delay"] = float(value)
+        changes["max_delay"] = float(max_retry_delay_seconds)
     if custom_retry_codes is not None:
         if not isinstance(custom_retry_codes, Mapping):
             _args.fail(

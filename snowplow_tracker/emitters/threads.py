@@ -335,26 +335,25 @@ class AsyncEmitter(Emitter):
                 self._send(batch)
         if is_async:
             return False
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        deadline = math.inf if timeout is None else time.monotonic() + max(0.0, timeout)
         run = self._run
         q = self._queue
         with self._done:
             # Wait for the batches queued so far only: events tracked meanwhile by other
             # threads must not keep a flush waiting for ever.
             target = q.next_ticket
+
+        def send_here() -> bool:  # no threads (interpreter exit): the flush sends, in time
+            return run.inline and bool(q.ready) and time.monotonic() < deadline
+
         while True:
             with self._done:
-                ready = q.ready
+                if not q.wait_locked(target, deadline, send_here):
+                    return False
                 if not q.pending_locked(target):
                     return True
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                if not (run.inline and ready):
-                    self._done.wait(remaining)
-                    continue
-                taken = self._take_locked()  # no threads (interpreter exit): send it here
-            self._deliver(taken, wait_until(math.inf if deadline is None else deadline, run.stop))
+                taken = self._take_locked()
+            self._deliver(taken, wait_until(deadline, run.stop))
 
     def _queue_records(self, records: List[PayloadDict]) -> None:
         """Queue the event store's dicts in batches within the limits."""
