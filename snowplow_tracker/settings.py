@@ -354,14 +354,15 @@ _ENTRY = re.compile(r"(\w+): ")
 
 def document(doc: str, names: Sequence[str]) -> str:
     """A class docstring (Google style) with an ``Args:`` section that describes each of
-    ``names`` in that order: with the docstring's own entries, else :data:`DOCS`' text."""
+    ``names`` in that order: with the docstring's own entries, else :data:`DOCS`' text (a name
+    with neither is left out)."""
     lines = doc.rstrip().split("\n")
     head = next((i for i, line in enumerate(lines) if line.strip() == "Args:"), len(lines) + 1)
     if head > len(lines):  # none: one at the end, indented as the docstring's last line
         lines += ["", " " * (len(lines[-1]) - len(lines[-1].lstrip())) + "Args:"]
     indent = " " * (len(lines[head]) - len(lines[head].lstrip()) + 4)
     entries: Dict[str, List[str]] = {}
-    end = head + 1
+    name, end = "", head + 1
     while end < len(lines) and lines[end].startswith(indent):
         found = _ENTRY.match(lines[end], len(indent))
         if found:
@@ -371,7 +372,7 @@ def document(doc: str, names: Sequence[str]) -> str:
     section = []
     for name in [*names, *(n for n in entries if n not in names)]:
         section += entries.get(name) or textwrap.wrap(
-            f"{name}: {DOCS[name]}",
+            f"{name}: {DOCS[name]}" if name in DOCS else "",
             100,
             initial_indent=indent,
             subsequent_indent=indent + "    ",

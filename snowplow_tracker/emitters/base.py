@@ -201,8 +201,9 @@ class BaseEmitter(EmitterAPI1x):
         self._build(_SIGNATURE, args, kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give the subclass a constructor whose signature and docstring follow from its
-        profile and ``_setup`` (unless it writes its own ``__init__``)."""
+        """Give the subclass a constructor whose signature follows from its profile and
+        ``_setup`` (unless it writes its own ``__init__``), and the ``Args:`` of its docstring
+        (the package's emitters)."""
         super().__init_subclass__(**kwargs)
         own: List[inspect.Parameter] = []
         for klass in cls.__mro__:  # the _setup arguments, as long as each passes on **kwargs
@@ -214,7 +215,7 @@ class BaseEmitter(EmitterAPI1x):
                     continue
                 break
         sig = signature(cls._profile, own)
-        if cls.__doc__ is not None:
+        if cls.__doc__ and cls.__module__.startswith("snowplow_tracker."):  # not a user's
             cls.__doc__ = document(cls.__doc__, list(sig.parameters)[1:])
         if "__init__" in cls.__dict__:
             return

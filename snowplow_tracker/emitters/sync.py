@@ -439,17 +439,11 @@ class Emitter(BaseEmitter, HttpHooks1x):
             self._settle(result, chunk, None, stopped=wait.stopped)
             gave_up = gave_up or (wait.stopped and bool(result.unfinished))
         self.transport.close()
-        self._report_dropped([left] if left else [], when)
-        return not left and not gave_up
-
-    def _report_dropped(self, batches: List[List[bytes]], when: str) -> None:
-        """Report events taken out of the buffer and given up on at a shutdown deadline:
-        counted, on_failure, one log."""
-        total = sum(map(len, batches))
-        if total:
+        if left:  # taken out of the buffer and given up on at the deadline
             with self._lock:
-                self._settle_locked(total, dropped=total)
-        self._notify_dropped(batches, when)
+                self._settle_locked(len(left), dropped=len(left))
+        self._notify_dropped([left] if left else [], when)
+        return not left and not gave_up
 
     def _drop_hint(self, when: str) -> str:
         """What to change so that a shutdown delivers everything (ends the drop warning)."""

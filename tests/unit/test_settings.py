@@ -149,3 +149,16 @@ def test_an_argument_the_kind_does_not_take_is_a_type_error(
 def test_a_kind_without_callbacks_refuses_them_by_its_profile() -> None:
     with pytest.raises(ConfigurationError, match=r"^CeleryEmitter: on_success and on_failure"):
         CeleryEmitter(ENDPOINT, on_failure=print)
+
+
+def test_a_users_subclass_keeps_its_docstring_and_takes_its_parents_arguments() -> None:
+    class Mine(AsyncEmitter):
+        """Mine."""
+
+    assert Mine.__doc__ == "Mine."
+    assert inspect.signature(Mine) == inspect.signature(AsyncEmitter)
+    emitter = Mine(ENDPOINT, thread_count=2)
+    try:
+        assert emitter.thread_count == 2
+    finally:
+        emitter.close(timeout=0.5)
