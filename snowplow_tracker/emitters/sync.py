@@ -269,7 +269,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
         if store is None:
             counts["dropped"] = len(left)
         else:
-            store.settle(batch, records, (sent, failed), left)  # type: ignore[arg-type]
+            store.settle(batch, records or [], (sent, failed), left)
             counts["retried"] += len(left)
         with self._lock:
             if release is None:
