@@ -6,6 +6,10 @@ are translated by :mod:`.compat`), fills in the defaults of the kind of emitter 
 the batch limits, the retry policy and the queue bounds. The emitters take their configuration
 from it and check nothing else of it. Errors name the emitter class, the argument, what was
 expected and the value given (:mod:`.arguments`).
+
+The profile also says which arguments the kind takes and in which positional order: the
+constructor's :func:`signature`, which :func:`bind` applies to a call, follows from it, and
+:data:`DOCS` is the one text of the arguments' ``Args:`` entries (:func:`document`).
 """
 
 from __future__ import annotations
