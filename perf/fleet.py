@@ -17,14 +17,17 @@ one host:
 - seconds from SIGTERM to the last process of the server gone, and what still ran 5 s after it.
 
 Rows: ``noop`` (the app with an emitter whose ``input`` does nothing: the app's own cost), this
-project's ``ProcessEmitter`` and ``AsyncEmitter``, and the published 1.1.0 ``AsyncEmitter``
-(gunicorn from the anchor virtualenv of :mod:`perf.anchor`, ``python -I``).
+project's ``ProcessEmitter`` (``process``; ``process-shared``: the same app with
+``SNOWPLOW_TRACKER_SHARED_POOL=1``, one set of senders for every worker) and ``AsyncEmitter``, and
+the published 1.1.0 ``AsyncEmitter`` (gunicorn from the anchor virtualenv of :mod:`perf.anchor`,
+``python -I``).
 
 ``python -m perf.fleet --sender-memory`` measures where a lone sender's memory goes: RSS, USS and
-PSS of a sender and of a resource tracker, the sender's modules by top-level package, and the
-USS each import step adds in a fresh interpreter. ``--overhead`` runs the suite's ``kinds`` and
-``slowdown`` scenarios (:mod:`perf.runner`) for ``ProcessEmitter`` with its defaults and for the
-no-op emitter in the same run: the caller overhead and the slowdown, each beside the no-op row.
+PSS of a sender (and of any other process the emitter started), the sender's modules by
+top-level package, and the USS each import step adds in a fresh interpreter. ``--overhead`` runs
+the suite's ``kinds`` and ``slowdown`` scenarios (:mod:`perf.runner`) for ``ProcessEmitter`` with
+its defaults and for the no-op emitter in the same run: the caller overhead and the slowdown, each
+beside the no-op row.
 """
 
 from __future__ import annotations
@@ -69,17 +72,28 @@ class FleetVariant:
         lib: ``ours`` (this repository) or ``anchor`` (``snowplow-tracker==1.1.0``).
         kind: ``FLEET_KIND`` of :mod:`perf.fleet_app`: ``noop``, ``process`` or ``async``.
         description: The settings, as written in the report.
+        shared: The server runs with ``SNOWPLOW_TRACKER_SHARED_POOL=1`` (and a pool folder of
+            its own): its workers' ``ProcessEmitter`` share one set of senders, which are
+            measured with the server's tree.
     """
 
     name: str
     lib: str
     kind: str
     description: str
+    shared: bool = False
 
 
 VARIANTS = [
     FleetVariant("noop", "ours", "noop", "the app with an emitter whose input() does nothing"),
     FleetVariant("process", "ours", "process", "ProcessEmitter(host, port=p): defaults"),
+    FleetVariant(
+        "process-shared",
+        "ours",
+        "process",
+        "the same, with SNOWPLOW_TRACKER_SHARED_POOL=1: one set of senders for the workers",
+        shared=True,
+    ),
     FleetVariant("async", "ours", "async", "AsyncEmitter(host, port=p): defaults"),
     FleetVariant(
         "anchor-async", "anchor", "async", "snowplow-tracker 1.1.0 AsyncEmitter: defaults"
@@ -105,6 +119,8 @@ def role_of(proc_info: Dict[str, Any], master_pid: int) -> str:
         return "master"
     if "resource_tracker" in cmdline:
         return "resource tracker"
+    if "snowplow-sender" in cmdline or "sender_process" in cmdline:
+        return "sender"
     if "multiprocessing" in cmdline or "spawn_main" in cmdline or "forkserver" in cmdline:
         return "sender"
     if proc_info.get("ppid") == master_pid:
@@ -286,11 +302,22 @@ class CountingCollector(_ServerProcess):
         return {"opened": None, "max_open": None}
 
 
-def _tree(master: psutil.Process) -> List[psutil.Process]:
+def _tree(master: psutil.Process, pool_dir: str = "") -> List[psutil.Process]:
     procs = [master]
     with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
         procs += master.children(recursive=True)
-    return procs
+    return procs + (shared_senders(pool_dir) if pool_dir else [])
+
+
+def shared_senders(pool_dir: str) -> List[psutil.Process]:
+    """The shared senders whose sockets are in ``pool_dir`` (outside the server's tree: they
+    run in a session of their own)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if cmdline.startswith("snowplow-sender[shared " + pool_dir + "/"):
+            found.append(proc)
+    return found
 
 
 def _info(proc: psutil.Process) -> Optional[Dict[str, Any]]:
@@ -319,9 +346,10 @@ def _memory(proc: psutil.Process) -> Optional[Tuple[int, int, int]]:
 class TreeSampler(threading.Thread):
     """Samples the server's tree: processes and threads every 0.1 s, memory every 1 s."""
 
-    def __init__(self, master_pid: int) -> None:
+    def __init__(self, master_pid: int, pool_dir: str = "") -> None:
         super().__init__(daemon=True, name="fleet-sampler")
         self.master = psutil.Process(master_pid)
+        self.pool_dir = pool_dir  # shared senders' folder, sampled with the tree
         self.master_pid = master_pid
         self.stop_event = threading.Event()
         self.max_processes = 0
@@ -332,7 +360,7 @@ class TreeSampler(threading.Thread):
 
     def counts(self) -> List[Dict[str, Any]]:
         """One count sample; returns the infos."""
-        procs = _tree(self.master)
+        procs = _tree(self.master, self.pool_dir)
         for proc in procs:
             self.seen.setdefault(proc.pid, proc)
         infos = [i for i in (_info(p) for p in procs) if i is not None]
@@ -486,6 +514,9 @@ def _gunicorn(
     else:
         python, isolated, env, cwd = sys.executable, [], repo_env(), str(ROOT)
     env.update(FLEET_KIND=variant.kind, FLEET_COLLECTOR=f"{collector.host}:{collector.port}")
+    env.pop("SNOWPLOW_TRACKER_SHARED_POOL", None)
+    if variant.shared:
+        env.update(SNOWPLOW_TRACKER_SHARED_POOL="1", XDG_RUNTIME_DIR=str(log_dir))
     argv = [
         python,
         *isolated,
@@ -515,7 +546,15 @@ def _gunicorn(
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
+        for sender in shared_senders(pool_dir(log_dir)) if variant.shared else []:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                sender.kill()
         log.close()
+
+
+def pool_dir(log_dir: Path) -> str:
+    """The shared senders' folder of a server run with ``XDG_RUNTIME_DIR=log_dir``."""
+    return str(log_dir / "snowplow-tracker")
 
 
 def run_one(
@@ -546,7 +585,7 @@ def run_one(
             master = psutil.Process(proc.pid)
             _wait_ready(port, master, workers, 60.0)
             collector.stats()  # its keep-alive connection is open during the load
-            sampler = TreeSampler(proc.pid)
+            sampler = TreeSampler(proc.pid, pool_dir(log_dir) if variant.shared else "")
             sampler.start()
             load = drive(port, requests, concurrency=min(16, 2 * workers))
             sampler.stop()
@@ -807,8 +846,8 @@ def _ok(
     return None
 
 
-def fleet_targets(rows: Sequence[Dict[str, Any]]) -> List[List[Any]]:
-    """Issue 19's targets for the ``process`` rows: ``[target, server, figure, goal, met]``.
+def fleet_targets(rows: Sequence[Dict[str, Any]], variant: str = "process") -> List[List[Any]]:
+    """Issue 19's targets for the ``variant`` rows: ``[target, server, figure, goal, met]``.
 
     PSS of the whole server <= 1.5x the 1.1.0 server's (4 workers); at most one process added
     per worker (over the ``noop`` server); 0 lost, 0 duplicated; nothing running 5 s after
@@ -826,7 +865,7 @@ def fleet_targets(rows: Sequence[Dict[str, Any]]) -> List[List[Any]]:
         out.append([text, server, shown, goal, "yes" if met else "**no**"])
 
     for key in keys:
-        mine = _ok(rows, "process", *key)
+        mine = _ok(rows, variant, *key)
         if mine is None:
             continue
         anchor, noop = _ok(rows, "anchor-async", *key), _ok(rows, "noop", *key)
@@ -847,8 +886,8 @@ def fleet_targets(rows: Sequence[Dict[str, Any]]) -> List[List[Any]]:
         if not small:
             continue
         base = small[-1]
-        big_p, big_n = _ok(rows, "process", *key), _ok(rows, "noop", *key)
-        small_p, small_n = _ok(rows, "process", *base), _ok(rows, "noop", *base)
+        big_p, big_n = _ok(rows, variant, *key), _ok(rows, "noop", *key)
+        small_p, small_n = _ok(rows, variant, *base), _ok(rows, "noop", *base)
         if None in (big_p, big_n, small_p, small_n):
             continue
         assert big_p and big_n and small_p and small_n
@@ -863,12 +902,13 @@ def fleet_targets(rows: Sequence[Dict[str, Any]]) -> List[List[Any]]:
 
 def fleet_section(rows: Sequence[Dict[str, Any]]) -> str:
     """The fleet table, its targets and how it was measured (Markdown)."""
-    targets = fleet_targets(rows)
     text = fleet_markdown(rows) + "\n\n" + FLEET_NOTE
-    if targets:
-        text += "\n\nTargets of issue 19 (the `process` rows):\n\n" + markdown_table(
-            ["target", "server", "figure", "goal", "met"], targets
-        )
+    for variant in ("process", "process-shared"):
+        targets = fleet_targets(rows, variant)
+        if targets:
+            text += f"\n\nTargets of issue 19 (the `{variant}` rows):\n\n" + markdown_table(
+                ["target", "server", "figure", "goal", "met"], targets
+            )
     return text
 
 
@@ -877,35 +917,60 @@ FLEET_NOTE = (
     "(`perf/fleet_app.py`, emitter defaults) and tracks one `track_struct_event` per request; "
     "the load: GET requests from 2 x workers client threads (at most 16), a connection each; "
     "then SIGTERM to the master. *processes*, *threads*: the most seen in the server's process "
-    "tree (every 0.1 s); *PSS*, *USS*: sums over the tree, the highest seen (every 1 s during "
-    "the load and once after it); *x 1.1.0*: PSS / the 1.1.0 server's PSS; *+ over no-op*: PSS "
+    "tree (every 0.1 s), with the shared senders of `process-shared` (started by the first "
+    "worker, in a session of their own); *PSS*, *USS*: sums over the tree, the highest seen "
+    "(every 1 s during the load and once after it); *x 1.1.0*: PSS / the 1.1.0 server's PSS; "
+    "*+ over no-op*: PSS "
     "minus the `noop` server's (the app without an emitter); *PSS by role*: the same sum per "
     "role. *TCP*: connections to the "
     "collector, the most open at once / the total opened, counted by the collector's server. "
     "*delivered*: distinct event ids at the collector once the server is gone; *lost*: "
     "answered requests minus delivered. *SIGTERM -> exit*: until the last process of the tree "
-    "is gone; *left at 5 s*: what still ran 5 s after SIGTERM (killed after "
+    "is gone (shared senders: their idle timeout after the last worker left); *left at 5 s*: "
+    "what still ran 5 s after SIGTERM (killed after "
     f"{KILL_AFTER_S:.0f} s)."
 )
 
 
 # ------------------------------------------------------------------------------ sender memory
 
-#: Import steps of a fresh interpreter, measured one after the other (USS after each).
+#: Import steps of a fresh interpreter, measured one after the other (USS after each): what a
+#: sender process imports, in order of dependency.
 IMPORT_STEPS = [
     (
-        "python + multiprocessing (a spawned child's base)",
-        "import multiprocessing.spawn, multiprocessing.connection, threading",
+        "threads, sockets, multiprocessing.connection (the channel to the host)",
+        "import threading, socket, multiprocessing.connection",
     ),
     ("stdlib HTTP (http.client, ssl, urllib.parse)", "import http.client, ssl, urllib.parse"),
     ("orjson", "import orjson"),
-    ("psutil", "import psutil"),
-    ("requests (urllib3, idna, charset_normalizer, certifi)", "import requests"),
+    ("urllib3, certifi", "import urllib3, certifi"),
     (
-        "snowplow_tracker (the package, for the sender module)",
-        "import snowplow_tracker.emitters.process.sender",
+        "snowplow_tracker's sender modules",
+        "import snowplow_tracker.emitters.process.sender_process",
     ),
 ]
+
+#: A ``sitecustomize`` module put on a probed sender's ``PYTHONPATH``: in the sender (its title
+#: is in ``sys.argv``), a daemon thread writes ``sys.modules`` to ``OUT.modules-PID.json`` a
+#: moment after it started. It imports what a sender imports anyway.
+SENDER_HOOK = r"""
+import os, sys
+_out = os.environ.get("FLEET_PROBE_OUT")
+if _out and any(a.startswith("snowplow-sender[") for a in sys.argv):
+    import json, threading, time
+
+    def _dump_modules():
+        time.sleep(1.5)
+        modules = [
+            [name, getattr(module, "__file__", None) or ""]
+            for name, module in sorted(sys.modules.items())
+            if module is not None
+        ]
+        with open(f"{_out}.modules-{os.getpid()}.json", "w") as fh:
+            json.dump(modules, fh)
+
+    threading.Thread(target=_dump_modules, daemon=True).start()
+"""
 
 _STEPS_SCRIPT = r"""
 import gc, json, sys
@@ -950,8 +1015,10 @@ def sender_memory() -> Dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="perf-sender-") as tmp:
             out = Path(tmp) / "probe.json"
+            (Path(tmp) / "sitecustomize.py").write_text(SENDER_HOOK)
             env = repo_env()
             env["FLEET_PROBE_OUT"] = str(out)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -1026,7 +1093,7 @@ def sender_markdown(data: Dict[str, Any]) -> str:
         [[p["package"], p["modules"], f"{p['bytes'] / 1024:.0f}"] for p in data["packages"]],
     )
     return (
-        f"A lone sender (`ProcessEmitter(process_count=1)`, spawn) and its resource tracker:\n\n"
+        "Every process a lone sender's emitter (`ProcessEmitter(process_count=1)`) started:\n\n"
         f"{procs}\n\nThe sender's `sys.modules`: {data['modules']} modules, by top-level package "
         f"(the largest first):\n\n{packages}\n\nWhat each import adds, one after the other:\n\n"
         f"{steps_table}\n"
@@ -1166,7 +1233,7 @@ def problems(rows: Sequence[Dict[str, Any]]) -> List[str]:
         where = f"fleet {r['variant']} workers={r['workers']} preload={r['preload']}"
         if "error" in r:
             found.append(f"{where}: {r['error'].splitlines()[0]}")
-        elif r["variant"] == "process" and (r["lost"] or r["duplicated"]):
+        elif r["variant"].startswith("process") and (r["lost"] or r["duplicated"]):
             found.append(f"{where}: {r['lost']} lost, {r['duplicated']} duplicated")
     return found
 

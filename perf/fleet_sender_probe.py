@@ -1,37 +1,22 @@
 """One lone ``ProcessEmitter`` sender, measured: ``python perf/fleet_sender_probe.py H P OUT``.
 
-Run by ``python -m perf.fleet --sender-memory`` as a script, so that it is the ``__main__`` of
-the host. The sender is started with ``spawn`` (the default), whose child imports the host's
-main script as ``__mp_main__`` before it unpickles the sender: this file then starts a daemon
-thread in the sender that, a moment later, writes the sender's ``sys.modules`` (name, file) to
-``OUT.modules-PID.json``. The host (``__main__``) builds the emitter with its defaults and
-``process_count=1``, tracks one event, flushes, and writes ``OUT`` (JSON): RSS, USS and PSS of
-each child process (the sender, the ``multiprocessing`` resource tracker), with its command
-line. The module imports nothing but the standard library at the top, so that the sender's
-list is the sender's own.
+Run by ``python -m perf.fleet --sender-memory`` as a script. The sender is its own interpreter
+(``python -m snowplow_tracker.emitters.process.sender_process``): a ``sitecustomize`` module that
+``perf.fleet`` puts on its ``PYTHONPATH`` (:data:`perf.fleet.SENDER_HOOK`) starts a daemon thread
+in it that, a moment later, writes the sender's ``sys.modules`` (name, file) to
+``OUT.modules-PID.json``. The host builds the emitter with its defaults and ``process_count=1``,
+tracks one event, flushes, and writes ``OUT`` (JSON): RSS, USS and PSS of each child process
+(the sender, and a ``multiprocessing`` resource tracker if one runs), with its command line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 import time
 from typing import Any, Dict, List
 
 MODULES_DELAY_S = 1.5
-
-
-def _dump_modules(out: str) -> None:
-    time.sleep(MODULES_DELAY_S)
-    modules = [
-        [name, getattr(module, "__file__", None) or ""]
-        for name, module in sorted(sys.modules.items())
-        if module is not None
-    ]
-    with open(f"{out}.modules-{os.getpid()}.json", "w") as fh:
-        json.dump(modules, fh)
 
 
 def _host(host: str, port: int, out: str) -> None:
@@ -68,7 +53,3 @@ def _host(host: str, port: int, out: str) -> None:
 
 if __name__ == "__main__":
     _host(sys.argv[1], int(sys.argv[2]), sys.argv[3])
-elif __name__ == "__mp_main__":  # a spawned child of the host: the sender
-    _out = os.environ.get("FLEET_PROBE_OUT")
-    if _out:
-        threading.Thread(target=_dump_modules, args=(_out,), daemon=True).start()

@@ -9,6 +9,10 @@ a bug found once, not a per-event cost) and raise
 checks, naming the place, the argument, the expectation and the value::
 
     Tracker: argument 'namespace' must be a string or None, got 1
+
+The check functions take ``where`` (the class or method configured), ``arg`` (the argument's
+name) and ``value`` (the value given), then their own options, and raise that error when the
+value breaks the rule their docstring states.
 """
 
 from __future__ import annotations
@@ -29,9 +33,7 @@ def fail(
 
     Args:
         where: The class or method configured, e.g. ``"Tracker"``.
-        arg: The argument's name.
         expected: What the argument must be, e.g. ``"a string or None"``.
-        value: The value given.
         shown: How to show the value instead of its ``repr`` (e.g. with a password masked).
 
     Raises:
@@ -45,7 +47,6 @@ def refuse(where: str, reason: str) -> NoReturn:
     """Raise the ConfigurationError for arguments that are invalid together, not one by one.
 
     Args:
-        where: The class or method configured.
         reason: Which arguments conflict, and why.
 
     Raises:
@@ -170,8 +171,6 @@ class Rule:
 
         Args:
             where: The class or method, e.g. ``"Tracker"`` or ``"Tracker.track_page_view"``.
-            arg: The argument's name.
-            value: The value given.
 
         Raises:
             ConfigurationError: The value breaks a configuration rule.
@@ -260,96 +259,34 @@ def _at_least(minimum: int) -> Rule:
 
 
 def count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
-    """Check that ``value`` is an int (not a bool) of at least ``minimum``.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        minimum: The smallest allowed value.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is an int (not a bool) of at least ``minimum``."""
     _at_least(minimum)(where, arg, value)
 
 
 def optional_count(where: str, arg: str, value: Any, minimum: int = 0) -> None:
-    """Check that ``value`` is None or an int (not a bool) of at least ``minimum``.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        minimum: The smallest allowed value.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is None or an int (not a bool) of at least ``minimum``."""
     _at_least(minimum).or_none()(where, arg, value)
 
 
 def optional_instance(where: str, arg: str, value: Any, cls: type) -> None:
-    """Check that ``value`` is an instance of ``cls`` or None.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        cls: The required class.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is an instance of ``cls`` or None."""
     Rule(f"a {cls.__name__}", lambda v: isinstance(v, cls)).or_none()(where, arg, value)
 
 
 def optional_integer_between(where: str, arg: str, value: Any, low: int, high: int) -> None:
-    """Check that ``value`` is None or an int (not a bool) from ``low`` to ``high``.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        low: The smallest allowed value.
-        high: The largest allowed value.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is None or an int (not a bool) from ``low`` to ``high``."""
     rule = Rule(f"an integer from {low} to {high}", lambda v: is_integer(v) and low <= v <= high)
     rule.or_none()(where, arg, value)
 
 
 def number_between(where: str, arg: str, value: Any, low: float, high: float) -> None:
-    """Check that ``value`` is a number (not a bool, not NaN) from ``low`` to ``high``.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        low: The smallest allowed value.
-        high: The largest allowed value.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is a number (not a bool, not NaN) from ``low`` to ``high``."""
     rule = Rule(f"a number from {low:g} to {high:g}", lambda v: _is_number(v) and low <= v <= high)
     rule(where, arg, value)
 
 
 def one_of(where: str, arg: str, value: Any, allowed: Any) -> None:
-    """Check that ``value`` is one of ``allowed``.
-
-    Args:
-        where: The class or method configured.
-        arg: The argument's name.
-        value: The value given.
-        allowed: The allowed values, in the order the message lists them.
-
-    Raises:
-        ConfigurationError: It is not.
-    """
+    """Check that ``value`` is one of ``allowed`` (listed in their order by the message)."""
     choices = tuple(allowed)
     Rule("one of " + ", ".join(repr(c) for c in choices), lambda v: v in choices)(where, arg, value)
 
@@ -372,13 +309,8 @@ def tls_verify(where: str, arg: str, value: Any) -> Union[bool, str]:
     path string.
 
     Args:
-        where: The class or method configured.
-        arg: The argument's name.
         value: True (the default CA bundle), False (no verification), or the path (a string or
             ``os.PathLike``) of a CA bundle file or directory that exists.
-
-    Raises:
-        ConfigurationError: It is none of these.
     """
     tls_verify_rule(where, arg, value)
     return value if isinstance(value, bool) else os.fspath(value)

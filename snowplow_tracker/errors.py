@@ -21,8 +21,8 @@ class EncodingError(SnowplowError, TypeError):
 
 
 class SenderStartError(SnowplowError, RuntimeError):
-    """The sender processes of a ``ProcessEmitter`` could not start (for instance a script
-    without its ``if __name__ == "__main__":`` guard under the ``spawn`` start method).
+    """The sender processes of a ``ProcessEmitter`` could not start (for instance the
+    interpreter cannot be run, or cannot import the sender's modules).
 
     Raised by ``track_*`` and ``flush()`` once it is known; the events held are dropped and
     reported when the emitter closes.

@@ -18,9 +18,18 @@ import inspect
 import re
 import textwrap
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
-
-import requests
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from . import arguments as _args
 from . import compat
@@ -29,6 +38,9 @@ from .delivery.http_client import Verify
 from .delivery.retry import RetryPolicy
 from .delivery.transport import Timeout, check_timeout
 from .protocol.wire import PayloadDict, check_method, collector_urls
+
+if TYPE_CHECKING:
+    import requests
 
 SuccessCallback = Callable[[List[PayloadDict]], Any]
 FailureCallback = Callable[[int, List[PayloadDict]], Any]

@@ -49,6 +49,15 @@ class Subject:
             self._pairs[key] = to_str(value)
         return self
 
+    def _set_checked(
+        self, setter: str, arg: str, key: str, value: Any, check: Any = _contracts.optional_string
+    ) -> Subject:
+        """Set ``key`` to ``value`` (None or ``""`` removes it), checked by the contracts function
+        ``check`` (a string or None by default) as the argument ``arg`` of ``Subject.<setter>``."""
+        if _checking.enabled and value is not None:
+            check(f"Subject.{setter}", arg, value)
+        return self._set(key, value)
+
     def set_platform(self, value: str) -> Subject:
         """Set the platform ``p``: one of web, mob, pc, srv, app, tv, cnsl, iot, headset.
 
@@ -71,9 +80,15 @@ class Subject:
         Args:
             user_id: Any string, or None to remove it.
         """
+        return self._set_checked("set_user_id", "user_id", "uid", user_id)
+
+    def _size(self, setter: str, key: str, width: int, height: int) -> Subject:
+        """Set ``key`` to ``"<width>x<height>"``, both checked as positive integers."""
         if _checking.enabled:
-            _contracts.optional_string("Subject.set_user_id", "user_id", user_id)
-        return self._set("uid", user_id)
+            _contracts.positive_int(f"Subject.{setter}", "width", width)
+            _contracts.positive_int(f"Subject.{setter}", "height", height)
+        self._pairs[key] = f"{width}x{height}"
+        return self
 
     def set_screen_resolution(self, width: int, height: int) -> Subject:
         """Set the screen resolution ``res`` (``"<width>x<height>"``).
@@ -82,94 +97,72 @@ class Subject:
             width: Screen width in pixels, a positive integer.
             height: Screen height in pixels, a positive integer.
         """
-        if _checking.enabled:
-            _contracts.positive_int("Subject.set_screen_resolution", "width", width)
-            _contracts.positive_int("Subject.set_screen_resolution", "height", height)
-        self._pairs["res"] = f"{width}x{height}"
-        return self
+        return self._size("set_screen_resolution", "res", width, height)
 
     def set_viewport(self, width: int, height: int) -> Subject:
-        """Set the viewport size ``vp`` (``"<width>x<height>"``).
+        """Set the viewport size ``vp``, in pixels.
 
         Args:
-            width: Viewport width in pixels, a positive integer.
-            height: Viewport height in pixels, a positive integer.
+            width: Viewport width, a positive integer.
+            height: And its height, likewise.
         """
-        if _checking.enabled:
-            _contracts.positive_int("Subject.set_viewport", "width", width)
-            _contracts.positive_int("Subject.set_viewport", "height", height)
-        self._pairs["vp"] = f"{width}x{height}"
-        return self
+        return self._size("set_viewport", "vp", width, height)
 
     def set_color_depth(self, depth: Optional[int]) -> Subject:
         """Set the colour depth ``cd`` in bits per pixel.
 
         Args:
-            depth: A positive integer, or None to remove it.
+            depth: Bits per pixel, a positive integer; None removes it.
         """
-        if _checking.enabled and depth is not None:
-            _contracts.positive_int("Subject.set_color_depth", "depth", depth)
-        return self._set("cd", depth)
+        return self._set_checked("set_color_depth", "depth", "cd", depth, _contracts.positive_int)
 
     def set_timezone(self, timezone: Optional[str]) -> Subject:
         """Set the time zone ``tz``, e.g. ``"Europe/London"``.
 
         Args:
-            timezone: A string, or None to remove it.
+            timezone: An IANA zone name; None removes the field.
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_timezone", "timezone", timezone)
-        return self._set("tz", timezone)
+        return self._set_checked("set_timezone", "timezone", "tz", timezone)
 
     def set_lang(self, lang: Optional[str]) -> Subject:
         """Set the language ``lang``, e.g. ``"en"``.
 
         Args:
-            lang: A string, or None to remove it.
+            lang: A language code (a string), or None to remove it.
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_lang", "lang", lang)
-        return self._set("lang", lang)
+        return self._set_checked("set_lang", "lang", "lang", lang)
 
     def set_ip_address(self, ip: Optional[str]) -> Subject:
         """Set the IP address ``ip`` (overrides the one the collector sees).
 
         Args:
-            ip: A string, or None to remove it.
+            ip: An IPv4 or IPv6 address as a string; None removes it.
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_ip_address", "ip", ip)
-        return self._set("ip", ip)
+        return self._set_checked("set_ip_address", "ip", "ip", ip)
 
     def set_useragent(self, ua: Optional[str]) -> Subject:
         """Set the user agent ``ua`` (overrides the one the collector sees).
 
         Args:
-            ua: A string, or None to remove it.
+            ua: The user agent string (None: removed).
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_useragent", "ua", ua)
-        return self._set("ua", ua)
+        return self._set_checked("set_useragent", "ua", "ua", ua)
 
     def set_domain_user_id(self, duid: Optional[str]) -> Subject:
         """Set the domain user id ``duid`` (the JavaScript tracker's first-party cookie id).
 
         Args:
-            duid: A string, or None to remove it.
+            duid: The cookie's id, a string; None to remove it.
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_domain_user_id", "duid", duid)
-        return self._set("duid", duid)
+        return self._set_checked("set_domain_user_id", "duid", "duid", duid)
 
     def set_domain_session_id(self, sid: Optional[str]) -> Subject:
         """Set the domain session id ``sid``; Snowplow Enrich requires a UUID.
 
         Args:
-            sid: A UUID string, or None to remove it.
+            sid: The session's UUID (a string), or None to remove it.
         """
-        if _checking.enabled:
-            _contracts.optional_uuid_string("Subject.set_domain_session_id", "sid", sid)
-        return self._set("sid", sid)
+        return self._set_checked("set_domain_session_id", "sid", "sid", sid, _contracts.uuid_string)
 
     def set_domain_session_index(self, vid: Optional[int]) -> Subject:
         """Set the domain session index ``vid``.
@@ -177,9 +170,9 @@ class Subject:
         Args:
             vid: A positive integer (at most 2147483647), or None to remove it.
         """
-        if _checking.enabled and vid is not None:
-            _contracts.positive_int("Subject.set_domain_session_index", "vid", vid)
-        return self._set("vid", vid)
+        return self._set_checked(
+            "set_domain_session_index", "vid", "vid", vid, _contracts.positive_int
+        )
 
     def set_network_user_id(self, nuid: Optional[str]) -> Subject:
         """Set the network user id; sent as ``tnuid``, which overrides the collector's cookie id.
@@ -187,11 +180,9 @@ class Subject:
         Written to ``tnuid`` (not ``nuid``) as tracker 1.1.0 does.
 
         Args:
-            nuid: A string, or None to remove it.
+            nuid: The collector cookie id to send, or None to remove it.
         """
-        if _checking.enabled:
-            _contracts.optional_string("Subject.set_network_user_id", "nuid", nuid)
-        return self._set("tnuid", nuid)
+        return self._set_checked("set_network_user_id", "nuid", "tnuid", nuid)
 
     def combine_subject(self, subject: Optional[Subject]) -> Dict[str, str]:
         """Return this (event-level) subject's fields merged over ``subject``'s (tracker-level).

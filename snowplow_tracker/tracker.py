@@ -2,26 +2,15 @@
 
 The ``track_*`` methods are generated from the event descriptions in
 :mod:`snowplow_tracker.events.table` into :mod:`snowplow_tracker.events.track_methods` (by
-``python -m tools.generate_tracker``). They run in the caller's hot path, so the generated
-code is what hand-inlined code would be:
-
-* argument checks run only while contracts are enabled (see
-  :mod:`snowplow_tracker.protocol.contracts`), and the common case is tested inline before any
-  helper is called;
-* the constant fields (``tv``, ``tna``, ``aid``) are precomputed, and the subject's fields are
-  a ready-made dict (:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``;
-* the event id is a version-4 UUID built from :func:`os.urandom` in batches (see
-  :func:`~snowplow_tracker.events.runtime.new_event_id`);
-* JSON (contexts, self-describing events) is serialised once, by orjson.
+``python -m tools.generate_tracker``): they run in the caller's hot path, so the generated code is
+what hand-inlined code would be (see ``tools/compiler.py``). The constant fields (``tv``, ``tna``,
+``aid``) are precomputed, and the subject's fields are a ready-made dict
+(:class:`~snowplow_tracker.subject.Subject`), copied with one ``dict.update``.
 
 The payload is a flat ``dict[str, str]``. **The same dict object is handed to every emitter**, so
 an emitter must not modify it (copy it first if it needs to). Everything that can fail (argument
 checks, JSON serialisation, every item of a transaction) happens before the first emitter is
 called; an exception raised by an emitter's ``input`` propagates to the caller.
-
-Two constructor orders are accepted (see :class:`Tracker`): the documented
-``Tracker(emitters, subject, namespace, ...)`` and snowplow-tracker 1.x's
-``Tracker(namespace, emitters, subject, ...)``.
 """
 
 from __future__ import annotations
@@ -43,10 +32,11 @@ from . import arguments as _args
 from ._version import TRACKER_VERSION
 from .events import track_methods as _generated
 from .events.event import Event
+from .events.routes import ROUTES
 from .events.runtime import new_event_id
 from .protocol import contracts as _contracts
-from .protocol.constants import CONTEXT_SCHEMA, DEFAULT_ENCODE_BASE64
-from .protocol.payload import JsonEncoder, Payload, PayloadDict, encode_json
+from .protocol.constants import DEFAULT_ENCODE_BASE64
+from .protocol.payload import JsonEncoder, Payload, PayloadDict
 from .protocol.self_describing_json import SelfDescribingJson
 from .subject import Subject
 
@@ -54,8 +44,6 @@ _BUILD_PAYLOAD = Event.build_payload
 
 #: The ``tv`` value every event carries (``py-<version>``), the name tracker 1.x code reads.
 VERSION = TRACKER_VERSION
-
-# The unchecked ``e=ti`` fields of one transaction item (checked with the transaction).
 
 Context = Optional[Sequence[SelfDescribingJson]]
 Emitters = Union["EmitterLike", Sequence["EmitterLike"]]
@@ -202,18 +190,11 @@ class Tracker:
         self.json_encoder: Optional[JsonEncoder] = json_encoder
         self._namespace: Optional[str] = namespace
         self._app_id: Optional[str] = app_id
-        self._standard: PayloadDict = {}
-        self._update_standard()
+        # The constant fields of every event (``tna`` and ``aid`` only when configured).
+        constant = {"tv": TRACKER_VERSION, "tna": namespace, "aid": app_id}
+        self._standard: PayloadDict = {k: v for k, v in constant.items() if v}
 
     # ------------------------------------------------------------------ configuration
-
-    def _update_standard(self) -> None:
-        standard: PayloadDict = {"tv": TRACKER_VERSION}
-        if self._namespace:
-            standard["tna"] = self._namespace
-        if self._app_id:
-            standard["aid"] = self._app_id
-        self._standard = standard
 
     @property
     def namespace(self) -> Optional[str]:
@@ -370,15 +351,6 @@ class Tracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _contexts(self, method: str, context: Sequence[SelfDescribingJson]) -> str:
-        return encode_json(
-            {"schema": CONTEXT_SCHEMA, "data": [c.to_json() for c in context]},
-            self.encode_base64,
-            self.json_encoder,
-            method,
-            "context",
-        )
-
     def _send(self, p: PayloadDict) -> None:
         for emitter in self.emitters:
             # Emitters of this library may offer a path that skips re-checking our own dicts.
@@ -404,4 +376,4 @@ class Tracker:
     track_ecommerce_transaction = _generated.track_ecommerce_transaction
 
 
-_generated.bind(Tracker)
+_generated.bind(Tracker, ROUTES)

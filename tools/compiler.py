@@ -15,18 +15,10 @@ at call time, so a generated ``track_*`` costs what hand-inlined code costs:
 * event ids are made in batches (:func:`snowplow_tracker.events.runtime.refill_event_ids`);
 * a transaction's item events are built inline, sharing the transaction's encoded context.
 
-Three shapes are generated from one description:
-
-* ``"track"``: the ``Tracker.track_*`` method; sends the event and returns the tracker;
-* ``"build"``: checks and builds the payload up to the subject (what 1.x's
-  ``Event.build_payload`` returns); ``self`` is anything with ``encode_base64``,
-  ``json_encoder`` and ``_subject`` (a Subject or None);
-* ``"data"``: checks, then the self-describing event's data dict or the other kinds' payload
-  fields (what 1.x's event classes expose).
-
-``python -m tools.generate_tracker`` writes them to ``snowplow_tracker/events/track_methods.py``
-(``"track"``) and ``snowplow_tracker/events/builders.py`` (the others); a test fails when those
-modules differ from what :func:`source` gives.
+``python -m tools.generate_tracker`` writes them to ``snowplow_tracker/events/track_methods.py``;
+a test fails when that module differs from what :func:`source` gives. The 1.x event classes
+build their payloads with the same functions (see
+:class:`~snowplow_tracker.events.runtime.EventBuilder`).
 """
 
 from __future__ import annotations
@@ -80,7 +72,7 @@ def _call(f: Field, method: str, optional: bool) -> str:
     return f"_c.{fn.__name__}({method!r}, {f.arg!r}, {f.arg}{extra})"
 
 
-def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
+def _checks(kind: Kind, method: str) -> List[str]:
     m = repr(method)
     out: List[str] = []
     if kind.require_one_of:
@@ -110,7 +102,7 @@ def _checks(kind: Kind, method: str, tstamp_arg: str = "tstamp") -> List[str]:
         "        if _entity.__class__ is not _SDJ:",
         f"            _c.list_of_self_describing_json({m}, 'context', context)",
         "if tstamp is not None or event_subject is not None:",
-        f"    _check_common({m}, tstamp, event_subject, {tstamp_arg!r})",
+        f"    _check_common({m}, tstamp, event_subject)",
     ]
     return ["if _checking.enabled:"] + ["    " + line for line in out]
 
@@ -156,29 +148,30 @@ def _pair(f: Field) -> List[str]:
 
 def _always(f: Field) -> Optional[str]:
     """The value expression of a data field written whatever its value; None for the others."""
-    v, enc = f.arg, f.encoding.value
-    if enc == "data_always" or (enc == "data" and not f.optional):
+    v, enc = f.arg, f.encoding
+    if enc is Encoding.DATA_ALWAYS or (enc is Encoding.DATA and not f.optional):
         return v
-    if enc == "data_or_new_id":
+    if enc is Encoding.DATA_OR_NEW_ID:
         return f"{v} if {v} is not None else _new_id()"
     return None
 
 
+#: How the other data fields are written, by encoding (``{v}`` the argument, ``{k}`` the key).
+_DATUM = {
+    Encoding.DATA: ["if {v} is not None:", "    data[{k}] = {v}"],
+    Encoding.DATA_IF_TRUTHY: ["if {v}:", "    data[{k}] = {v}"],
+    Encoding.DATA_LOWER: [
+        "if {v} is not None:",
+        "    data[{k}] = {v}.lower() if {v}.__class__ is str or isinstance({v}, str) else {v}",
+    ],
+}
+
+
 def _datum(f: Field) -> List[str]:
-    v, k, enc = f.arg, repr(f.key), f.encoding.value
     always = _always(f)
     if always is not None:
-        return [f"data[{k}] = {always}"]
-    if enc == "data":
-        return [f"if {v} is not None:", f"    data[{k}] = {v}"]
-    if enc == "data_if_truthy":
-        return [f"if {v}:", f"    data[{k}] = {v}"]
-    if enc == "data_lower":
-        return [
-            f"if {v} is not None:",
-            f"    data[{k}] = {v}.lower() if {v}.__class__ is str or isinstance({v}, str) else {v}",
-        ]
-    raise ValueError(f"unknown data encoding {enc!r}")  # pragma: no cover - table error
+        return [f"data[{f.key!r}] = {always}"]
+    return [line.format(v=f.arg, k=repr(f.key)) for line in _DATUM[f.encoding]]
 
 
 def _wrapped(prefix: bytes) -> Tuple[str, bytes, str]:
@@ -328,12 +321,15 @@ _EID = [
     "except IndexError:",
     "    p['eid'] = _refill_ids()",
 ]
+_EMIT = [
+    "for _emitter in self.emitters:",
+    "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+]
 _FINISH = [
     *_EID,
     "p['dtm'] = _str(_time.time_ns() // 1000000)",
     "p.update(self._standard)",
-    "for _emitter in self.emitters:",
-    "    getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+    *_EMIT,
     "return self",
 ]
 
@@ -352,7 +348,9 @@ def _transaction(method: str) -> List[str]:
     item_lines += [
         "_ic = _item.get('context')",
         "if _ic:",
-        f"    p[_ck] = self._contexts({method!r}, [*(context or ()), *_ic])",
+        "    _cl = [c.to_json() for c in (*(context or ()), *_ic)]",
+        f"    p[_ck] = _encode_json({{'schema': _CX, 'data': _cl}}, self.encode_base64,"
+        f" self.json_encoder, {method!r}, 'context')",
         "elif _ctx is not None:",
         "    p[_ck] = _ctx",
         "if _ttm is not None:",
@@ -379,8 +377,7 @@ def _transaction(method: str) -> List[str]:
         "_std = self._standard",
         "p.update(_std)",
         "if not items:",
-        "    for _emitter in self.emitters:",
-        "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+        *["    " + line for line in _EMIT],
         "    return self",
         "_events = [p]",
         "_ck = 'cx' if self.encode_base64 else 'co'",
@@ -398,8 +395,7 @@ def _transaction(method: str) -> List[str]:
         "        except _JSONEncodeError as _exc:",
         f"            _unsendable({method!r}, _i, _exc)",
         "for p in _events:",
-        "    for _emitter in self.emitters:",
-        "        getattr(_emitter, '_tracker_input', _emitter.input)(p)",
+        *["    " + line for line in _EMIT],
         "return self",
     ]
 
@@ -408,58 +404,51 @@ def _transaction(method: str) -> List[str]:
 _ITEM_OWN = ("sku", "price", "quantity", "name", "category")
 
 
-def source(
-    kind: Kind, shape: str, params: Sequence[str], method: str, routed: Optional[str] = None
-) -> str:
-    """Return the Python source of one compiled function.
+def _route(kind: Kind, params: Sequence[str]) -> Tuple[str, List[str]]:
+    """Where the call of ``kind`` leaves for its route when the tracker's class overrides
+    ``track`` (see :mod:`snowplow_tracker.events.routes`), and the lines that take it.
+
+    ``"start"``: the route builds a 1.x event object (which checks the arguments) and hands it
+    to ``track``. ``"fields"``: after the checks, with the payload fields ``p`` (the ecommerce
+    kinds). ``"data"``: after the checks and the event data's encoding, with ``data`` (the
+    self-describing kinds built from fields, which call ``track_self_describing_event`` too).
+    """
+    args = ", ".join(p.split("=")[0].split(":")[0].strip() for p in params)
+    call = f"_ROUTES[{kind.name!r}](self, {{}}{args})"
+    if kind.self_describing and kind.schema and kind.name != "mobile_screen_view":
+        cond = "_cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE"
+        where, call = "data", call.format("data, ")
+    elif kind.name.startswith("ecommerce_transaction"):
+        where, cond, call = "fields", "_cls.track is not _TRACK", call.format("p, ")
+    else:  # the builder of the 1.x event classes (events/runtime.py) takes the fast path
+        where, cond = "start", "_cls.track is not _TRACK and _cls is not _EventBuilder"
+        call = call.format("")
+    return where, ["_cls = self.__class__", f"if {cond}:", f"    return {call}"]
+
+
+def source(kind: Kind, params: Sequence[str], method: str, routed: bool = True) -> str:
+    """Return the Python source of one generated ``track_*`` function.
 
     Args:
         kind: The event description.
-        shape: ``"track"``, ``"build"`` or ``"data"`` (checks, then the self-describing event's
-            data dict or the other kinds' payload fields); see the module docstring.
         params: The parameter list's source, without ``self``.
         method: The name used in error messages, e.g. ``"Tracker.track_page_view"``.
-        routed: For ``"track"``: ``"track"`` when the call goes to ``_route_<name>`` if the
-            tracker's class overrides ``track``, ``"self_describing"`` when also if it overrides
-            ``track_self_describing_event`` (as tracker 1.x's methods call them); None: never.
+        routed: Whether the call takes its route when the tracker's class overrides ``track``
+            (or ``track_self_describing_event``), as tracker 1.x's methods call them.
     """
-    name = f"{shape}_{kind.name}"
-    if shape == "data":  # checked data: the event data dict, or the payload fields (e=pv...)
-        if kind.self_describing:
-            # The data is serialised later, by the caller: test here that it serialises, so
-            # that what the inline checks leave to orjson is named precisely.
-            refused = _data_checks(kind, method)
-            body = [*_checks(kind, method), *_data(kind)]
-            if refused:
-                body += ["try:", "    _dumps(data, default=self.json_encoder)"]
-                body += ["except _JSONEncodeError:", *["    " + x for x in refused]]
-            body.append("return data")
-        else:
-            body = [*_checks(kind, method), *_payload(kind, method), "return p"]
-        return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
-    # The 1.x event classes call the timestamp argument ``true_timestamp``.
-    tstamp_arg = "true_timestamp" if shape == "build" else "tstamp"
-    body = _checks(kind, method, tstamp_arg) + _payload(kind, method)
-    if shape == "track" and routed is not None:
-        overridden = "_cls.track is not _TRACK"
-        if routed == "self_describing":
-            overridden += " or _cls.track_self_describing_event is not _TSDE"
-        args = ", ".join(p.split("=")[0] for p in params)
-        body = [
-            "_cls = self.__class__",
-            f"if {overridden}:",
-            f"    return _route_{kind.name}(self, {args})",
-            *body,
-        ]
-    if shape == "track" and kind.items:
+    where, route = _route(kind, params) if routed else ("", [])
+    body = _checks(kind, method) + _payload(kind, method)
+    if where == "start":
+        body = route + body
+    elif route:
+        # The data routes leave after the data's encoding, which names what orjson refuses.
+        body += route
+    if kind.items:
         body += _transaction(method)
     else:
         body += _context(method)
         body += ["if tstamp is not None:", "    p['ttm'] = _str(_int(tstamp))"]
-        if shape == "build":
-            body += ["if event_subject is None:", "    if self._subject is not None:"]
-            body += ["        p.update(self._subject._pairs)", "else:"]
-            body += ["    p.update(event_subject.combine_subject(self._subject))", "return p"]
-        else:
-            body += _SUBJECT + _FINISH
-    return f"def {name}(self, {', '.join(params)}):\n" + "".join(f"    {x}\n" for x in body)
+        body += _SUBJECT + _FINISH
+    return f"def track_{kind.name}(self, {', '.join(params)}):\n" + "".join(
+        f"    {x}\n" for x in body
+    )

@@ -1,12 +1,10 @@
 """Write the code generated from ``snowplow_tracker/events/table.py``.
 
-* ``snowplow_tracker/events/track_methods.py``: the Tracker's ``track_*`` methods. Each method of
-  :mod:`tools.tracker_signatures` (signature and docstring) gets the body that
-  :func:`tools.compiler.source` generates from its event description.
-* ``snowplow_tracker/events/builders.py``: the ``build_*`` functions of the 1.x event classes and
-  the ``data_*`` functions of the routes (:mod:`snowplow_tracker.events.routes`).
-
-The results are formatted with ``ruff format``.
+``snowplow_tracker/events/track_methods.py``: the Tracker's ``track_*`` methods. Each method of
+:mod:`tools.tracker_signatures` (signature and docstring) gets the body that
+:func:`tools.compiler.source` generates from its event description; ``track_event`` builds the
+bare 1.x ``Event``. The 1.x event classes build their payloads with these functions. The result is
+formatted with ``ruff format``.
 
 Usage::
 
@@ -21,11 +19,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "snowplow_tracker" / "events" / "track_methods.py"
-BUILDERS = ROOT / "snowplow_tracker" / "events" / "builders.py"
 SIGNATURES = ROOT / "tools" / "tracker_signatures.py"
 COMMAND = "python -m tools.generate_tracker"
 
@@ -39,7 +36,7 @@ from __future__ import annotations
 import time as _time
 from binascii import b2a_base64 as _b2a
 from math import isfinite as _isfinite
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from orjson import JSONEncodeError as _JSONEncodeError
 from orjson import dumps as _dumps
@@ -53,12 +50,14 @@ from ..protocol.constants import FORM_TYPES as _FORM_TYPES
 from ..protocol.constants import UNSTRUCT_EVENT_SCHEMA as _UE
 from ..protocol.payload import URLSAFE_TABLE as _URLSAFE
 from ..protocol.payload import add as _add
+from ..protocol.payload import encode_json as _encode_json
 from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..protocol.self_describing_json import SelfDescribingJson as _SDJ
-from .routes import ROUTES
-from .runtime import EVENT_IDS
+from . import table as _table
+from .event import Event
+from .runtime import EVENT_IDS, EventBuilder
 from .runtime import check_common as _check_common
 from .runtime import items_ok as _items_ok
 from .runtime import new_event_id as _new_id
@@ -74,6 +73,7 @@ _int = int
 _take_id = EVENT_IDS.pop
 _uuid_fullmatch = _c.UUID_RE.fullmatch
 _MAXN = _c.MAX_NUMBER
+_EventBuilder: Any = EventBuilder
 """
 HEADER = (
     _DO_NOT_EDIT.format(
@@ -84,143 +84,197 @@ HEADER = (
 Each checks its arguments while contracts are enabled, builds the event's payload and hands it
 to every emitter (see ``tools/compiler.py``). A method takes the route of
 :mod:`snowplow_tracker.events.routes` when the tracker's class overrides ``track`` (or
-``track_self_describing_event``), as tracker 1.x's methods call them.
+``track_self_describing_event``), as tracker 1.x's methods call them. The 1.x event classes
+build their payloads with these functions too (see
+:class:`~snowplow_tracker.events.runtime.EventBuilder`); they are generated at the end of the
+module, with the arguments and docstrings of the methods.
 """
 '''
     + _IMPORTS
-    + """# The Tracker's own track and track_self_describing_event (set by bind()).
+    + """# The Tracker's own track and track_self_describing_event, and the routes (set by bind()).
 _TRACK: Any = None
 _TSDE: Any = None
+_ROUTES: Dict[str, Callable[..., Tracker]] = {}
 """
-)
-BUILDERS_HEADER = (
-    _DO_NOT_EDIT.format(source="")
-    + '''"""The 1.x event classes' ``build_*`` and the routes' ``data_*`` functions, generated.
-
-``build_<kind>`` checks an event object's arguments and builds its payload up to the subject (what
-``Event.build_payload`` returns); ``data_<kind>`` checks a ``track_*`` call's arguments and
-returns the self-describing event's data, or the other kinds' payload fields (see
-:mod:`snowplow_tracker.events.routes`). ``self`` is anything with ``encode_base64``,
-``json_encoder`` and ``_subject``.
-"""
-'''
-    + _IMPORTS.replace("from .routes import ROUTES\n", "").replace(
-        """
-if TYPE_CHECKING:
-    from ..subject import Subject
-    from ..tracker import Context, Tracker
-""",
-        "",
-    )
-)
-
-#: The 1.x event classes and the kinds they are built from.
-EVENT_CLASSES = (
-    ("Event", "BARE_EVENT"),
-    ("PageView", "PAGE_VIEW"),
-    ("PagePing", "PAGE_PING"),
-    ("StructuredEvent", "STRUCT_EVENT"),
-    ("SelfDescribing", "SELF_DESCRIBING_EVENT"),
-    ("ScreenView", "MOBILE_SCREEN_VIEW"),
 )
 
 FOOTER = '''
 
-def bind(cls: Any) -> None:
+def bind(cls: Any, routes: Mapping[str, Callable[..., Any]]) -> None:
     """Make the functions methods of ``cls``: their names, annotations as a method's (without
-    ``self``), and ``cls``'s own ``track`` methods noted (see the routes).
+    ``self``), and ``cls``'s own ``track`` methods and the routes noted (see the routes).
 
     Args:
         cls: The Tracker class, once created.
+        routes: The route of each kind, by name.
     """
     global _TRACK, _TSDE
     _TRACK = cls.track
     _TSDE = cls.track_self_describing_event
+    _ROUTES.update(routes)
     for name in METHODS:
         method = getattr(cls, name)
         method.__qualname__ = f"{cls.__name__}.{name}"
         method.__annotations__.pop("self", None)
 '''
 
+_BARE_EVENT = """
 
-def _lines(text: List[str], first: int, last: int) -> str:
-    """Lines ``first`` to ``last`` (1-based, inclusive), dedented from class to module level."""
-    return textwrap.dedent("".join(text[first - 1 : last]))
+# The 1.x event classes (snowplow_tracker.events.event.Event's subclasses), built by the functions
+# above: the bare Event by track_event.
+Event._track = staticmethod(track_event)
+"""
+
+#: The function building the bare 1.x ``Event`` (its fields are the caller's ``dict_``).
+_TRACK_EVENT = '''
+    """Build the bare 1.x ``Event``: the contexts, ``ttm`` and the subject (see
+    :class:`~snowplow_tracker.events.runtime.EventBuilder`)."""
+'''
 
 
-def _routed(kind: Any) -> str:
-    """How the ``track_*`` method of ``kind`` routes its call (see
-    :mod:`snowplow_tracker.events.routes`): ``"self_describing"`` for the self-describing kinds
-    built from fields (but the mobile screen view, a 1.x ``ScreenView``), else ``"track"``."""
-    if kind.self_describing and kind.schema and kind.name != "mobile_screen_view":
-        return "self_describing"
-    return "track"
+#: The arguments every ``track_*`` method ends with, and their docstring lines (but where the
+#: signature's docstring says otherwise).
+_COMMON_PARAMS = (
+    "context: Context = None",
+    "tstamp: Optional[float] = None",
+    "event_subject: Optional[Subject] = None",
+)
+_COMMON_DOCS = {
+    "context": "Context entities, a non-empty list of SelfDescribingJson, or None.",
+    "tstamp": "The true timestamp in ms (``ttm``), a positive number, or None.",
+    "event_subject": "A Subject merged over the tracker's subject for this event.",
+}
 
 
-def _has_data(kind: Any) -> bool:
-    """Whether the routes of ``kind`` call its ``data_*`` function."""
-    return _routed(kind) == "self_describing" or kind.name.startswith("ecommerce_transaction")
+def _method(node: ast.FunctionDef, docstring: str) -> str:
+    """A function of :mod:`tools.tracker_signatures` as a Tracker method: ``self`` and the common
+    arguments added, and their docstring lines (a docstring's own one-line description of one of
+    them is moved to its place)."""
+    args, defaults = node.args.args, node.args.defaults
+    params = ["self: Tracker"]
+    for i, a in enumerate(args):
+        default = i - (len(args) - len(defaults))
+        value = f" = {ast.unparse(defaults[default])}" if default >= 0 else ""
+        params.append(f"{a.arg}: {ast.unparse(a.annotation or ast.Name('Any'))}{value}")
+    body, end = docstring.rstrip("\n").rsplit("\n", 1)
+    lines = body.split("\n")
+    for arg, doc in _COMMON_DOCS.items():
+        own = [line for line in lines if line.startswith(f"        {arg}: ")]
+        lines = [line for line in lines if line not in own]
+        lines += own or [f"        {arg}: {doc}"]
+    signature = f"def {node.name}({', '.join([*params, *_COMMON_PARAMS])}) -> Tracker:\n"
+    return signature + "\n".join(lines) + f"\n{end}\n"
+
+
+def _signatures() -> Dict[str, Tuple[str, List[str], ast.FunctionDef]]:
+    """Each function of :mod:`tools.tracker_signatures`: its docstring (indented as a function
+    body's), its parameters and its node."""
+    text = SIGNATURES.read_text().splitlines(True)
+    found = {}
+    for node in ast.parse("".join(text)).body:
+        if isinstance(node, ast.FunctionDef):
+            doc = node.body[0]
+            lines = textwrap.dedent("".join(text[doc.lineno - 1 : doc.end_lineno]))
+            docstring = textwrap.indent(lines, "    ")
+            found[node.name] = (docstring, [a.arg for a in node.args.args], node)
+    return found
 
 
 def track_methods() -> str:
     """Return the source of ``track_methods.py``, formatted."""
     from snowplow_tracker.events.description import COMMON_ARGS
-    from snowplow_tracker.events.table import BY_NAME
+    from snowplow_tracker.events.table import BARE_EVENT, BY_NAME
     from tools.compiler import source
 
-    text = SIGNATURES.read_text().splitlines(True)
-    tree = ast.parse("".join(text))
-    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     out = [HEADER]
     names = []
-    for node in cls.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        kind = BY_NAME[node.name[len("track_") :]]
-        params = [a.arg for a in node.args.args]
-        if params != ["self", *kind.args, *COMMON_ARGS]:
-            raise SystemExit(f"{node.name}: parameters {params} != description of {kind.name}")
-        doc = node.body[0]
-        signature = _lines(text, node.lineno, doc.lineno - 1).replace("self,", "self: Tracker,", 1)
-        docstring = textwrap.indent(_lines(text, doc.lineno, doc.end_lineno or doc.lineno), "    ")
-        routed = _routed(kind)
-        body = source(kind, "track", params[1:], kind.method, routed).split("\n", 1)[1]
-        out.append(f"\n_route_{kind.name}: Callable[..., Tracker] = ROUTES[{kind.name!r}][1]\n")
-        out.append(f"\n\n{signature}{docstring}{body}")
-        names.append(node.name)
+    for name, (docstring, params, node) in _signatures().items():
+        kind = BY_NAME[name[len("track_") :]]
+        if params != list(kind.args):
+            raise SystemExit(f"{name}: parameters {params} != description of {kind.name}")
+        body = source(kind, [*kind.args, *COMMON_ARGS], kind.method).split("\n", 1)[1]
+        out.append(f"\n\n{_method(node, docstring)}{body}")
+        names.append(name)
+    bare = [f"{a}: Any = None" for a in COMMON_ARGS]
+    code = source(BARE_EVENT, bare, BARE_EVENT.method, routed=False).split("\n", 1)[1]
+    out.append(f"\n\ndef track_event(self: Any, {', '.join(bare)}) -> Any:{_TRACK_EVENT}{code}")
     out.append(f"\n\n#: The generated methods.\nMETHODS = {tuple(names)!r}\n")
+    out.append(classes())
     out.append(FOOTER)
     return _format("".join(out))
 
 
-def _function(kind: Any, shape: str, method: str) -> str:
-    from snowplow_tracker.events.description import COMMON_ARGS
-    from tools.compiler import source
+#: The 1.x event classes: name, kind, what they are, and the order of their own arguments when
+#: it differs from the ``track_*`` method's (1.x's ``ScreenView`` takes ``id_`` first; arguments
+#: before the last one without a default get none).
+EVENT_CLASSES = (
+    ("PageView", "page_view", "A page view (``e=pv``)", ()),
+    ("PagePing", "page_ping", "A page ping (``e=pp``)", ()),
+    ("StructuredEvent", "struct_event", "A structured event (``e=se``)", ()),
+    ("SelfDescribing", "self_describing_event", "A self-describing event (``e=ue``)", ()),
+    ("ScreenView", "mobile_screen_view", "A mobile screen view (1.x argument order)", ("id_",)),
+)
+_CLASS_COMMON = {
+    "event_subject": (
+        "Optional[Subject]",
+        "A Subject merged over the tracker's subject for this event.",
+    ),
+    "context": (
+        "Optional[List[SelfDescribingJson]]",
+        "Context entities, a list of SelfDescribingJson.",
+    ),
+    "true_timestamp": (
+        "Optional[float]",
+        "The true timestamp in ms (``ttm``), a positive number, or None.",
+    ),
+}
 
-    params = [f"{a}: Any = None" for a in (*kind.args, *COMMON_ARGS)]
-    code = source(kind, shape, params, method).replace("(self, ", "(self: Any, ", 1)
-    return "\n\n" + code.replace("):\n", ") -> Any:\n", 1)
+
+def _arg_docs(docstring: str) -> Dict[str, str]:
+    """The ``Args:`` entries of a dedented method docstring (with their continuation lines)."""
+    entries: Dict[str, str] = {}
+    name = ""
+    for line in docstring.split("Args:", 1)[1].split("\n"):
+        if line.startswith("        ") and not line.startswith("         "):
+            name = line.strip().split(":", 1)[0]
+            entries[name] = line.strip()
+        elif line.startswith("            ") and name:
+            entries[name] += " " + line.strip()
+    return entries
 
 
-def builders() -> str:
-    """Return the source of ``builders.py``, formatted."""
-    from snowplow_tracker.events import table
+def _class(cls: str, kind_name: str, what: str, first: Tuple[str, ...]) -> str:
+    """The source of one 1.x event class (see :data:`EVENT_CLASSES`)."""
+    docstring, _, node = _signatures()[f"track_{kind_name}"]
+    params = node.args.args
+    types = {a.arg: ast.unparse(a.annotation) for a in params if a.annotation is not None}
+    required = [a.arg for a in params[: len(params) - len(node.args.defaults)]]
+    own = [*first, *(a.arg for a in params if a.arg not in first)]
+    last = max(own.index(a) for a in required)
+    args = [f"{a}: {types[a]}" + (" = None" if i > last else "") for i, a in enumerate(own)]
+    args += [f"{a}: {t} = None" for a, (t, _) in _CLASS_COMMON.items()]
+    docs = _arg_docs(docstring)
+    doc_args = [docs[a] for a in own] + [f"{a}: {d}" for a, (_, d) in _CLASS_COMMON.items()]
+    return (
+        f"\n\nclass {cls}(Event, kind=_table.{kind_name.upper()}, track=track_{kind_name}):\n"
+        f'    """{what}, as ``Tracker.track_{kind_name}`` sends it.\n\n    Args:\n'
+        + "".join(f"        {d}\n" for d in doc_args)
+        + '    """\n\n'
+        + "".join(f"    {a}: Any\n" for a in own)
+        + f"\n    def __init__(self, {', '.join(args)}) -> None:\n"
+        + "        self._assign(locals())\n"
+    )
 
-    out = [BUILDERS_HEADER]
-    for cls_name, kind_name in EVENT_CLASSES:
-        out.append(_function(getattr(table, kind_name), "build", cls_name))
-    table_of = ", ".join(f"{c!r}: build_{getattr(table, k).name}" for c, k in EVENT_CLASSES)
-    out.append("\n\n#: The build function of each 1.x event class.\n")
-    out.append(f"BUILDERS: Dict[str, Callable[..., Any]] = {{{table_of}}}\n")
-    for kind in table.KINDS:
-        if _has_data(kind):
-            out.append(_function(kind, "data", kind.method))
-    return _format("".join(out))
+
+def classes() -> str:
+    """Return the source of the 1.x event classes (the end of ``track_methods.py``)."""
+    out = [_BARE_EVENT, *(_class(*spec) for spec in EVENT_CLASSES)]
+    return "".join(out)
 
 
 def generate_all() -> Dict[Path, str]:
     """Every generated module's path and formatted source."""
-    return {TARGET: track_methods(), BUILDERS: builders()}
+    return {TARGET: track_methods()}
 
 
 def _ruff(code: str, *command: str) -> str:

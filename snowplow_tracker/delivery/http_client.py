@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from base64 import b64encode
 from functools import partial
-from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Set, Tuple, Type, Union
 from urllib.parse import unquote, urlsplit
 
 import certifi
-import requests
-import requests.adapters
 import urllib3
 import urllib3.exceptions
 from urllib3.util import make_headers
@@ -40,37 +38,59 @@ from urllib3.util import make_headers
 from .._version import VERSION
 from ..protocol.credentials import mask_credentials
 
+if TYPE_CHECKING:
+    import requests
+
 #: The clients a transport can send through.
 CLIENTS = ("requests", "urllib3")
 USER_AGENT = f"snowplow-python-tracker/{VERSION}"
 
 #: How a failed request is named, first match wins: (exception class, name). ``requests`` wraps
-#: the ``urllib3`` errors in its own classes; ``urllib3`` (``retries=False``) raises them as they
-#: are. urllib3's NewConnectionError is a subclass of ConnectTimeoutError, so it comes first.
-ERROR_NAMES: Tuple[Tuple[Type[BaseException], str], ...] = (
-    (requests.exceptions.ProxyError, "ProxyError"),
+#: the ``urllib3`` errors in its own classes (checked first, see :func:`error_names`); ``urllib3``
+#: (``retries=False``) raises them as they are. urllib3's NewConnectionError is a subclass of
+#: ConnectTimeoutError, so it comes first.
+URLLIB3_ERROR_NAMES: Tuple[Tuple[Type[BaseException], str], ...] = (
     (urllib3.exceptions.ProxyError, "ProxyError"),
-    (requests.exceptions.SSLError, "SSLError"),
     (urllib3.exceptions.SSLError, "SSLError"),
-    (requests.exceptions.ConnectTimeout, "ConnectTimeout"),
-    (requests.exceptions.ReadTimeout, "ReadTimeout"),
     (urllib3.exceptions.NewConnectionError, "ConnectionError"),
     (urllib3.exceptions.ConnectTimeoutError, "ConnectTimeout"),
     (urllib3.exceptions.ReadTimeoutError, "ReadTimeout"),
-    (requests.exceptions.ConnectionError, "ConnectionError"),
     (urllib3.exceptions.HTTPError, "ConnectionError"),
     (OSError, "ConnectionError"),
 )
+_error_names_with_requests: Optional[Tuple[Tuple[Type[BaseException], str], ...]] = None
+
+
+def error_names() -> Tuple[Tuple[Type[BaseException], str], ...]:
+    """The table :func:`error_name` reads: ``requests``' exceptions first, each before the
+    ``urllib3`` one it wraps, when ``requests`` is imported (only it raises them: a process that
+    sends through ``urllib3`` alone never imports it), then :data:`URLLIB3_ERROR_NAMES`."""
+    global _error_names_with_requests
+    if "requests" not in sys.modules:
+        return URLLIB3_ERROR_NAMES
+    if _error_names_with_requests is None:
+        import requests
+
+        x = requests.exceptions
+        _error_names_with_requests = (
+            (x.ProxyError, "ProxyError"),
+            (x.SSLError, "SSLError"),
+            (x.ConnectTimeout, "ConnectTimeout"),
+            (x.ReadTimeout, "ReadTimeout"),
+            (x.ConnectionError, "ConnectionError"),
+            *URLLIB3_ERROR_NAMES,
+        )
+    return _error_names_with_requests
 
 
 def error_name(exc: BaseException) -> str:
-    """The name of a failed request (see :data:`ERROR_NAMES`); any other exception is named by
+    """The name of a failed request (see :func:`error_names`); any other exception is named by
     its class and message, with credentials masked.
 
     Args:
         exc: What the client raised.
     """
-    for kind, name in ERROR_NAMES:
+    for kind, name in error_names():
         if isinstance(exc, kind):
             return name
     return mask_credentials(f"{type(exc).__name__}: {exc}")
@@ -113,7 +133,19 @@ def ca_bundle() -> str:
 
 
 def environ_proxy(url: str) -> Optional[str]:
-    """The proxy the environment sets for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), or None."""
+    """The proxy the environment sets for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), or None.
+
+    ``requests`` reads the proxy settings; where they come from the environment alone (not
+    macOS, not Windows), it is imported only when a proxy variable is set.
+    """
+    if (
+        sys.platform != "darwin"
+        and os.name != "nt"
+        and not any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ)
+    ):
+        return None
+    import requests.utils
+
     return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
 
 
@@ -177,18 +209,29 @@ class _BoundedHTTPSConnectionPool(_BoundedPoolWait, urllib3.HTTPSConnectionPool)
 _BOUNDED_POOLS = {"http": _BoundedHTTPConnectionPool, "https": _BoundedHTTPSConnectionPool}
 
 
-class _BoundedAdapter(requests.adapters.HTTPAdapter):
-    """``requests``' adapter whose pools (direct and through a proxy) bound the wait for a
-    free connection (:class:`_BoundedPoolWait`)."""
+_bounded_adapter: Optional[Type[Any]] = None
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
-        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
-        return manager
+def bounded_adapter() -> Type[Any]:
+    """``requests``' adapter class whose pools (direct and through a proxy) bound the wait for a
+    free connection (:class:`_BoundedPoolWait`); defined on first use, as ``requests`` is
+    imported only by what sends through it."""
+    global _bounded_adapter
+    if _bounded_adapter is None:
+        import requests.adapters
+
+        class _BoundedAdapter(requests.adapters.HTTPAdapter):
+            def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+                super().init_poolmanager(*args, **kwargs)
+                self.poolmanager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
+
+            def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+                manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+                manager.pool_classes_by_scheme = dict(_BOUNDED_POOLS)
+                return manager
+
+        _bounded_adapter = _BoundedAdapter
+    return _bounded_adapter
 
 
 class RequestsClient:
@@ -217,8 +260,13 @@ class RequestsClient:
         self.owned = session is None
         self.verify: Optional[Verify] = None if verify is True else verify
         if session is None:
+            from http.cookiejar import DefaultCookiePolicy
+
+            import requests
+            import requests.utils
+
             session = requests.Session()
-            adapter = _BoundedAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
+            adapter = bounded_adapter()(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             # requests reads these from the environment on every request (about a tenth of a
@@ -302,27 +350,18 @@ class Urllib3Client:
     def request(self, method: str, url: str, body: Body, headers: Mapping[str, str]) -> Answer:
         """Send one request; return its status and ``Retry-After``. Raises what ``urllib3``
         raises."""
+        options: Dict[str, Any] = {
+            "body": body,
+            "headers": {**self.headers, **headers},
+            "redirect": False,
+            "pool_timeout": self.pool_timeout,
+        }
         if self.pool is None:  # through the proxy: the manager builds the request for it
-            response = self.manager.urlopen(
-                method,
-                url,
-                body=body,
-                headers={**self.headers, **headers},
-                redirect=False,
-                pool_timeout=self.pool_timeout,
-            )
+            response = self.manager.urlopen(method, url, **options)
         else:
             parts = urlsplit(url)
             target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-            response = self.pool.urlopen(
-                method,
-                target,
-                body=body,
-                headers={**self.headers, **headers},
-                redirect=False,
-                retries=False,
-                pool_timeout=self.pool_timeout,  # type: ignore[arg-type] # a float works
-            )
+            response = self.pool.urlopen(method, target, retries=False, **options)
         return int(response.status), response.headers.get("Retry-After")
 
     def close(self) -> None:

@@ -14,9 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, List, NamedTuple, Optional, Tuple, Union
-
-import requests
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple, Union
 
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
@@ -41,6 +39,9 @@ from .http_client import (
 )
 from .retry import RetryPolicy, is_success, should_split
 from .throttle import Throttle
+
+if TYPE_CHECKING:
+    import requests
 
 Timeout = Union[float, Tuple[float, float]]
 #: Default ``(connect, read)`` timeout in seconds: a silent collector never hangs a sender.

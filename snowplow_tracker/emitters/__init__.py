@@ -9,16 +9,44 @@ dispatcher and a transport (:mod:`snowplow_tracker.delivery`); they differ in th
 
 :mod:`.base` holds the configuration and callbacks they share, :mod:`.lifecycle` the exit and
 fork hooks. ``from snowplow_tracker.emitters import Emitter, AsyncEmitter`` (the 0.10 and 1.x
-path) keeps working.
+path) keeps working; each name's module is imported when the name is first used.
 """
 
-from ..compat import DEFAULT_MAX_LENGTH
-from .base import BaseEmitter, FailureCallback, SuccessCallback
-from .celery import CeleryEmitter
-from .process import ProcessEmitter
-from .redis import RedisEmitter
-from .sync import Emitter
-from .threads import AsyncEmitter
+from typing import TYPE_CHECKING, Any, List
+
+from .._lazy import load as _load
+from .._lazy import names as _names
+
+if TYPE_CHECKING:
+    from ..compat import DEFAULT_MAX_LENGTH
+    from .base import BaseEmitter, FailureCallback, SuccessCallback
+    from .celery import CeleryEmitter
+    from .process.emitter import ProcessEmitter
+    from .redis import RedisEmitter
+    from .sync import Emitter
+    from .threads import AsyncEmitter
+
+#: Each exported name and the module that defines it, imported on first use.
+_EXPORTS = {
+    "DEFAULT_MAX_LENGTH": "..compat",
+    "AsyncEmitter": ".threads",
+    "BaseEmitter": ".base",
+    "CeleryEmitter": ".celery",
+    "Emitter": ".sync",
+    "FailureCallback": ".base",
+    "ProcessEmitter": ".process.emitter",
+    "RedisEmitter": ".redis",
+    "SuccessCallback": ".base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return _load(__name__, _EXPORTS, name)
+
+
+def __dir__() -> List[str]:
+    return _names(__name__, _EXPORTS)
+
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",

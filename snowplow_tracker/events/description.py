@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ..arguments import Each, Rule
 from ..protocol import contracts as _c
@@ -25,20 +25,24 @@ COMMON_ARGS = ("context", "tstamp", "event_subject")
 # O(1)) lets the common case through inline; other strings go to the contracts function, which
 # refuses lone surrogates (UTF-8 cannot encode them: the event could never be sent). Strings
 # written into event data need no such test inline (see ``Rule.data_inline``).
-NON_EMPTY_STRING = Rule(
-    "a non-empty string",
-    check=_c.non_empty_string,
-    optional_check=_c.optional_non_empty_string,
-    inline="{v}.__class__ is str and {v} and {v}.isascii()",
-    data_inline="{v}.__class__ is str and {v}",
-)
-STRING = Rule(
-    "a string",
-    check=_c.string,
-    optional_check=_c.optional_string,
-    inline="{v}.__class__ is str and {v}.isascii()",
-    data_inline="{v}.__class__ is str",
-)
+
+
+def _contract(expected: str, name: str, **more: Any) -> Rule:
+    """A rule checked by the contracts function ``name`` (and ``optional_<name>`` for an
+    argument that may be None, when there is one); numbers for ``number`` and ``integer``."""
+    optional = getattr(_c, f"optional_{name}", None)
+    numeric = name in ("number", "integer")
+    return Rule(expected, check=getattr(_c, name), optional_check=optional, numeric=numeric, **more)
+
+
+def _text(expected: str, name: str, inline: str) -> Rule:
+    """A string rule whose inline test is ``inline`` for event data, and also ASCII (a flag of
+    the string object) for the payload."""
+    return _contract(expected, name, inline=f"{inline} and {{v}}.isascii()", data_inline=inline)
+
+
+NON_EMPTY_STRING = _text("a non-empty string", "non_empty_string", "{v}.__class__ is str and {v}")
+STRING = _text("a string", "string", "{v}.__class__ is str")
 
 
 def _bounded(rule: Rule, max_length: int) -> Rule:
@@ -60,73 +64,54 @@ FORM_ID = _bounded(NON_EMPTY_STRING, MAX_FORM_ID)
 FORM_ELEMENT_ID = _bounded(STRING, MAX_FORM_ID)
 #: ``value`` of ``change_form``: at most 65535 characters.
 FORM_VALUE = _bounded(STRING, MAX_FORM_VALUE)
-NUMBER = Rule(
-    "a finite number (int or float, at most 1.8e308 in magnitude)",
-    check=_c.number,
-    optional_check=_c.optional_number,
+NUMBER = _contract(
+    _c.NUMBER_EXPECTED,
+    "number",
     inline="(({v}.__class__ is int and -_MAXN <= {v} <= _MAXN)"
     " or ({v}.__class__ is float and _isfinite({v})))",
-    numeric=True,
     data_inline="({v}.__class__ is int or ({v}.__class__ is float and _isfinite({v})))",
 )
-INT32 = Rule(
-    "an integer from -2147483648 to 2147483647",
-    check=_c.integer,
-    optional_check=_c.optional_integer,
-    inline="({v}.__class__ is int and -2147483648 <= {v} <= 2147483647)",
-    numeric=True,
+_INT = "({{v}}.__class__ is int and {} <= {{v}} <= 2147483647)"
+INT32 = _contract(
+    "an integer from -2147483648 to 2147483647", "integer", inline=_INT.format(-2147483648)
 )
-COUNT = Rule(
-    "an integer from 0 to 2147483647",
-    check=_c.integer,
-    optional_check=_c.optional_integer,
-    inline="({v}.__class__ is int and 0 <= {v} <= 2147483647)",
-    options=(("minimum", 0),),
-    numeric=True,
+COUNT = _contract(
+    "an integer from 0 to 2147483647", "integer", inline=_INT.format(0), options=(("minimum", 0),)
 )
-UUID = Rule(
-    "a UUID string",
-    check=_c.uuid_string,
-    optional_check=_c.optional_uuid_string,
-    inline="({v}.__class__ is str and _uuid_fullmatch({v}) is not None)",
-)
+_UUID_OK = "({v}.__class__ is str and _uuid_fullmatch({v}) is not None)"
+UUID = _contract("a UUID string", "uuid_string", inline=_UUID_OK)
 # The containers below are all written into event data: their strings need no text test inline.
-_STR_ITEMS = Each("list", "_x in {v}", "_x.__class__ is str")
-STRINGS = Rule(
-    "a list of strings",
-    check=_c.list_of_strings,
-    optional_check=_c.optional_list_of_strings,
-    each=_STR_ITEMS,
+STRINGS = _contract(
+    "a list of strings", "list_of_strings", each=Each("list", "_x in {v}", "_x.__class__ is str")
 )
 #: ``formClasses`` and ``elementClasses`` of the form events: each at most 4096 characters.
-FORM_CLASSES = Rule(
+FORM_CLASSES = _contract(
     f"a list of strings of at most {MAX_FORM_ID} characters",
-    check=_c.list_of_strings,
-    optional_check=_c.optional_list_of_strings,
+    "list_of_strings",
     options=(("max_length", MAX_FORM_ID),),
     each=Each("list", "_x in {v}", f"_x.__class__ is str and len(_x) <= {MAX_FORM_ID}"),
 )
-NON_EMPTY_STRINGS = Rule(
+NON_EMPTY_STRINGS = _contract(
     "a non-empty list of strings",
-    check=_c.list_of_strings,
+    "list_of_strings",
     options=(("non_empty", True),),
     each=Each("list", "_x in {v}", "_x.__class__ is str", non_empty=True),
 )
-FORM_NODE_NAME = Rule(
+FORM_NODE_NAME = _contract(
     "'INPUT', 'SELECT' or 'TEXTAREA'",
-    check=_c.form_node_name,
+    "form_node_name",
     inline="({v}.__class__ is str and {v} in _NODE_NAMES)",
 )
-FORM_TYPE_ANY_CASE = Rule(
+FORM_TYPE_ANY_CASE = _contract(
     "an HTML input type, in any letter case",
-    check=_c.form_type,
+    "form_type",
     # Most values are already in lower case (FORM_TYPES is): one set lookup, no lower() call.
     inline="({v}.__class__ is str and ({v} in _FORM_TYPES or {v}.lower() in _FORM_TYPES))",
     options=(("ignore_case", True),),
 )
-FORM_ELEMENTS = Rule(
+FORM_ELEMENTS = _contract(
     "a list of form element dicts",
-    check=_c.form_elements,
+    "form_elements",
     # What surely passes contracts.form_elements: "name", "value" and "nodeName" present (3 keys,
     # plus "type" when given: no other key), a string name, a string or None value (at most
     # 65535 characters), a known node name, and a known type if "type" is given.
@@ -141,21 +126,19 @@ FORM_ELEMENTS = Rule(
         " and ('type' not in _x or ((_f := _x['type']).__class__ is str and _f in _FORM_TYPES))",
     ),
 )
-SEARCH_FILTERS = Rule(
+SEARCH_FILTERS = _contract(
     "a dict of strings to strings or booleans",
-    check=_c.search_filters,
+    "search_filters",
     each=Each(
         "dict",
         "_k, _x in {v}.items()",
         "_k.__class__ is str and (_x.__class__ is str or _x.__class__ is bool)",
     ),
 )
-SELF_DESCRIBING_JSON = Rule(
-    "a SelfDescribingJson", check=_c.self_describing_json, inline="{v}.__class__ is _SDJ"
+SELF_DESCRIBING_JSON = _contract(
+    "a SelfDescribingJson", "self_describing_json", inline="{v}.__class__ is _SDJ"
 )
-TRANSACTION_ITEMS = Rule(
-    "a list of item dicts", check=_c.transaction_items, inline="_items_ok({v})"
-)
+TRANSACTION_ITEMS = _contract("a list of item dicts", "transaction_items", inline="_items_ok({v})")
 
 
 class Encoding(Enum):

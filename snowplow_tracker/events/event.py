@@ -1,16 +1,20 @@
-"""The event classes of snowplow-tracker 1.x, built on the same descriptions as ``track_*``.
+"""``Event``, the base of snowplow-tracker 1.x's event classes, built on the same descriptions as
+``track_*``.
 
-``tracker.track(PageView(...))`` sends exactly the payload ``tracker.track_page_view(...)`` sends:
-both run code generated from :data:`snowplow_tracker.events.table.PAGE_VIEW`. Setting an argument
-property checks it against the description's rule (while contracts are enabled); tracking checks
-every argument again, so an event whose attributes were changed after construction is still
-validated before anything is queued.
+The classes of the event kinds are generated from the table, at the end of
+:mod:`snowplow_tracker.events.track_methods`: ``tracker.track(PageView(...))`` sends exactly the
+payload ``tracker.track_page_view(...)`` sends, both built by the function generated from
+:data:`snowplow_tracker.events.table.PAGE_VIEW`. Setting an argument property checks it against
+the description's rule (while contracts are enabled); tracking checks every argument again, so an
+event whose attributes were changed after construction is still validated before anything is
+queued.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional
 
+from ..errors import EncodingError, ValidationError
 from ..protocol import checking
 from ..protocol.checking import fail
 from ..protocol.contracts import TEXT_EXPECTED, is_text
@@ -18,22 +22,8 @@ from ..protocol.payload import JsonEncoder, Payload, add
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..subject import Subject
 from . import table
-from .builders import BUILDERS
 from .description import Field, Kind
-from .runtime import check_argument, check_common
-
-
-class _Settings:
-    """What a generated ``build`` function reads from its ``self``."""
-
-    __slots__ = ("_subject", "encode_base64", "json_encoder")
-
-    def __init__(
-        self, encode_base64: Any, json_encoder: Optional[JsonEncoder], subject: Optional[Subject]
-    ) -> None:
-        self.encode_base64 = encode_base64
-        self.json_encoder = json_encoder
-        self._subject = subject
+from .runtime import EventBuilder, check_argument, check_common
 
 
 class Argument:
@@ -83,7 +73,10 @@ class Event:
     """
 
     _kind: ClassVar[Kind] = table.BARE_EVENT
-    _build: ClassVar[Any] = staticmethod(BUILDERS["Event"])
+    #: The generated function building the payload (see :class:`.runtime.EventBuilder`).
+    _track: ClassVar[Any] = None  # track_event, set by the generated module
+    #: The class named in error messages: the one of the event kind.
+    _where: ClassVar[str] = "Event"
 
     def __init__(
         self,
@@ -134,22 +127,25 @@ class Event:
             if checking.enabled and text is not None and not is_text(text):
                 fail(where, f"dict_[{key!r}]", TEXT_EXPECTED, value)
 
-    def __init_subclass__(cls, kind: Optional[Kind] = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, kind: Optional[Kind] = None, track: Optional[Callable[..., Any]] = None, **kwargs: Any
+    ) -> None:
         super().__init_subclass__(**kwargs)
-        if kind is None:
+        if kind is None or track is None:
             return
         cls._kind = kind
-        cls._build = staticmethod(BUILDERS[cls.__name__])
+        cls._track = staticmethod(track)
+        cls._where = cls.__name__
         for f in kind.fields:
             setattr(cls, f.arg, Argument(f, cls.__name__))
 
     def _assign(self, values: Dict[str, Any]) -> None:
-        """Set every described argument from ``values`` (a constructor's ``locals()``)."""
+        """Initialise the event from ``values`` (a subclass constructor's ``locals()``): the common
+        arguments, then every described argument."""
+        common = (values["event_subject"], values["context"], values["true_timestamp"])
+        Event.__init__(self, None, *common)
         for name in self._kind.args:
             setattr(self, name, values[name])
-
-    def _arguments(self) -> Tuple[Any, ...]:
-        return tuple(self.__dict__[a] for a in self._kind.args)
 
     def build_payload(
         self,
@@ -168,192 +164,21 @@ class Event:
             ValidationError: An argument breaks its contract.
             EncodingError: The event's JSON cannot be serialised.
         """
-        pairs = type(self)._build(
-            _Settings(encode_base64, json_encoder, subject),
-            *self._arguments(),
-            self.context or None,
-            self.true_timestamp,
-            self.event_subject,
-        )
+        kind = self._kind
+        args = [self.__dict__[a] for a in kind.args]
+        builder = EventBuilder(encode_base64, json_encoder, subject)
+        try:
+            self._track(
+                builder, *args, self.context or None, self.true_timestamp, self.event_subject
+            )
+        except (ValidationError, EncodingError) as exc:
+            # The generated function names the track_* method: name the class, and the class's
+            # timestamp argument.
+            tstamp = f"{kind.method}: argument 'tstamp'"
+            text = str(exc).replace(tstamp, f"{self._where}: argument 'true_timestamp'", 1)
+            raise type(exc)(text.replace(kind.method, self._where, 1)) from exc.__cause__
+        pairs = builder.payload
+        del pairs["eid"], pairs["dtm"]
         payload = Payload()
         payload.nv_pairs = {**self.payload.nv_pairs, **pairs}
         return payload
-
-
-class PageView(Event, kind=table.PAGE_VIEW):
-    """A page view (``e=pv``), as ``Tracker.track_page_view`` sends it.
-
-    Args:
-        page_url: The page URL (``url``), a non-empty string.
-        page_title: The page title (``page``).
-        referrer: The referrer URL (``refr``).
-        event_subject: A Subject merged over the tracker's subject for this event.
-        context: Context entities, a list of SelfDescribingJson.
-        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
-    """
-
-    page_url: Any
-    page_title: Any
-    referrer: Any
-
-    def __init__(
-        self,
-        page_url: str,
-        page_title: Optional[str] = None,
-        referrer: Optional[str] = None,
-        event_subject: Optional[Subject] = None,
-        context: Optional[List[SelfDescribingJson]] = None,
-        true_timestamp: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            event_subject=event_subject, context=context, true_timestamp=true_timestamp
-        )
-        self._assign(locals())
-
-
-class PagePing(Event, kind=table.PAGE_PING):
-    """A page ping (``e=pp``), as ``Tracker.track_page_ping`` sends it.
-
-    Args:
-        page_url: The page URL (``url``), a non-empty string.
-        page_title: The page title (``page``).
-        referrer: The referrer URL (``refr``).
-        min_x: Minimum horizontal scroll offset (``pp_mix``), an int.
-        max_x: Maximum horizontal scroll offset (``pp_max``), an int.
-        min_y: Minimum vertical scroll offset (``pp_miy``), an int.
-        max_y: Maximum vertical scroll offset (``pp_may``), an int.
-        event_subject: A Subject merged over the tracker's subject for this event.
-        context: Context entities, a list of SelfDescribingJson.
-        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
-    """
-
-    page_url: Any
-    page_title: Any
-    referrer: Any
-    min_x: Any
-    max_x: Any
-    min_y: Any
-    max_y: Any
-
-    def __init__(
-        self,
-        page_url: str,
-        page_title: Optional[str] = None,
-        referrer: Optional[str] = None,
-        min_x: Optional[int] = None,
-        max_x: Optional[int] = None,
-        min_y: Optional[int] = None,
-        max_y: Optional[int] = None,
-        event_subject: Optional[Subject] = None,
-        context: Optional[List[SelfDescribingJson]] = None,
-        true_timestamp: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            event_subject=event_subject, context=context, true_timestamp=true_timestamp
-        )
-        self._assign(locals())
-
-
-class StructuredEvent(Event, kind=table.STRUCT_EVENT):
-    """A structured event (``e=se``), as ``Tracker.track_struct_event`` sends it.
-
-    Args:
-        category: The group of events (``se_ca``), a non-empty string.
-        action: The kind of interaction (``se_ac``), a non-empty string.
-        label: Extra information (``se_la``).
-        property_: The object or property acted upon (``se_pr``).
-        value: A finite number (``se_va``).
-        event_subject: A Subject merged over the tracker's subject for this event.
-        context: Context entities, a list of SelfDescribingJson.
-        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
-    """
-
-    category: Any
-    action: Any
-    label: Any
-    property_: Any
-    value: Any
-
-    def __init__(
-        self,
-        category: str,
-        action: str,
-        label: Optional[str] = None,
-        property_: Optional[str] = None,
-        value: Optional[Union[int, float]] = None,
-        event_subject: Optional[Subject] = None,
-        context: Optional[List[SelfDescribingJson]] = None,
-        true_timestamp: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            event_subject=event_subject, context=context, true_timestamp=true_timestamp
-        )
-        self._assign(locals())
-
-
-class SelfDescribing(Event, kind=table.SELF_DESCRIBING_EVENT):
-    """A self-describing event (``e=ue``), as ``Tracker.track_self_describing_event`` sends it.
-
-    Args:
-        event_json: The event, a SelfDescribingJson (schema URI and data).
-        event_subject: A Subject merged over the tracker's subject for this event.
-        context: Context entities, a list of SelfDescribingJson.
-        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
-    """
-
-    event_json: Any
-
-    def __init__(
-        self,
-        event_json: SelfDescribingJson,
-        event_subject: Optional[Subject] = None,
-        context: Optional[List[SelfDescribingJson]] = None,
-        true_timestamp: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            event_subject=event_subject, context=context, true_timestamp=true_timestamp
-        )
-        self._assign(locals())
-
-
-class ScreenView(Event, kind=table.MOBILE_SCREEN_VIEW):
-    """A mobile screen view, as ``Tracker.track_mobile_screen_view`` sends it (1.x order).
-
-    Args:
-        id_: The screen view's id, a UUID string (a new one when None).
-        name: The screen's name, a non-empty string.
-        type: The kind of screen, e.g. ``"feed"``.
-        previous_name: The previous screen's name.
-        previous_id: The previous screen view's id, a UUID string.
-        previous_type: The previous screen's type.
-        transition_type: How the user got to the screen, e.g. ``"push"``.
-        event_subject: A Subject merged over the tracker's subject for this event.
-        context: Context entities, a list of SelfDescribingJson.
-        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
-    """
-
-    id_: Any
-    name: Any
-    type: Any
-    previous_name: Any
-    previous_id: Any
-    previous_type: Any
-    transition_type: Any
-
-    def __init__(
-        self,
-        id_: Optional[str],
-        name: str,
-        type: Optional[str] = None,
-        previous_name: Optional[str] = None,
-        previous_id: Optional[str] = None,
-        previous_type: Optional[str] = None,
-        transition_type: Optional[str] = None,
-        event_subject: Optional[Subject] = None,
-        context: Optional[List[SelfDescribingJson]] = None,
-        true_timestamp: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            event_subject=event_subject, context=context, true_timestamp=true_timestamp
-        )
-        self._assign(locals())

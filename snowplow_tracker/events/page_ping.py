@@ -1,5 +1,5 @@
-"""The module path of snowplow-tracker 1.x for :class:`PagePing` (defined in :mod:`.event`)."""
+"""The module path of snowplow-tracker 1.x for :class:`PagePing` (in :mod:`.track_methods`)."""
 
-from .event import PagePing
+from .track_methods import PagePing
 
 __all__ = ["PagePing"]

@@ -1,5 +1,5 @@
-"""The module path of snowplow-tracker 1.x for :class:`PageView` (defined in :mod:`.event`)."""
+"""The module path of snowplow-tracker 1.x for :class:`PageView` (in :mod:`.track_methods`)."""
 
-from .event import PageView
+from .track_methods import PageView
 
 __all__ = ["PageView"]

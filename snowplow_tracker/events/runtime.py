@@ -1,9 +1,9 @@
 """What the ``track_*`` methods and the 1.x event classes call at run time.
 
-Event ids made in batches, the checks shared by every event kind, and the fast test of a
-transaction's items. The code generated from :mod:`snowplow_tracker.events.table`
-(:mod:`snowplow_tracker.events.track_methods` and :mod:`snowplow_tracker.events.builders`) refers
-to these by name.
+Event ids made in batches, the checks shared by every event kind, the fast test of a
+transaction's items, and the stand-in tracker with which the 1.x event classes build their
+payloads. The code generated from :mod:`snowplow_tracker.events.table`
+(:mod:`snowplow_tracker.events.track_methods`) refers to these by name.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from binascii import hexlify
 from math import isfinite
-from typing import Any, List, NoReturn
+from typing import Any, Dict, List, NoReturn, Optional
 
 from ..errors import EncodingError
 from ..protocol import contracts
+from ..protocol.payload import JsonEncoder
+from ..subject import Subject
 from .description import Field
 
 _MAX_NUMBER = contracts.MAX_NUMBER
@@ -100,8 +102,6 @@ def check_common(method: str, tstamp: Any, event_subject: Any, tstamp_arg: str =
     Raises:
         ValidationError: An argument is invalid.
     """
-    from ..subject import Subject
-
     if tstamp is not None:
         contracts.timestamp(method, tstamp_arg, tstamp)
     if event_subject is not None and not isinstance(event_subject, Subject):
@@ -178,3 +178,40 @@ def check_argument(method: str, f: Field, value: Any) -> None:
     """
     if not (f.optional and value is None):
         f.rule.checker(f.optional)(method, f.arg, value, **dict(f.rule.options))
+
+
+class EventBuilder:
+    """What a generated ``track_*`` function reads of a tracker, for a 1.x event object.
+
+    ``Event.build_payload`` runs the function of the event's kind with this object as ``self``:
+    the function takes its fast path (never a route), and the payload it hands to its one
+    "emitter" (:attr:`payload`) is the event's, up to the subject (with ``eid`` and ``dtm``,
+    without the tracker's constant fields).
+
+    Args:
+        encode_base64: Whether JSON fields are sent as base64 (``ue_px``/``cx``).
+        json_encoder: Called by orjson for objects it cannot serialise.
+        subject: The tracker's subject; None: no subject field but the event's own.
+    """
+
+    __slots__ = ("_standard", "_subject", "emitters", "encode_base64", "json_encoder", "payload")
+
+    #: Read by the route test of the generated functions, which lets this class through.
+    track: Any = None
+
+    def __init__(
+        self, encode_base64: bool, json_encoder: Optional[JsonEncoder], subject: Optional[Subject]
+    ) -> None:
+        self.encode_base64 = encode_base64
+        self.json_encoder = json_encoder
+        if subject is None:
+            subject = Subject()
+            subject._pairs.clear()
+        self._subject = subject
+        self._standard: Dict[str, str] = {}
+        self.emitters = (self,)
+        self.payload: Dict[str, str] = {}
+
+    def input(self, payload: Dict[str, str]) -> None:
+        """Keep the payload the generated function built."""
+        self.payload = payload

@@ -1,5 +1,5 @@
-"""The module path of snowplow-tracker 1.x for :class:`ScreenView` (defined in :mod:`.event`)."""
+"""The module path of snowplow-tracker 1.x for :class:`ScreenView` (in :mod:`.track_methods`)."""
 
-from .event import ScreenView
+from .track_methods import ScreenView
 
 __all__ = ["ScreenView"]

@@ -1,5 +1,5 @@
-"""The 1.x module path of :class:`SelfDescribing` (defined in :mod:`.event`)."""
+"""The 1.x module path of :class:`SelfDescribing` (in :mod:`.track_methods`)."""
 
-from .event import SelfDescribing
+from .track_methods import SelfDescribing
 
 __all__ = ["SelfDescribing"]

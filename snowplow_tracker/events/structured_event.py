@@ -1,5 +1,5 @@
-"""The 1.x module path of :class:`StructuredEvent` (defined in :mod:`.event`)."""
+"""The 1.x module path of :class:`StructuredEvent` (in :mod:`.track_methods`)."""
 
-from .event import StructuredEvent
+from .track_methods import StructuredEvent
 
 __all__ = ["StructuredEvent"]

@@ -57,28 +57,22 @@ _PAGE = (
 )
 
 PAGE_VIEW = Kind("page_view", "pv", _PAGE)
-PAGE_PING = Kind(
-    "page_ping",
-    "pp",
-    (
-        *_PAGE,
-        Field("min_x", "pp_mix", INT32),
-        Field("max_x", "pp_max", INT32),
-        Field("min_y", "pp_miy", INT32),
-        Field("max_y", "pp_may", INT32),
-    ),
+_PAGE_PING = (
+    *_PAGE,
+    Field("min_x", "pp_mix", INT32),
+    Field("max_x", "pp_max", INT32),
+    Field("min_y", "pp_miy", INT32),
+    Field("max_y", "pp_may", INT32),
 )
-STRUCT_EVENT = Kind(
-    "struct_event",
-    "se",
-    (
-        Field("category", "se_ca", NON_EMPTY_STRING, optional=False),
-        Field("action", "se_ac", NON_EMPTY_STRING, optional=False),
-        Field("label", "se_la", STRING),
-        Field("property_", "se_pr", STRING),
-        Field("value", "se_va", NUMBER, encoding=STR),
-    ),
+PAGE_PING = Kind("page_ping", "pp", _PAGE_PING)
+_STRUCT_EVENT = (
+    Field("category", "se_ca", NON_EMPTY_STRING, optional=False),
+    Field("action", "se_ac", NON_EMPTY_STRING, optional=False),
+    Field("label", "se_la", STRING),
+    Field("property_", "se_pr", STRING),
+    Field("value", "se_va", NUMBER, encoding=STR),
 )
+STRUCT_EVENT = Kind("struct_event", "se", _STRUCT_EVENT)
 SELF_DESCRIBING_EVENT = Kind(
     "self_describing_event",
     "ue",
@@ -108,40 +102,28 @@ _CART = (
 )
 ADD_TO_CART = Kind("add_to_cart", "ue", _CART, schema=ADD_TO_CART_SCHEMA)
 REMOVE_FROM_CART = Kind("remove_from_cart", "ue", _CART, schema=REMOVE_FROM_CART_SCHEMA)
-FORM_CHANGE = Kind(
-    "form_change",
-    "ue",
-    (
-        Field("form_id", "formId", FORM_ID, optional=False, encoding=DATA),
-        Field("element_id", "elementId", FORM_ELEMENT_ID, optional=False, encoding=DATA),
-        Field("node_name", "nodeName", FORM_NODE_NAME, optional=False, encoding=DATA),
-        Field("value", "value", FORM_VALUE, encoding=DATA_ALWAYS),
-        Field("type_", "type", FORM_TYPE_ANY_CASE, encoding=DATA_LOWER),
-        Field("element_classes", "elementClasses", FORM_CLASSES, encoding=DATA),
-    ),
-    schema=CHANGE_FORM_SCHEMA,
+_FORM_CHANGE = (
+    Field("form_id", "formId", FORM_ID, optional=False, encoding=DATA),
+    Field("element_id", "elementId", FORM_ELEMENT_ID, optional=False, encoding=DATA),
+    Field("node_name", "nodeName", FORM_NODE_NAME, optional=False, encoding=DATA),
+    Field("value", "value", FORM_VALUE, encoding=DATA_ALWAYS),
+    Field("type_", "type", FORM_TYPE_ANY_CASE, encoding=DATA_LOWER),
+    Field("element_classes", "elementClasses", FORM_CLASSES, encoding=DATA),
 )
-FORM_SUBMIT = Kind(
-    "form_submit",
-    "ue",
-    (
-        Field("form_id", "formId", FORM_ID, optional=False, encoding=DATA),
-        Field("form_classes", "formClasses", FORM_CLASSES, encoding=DATA),
-        Field("elements", "elements", FORM_ELEMENTS, encoding=DATA_IF_TRUTHY),
-    ),
-    schema=SUBMIT_FORM_SCHEMA,
+FORM_CHANGE = Kind("form_change", "ue", _FORM_CHANGE, schema=CHANGE_FORM_SCHEMA)
+_FORM_SUBMIT = (
+    Field("form_id", "formId", FORM_ID, optional=False, encoding=DATA),
+    Field("form_classes", "formClasses", FORM_CLASSES, encoding=DATA),
+    Field("elements", "elements", FORM_ELEMENTS, encoding=DATA_IF_TRUTHY),
 )
-SITE_SEARCH = Kind(
-    "site_search",
-    "ue",
-    (
-        Field("terms", "terms", NON_EMPTY_STRINGS, optional=False, encoding=DATA),
-        Field("filters", "filters", SEARCH_FILTERS, encoding=DATA),
-        Field("total_results", "totalResults", COUNT, encoding=DATA),
-        Field("page_results", "pageResults", COUNT, encoding=DATA),
-    ),
-    schema=SITE_SEARCH_SCHEMA,
+FORM_SUBMIT = Kind("form_submit", "ue", _FORM_SUBMIT, schema=SUBMIT_FORM_SCHEMA)
+_SITE_SEARCH = (
+    Field("terms", "terms", NON_EMPTY_STRINGS, optional=False, encoding=DATA),
+    Field("filters", "filters", SEARCH_FILTERS, encoding=DATA),
+    Field("total_results", "totalResults", COUNT, encoding=DATA),
+    Field("page_results", "pageResults", COUNT, encoding=DATA),
 )
+SITE_SEARCH = Kind("site_search", "ue", _SITE_SEARCH, schema=SITE_SEARCH_SCHEMA)
 SCREEN_VIEW = Kind(
     "screen_view",
     "ue",
@@ -152,18 +134,19 @@ SCREEN_VIEW = Kind(
     schema=SCREEN_VIEW_SCHEMA,
     require_one_of=("name", "id_"),
 )
+_MOBILE_SCREEN_VIEW = (
+    Field("name", "name", NON_EMPTY_STRING, optional=False, encoding=DATA),
+    Field("id_", "id", UUID, encoding=DATA_OR_NEW_ID),
+    Field("type", "type", STRING, encoding=DATA),
+    Field("previous_name", "previousName", STRING, encoding=DATA),
+    Field("previous_id", "previousId", UUID, encoding=DATA),
+    Field("previous_type", "previousType", STRING, encoding=DATA),
+    Field("transition_type", "transitionType", STRING, encoding=DATA),
+)
 MOBILE_SCREEN_VIEW = Kind(
     "mobile_screen_view",
     "ue",
-    (
-        Field("name", "name", NON_EMPTY_STRING, optional=False, encoding=DATA),
-        Field("id_", "id", UUID, encoding=DATA_OR_NEW_ID),
-        Field("type", "type", STRING, encoding=DATA),
-        Field("previous_name", "previousName", STRING, encoding=DATA),
-        Field("previous_id", "previousId", UUID, encoding=DATA),
-        Field("previous_type", "previousType", STRING, encoding=DATA),
-        Field("transition_type", "transitionType", STRING, encoding=DATA),
-    ),
+    _MOBILE_SCREEN_VIEW,
     schema=MOBILE_SCREEN_VIEW_SCHEMA,
     data_order=(
         "id_",
@@ -182,33 +165,30 @@ _ITEM = (
     Field("name", "ti_nm", STRING),
     Field("category", "ti_ca", STRING),
 )
+_ECOMMERCE_TRANSACTION_ITEM = (
+    Field("order_id", "ti_id", NON_EMPTY_STRING, optional=False),
+    *_ITEM,
+    Field("currency", "ti_cu", STRING),
+)
 ECOMMERCE_TRANSACTION_ITEM = Kind(
     "ecommerce_transaction_item",
     "ti",
-    (
-        Field("order_id", "ti_id", NON_EMPTY_STRING, optional=False),
-        *_ITEM,
-        Field("currency", "ti_cu", STRING),
-    ),
+    _ECOMMERCE_TRANSACTION_ITEM,
     data_order=("order_id", "sku", "name", "category", "price", "quantity", "currency"),
 )
-ECOMMERCE_TRANSACTION = Kind(
-    "ecommerce_transaction",
-    "tr",
-    (
-        Field("order_id", "tr_id", NON_EMPTY_STRING, optional=False),
-        Field("total_value", "tr_tt", NUMBER, optional=False),
-        Field("affiliation", "tr_af", STRING),
-        Field("tax_value", "tr_tx", NUMBER),
-        Field("shipping", "tr_sh", NUMBER),
-        Field("city", "tr_ci", STRING),
-        Field("state", "tr_st", STRING),
-        Field("country", "tr_co", STRING),
-        Field("currency", "tr_cu", STRING),
-        Field("items", "", TRANSACTION_ITEMS, encoding=ITEMS),
-    ),
-    items=True,
+_ECOMMERCE_TRANSACTION = (
+    Field("order_id", "tr_id", NON_EMPTY_STRING, optional=False),
+    Field("total_value", "tr_tt", NUMBER, optional=False),
+    Field("affiliation", "tr_af", STRING),
+    Field("tax_value", "tr_tx", NUMBER),
+    Field("shipping", "tr_sh", NUMBER),
+    Field("city", "tr_ci", STRING),
+    Field("state", "tr_st", STRING),
+    Field("country", "tr_co", STRING),
+    Field("currency", "tr_cu", STRING),
+    Field("items", "", TRANSACTION_ITEMS, encoding=ITEMS),
 )
+ECOMMERCE_TRANSACTION = Kind("ecommerce_transaction", "tr", _ECOMMERCE_TRANSACTION, items=True)
 
 #: The bare 1.x ``Event``: only the fields the caller gives, plus contexts, ``ttm`` and the subject.
 BARE_EVENT = Kind("event", "", ())

@@ -6,7 +6,10 @@
 Each checks its arguments while contracts are enabled, builds the event's payload and hands it
 to every emitter (see ``tools/compiler.py``). A method takes the route of
 :mod:`snowplow_tracker.events.routes` when the tracker's class overrides ``track`` (or
-``track_self_describing_event``), as tracker 1.x's methods call them.
+``track_self_describing_event``), as tracker 1.x's methods call them. The 1.x event classes
+build their payloads with these functions too (see
+:class:`~snowplow_tracker.events.runtime.EventBuilder`); they are generated at the end of the
+module, with the arguments and docstrings of the methods.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import time as _time
 from binascii import b2a_base64 as _b2a
 from math import isfinite as _isfinite
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from orjson import JSONEncodeError as _JSONEncodeError
 from orjson import dumps as _dumps
@@ -28,12 +31,14 @@ from ..protocol.constants import FORM_TYPES as _FORM_TYPES
 from ..protocol.constants import UNSTRUCT_EVENT_SCHEMA as _UE
 from ..protocol.payload import URLSAFE_TABLE as _URLSAFE
 from ..protocol.payload import add as _add
+from ..protocol.payload import encode_json as _encode_json
 from ..protocol.payload import json_bytes as _json_bytes
 from ..protocol.payload import to_str as _to_str
 from ..protocol.self_describing_json import SelfDescribingJson
 from ..protocol.self_describing_json import SelfDescribingJson as _SDJ
-from .routes import ROUTES
-from .runtime import EVENT_IDS
+from . import table as _table
+from .event import Event
+from .runtime import EVENT_IDS, EventBuilder
 from .runtime import check_common as _check_common
 from .runtime import items_ok as _items_ok
 from .runtime import new_event_id as _new_id
@@ -49,11 +54,11 @@ _int = int
 _take_id = EVENT_IDS.pop
 _uuid_fullmatch = _c.UUID_RE.fullmatch
 _MAXN = _c.MAX_NUMBER
-# The Tracker's own track and track_self_describing_event (set by bind()).
+_EventBuilder: Any = EventBuilder
+# The Tracker's own track and track_self_describing_event, and the routes (set by bind()).
 _TRACK: Any = None
 _TSDE: Any = None
-
-_route_page_view: Callable[..., Tracker] = ROUTES["page_view"][1]
+_ROUTES: Dict[str, Callable[..., Tracker]] = {}
 
 
 def track_page_view(
@@ -76,8 +81,8 @@ def track_page_view(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_page_view(
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["page_view"](
             self, page_url, page_title, referrer, context, tstamp, event_subject
         )
     if _checking.enabled:
@@ -94,7 +99,7 @@ def track_page_view(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_page_view", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_page_view", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_page_view", tstamp, event_subject)
     p = {"e": "pv"}
     if page_url.__class__ is str:
         if page_url:
@@ -172,9 +177,6 @@ def track_page_view(
     return self
 
 
-_route_page_ping: Callable[..., Tracker] = ROUTES["page_ping"][1]
-
-
 def track_page_ping(
     self: Tracker,
     page_url: str,
@@ -205,8 +207,8 @@ def track_page_ping(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_page_ping(
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["page_ping"](
             self,
             page_url,
             page_title,
@@ -249,7 +251,7 @@ def track_page_ping(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_page_ping", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_page_ping", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_page_ping", tstamp, event_subject)
     p = {"e": "pp"}
     if page_url.__class__ is str:
         if page_url:
@@ -343,9 +345,6 @@ def track_page_ping(
     return self
 
 
-_route_struct_event: Callable[..., Tracker] = ROUTES["struct_event"][1]
-
-
 def track_struct_event(
     self: Tracker,
     category: str,
@@ -370,8 +369,8 @@ def track_struct_event(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_struct_event(
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["struct_event"](
             self, category, action, label, property_, value, context, tstamp, event_subject
         )
     if _checking.enabled:
@@ -397,7 +396,7 @@ def track_struct_event(
                         "Tracker.track_struct_event", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_struct_event", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_struct_event", tstamp, event_subject)
     p = {"e": "se"}
     if category.__class__ is str:
         if category:
@@ -482,9 +481,6 @@ def track_struct_event(
     return self
 
 
-_route_self_describing_event: Callable[..., Tracker] = ROUTES["self_describing_event"][1]
-
-
 def track_self_describing_event(
     self: Tracker,
     event_json: SelfDescribingJson,
@@ -504,8 +500,8 @@ def track_self_describing_event(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_self_describing_event(self, event_json, context, tstamp, event_subject)
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["self_describing_event"](self, event_json, context, tstamp, event_subject)
     if _checking.enabled:
         if event_json.__class__ is not _SDJ:
             _c.self_describing_json("Tracker.track_self_describing_event", "event_json", event_json)
@@ -520,7 +516,7 @@ def track_self_describing_event(
                         "Tracker.track_self_describing_event", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_self_describing_event", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_self_describing_event", tstamp, event_subject)
     _ej = (
         {"schema": event_json.schema, "data": event_json.data}
         if event_json.__class__ is _SDJ
@@ -632,9 +628,6 @@ def track_self_describing_event(
     return self
 
 
-_route_unstruct_event: Callable[..., Tracker] = ROUTES["unstruct_event"][1]
-
-
 def track_unstruct_event(
     self: Tracker,
     event_json: SelfDescribingJson,
@@ -653,8 +646,8 @@ def track_unstruct_event(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_unstruct_event(self, event_json, context, tstamp, event_subject)
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["unstruct_event"](self, event_json, context, tstamp, event_subject)
     if _checking.enabled:
         if event_json.__class__ is not _SDJ:
             _c.self_describing_json("Tracker.track_unstruct_event", "event_json", event_json)
@@ -667,7 +660,7 @@ def track_unstruct_event(
                         "Tracker.track_unstruct_event", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_unstruct_event", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_unstruct_event", tstamp, event_subject)
     _ej = (
         {"schema": event_json.schema, "data": event_json.data}
         if event_json.__class__ is _SDJ
@@ -775,9 +768,6 @@ def track_unstruct_event(
     return self
 
 
-_route_link_click: Callable[..., Tracker] = ROUTES["link_click"][1]
-
-
 def track_link_click(
     self: Tracker,
     target_url: str,
@@ -801,19 +791,6 @@ def track_link_click(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_link_click(
-            self,
-            target_url,
-            element_id,
-            element_classes,
-            element_target,
-            element_content,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (target_url.__class__ is str and target_url):
             _c.non_empty_string("Tracker.track_link_click", "target_url", target_url)
@@ -842,7 +819,7 @@ def track_link_click(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_link_click", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_link_click", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_link_click", tstamp, event_subject)
     data: Dict[str, Any] = {"targetUrl": target_url}
     if element_id is not None:
         data["elementId"] = element_id
@@ -929,6 +906,20 @@ def track_link_click(
                 "Tracker.track_link_click",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["link_click"](
+            self,
+            data,
+            target_url,
+            element_id,
+            element_classes,
+            element_target,
+            element_content,
+            context,
+            tstamp,
+            event_subject,
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -990,9 +981,6 @@ def track_link_click(
     return self
 
 
-_route_add_to_cart: Callable[..., Tracker] = ROUTES["add_to_cart"][1]
-
-
 def track_add_to_cart(
     self: Tracker,
     sku: str,
@@ -1018,20 +1006,6 @@ def track_add_to_cart(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_add_to_cart(
-            self,
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (sku.__class__ is str and sku):
             _c.non_empty_string("Tracker.track_add_to_cart", "sku", sku)
@@ -1054,7 +1028,7 @@ def track_add_to_cart(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_add_to_cart", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_add_to_cart", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_add_to_cart", tstamp, event_subject)
     data: Dict[str, Any] = {"sku": sku, "quantity": quantity}
     if name is not None:
         data["name"] = name
@@ -1135,6 +1109,21 @@ def track_add_to_cart(
                 "Tracker.track_add_to_cart",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["add_to_cart"](
+            self,
+            data,
+            sku,
+            quantity,
+            name,
+            category,
+            unit_price,
+            currency,
+            context,
+            tstamp,
+            event_subject,
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -1196,9 +1185,6 @@ def track_add_to_cart(
     return self
 
 
-_route_remove_from_cart: Callable[..., Tracker] = ROUTES["remove_from_cart"][1]
-
-
 def track_remove_from_cart(
     self: Tracker,
     sku: str,
@@ -1224,20 +1210,6 @@ def track_remove_from_cart(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_remove_from_cart(
-            self,
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (sku.__class__ is str and sku):
             _c.non_empty_string("Tracker.track_remove_from_cart", "sku", sku)
@@ -1264,7 +1236,7 @@ def track_remove_from_cart(
                         "Tracker.track_remove_from_cart", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_remove_from_cart", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_remove_from_cart", tstamp, event_subject)
     data: Dict[str, Any] = {"sku": sku, "quantity": quantity}
     if name is not None:
         data["name"] = name
@@ -1345,6 +1317,21 @@ def track_remove_from_cart(
                 "Tracker.track_remove_from_cart",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["remove_from_cart"](
+            self,
+            data,
+            sku,
+            quantity,
+            name,
+            category,
+            unit_price,
+            currency,
+            context,
+            tstamp,
+            event_subject,
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -1406,9 +1393,6 @@ def track_remove_from_cart(
     return self
 
 
-_route_form_change: Callable[..., Tracker] = ROUTES["form_change"][1]
-
-
 def track_form_change(
     self: Tracker,
     form_id: str,
@@ -1440,20 +1424,6 @@ def track_form_change(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_form_change(
-            self,
-            form_id,
-            element_id,
-            node_name,
-            value,
-            type_,
-            element_classes,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (form_id.__class__ is str and form_id and len(form_id) <= 4096):
             _c.non_empty_string("Tracker.track_form_change", "form_id", form_id, max_length=4096)
@@ -1489,7 +1459,7 @@ def track_form_change(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_form_change", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_form_change", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_form_change", tstamp, event_subject)
     data: Dict[str, Any] = {
         "formId": form_id,
         "elementId": element_id,
@@ -1587,6 +1557,21 @@ def track_form_change(
                 "Tracker.track_form_change",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["form_change"](
+            self,
+            data,
+            form_id,
+            element_id,
+            node_name,
+            value,
+            type_,
+            element_classes,
+            context,
+            tstamp,
+            event_subject,
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -1648,9 +1633,6 @@ def track_form_change(
     return self
 
 
-_route_form_submit: Callable[..., Tracker] = ROUTES["form_submit"][1]
-
-
 def track_form_submit(
     self: Tracker,
     form_id: str,
@@ -1674,11 +1656,6 @@ def track_form_submit(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_form_submit(
-            self, form_id, form_classes, elements, context, tstamp, event_subject
-        )
     if _checking.enabled:
         if not (form_id.__class__ is str and form_id and len(form_id) <= 4096):
             _c.non_empty_string("Tracker.track_form_submit", "form_id", form_id, max_length=4096)
@@ -1728,7 +1705,7 @@ def track_form_submit(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_form_submit", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_form_submit", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_form_submit", tstamp, event_subject)
     data: Dict[str, Any] = {"formId": form_id}
     if form_classes is not None:
         data["formClasses"] = form_classes
@@ -1803,6 +1780,11 @@ def track_form_submit(
                 "Tracker.track_form_submit",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["form_submit"](
+            self, data, form_id, form_classes, elements, context, tstamp, event_subject
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -1864,9 +1846,6 @@ def track_form_submit(
     return self
 
 
-_route_site_search: Callable[..., Tracker] = ROUTES["site_search"][1]
-
-
 def track_site_search(
     self: Tracker,
     terms: Sequence[str],
@@ -1888,11 +1867,6 @@ def track_site_search(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_site_search(
-            self, terms, filters, total_results, page_results, context, tstamp, event_subject
-        )
     if _checking.enabled:
         if terms.__class__ is not list or not terms:
             _c.list_of_strings("Tracker.track_site_search", "terms", terms, non_empty=True)
@@ -1928,7 +1902,7 @@ def track_site_search(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_site_search", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_site_search", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_site_search", tstamp, event_subject)
     data: Dict[str, Any] = {"terms": terms}
     if filters is not None:
         data["filters"] = filters
@@ -2009,6 +1983,11 @@ def track_site_search(
                 "Tracker.track_site_search",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["site_search"](
+            self, data, terms, filters, total_results, page_results, context, tstamp, event_subject
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -2070,9 +2049,6 @@ def track_site_search(
     return self
 
 
-_route_screen_view: Callable[..., Tracker] = ROUTES["screen_view"][1]
-
-
 def track_screen_view(
     self: Tracker,
     name: Optional[str] = None,
@@ -2093,9 +2069,6 @@ def track_screen_view(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
-        return _route_screen_view(self, name, id_, context, tstamp, event_subject)
     if _checking.enabled:
         if name is None and id_ is None:
             raise _ValidationError(
@@ -2113,7 +2086,7 @@ def track_screen_view(
                 if _entity.__class__ is not _SDJ:
                     _c.list_of_self_describing_json("Tracker.track_screen_view", "context", context)
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_screen_view", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_screen_view", tstamp, event_subject)
     data: Dict[str, Any] = {}
     if name is not None:
         data["name"] = name
@@ -2178,6 +2151,9 @@ def track_screen_view(
                 "Tracker.track_screen_view",
                 "event_json",
             ).decode("utf-8")
+    _cls = self.__class__
+    if _cls.track is not _TRACK or _cls.track_self_describing_event is not _TSDE:
+        return _ROUTES["screen_view"](self, data, name, id_, context, tstamp, event_subject)
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -2239,9 +2215,6 @@ def track_screen_view(
     return self
 
 
-_route_mobile_screen_view: Callable[..., Tracker] = ROUTES["mobile_screen_view"][1]
-
-
 def track_mobile_screen_view(
     self: Tracker,
     name: str,
@@ -2270,8 +2243,8 @@ def track_mobile_screen_view(
         event_subject: A Subject merged over the tracker's subject for this event.
     """
     _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_mobile_screen_view(
+    if _cls.track is not _TRACK and _cls is not _EventBuilder:
+        return _ROUTES["mobile_screen_view"](
             self,
             name,
             id_,
@@ -2314,7 +2287,7 @@ def track_mobile_screen_view(
                         "Tracker.track_mobile_screen_view", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_mobile_screen_view", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_mobile_screen_view", tstamp, event_subject)
     data: Dict[str, Any] = {"id": id_ if id_ is not None else _new_id(), "name": name}
     if type is not None:
         data["type"] = type
@@ -2480,9 +2453,6 @@ def track_mobile_screen_view(
     return self
 
 
-_route_ecommerce_transaction_item: Callable[..., Tracker] = ROUTES["ecommerce_transaction_item"][1]
-
-
 def track_ecommerce_transaction_item(
     self: Tracker,
     order_id: str,
@@ -2513,21 +2483,6 @@ def track_ecommerce_transaction_item(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for this event.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_ecommerce_transaction_item(
-            self,
-            order_id,
-            sku,
-            price,
-            quantity,
-            name,
-            category,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (order_id.__class__ is str and order_id and order_id.isascii()):
             _c.non_empty_string("Tracker.track_ecommerce_transaction_item", "order_id", order_id)
@@ -2557,9 +2512,7 @@ def track_ecommerce_transaction_item(
                         "Tracker.track_ecommerce_transaction_item", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common(
-                "Tracker.track_ecommerce_transaction_item", tstamp, event_subject, "tstamp"
-            )
+            _check_common("Tracker.track_ecommerce_transaction_item", tstamp, event_subject)
     p = {"e": "ti"}
     if order_id.__class__ is str:
         if order_id:
@@ -2594,6 +2547,22 @@ def track_ecommerce_transaction_item(
             p["ti_cu"] = currency
     elif currency is not None:
         _add(p, "ti_cu", currency)
+    _cls = self.__class__
+    if _cls.track is not _TRACK:
+        return _ROUTES["ecommerce_transaction_item"](
+            self,
+            p,
+            order_id,
+            sku,
+            price,
+            quantity,
+            name,
+            category,
+            currency,
+            context,
+            tstamp,
+            event_subject,
+        )
     if context:
         _cl = (
             [{"schema": _e.schema, "data": _e.data}]
@@ -2655,9 +2624,6 @@ def track_ecommerce_transaction_item(
     return self
 
 
-_route_ecommerce_transaction: Callable[..., Tracker] = ROUTES["ecommerce_transaction"][1]
-
-
 def track_ecommerce_transaction(
     self: Tracker,
     order_id: str,
@@ -2700,24 +2666,6 @@ def track_ecommerce_transaction(
         tstamp: The true timestamp in ms (``ttm``), a positive number, or None.
         event_subject: A Subject merged over the tracker's subject for these events.
     """
-    _cls = self.__class__
-    if _cls.track is not _TRACK:
-        return _route_ecommerce_transaction(
-            self,
-            order_id,
-            total_value,
-            affiliation,
-            tax_value,
-            shipping,
-            city,
-            state,
-            country,
-            currency,
-            items,
-            context,
-            tstamp,
-            event_subject,
-        )
     if _checking.enabled:
         if not (order_id.__class__ is str and order_id and order_id.isascii()):
             _c.non_empty_string("Tracker.track_ecommerce_transaction", "order_id", order_id)
@@ -2759,7 +2707,7 @@ def track_ecommerce_transaction(
                         "Tracker.track_ecommerce_transaction", "context", context
                     )
         if tstamp is not None or event_subject is not None:
-            _check_common("Tracker.track_ecommerce_transaction", tstamp, event_subject, "tstamp")
+            _check_common("Tracker.track_ecommerce_transaction", tstamp, event_subject)
     p = {"e": "tr"}
     if order_id.__class__ is str:
         if order_id:
@@ -2803,6 +2751,25 @@ def track_ecommerce_transaction(
             p["tr_cu"] = currency
     elif currency is not None:
         _add(p, "tr_cu", currency)
+    _cls = self.__class__
+    if _cls.track is not _TRACK:
+        return _ROUTES["ecommerce_transaction"](
+            self,
+            p,
+            order_id,
+            total_value,
+            affiliation,
+            tax_value,
+            shipping,
+            city,
+            state,
+            country,
+            currency,
+            items,
+            context,
+            tstamp,
+            event_subject,
+        )
     _dtm = _str(_time.time_ns() // 1000000)
     if context:
         _cl = (
@@ -2912,7 +2879,14 @@ def track_ecommerce_transaction(
             _add(p, "ti_cu", currency)
         _ic = _item.get("context")
         if _ic:
-            p[_ck] = self._contexts("Tracker.track_ecommerce_transaction", [*(context or ()), *_ic])
+            _cl = [c.to_json() for c in (*(context or ()), *_ic)]
+            p[_ck] = _encode_json(
+                {"schema": _CX, "data": _cl},
+                self.encode_base64,
+                self.json_encoder,
+                "Tracker.track_ecommerce_transaction",
+                "context",
+            )
         elif _ctx is not None:
             p[_ck] = _ctx
         if _ttm is not None:
@@ -2937,6 +2911,82 @@ def track_ecommerce_transaction(
     return self
 
 
+def track_event(
+    self: Any, context: Any = None, tstamp: Any = None, event_subject: Any = None
+) -> Any:
+    """Build the bare 1.x ``Event``: the contexts, ``ttm`` and the subject (see
+    :class:`~snowplow_tracker.events.runtime.EventBuilder`)."""
+    if _checking.enabled:
+        if context is not None:
+            if context.__class__ is not list or not context:
+                _c.list_of_self_describing_json("Tracker.track_event", "context", context)
+            for _entity in context:
+                if _entity.__class__ is not _SDJ:
+                    _c.list_of_self_describing_json("Tracker.track_event", "context", context)
+        if tstamp is not None or event_subject is not None:
+            _check_common("Tracker.track_event", tstamp, event_subject)
+    p = {}
+    if context:
+        _cl = (
+            [{"schema": _e.schema, "data": _e.data}]
+            if context.__class__ is list
+            and len(context) == 1
+            and (_e := context[0]).__class__ is _SDJ
+            else [c.to_json() for c in context]
+        )
+        if self.encode_base64:
+            try:
+                p["cx"] = (
+                    "eyJzY2hlbWEiOiJpZ2x1OmNvbS5zbm93cGxvd2FuYWx5dGljcy5zbm93cGxvdy9jb250ZXh0cy9qc29uc2NoZW1hLzEtMC0xIiwiZGF0YSI6"
+                    + _b2a(_dumps(_cl, default=self.json_encoder) + b"}", newline=False)
+                    .translate(_URLSAFE)
+                    .decode("ascii")
+                )
+            except _JSONEncodeError:
+                p["cx"] = (
+                    _b2a(
+                        _json_bytes(
+                            {"schema": _CX, "data": _cl},
+                            self.json_encoder,
+                            "Tracker.track_event",
+                            "context",
+                        ),
+                        newline=False,
+                    )
+                    .translate(_URLSAFE)
+                    .decode("ascii")
+                )
+        else:
+            try:
+                p["co"] = (
+                    '{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":'
+                    + _dumps(_cl, default=self.json_encoder).decode("utf-8")
+                    + "}"
+                )
+            except _JSONEncodeError:
+                p["co"] = _json_bytes(
+                    {"schema": _CX, "data": _cl},
+                    self.json_encoder,
+                    "Tracker.track_event",
+                    "context",
+                ).decode("utf-8")
+    if tstamp is not None:
+        p["ttm"] = _str(_int(tstamp))
+    if event_subject is None:
+        p.update(self._subject._pairs)
+    else:
+        p.update(event_subject.combine_subject(self._subject))
+    try:
+        p["eid"] = _take_id()
+    except IndexError:
+        p["eid"] = _refill_ids()
+    p["dtm"] = _str(_time.time_ns() // 1000000)
+    p.update(self._standard)
+    for _emitter in self.emitters:
+        getattr(_emitter, "_tracker_input", _emitter.input)(p)
+    return self
+
+
 #: The generated methods.
 METHODS = (
     "track_page_view",
@@ -2957,16 +3007,187 @@ METHODS = (
 )
 
 
-def bind(cls: Any) -> None:
+# The 1.x event classes (snowplow_tracker.events.event.Event's subclasses), built by the functions
+# above: the bare Event by track_event.
+Event._track = staticmethod(track_event)
+
+
+class PageView(Event, kind=_table.PAGE_VIEW, track=track_page_view):
+    """A page view (``e=pv``), as ``Tracker.track_page_view`` sends it.
+
+    Args:
+        page_url: The page URL (``url``), a non-empty string.
+        page_title: The page title (``page``).
+        referrer: The referrer URL (``refr``).
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    page_url: Any
+    page_title: Any
+    referrer: Any
+
+    def __init__(
+        self,
+        page_url: str,
+        page_title: Optional[str] = None,
+        referrer: Optional[str] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class PagePing(Event, kind=_table.PAGE_PING, track=track_page_ping):
+    """A page ping (``e=pp``), as ``Tracker.track_page_ping`` sends it.
+
+    Args:
+        page_url: The page URL (``url``), a non-empty string.
+        page_title: The page title (``page``).
+        referrer: The referrer URL (``refr``).
+        min_x: Minimum horizontal scroll offset in the ping period (``pp_mix``), an int.
+        max_x: Maximum horizontal scroll offset (``pp_max``), an int.
+        min_y: Minimum vertical scroll offset (``pp_miy``), an int.
+        max_y: Maximum vertical scroll offset (``pp_may``), an int.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    page_url: Any
+    page_title: Any
+    referrer: Any
+    min_x: Any
+    max_x: Any
+    min_y: Any
+    max_y: Any
+
+    def __init__(
+        self,
+        page_url: str,
+        page_title: Optional[str] = None,
+        referrer: Optional[str] = None,
+        min_x: Optional[int] = None,
+        max_x: Optional[int] = None,
+        min_y: Optional[int] = None,
+        max_y: Optional[int] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class StructuredEvent(Event, kind=_table.STRUCT_EVENT, track=track_struct_event):
+    """A structured event (``e=se``), as ``Tracker.track_struct_event`` sends it.
+
+    Args:
+        category: The group of events the action belongs to (``se_ca``), non-empty.
+        action: The kind of interaction (``se_ac``), a non-empty string.
+        label: Extra information about the event (``se_la``).
+        property_: The object or property acted upon (``se_pr``).
+        value: A number (``se_va``), an int or a finite float; sent as ``str(value)``.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    category: Any
+    action: Any
+    label: Any
+    property_: Any
+    value: Any
+
+    def __init__(
+        self,
+        category: str,
+        action: str,
+        label: Optional[str] = None,
+        property_: Optional[str] = None,
+        value: Optional[float] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class SelfDescribing(Event, kind=_table.SELF_DESCRIBING_EVENT, track=track_self_describing_event):
+    """A self-describing event (``e=ue``), as ``Tracker.track_self_describing_event`` sends it.
+
+    Args:
+        event_json: The event, a SelfDescribingJson (schema URI and data).
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    event_json: Any
+
+    def __init__(
+        self,
+        event_json: SelfDescribingJson,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+class ScreenView(Event, kind=_table.MOBILE_SCREEN_VIEW, track=track_mobile_screen_view):
+    """A mobile screen view (1.x argument order), as ``Tracker.track_mobile_screen_view`` sends it.
+
+    Args:
+        id_: The screen view's id, a UUID string; a new random UUID when None.
+        name: The screen's name, a non-empty string.
+        type: The kind of screen, e.g. ``"feed"`` or ``"carousel"``.
+        previous_name: The previous screen's name.
+        previous_id: The previous screen view's id, a UUID string.
+        previous_type: The previous screen's type.
+        transition_type: How the user got to the screen, e.g. ``"push"``.
+        event_subject: A Subject merged over the tracker's subject for this event.
+        context: Context entities, a list of SelfDescribingJson.
+        true_timestamp: The true timestamp in ms (``ttm``), a positive number, or None.
+    """
+
+    id_: Any
+    name: Any
+    type: Any
+    previous_name: Any
+    previous_id: Any
+    previous_type: Any
+    transition_type: Any
+
+    def __init__(
+        self,
+        id_: Optional[str],
+        name: str,
+        type: Optional[str] = None,
+        previous_name: Optional[str] = None,
+        previous_id: Optional[str] = None,
+        previous_type: Optional[str] = None,
+        transition_type: Optional[str] = None,
+        event_subject: Optional[Subject] = None,
+        context: Optional[List[SelfDescribingJson]] = None,
+        true_timestamp: Optional[float] = None,
+    ) -> None:
+        self._assign(locals())
+
+
+def bind(cls: Any, routes: Mapping[str, Callable[..., Any]]) -> None:
     """Make the functions methods of ``cls``: their names, annotations as a method's (without
-    ``self``), and ``cls``'s own ``track`` methods noted (see the routes).
+    ``self``), and ``cls``'s own ``track`` methods and the routes noted (see the routes).
 
     Args:
         cls: The Tracker class, once created.
+        routes: The route of each kind, by name.
     """
     global _TRACK, _TSDE
     _TRACK = cls.track
     _TSDE = cls.track_self_describing_event
+    _ROUTES.update(routes)
     for name in METHODS:
         method = getattr(cls, name)
         method.__qualname__ = f"{cls.__name__}.{name}"

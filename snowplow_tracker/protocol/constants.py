@@ -18,20 +18,26 @@ BASE_SCHEMA_PATH = "iglu:com.snowplowanalytics.snowplow"
 MOBILE_SCHEMA_PATH = "iglu:com.snowplowanalytics.mobile"
 SCHEMA_TAG = "jsonschema"
 
+
+def _schema(name: str, version: str = "1-0-0", path: str = BASE_SCHEMA_PATH) -> str:
+    """The Iglu URI of the JSON Schema ``path/name/jsonschema/version``."""
+    return f"{path}/{name}/{SCHEMA_TAG}/{version}"
+
+
 #: Envelope of the context entities sent as ``cx``/``co`` (1-0-1 allows what 1-0-0 allows).
-CONTEXT_SCHEMA = f"{BASE_SCHEMA_PATH}/contexts/{SCHEMA_TAG}/1-0-1"
+CONTEXT_SCHEMA = _schema("contexts", "1-0-1")
 #: Envelope of a self-describing event sent as ``ue_px``/``ue_pr``.
-UNSTRUCT_EVENT_SCHEMA = f"{BASE_SCHEMA_PATH}/unstruct_event/{SCHEMA_TAG}/1-0-0"
+UNSTRUCT_EVENT_SCHEMA = _schema("unstruct_event")
 #: ``track_screen_view`` (the legacy web/desktop screen view).
-SCREEN_VIEW_SCHEMA = f"{BASE_SCHEMA_PATH}/screen_view/{SCHEMA_TAG}/1-0-0"
+SCREEN_VIEW_SCHEMA = _schema("screen_view")
 #: ``track_mobile_screen_view`` (``id`` must be a UUID).
-MOBILE_SCREEN_VIEW_SCHEMA = f"{MOBILE_SCHEMA_PATH}/screen_view/{SCHEMA_TAG}/1-0-0"
-LINK_CLICK_SCHEMA = f"{BASE_SCHEMA_PATH}/link_click/{SCHEMA_TAG}/1-0-1"
-ADD_TO_CART_SCHEMA = f"{BASE_SCHEMA_PATH}/add_to_cart/{SCHEMA_TAG}/1-0-0"
-REMOVE_FROM_CART_SCHEMA = f"{BASE_SCHEMA_PATH}/remove_from_cart/{SCHEMA_TAG}/1-0-0"
-CHANGE_FORM_SCHEMA = f"{BASE_SCHEMA_PATH}/change_form/{SCHEMA_TAG}/1-0-0"
-SUBMIT_FORM_SCHEMA = f"{BASE_SCHEMA_PATH}/submit_form/{SCHEMA_TAG}/1-0-0"
-SITE_SEARCH_SCHEMA = f"{BASE_SCHEMA_PATH}/site_search/{SCHEMA_TAG}/1-0-0"
+MOBILE_SCREEN_VIEW_SCHEMA = _schema("screen_view", path=MOBILE_SCHEMA_PATH)
+LINK_CLICK_SCHEMA = _schema("link_click", "1-0-1")
+ADD_TO_CART_SCHEMA = _schema("add_to_cart")
+REMOVE_FROM_CART_SCHEMA = _schema("remove_from_cart")
+CHANGE_FORM_SCHEMA = _schema("change_form")
+SUBMIT_FORM_SCHEMA = _schema("submit_form")
+SITE_SEARCH_SCHEMA = _schema("site_search")
 
 #: Whether ``ue_px``/``cx`` (base64) rather than ``ue_pr``/``co`` (plain JSON) are sent by default.
 DEFAULT_ENCODE_BASE64 = True

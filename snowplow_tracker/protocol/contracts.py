@@ -12,6 +12,11 @@ and the value given, for example::
 :func:`disable_contracts` turns every check off, for speed: callers then test one module flag and
 skip their checks entirely. The check helpers below always check; it is the caller's job to test
 :func:`contracts_enabled` (or ``checking.enabled``) once per call before using them.
+
+Every check helper takes ``method`` (the qualified name of the method called), ``arg`` (the
+argument's name, or a path into it such as ``"items[0]['sku']"``) and ``value`` (the value
+given), then its own options, and raises :class:`~snowplow_tracker.errors.ValidationError` when
+the value breaks the rule its docstring states.
 """
 
 from __future__ import annotations
@@ -106,15 +111,9 @@ def _check_text(
     """Check that ``value`` is a string (non-empty if asked), of Unicode text, not too long.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         expected: What the argument must be, for the message when ``value`` is no string.
         max_length: Most characters allowed (a schema's ``maxLength``), or None.
         non_empty: Whether ``""`` is refused.
-
-    Raises:
-        ValidationError: It is not.
     """
     if not isinstance(value, str) or (non_empty and not value):
         fail(method, arg, expected, value)
@@ -138,14 +137,7 @@ def non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int
     """Check that ``value`` is a non-empty string of Unicode text.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is not a string, is empty, holds a lone surrogate or is too
-            long.
     """
     _check_text(method, arg, value, "a non-empty string", max_length, True)
 
@@ -153,10 +145,8 @@ def non_empty_string(method: str, arg: str, value: Any, max_length: Optional[int
 def optional_non_empty_string(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check ``value`` as :func:`non_empty_string` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`non_empty_string` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None:
         _check_text(method, arg, value, "a non-empty string or None", max_length, True)
 
@@ -165,46 +155,27 @@ def string(method: str, arg: str, value: Any, max_length: Optional[int] = None) 
     """Check that ``value`` is a string (possibly empty) of Unicode text.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         max_length: Most characters allowed, or None.
-
-    Raises:
-        ValidationError: ``value`` is not a string, holds a lone surrogate or is too long.
     """
     _check_text(method, arg, value, "a string", max_length, False)
 
 
 def optional_string(method: str, arg: str, value: Any, max_length: Optional[int] = None) -> None:
-    """Check ``value`` as :func:`string` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`string` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None:
         _check_text(method, arg, value, "a string or None", max_length, False)
 
 
 def number(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a finite int or float (not a bool).
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a finite number.
-    """
+    """Check that ``value`` is a finite int or float (not a bool)."""
     if not _is_number(value):
         fail(method, arg, NUMBER_EXPECTED, value)
 
 
 def optional_number(method: str, arg: str, value: Any) -> None:
-    """Check ``value`` as :func:`number` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`number` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None and not _is_number(value):
         fail(method, arg, NUMBER_EXPECTED + " or None", value)
 
@@ -215,14 +186,8 @@ def integer(
     """Check that ``value`` is an int (not a bool) from ``minimum`` to ``maximum``.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         minimum: Smallest allowed value (default: the 32-bit minimum).
         maximum: Largest allowed value (default: the 32-bit maximum).
-
-    Raises:
-        ValidationError: ``value`` is not an int in range.
     """
     if not _is_int(value) or not minimum <= value <= maximum:
         fail(method, arg, f"an integer from {minimum} to {maximum}", value)
@@ -231,40 +196,20 @@ def integer(
 def optional_integer(
     method: str, arg: str, value: Any, minimum: int = -MAX_INT32 - 1, maximum: int = MAX_INT32
 ) -> None:
-    """Check ``value`` as :func:`integer` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`integer` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None and (not _is_int(value) or not minimum <= value <= maximum):
         fail(method, arg, f"an integer from {minimum} to {maximum} or None", value)
 
 
 def positive_int(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is an int from 1 to 2147483647 (a positive 32-bit integer).
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a positive 32-bit int.
-    """
+    """Check that ``value`` is an int from 1 to 2147483647 (a positive 32-bit integer)."""
     if not _is_int(value) or not 0 < value <= MAX_INT32:
         fail(method, arg, f"a positive integer (1 to {MAX_INT32})", value)
 
 
 def timestamp(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a positive number of milliseconds since the Unix epoch.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a positive finite number up to year 9999 in ms.
-    """
+    """Check that ``value`` is a positive number of milliseconds since the Unix epoch."""
     if not _is_number(value) or not 0 < value <= MAX_TIMESTAMP_MS:
         fail(
             method,
@@ -278,13 +223,7 @@ def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
     """Check that ``value`` is one of ``allowed``.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         allowed: The allowed values, in the order the message lists them.
-
-    Raises:
-        ValidationError: ``value`` is not in ``allowed``.
     """
     choices = tuple(allowed)
     if not isinstance(value, str) or value not in choices:
@@ -292,16 +231,7 @@ def one_of(method: str, arg: str, value: Any, allowed: Iterable[Any]) -> None:
 
 
 def uuid_string(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a UUID in canonical 8-4-4-4-12 hexadecimal form.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not such a string.
-    """
+    """Check that ``value`` is a UUID in canonical 8-4-4-4-12 hexadecimal form."""
     if not isinstance(value, str) or not UUID_RE.fullmatch(value):
         fail(
             method,
@@ -312,41 +242,20 @@ def uuid_string(method: str, arg: str, value: Any) -> None:
 
 
 def optional_uuid_string(method: str, arg: str, value: Any) -> None:
-    """Check ``value`` as :func:`uuid_string` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`uuid_string` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None:
         uuid_string(method, arg, value)
 
 
 def self_describing_json(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a
-    :class:`~snowplow_tracker.protocol.self_describing_json.SelfDescribingJson`.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a SelfDescribingJson.
-    """
+    """Check that ``value`` is a :class:`.SelfDescribingJson`."""
     if not isinstance(value, _sdj.SelfDescribingJson):
         fail(method, arg, "a SelfDescribingJson", value)
 
 
 def list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a non-empty list (or tuple) of SelfDescribingJson.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, usually ``"context"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a list or tuple, is empty, or holds something else.
-    """
+    """Check that ``value`` is a non-empty list (or tuple) of SelfDescribingJson."""
     if not isinstance(value, (list, tuple)) or not value:
         fail(method, arg, "a non-empty list of SelfDescribingJson (or None)", value)
     cls = _sdj.SelfDescribingJson
@@ -356,10 +265,7 @@ def list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
 
 
 def optional_list_of_self_describing_json(method: str, arg: str, value: Any) -> None:
-    """Check ``value`` as :func:`list_of_self_describing_json` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`list_of_self_describing_json` does, but accept None."""
     if value is not None:
         list_of_self_describing_json(method, arg, value)
 
@@ -370,15 +276,8 @@ def list_of_strings(
     """Check that ``value`` is a list (or tuple) of strings of Unicode text.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         non_empty: Whether the list must hold at least one string.
         max_length: Most characters allowed in each string, or None.
-
-    Raises:
-        ValidationError: ``value`` is not a list or tuple of such strings (or is empty when
-            ``non_empty``).
     """
     what = "a non-empty list of strings" if non_empty else "a list of strings"
     if not isinstance(value, (list, tuple)) or (non_empty and not value):
@@ -390,25 +289,14 @@ def list_of_strings(
 def optional_list_of_strings(
     method: str, arg: str, value: Any, max_length: Optional[int] = None
 ) -> None:
-    """Check ``value`` as :func:`list_of_strings` does, but accept None.
-
-    Its error message adds ``or None`` to the expectation.
-    """
+    """Check ``value`` as :func:`list_of_strings` does, but accept None (the message adds
+    ``or None``)."""
     if value is not None:
         list_of_strings(method, arg, value, max_length=max_length)
 
 
 def form_node_name(method: str, arg: str, value: Any) -> None:
-    """Check that ``value`` is a form node name: ``INPUT``, ``SELECT`` or ``TEXTAREA``.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not one of :data:`~.constants.FORM_NODE_NAMES`.
-    """
+    """Check that ``value`` is a form node name: ``INPUT``, ``SELECT`` or ``TEXTAREA``."""
     one_of(method, arg, value, sorted(FORM_NODE_NAMES))
 
 
@@ -416,18 +304,21 @@ def form_type(method: str, arg: str, value: Any, ignore_case: bool = False) -> N
     """Check that ``value`` is an HTML input type from :data:`~.constants.FORM_TYPES`.
 
     Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument.
-        value: The value given.
         ignore_case: Accept any letter case (``"TEXT"``), as ``track_form_change`` does.
-
-    Raises:
-        ValidationError: ``value`` is not a known input type.
     """
     if not isinstance(value, str) or (value.lower() if ignore_case else value) not in FORM_TYPES:
         fail(
             method, arg, "an HTML input type (one of " + ", ".join(sorted(FORM_TYPES)) + ")", value
         )
+
+
+def _known_keys(
+    method: str, arg: str, value: Mapping[Any, Any], known: Iterable[Any], expected: str
+) -> None:
+    """Check that every key of the dict ``value`` is one of ``known``."""
+    unknown = sorted(str(k) for k in value if k not in known)
+    if unknown:
+        fail(method, arg, f"{expected} (unexpected {', '.join(repr(k) for k in unknown)})", value)
 
 
 def form_element(method: str, arg: str, value: Any) -> None:
@@ -437,14 +328,6 @@ def form_element(method: str, arg: str, value: Any) -> None:
     node name) and optionally ``type`` (an input type; the schema refuses ``null``: leave the
     key out), and no other key. ``name`` and ``value`` hold at most
     :data:`~.constants.MAX_FORM_VALUE` characters.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, e.g. ``"elements[0]"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not such a dict.
     """
     if not isinstance(value, dict):
         fail(method, arg, "a dict with 'name', 'value' and 'nodeName'", value)
@@ -453,15 +336,8 @@ def form_element(method: str, arg: str, value: Any) -> None:
             fail(
                 method, arg, f"a dict with 'name', 'value' and 'nodeName' (missing {key!r})", value
             )
-    extra = sorted(str(k) for k in value if k not in _FORM_ELEMENT_KEYS)
-    if extra:
-        fail(
-            method,
-            arg,
-            "a dict with only 'name', 'value', 'nodeName' and 'type' keys "
-            f"(unexpected {', '.join(repr(k) for k in extra)})",
-            value,
-        )
+    expected = "a dict with only 'name', 'value', 'nodeName' and 'type' keys"
+    _known_keys(method, arg, value, _FORM_ELEMENT_KEYS, expected)
     string(method, f"{arg}['name']", value["name"], MAX_FORM_VALUE)
     optional_string(method, f"{arg}['value']", value["value"], MAX_FORM_VALUE)
     form_node_name(method, f"{arg}['nodeName']", value["nodeName"])
@@ -470,17 +346,7 @@ def form_element(method: str, arg: str, value: Any) -> None:
 
 
 def form_elements(method: str, arg: str, value: Any) -> None:
-    """Check ``track_form_submit(elements=...)``: a list (or tuple) of form elements.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, ``"elements"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a list, or an element is invalid (see
-            :func:`form_element`).
-    """
+    """Check ``track_form_submit(elements=...)``: a list (or tuple) of form elements."""
     if not isinstance(value, (list, tuple)):
         fail(method, arg, "a list of dicts or None", value)
     for i, element in enumerate(value):
@@ -488,16 +354,7 @@ def form_elements(method: str, arg: str, value: Any) -> None:
 
 
 def search_filters(method: str, arg: str, value: Any) -> None:
-    """Check ``track_site_search(filters=...)``: a dict of strings to strings or booleans.
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, ``"filters"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not such a dict.
-    """
+    """Check ``track_site_search(filters=...)``: a dict of strings to strings or booleans."""
     if not isinstance(value, dict):
         fail(method, arg, "a dict of strings to strings or booleans", value)
     for key, flt in value.items():
@@ -517,14 +374,6 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
     SelfDescribingJson). The keys ``"order_id"``, ``"currency"``, ``"tstamp"`` and
     ``"event_subject"`` are accepted and ignored (tracker 1.1.0 wrote them into the caller's
     dicts).
-
-    Args:
-        method: Qualified name of the method called.
-        arg: Name of the argument, ``"items"``.
-        value: The value given.
-
-    Raises:
-        ValidationError: ``value`` is not a list, or an item is invalid.
     """
     if not isinstance(value, (list, tuple)):
         fail(method, arg, "a list of dicts or None", value)
@@ -532,15 +381,10 @@ def transaction_items(method: str, arg: str, value: Any) -> None:
         where = f"{arg}[{i}]"
         if not isinstance(item, Mapping):
             fail(method, where, "a dict with 'sku', 'price' and 'quantity'", item)
-        unknown = sorted(str(k) for k in item if k not in ITEM_KEYS)
-        if unknown:
-            fail(
-                method,
-                where,
-                "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', "
-                f"'context' (unexpected {', '.join(repr(k) for k in unknown)})",
-                item,
-            )
+        expected = (
+            "a dict with keys among 'sku', 'price', 'quantity', 'name', 'category', 'context'"
+        )
+        _known_keys(method, where, item, ITEM_KEYS, expected)
         non_empty_string(method, f"{where}['sku']", item.get("sku"))
         number(method, f"{where}['price']", item.get("price"))
         integer(method, f"{where}['quantity']", item.get("quantity"))

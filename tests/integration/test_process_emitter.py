@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set
 
 import psutil
@@ -17,7 +20,7 @@ from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.wire import encode_event
 from snowplow_tracker.testing import Collector
 from tests.payloads import make_payload as event
-from tests.scripts import run_script
+from tests.scripts import ROOT, run_script, run_to_end
 from tests.waiting import wait_until
 
 FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.2, max_attempts=200, deadline=60)
@@ -283,49 +286,45 @@ def test_fork_after_tracking_child_uses_own_senders_and_nothing_twice(
     assert len(eids) == len(set(eids)) == 600
 
 
-FORK_WHILE_TRACKER_LAUNCHES = """
-import os, sys, threading, time, uuid
-from multiprocessing import resource_tracker
+FORK_WHILE_A_SENDER_STARTS = """
+import os, subprocess, sys, threading, time, uuid
 from snowplow_tracker.emitters.process.emitter import ProcessEmitter
 
-launching = threading.Event()
-real_ensure_running = resource_tracker.ensure_running
+starting = threading.Event()
+real_popen = subprocess.Popen
 
-def slow_ensure_running():
-    # As a slow launch of multiprocessing's resource tracker does: its lock is held a while.
-    with resource_tracker._resource_tracker._lock:
-        launching.set()
-        time.sleep(0.5)
-    real_ensure_running()
+def slow_popen(*args, **kwargs):
+    # As a slow start does: the sender's socket pair and exit pipe are open a while.
+    starting.set()
+    time.sleep(0.5)
+    return real_popen(*args, **kwargs)
 
-resource_tracker.ensure_running = slow_ensure_running
+subprocess.Popen = slow_popen
 
 def ev(tag):
     return {"e": "se", "se_ca": tag, "se_ac": "a", "eid": str(uuid.uuid4()), "tv": "t",
             "p": "srv"}
 
-if __name__ == "__main__":
-    e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, start_method="spawn",
-                       shutdown_timeout=20)
-    e.input(ev("parent"))  # the listener thread starts the sender: it launches the tracker
-    assert launching.wait(20)
-    pid = os.fork()  # while the tracker's launch holds its lock
-    if pid == 0:
-        for i in range(20):
-            e.input(ev("child"))
-        sys.exit(0)
-    _, status = os.waitpid(pid, 0)
-    print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
+e = ProcessEmitter(sys.argv[1], buffer_size=10, process_count=1, shutdown_timeout=20)
+e.input(ev("parent"))  # the listener thread starts the sender
+assert starting.wait(20)
+pid = os.fork()  # while the sender starts
+if pid == 0:
+    for i in range(20):
+        e.input(ev("child"))
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+print("child-exit", os.waitstatus_to_exitcode(status), flush=True)
 """
 
 
 def test_fork_while_the_first_sender_starts_leaves_the_child_able_to_start_its_own(
     collector: Collector,
 ) -> None:
-    """A fork while the host's first sender is starting (launching multiprocessing's resource
-    tracker, which holds its lock meanwhile) must not leave the child with that lock held: the
-    child could never start a sender, and its events would be dropped at exit."""
-    proc = run_script(FORK_WHILE_TRACKER_LAUNCHES, collector.endpoint)
+    """A fork while the host's first sender is starting waits for the start to end (the fork
+    guard): the child holds none of that sender's channel or exit pipe, starts its own sender,
+    and both deliver their events."""
+    proc = run_script(FORK_WHILE_A_SENDER_STARTS, collector.endpoint)
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     assert "child-exit 0" in out, err
@@ -715,3 +714,151 @@ def test_sender_failures_reach_the_applications_logging(
     assert failures, err
     assert failures[0].startswith("LOG WARNING snowplow_tracker")
     assert len(failures) == 1, err  # throttled as in the host, and not printed twice (fork)
+
+
+def test_senders_are_named_and_no_other_process_is_started(
+    collector: Collector, make_emitter: Any
+) -> None:
+    """``ps`` shows each sender as ``snowplow-sender[host pid P #i] host:port`` (``top``:
+    ``snowplow-sender``); the emitter starts its senders and nothing else (no resource tracker)."""
+    emitter = make_emitter(collector.endpoint, process_count=2, start_method="spawn")
+    emitter.input(event())
+    assert emitter.flush(timeout=30)
+    target = collector.endpoint.split("://")[-1]
+    expected = [f"snowplow-sender[host pid {os.getpid()} #{i}] {target}" for i in (0, 1)]
+
+    def titles() -> List[str]:  # a sender shows its title once it started
+        return sorted(" ".join(psutil.Process(pid).cmdline()) for pid in emitter.sender_pids())
+
+    assert wait_until(lambda: titles() == expected, 30), titles()
+    names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in emitter.sender_pids()}
+    assert names == {"snowplow-sender"}
+    children = psutil.Process().children(recursive=True)
+    assert sorted(c.pid for c in children) == sorted(emitter.sender_pids())
+
+
+def test_a_sender_title_never_shows_the_collectors_credentials(
+    collector: Collector, make_emitter: Any
+) -> None:
+    target = collector.endpoint.split("://")[-1]
+    emitter = make_emitter(f"http://user:pa55word@{target}")
+    emitter.input(event())
+    assert emitter.flush(timeout=30)
+    [pid] = emitter.sender_pids()
+    title = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode()
+    assert title == f"snowplow-sender[host pid {os.getpid()} #0] {target}"
+
+
+def test_a_sender_imports_only_what_sending_needs() -> None:
+    """The sender program imports neither ``requests``, ``psutil`` nor the tracker's other
+    parts (its modules are imported as the ``python -m`` run does)."""
+    code = (
+        "import sys, snowplow_tracker.emitters.process.sender_process\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    modules = set(run_to_end(code).split())
+    assert "snowplow_tracker.emitters.process.sender" in modules
+    assert "urllib3" in modules
+    unwanted = {
+        "requests",
+        "psutil",
+        "multiprocessing.resource_tracker",
+        "snowplow_tracker.tracker",
+        "snowplow_tracker.emitters.process.emitter",
+        "snowplow_tracker.settings",
+    }
+    assert modules & unwanted == set()
+
+
+SYS_PATH_HOST = """
+import sys
+sys.path.insert(0, sys.argv[2])  # the package is found through a path added at run time
+from snowplow_tracker import ProcessEmitter
+e = ProcessEmitter(sys.argv[1], process_count=1)
+e.input({"e": "se", "se_ca": "runtime-path", "se_ac": "a", "eid": "e-1", "p": "srv"})
+print("flushed", e.flush(timeout=30), flush=True)
+"""
+
+
+def test_a_host_that_found_the_package_on_a_path_added_at_run_time_starts_senders(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """Without ``PYTHONPATH``, from another directory, a script that puts the package's folder
+    on ``sys.path`` itself: its senders find the package too."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", SYS_PATH_HOST, collector.endpoint, str(ROOT)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "flushed True" in done.stdout, done.stderr
+    assert [ev["se_ca"] for ev in collector.events] == ["runtime-path"]
+
+
+SET_EXECUTABLE_HOST = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter
+multiprocessing.set_executable(sys.argv[2])
+e = ProcessEmitter(sys.argv[1], process_count=1)
+e.input({"e": "se", "se_ca": "wrapped", "se_ac": "a", "eid": "e-1", "p": "srv"})
+print("flushed", e.flush(timeout=30), flush=True)
+"""
+
+
+def test_senders_run_the_interpreter_multiprocessing_would_start(
+    collector: Collector, tmp_path: Path
+) -> None:
+    """``multiprocessing.set_executable()`` (for servers that embed Python) chooses the
+    senders' interpreter."""
+    marker = tmp_path / "started"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = run_script(SET_EXECUTABLE_HOST, collector.endpoint, str(wrapper))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "flushed True" in out, err
+    assert "snowplow_tracker.emitters.process.sender_process" in marker.read_text()
+    assert [ev["se_ca"] for ev in collector.events] == ["wrapped"]
+
+
+NO_SENDER_CAN_START = """
+import multiprocessing, sys
+from snowplow_tracker import ProcessEmitter, SenderStartError
+multiprocessing.set_executable(sys.argv[2])
+failed = []
+e = ProcessEmitter(sys.argv[1], process_count=2, shutdown_timeout=2,
+                   on_failure=lambda n, events: failed.extend(events))
+e.input({"e": "se", "se_ca": "c", "se_ac": "a", "eid": "e-1", "p": "srv"})
+try:
+    e.flush(timeout=60)
+except SenderStartError as exc:
+    print("raised", exc, flush=True)
+print("closed", e.close(), len(failed), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["missing", "exits"])
+def test_senders_that_cannot_start_raise_sender_start_error(
+    collector: Collector, tmp_path: Path, how: str
+) -> None:
+    """An interpreter that cannot be run, or a sender that exits before it runs: ``flush()``
+    raises ``SenderStartError`` saying what happened (it does not retry for ever), and
+    ``close()`` reports the event as failed."""
+    executable = tmp_path / "no-such-python"
+    if how == "exits":
+        executable.write_text("#!/bin/sh\nexit 3\n")
+        executable.chmod(0o755)
+    proc = run_script(NO_SENDER_CAN_START, collector.endpoint, str(executable))
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    [raised] = [line for line in out.splitlines() if line.startswith("raised")]
+    expected = "could not be started" if how == "missing" else "exited with code 3 before"
+    assert expected in raised
+    assert "and no sender could start" in raised
+    assert "closed False 1" in out
+    assert collector.events == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
@@ -234,3 +235,34 @@ def test_a_routed_transaction_checks_every_item_before_sending() -> None:
     with pytest.raises(ValidationError, match=r"argument 'items\[1\]\['sku'\]'"):
         t.track_ecommerce_transaction("o", 1, items=[{"sku": "a", "price": 1, "quantity": 1}, {}])
     assert (t.seen, capture.events) == ([], [])
+
+
+_COMMON_1X = "event_subject=None, context=None, true_timestamp=None"
+
+
+@pytest.mark.parametrize(
+    ("cls", "expected"),
+    [
+        (PageView, "page_url, page_title=None, referrer=None"),
+        (
+            PagePing,
+            "page_url, page_title=None, referrer=None, min_x=None, max_x=None, min_y=None, "
+            "max_y=None",
+        ),
+        (StructuredEvent, "category, action, label=None, property_=None, value=None"),
+        (SelfDescribing, "event_json"),
+        (
+            ScreenView,
+            "id_, name, type=None, previous_name=None, previous_id=None, previous_type=None, "
+            "transition_type=None",
+        ),
+    ],
+)
+def test_the_generated_classes_take_the_1x_arguments_in_the_1x_order(
+    cls: Any, expected: str
+) -> None:
+    params = inspect.signature(cls).parameters.values()
+    shown = [p.name + ("" if p.default is p.empty else f"={p.default!r}") for p in params]
+    assert ", ".join(shown) == f"{expected}, {_COMMON_1X}"
+    assert inspect.getsource(cls).startswith(f"class {cls.__name__}(Event, ")
+    assert "true_timestamp:" in (cls.__doc__ or "")

@@ -84,7 +84,7 @@ def test_a_tracer_steps_through_the_generated_lines_as_pdb_and_coverage_do() -> 
 
 
 def test_the_1x_event_classes_code_is_source_too() -> None:
-    text = inspect.getsource(PageView._build)
-    assert text.startswith("def build_page_view(")
+    text = inspect.getsource(PageView._track)
+    assert text.startswith("def track_page_view(")
     assert '"url"' in text
-    assert Path(inspect.getsourcefile(PageView._build) or "").name == "builders.py"
+    assert Path(inspect.getsourcefile(PageView._track) or "").resolve() == GENERATED

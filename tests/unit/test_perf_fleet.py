@@ -25,6 +25,12 @@ from perf.fleet import (
 
 MASTER = 100
 SPAWN = "python -c from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)"
+#: A sender as ``ps`` shows it (its title), and as started (its arguments).
+SENDER_TITLE = "snowplow-sender[host pid 101 #0] 127.0.0.1:9090"
+SENDER_ARGS = (
+    "python -P -m snowplow_tracker.emitters.process.sender_process "
+    "snowplow-sender[host pid 101 #0] 127.0.0.1:9090 --fd 5"
+)
 TRACKER = "python -c from multiprocessing.resource_tracker import main;main(4)"
 
 
@@ -52,6 +58,13 @@ def test_roles_of_a_gunicorn_tree_with_senders() -> None:
     counts = role_counts(infos, MASTER)
     assert counts == {"master": 1, "worker": 2, "sender": 1, "resource tracker": 1, "other": 1}
     assert describe_roles(counts) == ("1 master, 2 workers, 1 sender, 1 resource tracker, 1 other")
+
+
+def test_senders_are_named_by_their_title_or_their_arguments() -> None:
+    infos = [_proc(201, 101, SENDER_TITLE), _proc(202, MASTER, SENDER_ARGS)]
+    assert [role_of(i, MASTER) for i in infos] == ["sender", "sender"]
+    shared = "snowplow-sender[shared /tmp/x/snowplow-tracker/0123-0.sock] 127.0.0.1:9090"
+    assert role_of(_proc(203, 1, shared), MASTER) == "sender"  # outside the tree
 
 
 def test_a_module_imported_under_two_names_counts_once_under_the_shorter() -> None:
@@ -116,7 +129,7 @@ def test_fleet_targets_read_from_the_rows() -> None:
         _row("noop", 8, 9, 110),
         _row("process", 8, 25, 390, left_after_5s={"sender": 1}),
     ]
-    targets = _targets(rows)
+    targets = targets_of_process_rows = _targets(rows)
     assert targets["PSS of the server / 1.1.0's / 4 workers"] == ["2.85", "<= 1.5", "**no**"]
     assert targets["processes added per worker / 4 workers"] == ["2", "<= 1", "**no**"]
     assert targets["lost / 4 workers"] == ["2", "0", "**no**"]
@@ -133,6 +146,12 @@ def test_fleet_targets_read_from_the_rows() -> None:
     targets = _targets(shared)
     assert targets["processes added per worker / 4 workers"] == ["0.50", "<= 1", "yes"]
     assert targets["processes added going from 4 to 8 workers / 8 workers"] == ["0", "0", "yes"]
+    # Each variant's targets from its own rows.
+    both = [*rows, _row("process-shared", 4, 6, 100), _row("process-shared", 8, 10, 150)]
+    shared_targets = {f"{t[0]} / {t[1]}": t[2:] for t in fleet_targets(both, "process-shared")}
+    assert shared_targets["PSS of the server / 1.1.0's / 4 workers"] == ["1.41", "<= 1.5", "yes"]
+    assert shared_targets["processes added per worker / 8 workers"] == ["0.12", "<= 1", "yes"]
+    assert _targets(both) == targets_of_process_rows
 
 
 def test_exit_times_per_role_only_for_roles_entirely_gone() -> None:

@@ -7,6 +7,7 @@ from typing import List, Tuple
 
 import pytest
 
+from snowplow_tracker.delivery.batching import BatchLimits
 from snowplow_tracker.delivery.retry import RetryPolicy
 from snowplow_tracker.delivery.transport import DeliveryResult, HttpTransport
 from snowplow_tracker.emitters.process.sender import (
@@ -14,6 +15,7 @@ from snowplow_tracker.emitters.process.sender import (
     AckBook,
     Request,
     RequestPool,
+    SenderConfig,
     check_max_in_flight,
     failed_positions,
 )
@@ -142,3 +144,26 @@ def test_request_whose_transport_cannot_be_made_fails_and_the_thread_lives_on() 
     assert pool.threads == 1
     assert [r.failed for r in results] == [[b'{"e":"pv"}'], [b'{"e":"se"}']]
     assert len(calls) == 2  # tried again for the second request
+
+
+def test_sender_config_goes_to_the_sender_as_json_and_comes_back_equal() -> None:
+    """What the host sends a new sender (JSON, never pickle) is the configuration it built."""
+    config = SenderConfig(
+        transport={
+            "endpoint": "https://user:pw@collector.example.com",
+            "protocol": "https",
+            "port": 8443,
+            "request_timeout": (2.5, 7.0),
+            "verify": "/etc/ssl/private-ca.pem",
+        },
+        target="collector.example.com:8443",
+        limits=BatchLimits.create("post", 50, 10_000, 0.5),
+        retry_policy=RetryPolicy(max_attempts=None, deadline=30.0, no_retry_statuses={400, 418}),
+        host_pid=1234,
+        orphan_timeout=3.0,
+        log_level=10,
+        max_in_flight=8,
+    )
+    data = config.to_json()
+    assert data.startswith(b"{")
+    assert SenderConfig.from_json(data) == config

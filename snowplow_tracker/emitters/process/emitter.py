@@ -21,15 +21,15 @@ Example:
     >>> t.track_struct_event("shop", "add-to-basket", "sku-1", "pcs", 2)  # doctest: +SKIP
 
 Lifecycle: senders start on first use, in the process that uses the emitter, from a background
-thread (``track_*`` never waits for a process to start). After ``os.fork()`` the child gets a
-fresh, empty emitter that starts its own senders (the parent keeps sending what it had). At
-interpreter exit the emitter flushes within ``shutdown_timeout`` and stops its senders. With
-the ``spawn`` (default) and ``forkserver`` start methods, a script's entry point must be guarded by
-``if __name__ == "__main__":``, as for any ``multiprocessing`` code. Each sender reports that it
-runs; when the first one exits before that (or has not run within ``SENDER_START_TIMEOUT``) and
-none ever ran, ``track_*`` and ``flush()`` raise :class:`~snowplow_tracker.errors.SenderStartError`
-(a sender started while the main module is still being imported raises it there, naming the
-guard, so an unguarded script fails at once instead of hanging).
+thread (``track_*`` never waits for a process to start). Each is a fresh interpreter running
+:mod:`.sender_process` (``ps`` shows ``snowplow-sender[host pid P #i] collector``): it never runs
+the host's main module, so a script needs no ``if __name__ == "__main__":`` guard, and no
+``multiprocessing`` resource tracker is started. After ``os.fork()`` the child gets a fresh,
+empty emitter that starts its own senders (the parent keeps sending what it had). At
+interpreter exit the emitter flushes within ``shutdown_timeout`` and stops its senders. Each
+sender reports that it runs; when the first one exits before that (or has not run within
+``SENDER_START_TIMEOUT``) and none ever ran, ``track_*`` and ``flush()`` raise
+:class:`~snowplow_tracker.errors.SenderStartError`.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import multiprocessing
 import os
 import time
 from typing import Any, List, Optional
+from urllib.parse import urlsplit
 
-import psutil
 from orjson import dumps as _dumps
 
 from ... import arguments as _args
@@ -51,9 +51,10 @@ from ...protocol.wire import PayloadDict, encode_event
 from ...settings import POSITIONAL, Profile
 from .. import lifecycle
 from ..base import BaseEmitter, encode_or_raise
-from .handles import GUARD_ADVICE, importing_main, install_fork_guard
+from .handles import install_fork_guard
 from .pool import DROP_PILE_BYTES, IPC_MAX_BATCH_BYTES, SenderPool
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight
+from .shared import shared_by_default, shared_spec
 
 __all__ = ["DROP_PILE_BYTES", "ProcessEmitter", "default_process_count"]
 
@@ -65,9 +66,16 @@ DEFAULT_IPC_MAX_DELAY = 0.05
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 
 
+#: Default sender processes per emitter. One sender keeps up to ``max_in_flight`` requests in
+#: flight and delivers tens of thousands of events per second (README, "Sizing"): more than one
+#: host process tracks, and each sender costs memory. Raise ``process_count`` for more.
+DEFAULT_PROCESS_COUNT = 1
+
+
 def default_process_count() -> int:
-    """Half the logical CPUs (psutil), at least 1 and at most 4: senders mostly wait on I/O."""
-    return max(1, min(4, (psutil.cpu_count(logical=True) or 1) // 2))
+    """The default ``process_count``: :data:`DEFAULT_PROCESS_COUNT`, whatever the CPUs (senders
+    mostly wait on the network; one is enough for a process, see README's "Sizing")."""
+    return DEFAULT_PROCESS_COUNT
 
 
 class ProcessEmitter(BaseEmitter):
@@ -89,7 +97,8 @@ class ProcessEmitter(BaseEmitter):
         byte_limit: Bytes per request as sent on the wire (default 64,000 for POST, also when
             only ``buffer_size`` is given; see
             :func:`~snowplow_tracker.delivery.batching.throughput_defaults`).
-        process_count: Sender processes (default: :func:`default_process_count`).
+        process_count: Sender processes (default 1: :func:`default_process_count`). One sender
+            delivers what one host process tracks (see README, "Sizing"); each costs memory.
         max_queue_size: Events held in the host (waiting or in flight) before new events are
             dropped (default None: bounded by ``max_queue_bytes`` only).
         max_queue_bytes: Bytes of encoded events held in the host (waiting or in flight;
@@ -102,7 +111,10 @@ class ProcessEmitter(BaseEmitter):
             lone event leaves within about ``max_batch_age + ipc_max_delay``.
         retry_policy: Backoff, attempt/deadline limits and never-retried statuses (default
             :class:`~snowplow_tracker.delivery.retry.RetryPolicy()`: 8 attempts within 300 s).
-        start_method: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
+        start_method: Accepted for compatibility and checked (one of
+            ``multiprocessing.get_all_start_methods()``), with no effect: every sender is a
+            fresh interpreter started with ``subprocess`` (as ``spawn`` would, but without
+            running the main module again), whatever the value.
         ipc_batch_size: Events per pipe message (default 256; a message also leaves once it
             holds 1 MiB).
         ipc_max_delay: Seconds a partial pipe message waits in the host (default 0.05).
@@ -117,6 +129,14 @@ class ProcessEmitter(BaseEmitter):
         verify: How the senders verify the collector's TLS certificate, as in ``requests``:
             True (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the
             path of a CA bundle file or directory (a private CA), or False.
+        shared_pool: Connect to the ``process_count`` senders that every process of this user
+            on this machine shares for the same collector and settings, starting them when none
+            runs, instead of starting senders of its own: for servers of many worker processes
+            (gunicorn, uWSGI; see :mod:`~snowplow_tracker.emitters.process.shared`). Default:
+            the environment variable ``SNOWPLOW_TRACKER_SHARED_POOL`` (``1``, ``true``, ``yes``
+            or ``on``). When the folder of their sockets is not private to the user, a warning
+            is logged and the emitter starts its own senders (the ``shared_pool`` attribute
+            then says False).
 
     The defaults are made for a collector a network away: POST bodies up to 64 kB, sent when
     full or ``max_batch_age`` old, with up to 64 requests in flight per sender.
@@ -144,6 +164,7 @@ class ProcessEmitter(BaseEmitter):
         ipc_batch_size: int = DEFAULT_IPC_BATCH_SIZE,
         ipc_max_delay: float = DEFAULT_IPC_MAX_DELAY,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        shared_pool: Optional[bool] = None,
     ) -> None:
         where = self._where
         if process_count is None:
@@ -162,9 +183,12 @@ class ProcessEmitter(BaseEmitter):
         self.ipc_batch_size = ipc_batch_size
         self.ipc_max_delay = float(ipc_max_delay)
         self.start_method = start_method
-        self._ctx: Any = multiprocessing.get_context(start_method)
+        collector = self.settings.collector
+        transport = collector.transport_arguments()
+        del transport["session"]  # a sender makes its own connections
         self._sender_config = SenderConfig(
-            collector=self.settings.collector,
+            transport=transport,
+            target=urlsplit(collector.post_url).netloc,
             limits=self.limits,
             retry_policy=self.retry_policy,
             host_pid=os.getpid(),
@@ -172,7 +196,11 @@ class ProcessEmitter(BaseEmitter):
             log_level=logger.level,
             max_in_flight=self.max_in_flight,
         )
-        self._pool = SenderPool(self, self._ctx, self._sender_config, self._counters)
+        if shared_pool is None:
+            shared_pool = shared_by_default()
+        self._shared = shared_spec(self._sender_config, where) if shared_pool else None
+        self.shared_pool = self._shared is not None
+        self._pool = SenderPool(self, self._sender_config, self._counters)
         # The Tracker's fast path, unless a subclass changed what input() does.
         self._tracker_input = (
             self._input_from_tracker if type(self).input is ProcessEmitter.input else self.input
@@ -276,12 +304,6 @@ class ProcessEmitter(BaseEmitter):
             if pool.start_error is not None:
                 raise pool.start_error
             if not pool.started and not pool.stopped:
-                if importing_main():
-                    raise SenderStartError(
-                        f"{self._where}: cannot start sender processes while this process is "
-                        "still starting, importing the main module of the process that "
-                        f"started it. {GUARD_ADVICE}"
-                    )
                 lifecycle.keep(self)  # its threads refer to it too, until close()
                 pool.start_locked()
         self._enqueue(event)
@@ -348,7 +370,7 @@ class ProcessEmitter(BaseEmitter):
 
     def _next_run(self) -> None:
         """A later ``input()`` starts a new run (called when this one stops, under its lock)."""
-        self._pool = SenderPool(self, self._ctx, self._sender_config, self._counters)
+        self._pool = SenderPool(self, self._sender_config, self._counters)
 
     def __enter__(self) -> ProcessEmitter:
         return self
@@ -395,4 +417,4 @@ class ProcessEmitter(BaseEmitter):
         self._pool.abandon_after_fork()
         self._counters = type(self._counters)()
         self._sender_config = dataclasses.replace(self._sender_config, host_pid=os.getpid())
-        self._pool = SenderPool(self, self._ctx, self._sender_config, self._counters)
+        self._pool = SenderPool(self, self._sender_config, self._counters)

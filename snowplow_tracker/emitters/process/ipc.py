@@ -1,11 +1,12 @@
 """Framing of the messages between a ``ProcessEmitter`` and its sender processes.
 
-Messages are raw bytes over a ``multiprocessing`` pipe (``send_bytes``/``recv_bytes``): never
-pickle. One message carries a whole micro-batch: one IPC operation for many events. The events
-are framed by their lengths, never by a separator, so the framing does not depend on what an
-event contains (newlines, NUL bytes, anything).
+Messages are raw bytes over a socket pair, framed by ``multiprocessing.connection.Connection``
+(``send_bytes``/``recv_bytes``): never pickle. One message carries a whole micro-batch: one IPC
+operation for many events. The events are framed by their lengths, never by a separator, so the
+framing does not depend on what an event contains (newlines, NUL bytes, anything).
 
 Host to sender:
+    ``C`` + JSON: the sender's configuration (its first message, once).
     ``B`` + id + events + lengths + count: a micro-batch (see below). ``F``: send everything
     buffered now. ``S``: drain, exit.
 Sender to host:
@@ -36,6 +37,7 @@ import struct
 from array import array
 from typing import List, Tuple, Union
 
+CONFIG = b"C"
 BATCH = b"B"
 FLUSH = b"F"
 STOP = b"S"

@@ -16,8 +16,6 @@ A pool owns, for one run in one process (until ``close()`` or a fork replaces it
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import multiprocessing.process
 import os
 import socket
 import threading
@@ -31,7 +29,6 @@ from ...delivery.stats import Counters
 from ...errors import SenderStartError
 from . import ipc
 from .handles import (
-    GUARD_ADVICE,
     SENDER_START_TIMEOUT,
     STOPPED_EXIT_CODES,
     MicroBatch,
@@ -39,6 +36,7 @@ from .handles import (
     start_sender,
 )
 from .sender import SenderConfig
+from .shared import SharedLink, SharedSpec, connect_shared
 
 #: A micro-batch goes to a sender once it holds this many bytes, whatever its event count.
 IPC_MAX_BATCH_BYTES = 1024 * 1024
@@ -57,21 +55,20 @@ class SenderPool:
 
     Args:
         owner: The emitter: its settings (``process_count``, ``ipc_max_delay``,
-            ``start_method``, ``max_queue_bytes``, ``max_queue_size``), its callbacks and its
-            ``_notify`` (for outcomes already counted).
-        context: The ``multiprocessing`` context senders start from.
+            ``max_queue_bytes``, ``max_queue_size``, ``_shared``: the shared senders to connect
+            to instead of starting its own), its callbacks and its ``_notify`` (for outcomes
+            already counted).
         config: What each sender is started with.
         counters: The emitter's counters (they outlive a run; the queue's lock is theirs).
     """
 
-    def __init__(self, owner: Any, context: Any, config: SenderConfig, counters: Counters) -> None:
+    def __init__(self, owner: Any, config: SenderConfig, counters: Counters) -> None:
         self.pid = os.getpid()
         self.owner = owner
         self.where: str = owner._where
         self.process_count: int = owner.process_count
         self.ipc_max_delay: float = owner.ipc_max_delay
-        self.start_method: str = owner.start_method
-        self.context = context
+        self.shared: Optional[SharedSpec] = owner._shared
         self.config = config
         self.notify: Callable[[List[bytes], List[bytes]], None] = owner._notify
         bounds = (owner.max_queue_bytes, owner.max_queue_size)
@@ -253,12 +250,22 @@ class SenderPool:
         return ok
 
     def _requeue_locked(self, batches: List[MicroBatch]) -> int:
-        """Put in-flight micro-batches back at the head of the queue; returns the events."""
+        """Put in-flight micro-batches back at the head of the queue; returns the events.
+
+        A micro-batch some of whose events were reported delivered (``P``) is cut down to the
+        others, so that the next sender does not send them again."""
         for batch in batches:
             handle = self.senders[batch.sender] if batch.sender >= 0 else None
             if handle is not None:
                 handle.in_flight -= batch.count
             batch.sender = -1
+            if batch.done:
+                events = batch.undone()
+                message, lengths = ipc.new_batch(), ipc.new_lengths()
+                for event in events:
+                    ipc.append_event(message, lengths, event)
+                ipc.seal_batch(message, lengths, batch.ticket)
+                batch.message, batch.count, batch.done = message, len(events), None
         moved = self.queue.requeue_locked(batches)
         if moved and self.feeder_idle:
             self.wake_feeder_locked()
@@ -294,8 +301,17 @@ class SenderPool:
             for index in missing:
                 try:
                     self._spawn(index)
-                except Exception:  # noqa: BLE001 - logged; tried again
+                except Exception as exc:  # noqa: BLE001 - logged; tried again
+                    # A shared sender may be starting in another host: only its own failure
+                    # to start is final.
+                    final = self.shared is None or isinstance(exc, SenderStartError)
+                    with self.lock:
+                        if final and not self.ever_ready and self.start_error is None:
+                            self._fail_start_locked(
+                                f"sender process {index} could not be started ({exc})"
+                            )
                     time.sleep(0.5)
+                    return handles  # serve the others meanwhile
 
     def _wait_for_messages(self, handles: List[SenderHandle]) -> List[Any]:
         """Wait (1 s at most) for a message, an exit or a wake-up; drain the wake-ups."""
@@ -303,7 +319,8 @@ class SenderPool:
         objects: List[Any] = [self.wake_r]
         for h in handles:
             objects.append(h.conn)
-            objects.append(h.process.sentinel)
+            if h.process.sentinel is not h.conn:
+                objects.append(h.process.sentinel)
         ready = wait(objects, timeout=1.0)
         if self.wake_r in ready:
             try:
@@ -318,10 +335,19 @@ class SenderPool:
             if handle.conn in ready or handle.process.sentinel in ready:
                 self._read_messages(handle)
             if handle.process.sentinel in ready:
-                self._on_sender_exit(handle)
+                handle.process.join(0.1)
+                if not handle.process.is_alive():
+                    self._on_sender_exit(handle)
 
     def _spawn(self, index: int) -> None:
-        handle = start_sender(self.context, self.config, index)
+        if self.shared is None:
+            handle = start_sender(self.config, index)
+        else:
+            try:
+                handle = connect_shared(self.shared, self.config, index)
+            except Exception as error:
+                logger.info("shared sender %d: %s", index, error)
+                raise
         with self.lock:
             self.senders[index] = handle
             if self.feeder_idle:
@@ -356,7 +382,8 @@ class SenderPool:
                 elif kind == ipc.LOG:
                     handle.log(message)
         except (EOFError, OSError):
-            pass
+            if isinstance(handle.process, SharedLink):
+                handle.process.hang_up()
 
     def _in_flight_locked(self, ticket: int) -> Optional[MicroBatch]:
         batch = self.queue.in_flight.get(ticket)
@@ -408,7 +435,7 @@ class SenderPool:
                 q.give_back_memory()
 
     def _on_sender_exit(self, handle: SenderHandle) -> None:
-        handle.process.join(0.1)
+        handle.process.close()
         with self.lock:
             handle.exited = True
             if not handle.writing:
@@ -422,7 +449,14 @@ class SenderPool:
             code = handle.process.exitcode
             failed_start = handle.late or (code is not None and code > 0)
             if failed_start and not handle.ready and not self.ever_ready:
-                self._fail_start_locked(handle)
+                how = (
+                    f"did not start within {SENDER_START_TIMEOUT:g} s"
+                    if handle.late
+                    else f"exited with code {code} before it started"
+                )
+                self._fail_start_locked(
+                    f"sender process {handle.index} (pid {handle.process.pid}) {how}"
+                )
                 return
             lost = [b for b in self.queue.in_flight.values() if b.sender == handle.index]
             moved = self._requeue_locked(lost)
@@ -442,19 +476,16 @@ class SenderPool:
         )
         self.queue.counters.add(restarts=1, redelivered=moved)
 
-    def _fail_start_locked(self, handle: SenderHandle) -> None:
-        """A sender exited before it ran, and none of this run ever did: senders cannot start.
-        ``track_*`` and ``flush()`` raise from now on; ``close()`` drops what is held."""
-        advice = GUARD_ADVICE if self.start_method != "fork" else ""
-        how = (
-            f"did not start within {SENDER_START_TIMEOUT:g} s"
-            if handle.late
-            else f"exited with code {handle.process.exitcode} before it started"
-        )
+    def _fail_start_locked(self, what: str) -> None:
+        """A sender could not be started, or exited before it ran, and none of this run ever
+        did: senders cannot start. ``track_*`` and ``flush()`` raise from now on; ``close()``
+        drops what is held.
+
+        Args:
+            what: What happened to the sender, for the error message.
+        """
         self.start_error = SenderStartError(
-            f"{self.where}: sender process {handle.index} (pid {handle.process.pid}) {how}, "
-            f"and no sender could start (start_method={self.start_method!r}; its error is on "
-            f"standard error). {advice}"
+            f"{self.where}: {what}, and no sender could start (its error is on standard error)."
         )
         self.queue.close_locked()  # track_* takes the slow path, which raises
         self.queue.changed.notify_all()
@@ -505,6 +536,12 @@ class SenderPool:
         for sock in (self.wake_r, self.wake_w):
             if sock is not None:
                 sock.close()
+        if self.listener is None or not self.listener.is_alive():  # it waits on the exit pipes
+            with self.lock:
+                handles = [h for h in self.senders if h is not None]
+            for handle in handles:
+                handle.process.join(0)  # reaped if it exited
+                handle.process.close()
         return dropped
 
     def _ask_to_stop(self) -> None:
@@ -556,8 +593,8 @@ class SenderPool:
         return left
 
     def abandon_after_fork(self) -> None:
-        """In a forked child: let go of the parent's pipes, processes and sockets."""
-        children = getattr(multiprocessing.process, "_children", None)
+        """In a forked child: let go of the parent's sockets and pipes (the senders are the
+        parent's children, never waited on here)."""
         for handle in self.senders:
             if handle is None:
                 continue
@@ -565,8 +602,7 @@ class SenderPool:
                 handle.conn.close()
             except OSError:
                 pass
-            if isinstance(children, set):
-                children.discard(handle.process)
+            handle.process.abandon()
         for sock in (self.wake_r, self.wake_w):
             if sock is not None:
                 sock.close()

@@ -1,8 +1,8 @@
 """The sender process of a ``ProcessEmitter``: batch, send over HTTP with several requests in
 flight, retry, acknowledge.
 
-A sender reads micro-batches of encoded events from its pipe, batches them with the shared
-:class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
+A sender reads micro-batches of encoded events from its channel to the host, batches them with
+the shared :class:`~snowplow_tracker.delivery.batching.Batcher` (``buffer_size``, ``byte_limit``,
 ``max_batch_age``) and hands each request to a :class:`RequestPool`: up to ``max_in_flight``
 threads, each with its own keep-alive connection, send with the shared
 :func:`~snowplow_tracker.delivery.transport.deliver`
@@ -15,10 +15,16 @@ and a request may carry events of several micro-batches).
 
 The sender ignores SIGINT (a terminal sends it to the whole process group; the host decides when
 to stop), drains and exits on the ``S`` message, on SIGTERM, or when the host process is gone.
+
+A sender is its own interpreter (``python -m`` :mod:`.sender_process`), so this module imports
+only what sending needs: the delivery modules and ``urllib3``, not ``requests``, ``psutil``,
+``multiprocessing`` nor the tracker.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import signal
@@ -26,10 +32,19 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, cast
-
-import psutil
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+)
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
@@ -37,7 +52,6 @@ from ...delivery.batching import Batcher, BatchLimits
 from ...delivery.retry import RetryPolicy
 from ...delivery.throttle import Throttle
 from ...delivery.transport import DeliveryResult, HttpTransport, deliver
-from ...settings import Collector
 from . import ipc
 
 #: Seconds between checks that the host is still alive.
@@ -72,12 +86,29 @@ def check_max_in_flight(value: object, where: str) -> int:
     return cast(int, value)
 
 
+class Connection(Protocol):
+    """The sender's end of its channel to the host: framed messages, as
+    ``multiprocessing.connection.Connection`` has them (``send_bytes``/``recv_bytes``)."""
+
+    def send_bytes(self, buf: Union[bytes, bytearray]) -> None: ...
+
+    def recv_bytes(self) -> bytes: ...
+
+    def poll(self, timeout: Optional[float] = 0.0) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class SenderConfig:
-    """Everything a sender process needs, passed once at start (no events in it).
+    """Everything a sender process needs, sent once at start as JSON (no events in it).
 
     Attributes:
-        collector: Where and how requests go (no ``session``: a sender makes its own).
+        transport: The keyword arguments of its transports to the collector (``endpoint``,
+            ``protocol``, ``port``, ``request_timeout``, ``verify``; no ``session``: a sender
+            makes its own connections).
+        target: The collector as shown in the sender's process title (``host[:port]``, never
+            credentials).
         limits: Batching rules.
         retry_policy: Retry rules.
         host_pid: Process id of the host.
@@ -88,13 +119,37 @@ class SenderConfig:
         max_in_flight: Requests the sender keeps open at once.
     """
 
-    collector: Collector
+    transport: Dict[str, Any]
+    target: str
     limits: BatchLimits
     retry_policy: RetryPolicy
     host_pid: int
     orphan_timeout: float = 10.0
     log_level: int = logging.NOTSET
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+
+    def to_json(self) -> bytes:
+        """This configuration as JSON (the host sends it; :meth:`from_json` reads it)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["limits"] = dataclasses.asdict(self.limits)
+        policy = dataclasses.asdict(self.retry_policy)
+        policy["no_retry_statuses"] = sorted(self.retry_policy.no_retry_statuses)
+        fields["retry_policy"] = policy
+        return json.dumps(fields).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> SenderConfig:
+        """Inverse of :meth:`to_json`."""
+        fields = json.loads(data)
+        transport = fields["transport"]
+        timeout = transport.get("request_timeout")
+        if isinstance(timeout, list):
+            transport["request_timeout"] = tuple(timeout)
+        fields["limits"] = BatchLimits(**fields["limits"])
+        policy = fields["retry_policy"]
+        policy["no_retry_statuses"] = frozenset(policy["no_retry_statuses"])
+        fields["retry_policy"] = RetryPolicy(**policy)
+        return cls(**fields)
 
 
 class AckBook:
@@ -159,10 +214,14 @@ class AckBook:
 
 @dataclass
 class Request:
-    """Events sent together (one POST body, or one GET event) and where each came from."""
+    """Events sent together (one POST body, or one GET event) and where each came from.
+
+    ``owner`` is the :class:`Sender` that acknowledges them (None: the pool's own).
+    """
 
     events: List[bytes]
     tags: List[Tag]
+    owner: Optional[Sender] = None
 
 
 def failed_positions(events: Sequence[bytes], failed: Sequence[bytes]) -> List[int]:
@@ -309,31 +368,38 @@ class Sender:
     """The loop of one sender process (see the module docstring).
 
     Args:
-        conn: This sender's end of the pipe to the host.
+        conn: This sender's end of the channel to the host (None: it serves no host itself).
         config: What and how to send.
+        parent: A sender whose request pool, throttle and ``abandon`` this one shares (one host
+            of a shared sender, :mod:`~snowplow_tracker.emitters.process.shared`).
     """
 
-    def __init__(self, conn: Connection, config: SenderConfig) -> None:
+    def __init__(
+        self, conn: Optional[Connection], config: SenderConfig, parent: Optional[Sender] = None
+    ) -> None:
         self.conn = conn
         self.config = config
         self.method = config.limits.method
         self.batcher = Batcher(config.limits)
         self.tags: Deque[Tag] = deque()  # aligned with the batcher's events
         self.acks = AckBook()
-        self.abandon = threading.Event()
+        self.abandon: threading.Event = parent.abandon if parent else threading.Event()
         # One "not before" time for every request thread: a 429 holds the whole sender.
-        self.throttle = Throttle(on_hold=self._report_hold)
-        self.pool = RequestPool(
-            config.max_in_flight,
-            self._new_transport,
-            config.retry_policy,
-            self._on_done,
-            self.abandon,
+        self.throttle: Throttle = parent.throttle if parent else Throttle(self._report_hold)
+        self.pool: RequestPool = (
+            parent.pool
+            if parent
+            else RequestPool(
+                config.max_in_flight,
+                self._new_transport,
+                config.retry_policy,
+                self._on_done,
+                self.abandon,
+            )
         )
         self._conn_lock = threading.Lock()  # request threads acknowledge at once
         self.stopping = False
         self.abandon_at: Optional[float] = None
-        self._host: Optional[psutil.Process] = None
         self._next_check = 0.0
 
     def _new_transport(self) -> HttpTransport:
@@ -342,23 +408,16 @@ class Sender:
             retry_policy=self.config.retry_policy,
             client="urllib3",  # about half the CPU per request of requests
             pool_size=1,  # one transport per request thread
-            **self.config.collector.transport_arguments(),
+            **self.config.transport,
             throttle=self.throttle,
             where="ProcessEmitter",
         )
 
     # -- host liveness -------------------------------------------------------------------
     def host_alive(self) -> bool:
-        """Whether the host process still exists (its parent, or by pid for forkserver)."""
-        pid = self.config.host_pid
-        if os.getppid() == pid:
-            return True
-        try:
-            if self._host is None:
-                self._host = psutil.Process(pid)
-            return bool(self._host.is_running() and self._host.status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            return False
+        """Whether the host process still runs: it started this sender, so it is the parent
+        until it dies (then another process adopts the sender)."""
+        return os.getppid() == self.config.host_pid
 
     def _check_host(self) -> None:
         """On the main thread: notice a dead host, and give up retrying once it is time to."""
@@ -392,15 +451,17 @@ class Sender:
             return
         tags = [self.tags.popleft() for _ in batch]
         if self.method == "post":
-            self.pool.submit(Request(batch, tags))
+            self.pool.submit(Request(batch, tags, self))
         else:
             for event, tag in zip(batch, tags):
-                self.pool.submit(Request([event], [tag]))
+                self.pool.submit(Request([event], [tag], self))
 
     def _on_done(self, request: Request, result: DeliveryResult) -> None:
-        """On a request thread: settle the request's events and acknowledge what completed."""
+        """On a request thread: settle the request's events and acknowledge what completed (to
+        the request's owner)."""
+        owner = request.owner or self
         failed = failed_positions(request.events, result.failed)
-        done = self.acks.settle(request.tags, failed, result.retried)
+        done = owner.acks.settle(request.tags, failed, result.retried)
         # Events accepted for micro-batches that other requests still hold: report them now, so
         # the host counts them as sent even if it gives up on the rest (exact acknowledgements).
         completed = {ack[0] for ack in done}
@@ -410,9 +471,9 @@ class Sender:
             if batch_id not in completed and position not in refused:
                 progress.setdefault(batch_id, []).append(index)
         for batch_id, indices in progress.items():
-            self.send_message(ipc.pack_progress(batch_id, indices))
+            owner.send_message(ipc.pack_progress(batch_id, indices))
         for ack in done:
-            self.send_message(ipc.pack_ack(*ack))
+            owner.send_message(ipc.pack_ack(*ack))
 
     def _report_hold(self) -> None:
         """On a request thread: a ``Retry-After`` was obeyed; the host counts it at once."""
@@ -425,9 +486,17 @@ class Sender:
         """Send one framed message to the host (from any thread); drop it if the host is gone."""
         try:
             with self._conn_lock:
-                self.conn.send_bytes(message)
+                if self.conn is not None:
+                    self.conn.send_bytes(message)
         except OSError:
             pass  # host gone: nobody to tell
+
+    def hang_up(self) -> None:
+        """Close the connection to the host; messages to it are dropped from now on."""
+        with self._conn_lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
 
     def drain(self) -> None:
         """Hand everything buffered to the pool now."""
@@ -448,6 +517,7 @@ class Sender:
     def run(self) -> None:
         """Serve until told to stop, SIGTERM, or the host is gone; then drain and return."""
         conn = self.conn
+        assert conn is not None
         while not self.stopping:
             self._check_host()
             wait = self.batcher.time_to_stale()
@@ -459,7 +529,7 @@ class Sender:
                 self.stopping = True  # the host closed its end
             if self.batcher.is_stale():
                 self.drain()
-        # Take what is already in the pipe, then send everything.
+        # Take what is already in the channel, then send everything.
         try:
             while conn.poll(0):
                 message = conn.recv_bytes()
@@ -487,11 +557,11 @@ class Sender:
 
 
 class PipeLogHandler(logging.Handler):
-    """Sends the sender's log records to the host over the pipe (an ``L`` message each).
+    """Sends the sender's log records to the host over its channel (an ``L`` message each).
 
     The host logs them on its own ``snowplow_tracker`` logger, where the application's logging
-    configuration applies, whatever the start method (a spawned sender has no handlers of the
-    application). Records are throttled where they are made (:class:`ThrottledLog`), as in the
+    configuration applies (a sender is a fresh interpreter, without the application's
+    handlers). Records are throttled where they are made (:class:`ThrottledLog`), as in the
     host.
 
     Args:
@@ -534,14 +604,14 @@ def forward_logs(send: Callable[[bytes], None], level: int) -> PipeLogHandler:
 
 
 def sender_main(conn: Connection, config: SenderConfig) -> None:
-    """Entry point of a sender process (module-level so that every start method can run it).
+    """Run a sender on ``conn`` until it is told to stop, SIGTERM, or the host is gone.
+
+    SIGINT must already be ignored (:mod:`.sender_process` does it first).
 
     Args:
-        conn: This sender's end of the pipe.
+        conn: This sender's end of the channel to the host.
         config: See :class:`SenderConfig`.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the host at start
     sender = Sender(conn, config)
 
     def on_sigterm(signum: int, frame: object) -> None:
@@ -553,7 +623,8 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
     forward_logs(sender.send_message, config.log_level)
     try:
-        conn.send_bytes(ipc.READY)
+        # The host may be gone already, its micro-batches still in the channel: read them.
+        sender.send_message(ipc.READY)
         sender.run()
     finally:
         conn.close()
