@@ -7,29 +7,16 @@ the batch limits, the retry policy and the queue bounds. The emitters take their
 from it and check nothing else of it. Errors name the emitter class, the argument, what was
 expected and the value given (:mod:`.arguments`).
 
-The profile also says which arguments the kind takes and in which positional order: the
-constructor's :func:`signature`, which :func:`bind` applies to a call, follows from it, and
-:data:`DOCS` is the one text of the arguments' ``Args:`` entries (:func:`document`).
+The profile also says which arguments the kind takes and in which positional order, and
+:data:`DOCS` is the one text of the arguments' ``Args:`` entries: from them, and the emitters'
+``_setup`` arguments, ``python -m tools.generate_tracker`` writes the emitters' constructors
+(:mod:`snowplow_tracker.emitters.constructors`).
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-import textwrap
 from dataclasses import dataclass, field, replace
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    FrozenSet,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import arguments as _args
 from . import compat
@@ -125,7 +112,8 @@ class Profile:
             takes; giving another is a ``TypeError``, as an unknown keyword argument is. A kind
             that takes ``max_queue_bytes`` needs it (its signature gives the default).
         positional: The arguments that may be given positionally, in their order (the kind's
-            own arguments among them).
+            own arguments among them); with ``defaults`` and ``excluded``, it makes the
+            signature of the kind's generated constructor.
         defaults: The kind's defaults of :func:`resolve`'s arguments, where they differ.
         excluded: :func:`resolve`'s arguments the kind does not take.
         no_callbacks: Why the kind refuses ``on_success``/``on_failure``; empty: it takes them.
@@ -203,7 +191,8 @@ def resolve(
     A pure function: it only reads its arguments. The arguments are the emitters' (see
     :class:`~snowplow_tracker.emitters.base.BaseEmitter`), grouped by the setting they make;
     ``batch_size``, ``buffer_capacity``, ``max_retry_delay_seconds`` and ``custom_retry_codes``
-    are tracker 1.x's. :func:`named` maps positional arguments in the 0.10 order to names.
+    are tracker 1.x's. The emitters' generated constructors call it with every argument they
+    take (:mod:`snowplow_tracker.emitters.constructors`).
 
     Args:
         where: The emitter class, for error messages.
@@ -243,88 +232,9 @@ def resolve(
     )
 
 
-def named(
-    where: str,
-    args: Tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    emitter: Optional[inspect.Signature] = None,
-) -> Dict[str, Any]:
-    """The arguments of a call of an emitter's constructor (signature ``emitter``, default
-    ``BaseEmitter``'s) as names: ``args`` in the positional order, then ``kwargs``.
-
-    Raises:
-        TypeError: As Python's own for a call that does not fit: too many positional
-            arguments, one given twice or unknown, or a required one missing.
-    """
-    params = (emitter or _BASE).parameters
-    positional = [n for n, p in params.items() if p.kind is _PLAIN][1:]  # less self
-    if len(args) > len(positional):
-        raise TypeError(
-            f"{where}() takes at most {len(positional)} positional arguments ({len(args)} given)"
-        )
-    given = dict(zip(positional, args))
-    for name in kwargs:
-        if name in given:
-            raise TypeError(f"{where}() got multiple values for argument {name!r}")
-        if name not in params or name == "self":
-            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
-    given.update(kwargs)
-    for name, param in params.items():
-        if param.default is param.empty and name not in given and name != "self":
-            raise TypeError(f"{where}() missing 1 required argument: {name!r}")
-    return given
-
-
-def bind(
-    where: str,
-    profile: Profile,
-    emitter: inspect.Signature,
-    args: Tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Tuple[EmitterSettings, Dict[str, Any]]:
-    """Resolve a call of the constructor of a kind of emitter (signature ``emitter``): the
-    settings, and the kind's own arguments given, by name.
-
-    Raises:
-        TypeError: The call does not fit the signature (see :func:`named`).
-        ConfigurationError: An argument is invalid.
-    """
-    given = named(where, args, kwargs, emitter)
-    shared = {name: given.pop(name) for name in _ARGUMENTS & given.keys()}
-    return resolve(where, profile, **{**profile.defaults, **shared}), given
-
-
-#: The names of the arguments :func:`resolve` takes from the user.
-_ARGUMENTS = frozenset(inspect.signature(resolve).parameters) - {"where", "profile"}
-_PLAIN = inspect.Parameter.POSITIONAL_OR_KEYWORD
-
-
-def signature(
-    profile: Profile = Profile(), own: Sequence[inspect.Parameter] = ()
-) -> inspect.Signature:
-    """The signature of an emitter's constructor, as introspection shows it: the
-    :func:`resolve` arguments the kind takes, with its defaults, and its ``own``; the
-    profile's positional arguments first, then the others as keywords."""
-    left_out = {"where", "profile", *profile.excluded}
-    left_out |= {"max_queue_size", "max_queue_bytes"} - profile.queue_arguments
-    params = {
-        name: p.replace(default=profile.defaults.get(name, p.default))
-        for name, p in inspect.signature(resolve).parameters.items()
-        if name not in left_out
-    }
-    params.update((p.name, p) for p in own)
-    first = [params.pop(name).replace(kind=_PLAIN) for name in profile.positional]
-    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params.values()]
-    return inspect.Signature(
-        [inspect.Parameter("self", _PLAIN), *first, *rest], return_annotation=None
-    )
-
-
-_BASE = signature()
-
-#: What each argument of the HTTP emitters means: the one text of their ``Args:`` sections
-#: (:func:`document`). An emitter's docstring describes the arguments only it takes, and those
-#: it reads in its own way.
+#: What each argument of the HTTP emitters means: the one text of their constructors' ``Args:``
+#: sections (written by ``python -m tools.generate_tracker``). An emitter's docstring describes
+#: the arguments only it takes, and those it reads in its own way.
 DOCS: Dict[str, str] = {
     "endpoint": 'Collector host, e.g. ``"collector.example.com"``; a scheme in it '
     '(``"https://host"``) wins over ``protocol``.',
@@ -364,38 +274,6 @@ DOCS: Dict[str, str] = {
     "verified is logged at ERROR and its events fail at once (not retried). With ``session``, "
     "True keeps the session's own ``verify``.",
 }
-
-_ENTRY = re.compile(r"(\w+): ")
-
-
-def document(doc: str, names: Sequence[str]) -> str:
-    """A class docstring (Google style) with an ``Args:`` section that describes each of
-    ``names`` in that order: with the docstring's own entries, else :data:`DOCS`' text (a name
-    with neither is left out)."""
-    lines = doc.rstrip().split("\n")
-    head = next((i for i, line in enumerate(lines) if line.strip() == "Args:"), len(lines) + 1)
-    if head > len(lines):  # none: one at the end, indented as the docstring's last line
-        lines += ["", " " * (len(lines[-1]) - len(lines[-1].lstrip())) + "Args:"]
-    indent = " " * (len(lines[head]) - len(lines[head].lstrip()) + 4)
-    entries: Dict[str, List[str]] = {}
-    name, end = "", head + 1
-    while end < len(lines) and lines[end].startswith(indent):
-        found = _ENTRY.match(lines[end], len(indent))
-        if found:
-            name = found[1]
-        entries.setdefault(name, []).append(lines[end])
-        end += 1
-    section = []
-    for name in [*names, *(n for n in entries if n not in names)]:
-        section += entries.get(name) or textwrap.wrap(
-            f"{name}: {DOCS[name]}" if name in DOCS else "",
-            100,
-            initial_indent=indent,
-            subsequent_indent=indent + "    ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-    return "\n".join([*lines[: head + 1], *section, *lines[end:]])
 
 
 def _collector(

@@ -17,12 +17,11 @@ timer and connections) while the parent keeps sending what it had; see :mod:`.li
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 import time
 from collections import Counter, abc
 from operator import attrgetter
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
@@ -31,9 +30,10 @@ from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
 from ..errors import EncodingError
 from ..protocol.wire import PayloadDict, decode_event, decode_events, encode_event
-from ..settings import EmitterSettings, Profile, bind, document, signature
+from ..settings import EmitterSettings, Profile
 from ..settings import FailureCallback as FailureCallback  # re-exported: emitters' callbacks
 from ..settings import SuccessCallback as SuccessCallback
+from .constructors import BaseEmitterConstructor
 
 _callback_log = ThrottledLog()
 drop_log = ThrottledLog()
@@ -171,7 +171,7 @@ class FlushTimer:
             thread.join(timeout=max(0.0, timeout))
 
 
-class BaseEmitter(EmitterAPI1x):
+class BaseEmitter(BaseEmitterConstructor, EmitterAPI1x):
     """Configuration, callbacks and the flush timer shared by the HTTP emitters.
 
     An emitter is composed of a buffer (a :class:`~snowplow_tracker.delivery.batching.Batcher`
@@ -183,11 +183,14 @@ class BaseEmitter(EmitterAPI1x):
 
     The arguments are resolved once, by :func:`~snowplow_tracker.settings.resolve`, into
     :attr:`settings` (frozen); the first nine may be given positionally, in the 0.10 order
-    below (:data:`~snowplow_tracker.settings.POSITIONAL`). A subclass is described by data: its
-    :class:`~snowplow_tracker.settings.Profile` (defaults, positional order, the arguments it
-    takes) and the keyword arguments of its ``_setup``, which receives the arguments only it
-    takes; its constructor's signature and the ``Args:`` entries it does not write itself
-    (:data:`~snowplow_tracker.settings.DOCS`) follow from them.
+    (:data:`~snowplow_tracker.settings.POSITIONAL`). The package's emitters are described by
+    data: a :class:`~snowplow_tracker.settings.Profile` (defaults, positional order, the
+    arguments it takes) and the keyword arguments of ``_setup``, which receives the arguments
+    only that kind takes. From them ``python -m tools.generate_tracker`` writes each emitter's
+    constructor, with its ``Args:`` (its docstring's entries, else
+    :data:`~snowplow_tracker.settings.DOCS`), into :mod:`.constructors`; the emitter inherits it
+    as its first base. A subclass that takes arguments of its own writes an ``__init__`` that
+    passes the resolved settings and them to :meth:`_build`.
     """
 
     _where = "Emitter"
@@ -197,40 +200,9 @@ class BaseEmitter(EmitterAPI1x):
     #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
     _kept = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._build(_SIGNATURE, args, kwargs)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give the subclass a constructor whose signature follows from its profile and
-        ``_setup`` (unless it writes its own ``__init__``), and the ``Args:`` of its docstring
-        (the package's emitters)."""
-        super().__init_subclass__(**kwargs)
-        own: List[inspect.Parameter] = []
-        for klass in cls.__mro__:  # the _setup arguments, as long as each passes on **kwargs
-            setup = klass.__dict__.get("_setup")
-            if setup is not None:
-                params = list(inspect.signature(setup).parameters.values())[1:]
-                own += [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
-                if params[-1:] and params[-1].kind is inspect.Parameter.VAR_KEYWORD:
-                    continue
-                break
-        sig = signature(cls._profile, own)
-        if cls.__doc__ and cls.__module__.startswith("snowplow_tracker."):  # not a user's
-            cls.__doc__ = document(cls.__doc__, list(sig.parameters)[1:])
-        if "__init__" in cls.__dict__:
-            return
-
-        def __init__(self: BaseEmitter, *args: Any, **kwargs: Any) -> None:
-            self._build(sig, args, kwargs)
-
-        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-        __init__.__doc__ = f"Check the arguments and build the {cls.__name__}."
-        setattr(__init__, "__signature__", sig)  # noqa: B010
-        setattr(cls, "__init__", __init__)  # noqa: B010
-
-    def _build(self, sig: inspect.Signature, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
-        """Resolve the arguments of a call with signature ``sig`` and build the emitter."""
-        settings, own = bind(self._where, self._profile, sig, args, kwargs)
+    def _build(self, settings: EmitterSettings, **own: Any) -> None:
+        """Build the emitter from its resolved settings and the arguments only its kind takes
+        (what its generated constructor hands over)."""
         self._configure(settings)
         self._setup(**own)
 
@@ -323,8 +295,3 @@ class BaseEmitter(EmitterAPI1x):
     def stats(self) -> EmitterStats:
         """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`."""
         return self._counters.snapshot()
-
-
-_SIGNATURE = signature()
-setattr(BaseEmitter.__init__, "__signature__", _SIGNATURE)  # noqa: B010
-BaseEmitter.__doc__ = document(BaseEmitter.__doc__ or "", list(_SIGNATURE.parameters)[1:])

@@ -41,6 +41,7 @@ from .base import (
     split_outcome,
     wait_until,
 )
+from .constructors import EmitterConstructor
 
 
 def _forget_pooled_connections(session: requests.Session) -> None:
@@ -57,7 +58,7 @@ def _forget_pooled_connections(session: requests.Session) -> None:
             adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]
 
 
-class Emitter(BaseEmitter, HttpHooks1x):
+class Emitter(EmitterConstructor, BaseEmitter, HttpHooks1x):
     """Sends events synchronously, in the thread that calls ``track_*``: for scripts and tests.
 
     A ``track_*`` call that fills the buffer sends the batch before it returns (at most the

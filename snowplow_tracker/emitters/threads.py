@@ -29,6 +29,7 @@ from ..delivery.transport import DeliveryResult, deliver
 from ..protocol.wire import PayloadDict
 from ..settings import POSITIONAL, Profile
 from .base import DEFAULT_MAX_QUEUE_BYTES, StopWatch, encode_or_raise, wait_until
+from .constructors import AsyncEmitterConstructor
 from .sync import Emitter
 
 #: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
@@ -88,7 +89,7 @@ class _Run:
         self.inline = False  # threads cannot start (interpreter exit): flush sends itself
 
 
-class AsyncEmitter(Emitter):
+class AsyncEmitter(AsyncEmitterConstructor, Emitter):
     """Sends events from a pool of threads in the host process (the documented ``AsyncEmitter``).
 
     ``track_*`` only buffers; full batches go to a queue that up to ``thread_count`` threads send

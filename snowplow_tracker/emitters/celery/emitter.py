@@ -60,6 +60,7 @@ from ...protocol.wire import POST_PATH, collector_credentials
 from ...settings import POSITIONAL, Profile
 from .. import lifecycle
 from ..base import BaseEmitter, FlushTimer, encode_or_raise
+from ..constructors import CeleryEmitterConstructor
 from .sending import (
     DEAD_LETTER_QUEUE,
     MESSAGE_VERSION,
@@ -199,7 +200,7 @@ def register_task(app: Any) -> Any:
 # -- the emitter (runs in the host) -------------------------------------------------------------
 
 
-class CeleryEmitter(BaseEmitter):
+class CeleryEmitter(CeleryEmitterConstructor, BaseEmitter):
     """Batches events and publishes each batch as one Celery task (see the module docs).
 
     Thread-safe. ``stats().sent`` counts events handed to the broker: their delivery to the

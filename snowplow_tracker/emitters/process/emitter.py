@@ -51,6 +51,7 @@ from ...protocol.wire import PayloadDict, encode_event
 from ...settings import POSITIONAL, Profile
 from .. import lifecycle
 from ..base import BaseEmitter, encode_or_raise
+from ..constructors import ProcessEmitterConstructor
 from .handles import install_fork_guard
 from .pool import DROP_PILE_BYTES, IPC_MAX_BATCH_BYTES, SenderPool
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight
@@ -78,7 +79,7 @@ def default_process_count() -> int:
     return DEFAULT_PROCESS_COUNT
 
 
-class ProcessEmitter(BaseEmitter):
+class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
     """Sends events from a pool of sender processes, so the caller only pays for serialising.
 
     Takes the arguments of :class:`~snowplow_tracker.emitters.Emitter` but ``session`` and
