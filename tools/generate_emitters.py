@@ -154,10 +154,18 @@ def _entries(doc: str) -> Dict[str, str]:
 
 def _docstring(cls: Any, names: List[str]) -> str:
     """The constructor's docstring: an ``Args:`` entry for each of ``names``, in order, from the
-    class docstring, else from :data:`~snowplow_tracker.settings.DOCS`."""
+    class docstring, else from :data:`~snowplow_tracker.settings.DOCS`.
+
+    Raises:
+        SystemExit: An argument has neither, or the class docstring describes one that is not
+            in ``names``.
+    """
     from snowplow_tracker.settings import DOCS
 
     own = _entries(cls.__doc__ or "")
+    stale = sorted(set(own) - set(names))
+    if stale:
+        raise SystemExit(f"{cls.__name__}: its docstring describes no argument of it: {stale}")
     lines = [f"Check the arguments and build the {cls.__name__}.", "", "Args:"]
     for name in names:
         if name in own:

@@ -202,3 +202,35 @@ def test_a_users_subclass_inherits_the_constructor_and_keeps_its_docstring() -> 
         3,
         "https",
     )
+
+
+def test_the_generator_refuses_an_argument_without_text_and_a_stale_entry() -> None:
+    class Undocumented(BaseEmitter):
+        """No Args."""
+
+        def _setup(self, *, colour: int = 1) -> None:
+            """Takes a colour."""
+
+    with pytest.raises(SystemExit, match="argument 'colour' has no Args entry"):
+        generate_emitters._constructor(Undocumented)
+
+    class Stale(BaseEmitter):
+        """Stale.
+
+        Args:
+            colour: Not an argument any more.
+        """
+
+    with pytest.raises(SystemExit, match=r"describes no argument of it: \['colour'\]"):
+        generate_emitters._constructor(Stale)
+
+
+def test_the_profile_makes_the_signature() -> None:
+    params, shared = generate_emitters.parameters(CeleryEmitter)
+    positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == [*CeleryEmitter._profile.positional]
+    assert "shutdown_timeout" not in shared and "celery_app" not in shared
+    assert {p.name: p.annotation for p in params}["on_success"] == "Any"  # refused callbacks
+    process = {p.name: p for p in generate_emitters.parameters(ProcessEmitter)[0]}
+    assert process["max_batch_age"].annotation == "float"  # the profile's default is not None
+    assert process["process_count"].annotation == "Optional[int]"
