@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -216,9 +218,30 @@ def _constructor(cls: Any) -> str:
     )
 
 
+def _emitters() -> List[Any]:
+    """The emitter classes. Where ``constructors.py`` is missing, broken, or lacks the class of
+    an emitter new in :data:`EMITTERS`, a bare class stands in for it (the emitters' modules
+    import it), so that the module can be written anew."""
+    name = "snowplow_tracker.emitters.constructors"
+    try:
+        module = importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - any error of the committed module: it is being replaced
+        module = types.ModuleType(name)
+        module.Constructor = type("Constructor", (), {})  # type: ignore[attr-defined]
+        sys.modules[name] = module
+    for _, emitter in EMITTERS:
+        if not hasattr(module, f"{emitter}Constructor"):
+            setattr(
+                module,
+                f"{emitter}Constructor",
+                type(f"{emitter}Constructor", (module.Constructor,), {}),
+            )
+    return [getattr(importlib.import_module(m), emitter) for m, emitter in EMITTERS]
+
+
 def constructors(command: str) -> str:
     """Return the source of ``constructors.py`` (not formatted)."""
-    classes = [getattr(importlib.import_module(m), name) for m, name in EMITTERS]
+    classes = _emitters()
     pairs = ", ".join(f"({c.__name__}Constructor, {c.__name__!r})" for c in classes)
     return (
         _HEADER.format(command=command)
