@@ -17,12 +17,20 @@ not being changed.)
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 
+class CounterRecord:
+    """Base of the dataclasses of counters (``EmitterStats``, ``WorkerStats``)."""
+
+    def as_dict(self) -> Dict[str, int]:
+        """The counters as a plain dict."""
+        return dict(vars(self))
+
+
 @dataclass
-class EmitterStats:
+class EmitterStats(CounterRecord):
     """A snapshot of an emitter's counters, in events unless said otherwise.
 
     ``accepted == queued + in_flight + sent + failed + dropped`` in every snapshot (see the
@@ -66,10 +74,6 @@ class EmitterStats:
     restarts: int = 0
     redelivered: int = 0
     throttled: int = 0
-
-    def as_dict(self) -> Dict[str, int]:
-        """The counters as a plain dict."""
-        return asdict(self)
 
 
 class Counters:

@@ -256,7 +256,7 @@ def test_a_forked_child_runs_the_flush_timer_again_and_it_pushes_partial_batches
 def test_the_default_client_is_built_on_first_use_with_timeouts() -> None:
     port = free_port()
     emitter = RedisEmitter(url=f"redis://127.0.0.1:{port}/4")
-    assert emitter._rdb is None  # nothing built (and nothing connected) yet
+    assert emitter._redis.client is None  # nothing built (and nothing connected) yet
     kwargs = emitter.client.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("127.0.0.1", port, 4)
     assert kwargs["socket_timeout"] == 5.0 and kwargs["socket_connect_timeout"] == 2.0

@@ -24,6 +24,7 @@ from snowplow_tracker.emitters.redis.cli import (
     parse_args,
 )
 from snowplow_tracker.emitters.redis.emitter import RedisEmitter
+from snowplow_tracker.emitters.redis.handover import encoded_input
 from snowplow_tracker.emitters.redis.worker import RedisWorker
 from snowplow_tracker.errors import ConfigurationError, EncodingError
 from snowplow_tracker.protocol.credentials import mask_credentials
@@ -307,9 +308,9 @@ def test_the_worker_hands_stored_bytes_to_emitters_that_take_them() -> None:
     post = ProcessEmitter("c.example", method="post")
     get = ProcessEmitter("c.example", method="get")
     try:
-        assert RedisWorker(post)._raw_input() == post.input_encoded
-        assert RedisWorker(get)._raw_input() is None
-        assert RedisWorker(AsyncEmitter("c.example"))._raw_input() is None
+        assert encoded_input(post) == post.input_encoded
+        assert encoded_input(get) is None
+        assert encoded_input(AsyncEmitter("c.example")) is None
     finally:
         post.close(timeout=1)
         get.close(timeout=1)

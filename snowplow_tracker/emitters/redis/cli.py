@@ -17,16 +17,15 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 from ..._logging import logger
 from ...errors import ConfigurationError
 from ...protocol.credentials import mask_credentials, mask_url
-from .client import (
-    DEFAULT_SOCKET_TIMEOUT,
-    check_redis_url,
-    redis_client,
-)
+from .client import blocking_socket_timeout, check_redis_url, redis_client
 from .worker import RedisWorker
 
 __all__ = ["build_emitter", "build_parser", "main", "parse_args", "verify_option"]
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: The options passed on to :class:`RedisWorker` as keyword arguments.
+_WORKER_OPTIONS = ("batch_size", "block_timeout", "worker_id", "heartbeat_ttl", "shutdown_timeout")
 
 
 def _env(name: str, default: Optional[str] = None) -> Optional[str]:
@@ -36,31 +35,37 @@ def _env(name: str, default: Optional[str] = None) -> Optional[str]:
 
 @dataclass(frozen=True)
 class Option:
-    """One command-line option, as data: its flag, the environment variable that gives its
-    default, the default when neither is given, how the value is read, and its help.
+    """One command-line option, as data: its flag, the default when neither it nor its
+    environment variable is given, how the value is read, and its help.
 
     Attributes:
         flag: The option, e.g. ``"--buffer-size"`` (its value is ``args.buffer_size``).
-        env: The environment variable read for the default.
         default: The default when the variable is unset (a string, converted like the option),
             or None.
         kind: ``str``, ``int`` (positive) or ``float`` (positive).
         help: What the option does; "(env VAR; default ...)" is appended.
         default_text: How the help states the default (default: ``"default <default>"``).
         choices: The allowed values, if limited.
+        variable: The environment variable read for the default, if not ``SNOWPLOW_`` and the
+            option's name (``SNOWPLOW_BUFFER_SIZE``).
     """
 
     flag: str
-    env: str
     default: Optional[str]
     kind: Type[Any]
     help: str
     default_text: Optional[str] = None
     choices: Optional[Tuple[str, ...]] = None
+    variable: Optional[str] = None
 
     @property
     def dest(self) -> str:
         return self.flag[2:].replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        """The environment variable read for the default."""
+        return self.variable or "SNOWPLOW_" + self.dest.upper()
 
     @property
     def help_text(self) -> str:
@@ -68,103 +73,85 @@ class Option:
         return f"{self.help} (env {self.env}{'; ' + said if said else ''})"
 
 
+_EMITTERS = "default: the ProcessEmitter's"
+
 #: Every option of ``snowplow-redis-worker`` but ``--endpoint`` (required unless its variable is
 #: set) and ``--log-level`` (case-insensitive).
 OPTIONS = (
     Option(
         "--redis-url",
-        "SNOWPLOW_REDIS_URL",
         "redis://localhost:6379/0",
         str,
         "Redis URL, e.g. redis://:PASSWORD@host:6379/0, rediss://..., unix:///path",
     ),
-    Option("--key", "SNOWPLOW_REDIS_KEY", "snowplow", str, "the Redis list RedisEmitter pushes to"),
+    Option(
+        "--key",
+        "snowplow",
+        str,
+        "the Redis list RedisEmitter pushes to",
+        variable="SNOWPLOW_REDIS_KEY",
+    ),
     Option(
         "--protocol",
-        "SNOWPLOW_PROTOCOL",
         "http",
         str,
         "collector protocol; a scheme in --endpoint wins",
         "default http, as the emitters",
         ("http", "https"),
     ),
-    Option("--port", "SNOWPLOW_PORT", None, int, "collector port", "default: the protocol's"),
+    Option("--port", None, int, "collector port", "default: the protocol's"),
     Option(
         "--method",
-        "SNOWPLOW_METHOD",
         "post",
         str,
         "post: batches of events per request; get: one request per event",
         choices=("get", "post"),
     ),
-    Option(
-        "--process-count",
-        "SNOWPLOW_PROCESS_COUNT",
-        None,
-        int,
-        "sender processes of the ProcessEmitter",
-        "default: the ProcessEmitter's",
-    ),
+    Option("--process-count", None, int, "sender processes of the ProcessEmitter", _EMITTERS),
     Option(
         "--max-in-flight",
-        "SNOWPLOW_MAX_IN_FLIGHT",
         None,
         int,
         "requests each sender process keeps in flight, when the ProcessEmitter supports it",
-        "default: the ProcessEmitter's",
+        _EMITTERS,
     ),
     Option(
         "--thread-count",
-        "SNOWPLOW_THREAD_COUNT",
         None,
         int,
-        "send with this many threads of the worker process (an AsyncEmitter: one request "
-        "in flight per thread) instead of sender processes",
+        "send with this many threads of the worker process (an "
+        "AsyncEmitter: one request in flight per thread) instead of sender processes",
         "",
     ),
-    Option("--buffer-size", "SNOWPLOW_BUFFER_SIZE", "100", int, "events per POST request"),
+    Option("--buffer-size", "100", int, "events per POST request"),
     Option(
         "--batch-size",
-        "SNOWPLOW_BATCH_SIZE",
         "500",
         int,
-        "items taken from Redis at once; up to 4 times as many may be unacknowledged "
-        "while the emitter sends",
+        "items taken from Redis at once; up to 4 times as many "
+        "may be unacknowledged while the emitter sends",
     ),
     Option(
         "--heartbeat-ttl",
-        "SNOWPLOW_HEARTBEAT_TTL",
         "30",
         float,
-        "seconds without a heartbeat after which a worker counts as dead and its "
-        "items are recovered by others",
+        "seconds without a heartbeat after which a worker "
+        "counts as dead and its items are recovered by others",
     ),
+    Option("--block-timeout", "1", float, "seconds one BLMOVE waits for an item"),
     Option(
-        "--block-timeout",
-        "SNOWPLOW_BLOCK_TIMEOUT",
-        "1",
-        float,
-        "seconds one BLMOVE waits for an item",
-    ),
-    Option(
-        "--shutdown-timeout",
-        "SNOWPLOW_SHUTDOWN_TIMEOUT",
-        "30",
-        float,
-        "seconds allowed to finish sending after SIGTERM/SIGINT",
+        "--shutdown-timeout", "30", float, "seconds allowed to finish sending after SIGTERM/SIGINT"
     ),
     Option(
         "--verify",
-        "SNOWPLOW_VERIFY",
         "true",
         str,
-        "how the collector's TLS certificate is verified: true (the REQUESTS_CA_BUNDLE "
-        "bundle when set, else certifi's), false (not at all), or the path of a CA bundle "
-        "file or directory (a private CA)",
+        "how the collector's TLS certificate is verified: true (the "
+        "REQUESTS_CA_BUNDLE bundle when set, else certifi's), false (not at all), or the path "
+        "of a CA bundle file or directory (a private CA)",
     ),
     Option(
         "--worker-id",
-        "SNOWPLOW_WORKER_ID",
         None,
         str,
         "this worker's name in Redis keys",
@@ -180,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Send the Snowplow events that RedisEmitter stored in a Redis list to a collector, "
             "with a ProcessEmitter (or --thread-count threads). Items move atomically to a "
-            "per-worker processing list and "
-            "are removed only after the collector accepted them; events given up on go to "
-            "KEY:failed. Stop with SIGTERM or Ctrl-C: the worker finishes its batch first."
+            "per-worker processing list and are removed only after the collector accepted them; "
+            "events given up on go to KEY:failed. Stop with SIGTERM or Ctrl-C: the worker "
+            "finishes its batch first."
         ),
         epilog=(
             "Prefer SNOWPLOW_REDIS_URL to --redis-url when the URL holds a password: command "
@@ -258,14 +245,7 @@ def verify_option(text: Optional[str]) -> Union[bool, str]:
     Args:
         text: The option's value (None: true).
     """
-    if text is None:
-        return True
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    return text
+    return True if text is None else _BOOLEANS.get(text.strip().lower(), text)
 
 
 def build_emitter(args: argparse.Namespace) -> Any:
@@ -318,19 +298,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigurationError as exc:
         parser.error(mask_credentials(str(exc), secrets))
     client = redis_client(
-        args.redis_url, socket_timeout=max(DEFAULT_SOCKET_TIMEOUT, args.block_timeout + 5.0)
+        args.redis_url, socket_timeout=blocking_socket_timeout(args.block_timeout)
     )
     try:
-        worker = RedisWorker(
-            emitter,
-            args.key,
-            client,
-            batch_size=args.batch_size,
-            block_timeout=args.block_timeout,
-            worker_id=args.worker_id,
-            heartbeat_ttl=args.heartbeat_ttl,
-            shutdown_timeout=args.shutdown_timeout,
-        )
+        options = {name: getattr(args, name) for name in _WORKER_OPTIONS}
+        worker = RedisWorker(emitter, args.key, client, **options)
     except ConfigurationError as exc:
         emitter.close(timeout=1.0)
         client.close()

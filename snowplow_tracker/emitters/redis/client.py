@@ -3,7 +3,8 @@ checking the arguments that name them, and describing them without their credent
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import threading
+from typing import Any, Dict, List, Optional, Tuple
 
 from ... import arguments as _args
 from ..._logging import logger
@@ -93,13 +94,10 @@ def redis_client(
         raise ConfigurationError(
             "the redis package is needed: pip install 'snowplow-multiprocess-tracker[redis]'"
         ) from None
-    if url is None:
-        return redis.Redis(
-            socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
-        )
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
+    timeouts: Dict[str, Any] = dict(
+        socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
     )
+    return redis.Redis(**timeouts) if url is None else redis.Redis.from_url(url, **timeouts)
 
 
 def bounded_client(client: Any, timeout: float) -> Any:
@@ -143,13 +141,65 @@ def describe_client(client: Any) -> str:
         return type(client).__name__
 
 
-def describe_target(url: Optional[str], client: Any) -> str:
-    """Where a Redis emitter or worker points, for ``repr`` and logs, without credentials."""
-    if url is not None:
-        return mask_url(url)
-    if client is not None:
-        return describe_client(client)
-    return "localhost:6379/0"
+def blocking_socket_timeout(block_timeout: float) -> float:
+    """The socket timeout of a client whose commands block up to ``block_timeout`` seconds."""
+    return max(DEFAULT_SOCKET_TIMEOUT, block_timeout + 5.0)
+
+
+class LazyClient:
+    """The Redis client of an emitter or a worker: the one given, or one created on first use
+    (from ``url``, else for ``localhost:6379`` database 0) by :func:`redis_client`.
+
+    Args:
+        rdb: A ``redis.Redis`` client, or None.
+        url: The URL of the client to create, or None.
+        socket_timeout: The socket timeout of the client created.
+    """
+
+    def __init__(
+        self, rdb: Any, url: Optional[str], socket_timeout: float = DEFAULT_SOCKET_TIMEOUT
+    ) -> None:
+        self.client = rdb
+        self.url = url
+        self.socket_timeout = socket_timeout
+        self.lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The client, created now if there is none yet."""
+        if self.client is None:
+            with self.lock:
+                if self.client is None:
+                    self.client = redis_client(self.url, socket_timeout=self.socket_timeout)
+        return self.client
+
+    @property
+    def secrets(self) -> List[str]:
+        """The URLs whose passwords no message may show."""
+        return [] if self.url is None else [self.url]
+
+    def describe(self) -> str:
+        """Where the client points, for ``repr`` and logs, without credentials."""
+        if self.url is not None:
+            return mask_url(self.url)
+        return "localhost:6379/0" if self.client is None else describe_client(self.client)
+
+
+class RedisUser:
+    """Base of ``RedisEmitter`` and ``RedisWorker``: their Redis client, and a ``repr`` of the
+    attributes named in ``_shown`` (``redis``: where the client points, without credentials)."""
+
+    _where: str
+    _redis: LazyClient
+    _shown: Tuple[str, ...]
+
+    @property
+    def client(self) -> Any:
+        """The Redis client, created on first use when none was given."""
+        return self._redis.get()
+
+    def __repr__(self) -> str:
+        values = (self._redis.describe() if n == "redis" else getattr(self, n) for n in self._shown)
+        return f"{self._where}({', '.join(f'{n}={v!r}' for n, v in zip(self._shown, values))})"
 
 
 def is_redis_error(exc: BaseException) -> bool:

@@ -5,17 +5,10 @@ Each event is serialised once, by :func:`snowplow_tracker.protocol.wire.encode_e
 exactly the bytes a POST request carries, so a worker can send them without re-serialising them.
 
 **The caller waits on Redis at most twice ``push_timeout`` (0.5 s by default), once per
-outage.** ``track_*`` adds the event to the emitter's
-:class:`~snowplow_tracker.delivery.batching.Batcher`; a full batch moves to the queue of events
-to push (held compactly in ``bytearray`` chunks), and while the last push worked ``track_*``
-pushes them itself (pipelined ``RPUSH``, 1,000 values per command) through a copy of the client
-with ``push_timeout`` socket timeouts and no retries: with the default ``buffer_size=1`` an
-event is in Redis when ``track_*`` returns. Pushing in the caller's thread matters for a host
-that tracks in a CPU-bound loop: a background thread would wait for the GIL after each write.
-After a failed push ``track_*`` only queues, and a background thread (``snowplow-redis-pusher``)
-retries with a capped back-off (0.1 s doubling to 5 s) until a push works; it also pushes a
-partial batch older than ``max_batch_age``, on :meth:`RedisEmitter.flush` and on the flush
-timer's ticks. Delivery is at-least-once: a push that timed out may still be carried out.
+outage.** While the last push worked, ``track_*`` pushes a full batch itself: with the default
+``buffer_size=1`` an event is in Redis when ``track_*`` returns. After a failed push it only
+queues, and a background thread retries with a capped back-off; :mod:`.pusher` says how.
+Delivery is at-least-once: a push that timed out may still be carried out.
 
 What is held is bounded by its :class:`~snowplow_tracker.delivery.host_queue.HostQueue`
 (``max_queue_bytes``, ``max_buffered`` events, counting those being pushed): an event tracked
@@ -45,32 +38,29 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 import time
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from ... import arguments as _args
 from ..._logging import logger
 from ...delivery.batching import BatchLimits
 from ...delivery.stats import EmitterStats
-from ...protocol.wire import PayloadDict, decode_events
+from ...protocol.wire import decode_events
 from .. import lifecycle
-from ..base import FlushTimer, encode_or_raise
+from ..base import FailureCallback, FlushTimer, SuccessCallback, encode_or_raise
 from .client import (
+    LazyClient,
+    RedisUser,
     check_redis_client,
     check_redis_url,
-    describe_target,
     is_redis_error,
     redis_client,
 )
 from .pusher import RedisPusher
 
 __all__ = ["RedisEmitter", "is_redis_error", "redis_client"]
-
-SuccessCallback = Callable[[List[PayloadDict]], Any]
-FailureCallback = Callable[[int, List[PayloadDict]], Any]
 
 #: Default bound of the bytes of events held in memory.
 DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
@@ -82,11 +72,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 DEFAULT_PUSH_TIMEOUT = 0.5
 
 
-#: Seconds for a timer: positive and finite (a thread cannot wait an infinite time).
-timer_seconds = _args.Rule("a positive number of seconds", _args.is_positive_finite)
-
-
-class RedisEmitter:
+class RedisEmitter(RedisUser):
     """Appends events to a Redis list (``RPUSH``), as JSON objects, for a worker to send.
 
     ``input`` (every ``track_*``) waits on Redis ``push_timeout`` seconds at most, and not at
@@ -126,6 +112,7 @@ class RedisEmitter:
     """
 
     _where = "RedisEmitter"
+    _shown = ("key", "redis", "buffer_size")
 
     #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
     _kept = False
@@ -173,8 +160,7 @@ class RedisEmitter:
         self.push_timeout = float(push_timeout)
         self.on_success: Optional[SuccessCallback] = on_success
         self.on_failure: Optional[FailureCallback] = on_failure
-        self._rdb = rdb
-        self._client_lock = threading.Lock()
+        self._redis = LazyClient(rdb, self.url)
         #: The flush timer of :meth:`set_flush_timer` (``timer.is_active()``, as 1.x).
         self.timer = FlushTimer()
         self._init_state()
@@ -204,28 +190,11 @@ class RedisEmitter:
         threads do not exist in the child: make new ones (the timer runs again if it ran).
         """
         interval = self.timer.interval
-        self._client_lock = threading.Lock()
+        self._redis.lock = threading.Lock()
         self._init_state()
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
-
-    def _secret_urls(self) -> List[str]:
-        """The URLs whose passwords no message may show."""
-        return [] if self.url is None else [self.url]
-
-    def __repr__(self) -> str:
-        target = describe_target(self.url, self._rdb)
-        return f"RedisEmitter(key={self.key!r}, redis={target!r}, buffer_size={self.buffer_size})"
-
-    @property
-    def client(self) -> Any:
-        """The Redis client, created on first use when none was given."""
-        if self._rdb is None:
-            with self._client_lock:
-                if self._rdb is None:
-                    self._rdb = redis_client(self.url)
-        return self._rdb
 
     # -- the caller's side -------------------------------------------------------------------
 
@@ -244,24 +213,23 @@ class RedisEmitter:
         event = encode_or_raise(payload, "post", self._where)
         if not self._kept:  # pushed at exit from now on, even if its owner drops it
             lifecycle.keep(self)
-        if self._rdb is None:
+        if self._redis.client is None:
             # The client (and the ``redis`` import) at the first event, not at the first push:
             # that may be at interpreter exit, when redis-py can no longer be imported (it
             # registers a thread exit hook), and the events held then would be lost.
-            self.client  # noqa: B018 - created for its side effect
+            self._redis.get()
         if not self._pusher.add(event):
             self._drop_one(payload)
 
     def _drop_one(self, payload: Mapping[str, Any]) -> None:
         """Log and report one event dropped (already counted)."""
         pusher = self._pusher
-        host = pusher.host
         if pusher.closed:
             with pusher.cond:
-                host.unreported = 0
-            host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
+                pusher.host.unreported = 0
+            pusher.host.drop_log.log("RedisEmitter: closed; dropped event(s) tracked after close()")
         else:
-            host.report_drops([])
+            pusher.host.report_drops([])
         if self.on_failure is not None:
             pusher.call(self.on_failure, 0, [dict(payload)])
 
@@ -291,9 +259,9 @@ class RedisEmitter:
             timeout: Seconds between pushes; a positive number.
             flush_now: Push what is held at once as well (without waiting for it).
         """
-        timer_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
+        _args.positive_finite_seconds(f"{self._where}.set_flush_timer", "timeout", timeout)
         self.timer.cancel(5.0)
-        self._set_max_age(None)
+        self._no_max_age()
         if flush_now:
             self.flush(is_async=True)
         self.timer.start(float(timeout), self._pusher.push_on_timer)
@@ -306,11 +274,11 @@ class RedisEmitter:
             timeout: Seconds to wait at most for a push request the timer is making to end.
         """
         self.timer.cancel(timeout)
-        self._set_max_age(None)
+        self._no_max_age()
 
-    def _set_max_age(self, max_age: Optional[float]) -> None:
+    def _no_max_age(self) -> None:
         with self._pusher.cond:
-            self.limits = dataclasses.replace(self.limits, max_age=max_age)
+            self.limits = dataclasses.replace(self.limits, max_age=None)
             self._pusher.batcher.limits = self.limits
 
     def close(self, timeout: Optional[float] = None) -> bool:
@@ -351,8 +319,7 @@ class RedisEmitter:
         if not left:
             return True
         events = [event for chunk in left for event in chunk.events()]
-        logger.log(
-            logging.ERROR,
+        logger.error(
             "RedisEmitter: closing (%s) with Redis list %r unreachable: %d event(s) not stored, "
             "passed to on_failure",
             when,

@@ -1,5 +1,15 @@
 """``RedisPusher``: what a ``RedisEmitter`` holds in one process, and the thread that pushes it.
 
+``track_*`` adds the event to the emitter's :class:`~snowplow_tracker.delivery.batching.Batcher`;
+a full batch moves to the queue of events to push (held compactly in ``bytearray`` chunks), and
+while the last push worked ``track_*`` pushes them itself (pipelined ``RPUSH``, 1,000 values per
+command) through a copy of the client with ``push_timeout`` socket timeouts and no retries.
+Pushing in the caller's thread matters for a host that tracks in a CPU-bound loop: a background
+thread would wait for the GIL after each write. After a failed push ``track_*`` only queues,
+and the background thread (``snowplow-redis-pusher``) retries with a capped back-off (0.1 s
+doubling to 5 s) until a push works; it also pushes a partial batch older than
+``max_batch_age``, on :meth:`RedisEmitter.flush` and on the flush timer's ticks.
+
 A pusher owns the emitter's :class:`~snowplow_tracker.delivery.host_queue.HostQueue` (bounds,
 counters, drops, flush barrier; its units are :class:`~snowplow_tracker.delivery.event_chunks.Chunk`
 objects of up to 1,000 events, one ``RPUSH`` each), the batcher events arrive in, the back-off
@@ -10,7 +20,6 @@ pushes. A forked child gets a new one (:meth:`RedisEmitter._rebuild_in_child`).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -83,7 +92,6 @@ class RedisPusher:
 
     def __init__(self, owner: Any) -> None:
         self.owner = owner
-        self.pid = os.getpid()
         key = repr(owner.key).replace("%", "%%")
         full = (
             f"RedisEmitter: {owner.max_buffered} events or {owner.max_queue_bytes} bytes held "
@@ -320,28 +328,19 @@ class RedisPusher:
         try:
             pushed, failed = _push_chunks(client, self.owner.key, chunks, self.push_log)
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, events kept
-            if not is_redis_error(exc):
-                logger.error(
-                    "RedisEmitter: unexpected error while pushing (%s: %s); events kept",
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self.secrets),
-                )
-                logger.debug(
-                    "RedisEmitter: traceback:\n%s",
-                    mask_credentials(
-                        "".join(format_exception(type(exc), exc, exc.__traceback__)),
-                        self.secrets,
-                    ),
-                )
-            else:
+            said = mask_credentials(f"{type(exc).__name__}: {exc}", self.secrets)
+            if is_redis_error(exc):
                 self.push_log.log(
-                    "RedisEmitter: push of %d event(s) to Redis list %r failed (%s: %s); "
+                    "RedisEmitter: push of %d event(s) to Redis list %r failed (%s); "
                     "kept for retry",
                     _count(chunks),
                     self.owner.key,
-                    type(exc).__name__,
-                    mask_credentials(str(exc), self.secrets),
+                    said,
                 )
+            else:
+                logger.error("RedisEmitter: unexpected error while pushing (%s); events kept", said)
+                trace = "".join(format_exception(type(exc), exc, exc.__traceback__))
+                logger.debug("RedisEmitter: traceback:\n%s", mask_credentials(trace, self.secrets))
             pushed, failed = [], chunks
         sent = _count(pushed)
         host = self.host
