@@ -5,35 +5,45 @@ The core (:mod:`.protocol`, :mod:`.delivery`, :mod:`.emitters`) knows ``buffer_s
 ``batch_size``, ``max_retry_delay_seconds`` / ``custom_retry_codes`` and ``buffer_capacity``;
 :func:`~snowplow_tracker.settings.resolve` translates them with this module. It also holds 1.x's
 emitter helpers (:class:`EmitterAPI1x`: ``is_good_status_code``, ``as_collector_uri``..., a base
-of every HTTP emitter) and request hooks (:class:`HttpHooks1x`: ``http_post``, ``http_get``, a
-base of the in-host emitters). The 1.x entry points are :mod:`.snowplow`,
+of every HTTP emitter), request hooks (:class:`HttpHooks1x`: ``http_post``, ``http_get``, a
+base of the in-host emitters) and the ``event_store`` of the in-host emitters
+(:class:`StoredEvents1x`). The 1.x entry points are :mod:`.snowplow`,
 :mod:`.emitter_configuration` and :mod:`.tracker_configuration`.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from dataclasses import replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import urlencode
 
 from . import arguments as _args
-from ._logging import ThrottledLog
+from ._logging import ThrottledLog, logger
 from .delivery.batching import DEFAULT_POST_BUFFER_SIZE, BatchLimits
+from .delivery.event_store import EventStore
 from .delivery.http_client import error_name
 from .delivery.retry import RetryPolicy, is_success
 from .delivery.transport import HttpTransport, Reply
 from .protocol.wire import (
     POST_CONTENT_TYPE,
+    PayloadDict,
     check_method,
     collector_urls,
+    event_cost,
     get_query,
+    normalize_payload,
     post_body,
     sent_timestamp,
 )
 
+if TYPE_CHECKING:
+    from .settings import EmitterSettings
+
 _request_log = ThrottledLog()
+_store_log = ThrottledLog()
 
 #: Tracker 1.x's name for the default POST batch size (10, as ``buffer_size``'s).
 DEFAULT_MAX_LENGTH = DEFAULT_POST_BUFFER_SIZE
@@ -86,6 +96,12 @@ def check_retry_code(code: Any, retry: Any, where: str) -> None:
         _args.fail(where, f"custom_retry_codes[{code}]", "True or False", retry)
 
 
+#: Tracker 1.x's ``max_retry_delay_seconds``: finite seconds, 0 included.
+_max_delay_1x = _args.Rule(
+    "a number of seconds >= 0", lambda v: _args.non_negative_number.ok(v) and v < math.inf
+).or_none()
+
+
 def with_1x_options(
     policy: RetryPolicy,
     max_retry_delay_seconds: Optional[float] = None,
@@ -109,18 +125,9 @@ def with_1x_options(
         ConfigurationError: An option is invalid.
     """
     changes: Dict[str, Any] = {}
+    _max_delay_1x(where, "max_retry_delay_seconds", max_retry_delay_seconds)
     if max_retry_delay_seconds is not None:
-        value = max_retry_delay_seconds
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            value = math.nan  # refused below, with the value given
-        if not 0 <= value < math.inf:
-            _args.fail(
-                where,
-                "max_retry_delay_seconds",
-                "a number of seconds >= 0 or None",
-                max_retry_delay_seconds,
-            )
-        changes["max_delay"] = float(value)
+        changes["max_delay"] = float(max_retry_delay_seconds)
     if custom_retry_codes is not None:
         if not isinstance(custom_retry_codes, Mapping):
             _args.fail(
@@ -143,8 +150,20 @@ class EmitterAPI1x:
     A base of every HTTP emitter; reads the emitter's ``limits`` and ``retry_policy``.
     """
 
+    settings: EmitterSettings
     limits: BatchLimits
     retry_policy: RetryPolicy
+
+    @property
+    def buffer_capacity(self) -> Optional[int]:
+        """Tracker 1.x's ``buffer_capacity`` as given, or None (it bounds the events held:
+        ``settings.queue.max_events``)."""
+        return self.settings.buffer_capacity
+
+    @property
+    def custom_retry_codes(self) -> Dict[int, bool]:
+        """Tracker 1.x's ``custom_retry_codes`` as given (applied to ``retry_policy``)."""
+        return dict(self.settings.custom_retry_codes)
 
     @property
     def batch_size(self) -> int:
@@ -287,3 +306,89 @@ class HttpHooks1x:
         if not isinstance(payload, str):
             payload = urlencode({str(k): str(v) for k, v in payload.items()})
         return self.transport.request_status("get", payload)
+
+
+class StoredEvents1x:
+    """Tracker 1.x's ``event_store`` of an in-host emitter: the user's store, the bytes its
+    events will take on the wire (what ``byte_limit`` counts: :attr:`nbytes`), and the retry,
+    after a backoff, of the events given back to it.
+
+    Args:
+        store: The user's :class:`~snowplow_tracker.delivery.event_store.EventStore`.
+        method: The emitter's ``"get"`` or ``"post"``.
+        where: The emitter class, for the log.
+    """
+
+    def __init__(self, store: EventStore, method: str, where: str) -> None:
+        self.store, self.method, self.where = store, method, where
+        self.nbytes = 0
+        self.renew()
+
+    def renew(self) -> None:
+        """No retry scheduled, and a lock of its own (again in a forked child)."""
+        self._lock = threading.Lock()
+        self._timer: Optional[threading.Timer] = None
+        self.attempt = 0  # retries since events were last sent
+
+    def add(self, payload: Mapping[str, Any], event: bytes) -> bool:
+        """Add a copy of the event dict; False when the store refused it (full)."""
+        if not self.store.add_event(dict(normalize_payload(payload))):
+            return False
+        with self._lock:
+            self.nbytes += event_cost(event, self.method)
+        return True
+
+    def take(self) -> List[PayloadDict]:
+        """Take every stored event."""
+        with self._lock:
+            self.nbytes = 0
+        return self.store.get_events_batch()
+
+    def cleanup(self, records: List[PayloadDict], need_retry: bool) -> None:
+        """``store.cleanup``; an exception in it is logged (throttled)."""
+        try:
+            if records:
+                self.store.cleanup(records, need_retry)
+        except Exception:  # noqa: BLE001 - a user's store must not kill a sending thread
+            _store_log.log("event_store.cleanup raised", exc_info=True)
+
+    def settle(
+        self,
+        batch: List[bytes],
+        records: List[PayloadDict],
+        done: Sequence[List[bytes]],
+        back: List[bytes],
+    ) -> None:
+        """Give a delivered batch's dicts (``records``, in the order of ``batch``) back to the
+        store: those of each list of ``done`` (the sent, then the rejected events) to be
+        forgotten, then those of ``back`` (still retryable) to be sent again."""
+        by_event: Dict[bytes, List[PayloadDict]] = {}
+        for event, record in zip(batch, records):
+            by_event.setdefault(event, []).append(record)
+        for events, need_retry in [*((d, False) for d in done), (back, True)]:
+            self.cleanup([by_event[e].pop() for e in events], need_retry)
+
+    def retry_later(self, delay: Callable[[int], float], flush: Callable[[], object]) -> None:
+        """Call ``flush`` after ``delay(attempt)`` seconds, unless a call is already due."""
+        with self._lock:
+            if self._timer is not None:
+                return
+            self.attempt += 1
+            timer = self._timer = threading.Timer(delay(self.attempt), self._retry, (flush,))
+            timer.daemon = True
+        timer.start()
+
+    def _retry(self, flush: Callable[[], object]) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            flush()
+        except Exception:
+            logger.exception("%s: retrying the event store's events failed", self.where)
+
+    def cancel_retry(self) -> None:
+        """Cancel the retry that is due, if any."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()

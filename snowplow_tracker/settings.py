@@ -6,11 +6,15 @@ are translated by :mod:`.compat`), fills in the defaults of the kind of emitter 
 the batch limits, the retry policy and the queue bounds. The emitters take their configuration
 from it and check nothing else of it. Errors name the emitter class, the argument, what was
 expected and the value given (:mod:`.arguments`).
+
+The profile also says which arguments the kind takes and in which positional order, and
+:data:`DOCS` is the one text of the arguments' ``Args:`` entries: from them, and the emitters'
+``_setup`` arguments, ``python -m tools.generate_tracker`` writes the emitters' constructors
+(:mod:`snowplow_tracker.emitters.constructors`).
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
@@ -82,9 +86,23 @@ class QueueBounds:
     max_bytes: Optional[int] = None
 
 
+#: The 0.10 positional order of an emitter's first arguments (``Emitter``'s and ``BaseEmitter``'s).
+POSITIONAL = (
+    "endpoint",
+    "protocol",
+    "port",
+    "method",
+    "buffer_size",
+    "on_success",
+    "on_failure",
+    "byte_limit",
+    "request_timeout",
+)
+
+
 @dataclass(frozen=True)
 class Profile:
-    """The defaults of one kind of emitter.
+    """One kind of emitter: its defaults and the arguments it takes.
 
     Attributes:
         retry_policy: The retry policy when the user gives none.
@@ -93,11 +111,21 @@ class Profile:
         queue_arguments: The queue bounds (``max_queue_size``, ``max_queue_bytes``) the kind
             takes; giving another is a ``TypeError``, as an unknown keyword argument is. A kind
             that takes ``max_queue_bytes`` needs it (its signature gives the default).
+        positional: The arguments that may be given positionally, in their order (the kind's
+            own arguments among them); with ``defaults`` and ``excluded``, it makes the
+            signature of the kind's generated constructor.
+        defaults: The kind's defaults of :func:`resolve`'s arguments, where they differ.
+        excluded: :func:`resolve`'s arguments the kind does not take.
+        no_callbacks: Why the kind refuses ``on_success``/``on_failure``; empty: it takes them.
     """
 
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     throughput: bool = False
     queue_arguments: FrozenSet[str] = frozenset()
+    positional: Tuple[str, ...] = POSITIONAL
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    excluded: FrozenSet[str] = frozenset()
+    no_callbacks: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,8 @@ def resolve(
     A pure function: it only reads its arguments. The arguments are the emitters' (see
     :class:`~snowplow_tracker.emitters.base.BaseEmitter`), grouped by the setting they make;
     ``batch_size``, ``buffer_capacity``, ``max_retry_delay_seconds`` and ``custom_retry_codes``
-    are tracker 1.x's. :func:`named` maps positional arguments in the 0.10 order to names.
+    are tracker 1.x's. The emitters' generated constructors call it with every argument they
+    take (:mod:`snowplow_tracker.emitters.constructors`).
 
     Args:
         where: The emitter class, for error messages.
@@ -172,6 +201,10 @@ def resolve(
     Raises:
         ConfigurationError: An argument is invalid.
     """
+    if profile.no_callbacks and (on_success is not None or on_failure is not None):
+        _args.refuse(
+            where, f"on_success and on_failure callbacks are not supported: {profile.no_callbacks}"
+        )
     method = check_method(method, where)
     buffer_size = compat.buffer_size_of(buffer_size, batch_size, where)
     _args.optional_positive_integer(where, "buffer_capacity", buffer_capacity)
@@ -199,60 +232,48 @@ def resolve(
     )
 
 
-#: The 0.10 positional order of an emitter's first arguments (``Emitter``'s and ``BaseEmitter``'s).
-POSITIONAL = (
-    "endpoint",
-    "protocol",
-    "port",
-    "method",
-    "buffer_size",
-    "on_success",
-    "on_failure",
-    "byte_limit",
-    "request_timeout",
-)
-
-
-def named(where: str, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[str, Any]:
-    """The arguments of a call as names: ``args`` in the :data:`POSITIONAL` order, then
-    ``kwargs``.
-
-    Raises:
-        TypeError: As Python's own for a call that does not fit: too many positional
-            arguments, one given twice or unknown, or no ``endpoint``.
-    """
-    if len(args) > len(POSITIONAL):
-        raise TypeError(
-            f"{where}() takes at most {len(POSITIONAL)} positional arguments ({len(args)} given)"
-        )
-    given = dict(zip(POSITIONAL, args))
-    for name in kwargs:
-        if name in given:
-            raise TypeError(f"{where}() got multiple values for argument {name!r}")
-        if name not in _ARGUMENTS:
-            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
-    given.update(kwargs)
-    if "endpoint" not in given:
-        raise TypeError(f"{where}() missing 1 required argument: 'endpoint'")
-    return given
-
-
-#: The names of the arguments :func:`resolve` takes from the user.
-_ARGUMENTS = frozenset(inspect.signature(resolve).parameters) - {"where", "profile"}
-
-
-def signature() -> inspect.Signature:
-    """The signature of an emitter built from :func:`resolve`'s arguments, as introspection
-    shows it: :data:`POSITIONAL` first, then the others as keywords, less those that only some
-    emitters take (the queue bounds)."""
-    params = inspect.signature(resolve).parameters
-    first = [
-        params[name].replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in POSITIONAL
-    ]
-    internal = {"where", "profile", "max_queue_size", "max_queue_bytes", *POSITIONAL}
-    rest = [p for name, p in params.items() if name not in internal]
-    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([self, *first, *rest], return_annotation=None)
+#: What each argument of the HTTP emitters means: the one text of their constructors' ``Args:``
+#: sections (written by ``python -m tools.generate_tracker``). An emitter's docstring describes
+#: the arguments only it takes, and those it reads in its own way.
+DOCS: Dict[str, str] = {
+    "endpoint": 'Collector host, e.g. ``"collector.example.com"``; a scheme in it '
+    '(``"https://host"``) wins over ``protocol``.',
+    "protocol": '``"http"`` (default) or ``"https"``.',
+    "port": "Collector port; default: the scheme's.",
+    "method": '``"get"`` (one request per event) or ``"post"`` (batches).',
+    "buffer_size": "Events per request batch; default 1 for GET, 10 for POST.",
+    "on_success": "Called with the list of event dicts sent, after each successful batch.",
+    "on_failure": "Called with ``(number sent, list of event dicts not sent)`` after a batch "
+    "that was not wholly sent. The dicts can be passed to ``input`` again to retry.",
+    "byte_limit": "Bytes per request batch as sent on the wire; default none.",
+    "request_timeout": "Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.",
+    "retry_policy": "How failed requests are retried (see :class:`RetryPolicy`).",
+    "max_batch_age": "Seconds after which a partial batch is sent with the next event that "
+    "arrives (a flush or the flush timer sends it without waiting); default none.",
+    "session": "A ``requests.Session`` of yours that every request goes through (proxies, "
+    "adapters, client certificates, mocks); it is never closed by the emitter. Default: the "
+    "emitter's own keep-alive connections.",
+    "shutdown_timeout": "Seconds ``close()`` and the exit handler spend delivering what is "
+    "left when the interpreter exits (default 5).",
+    "batch_size": "Tracker 1.x's name of ``buffer_size`` (give one of them).",
+    "buffer_capacity": "Most events held (1.x): ``buffer_size`` is lowered to it, and the "
+    "``AsyncEmitter`` drops new batches beyond it (reported to ``on_failure``).",
+    "max_retry_delay_seconds": "Upper bound of one retry delay (1.x; the retry policy's "
+    "``max_delay``).",
+    "custom_retry_codes": "HTTP status -> whether a request answered with it is retried (1.x; "
+    "changes the retry policy's ``no_retry_statuses``; 413/414 are never retried as they are).",
+    "event_store": "An :class:`~snowplow_tracker.delivery.event_store.EventStore` of yours "
+    "(1.x): events are buffered in it, taken from it to be sent, and given back to it with "
+    "``cleanup(batch, need_retry=True)`` when their sending failed in a retryable way (sent "
+    "again after a backoff, and at each later flush); rejected ones go to ``on_failure``. "
+    "Default: a compact buffer of encoded bytes.",
+    "verify": "How the collector's TLS certificate is verified, as in ``requests``: True "
+    "(default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the path of a CA "
+    "bundle file or directory (a private CA), or False (no verification). It reaches wherever "
+    "the emitter sends from (sender processes, Celery workers). A certificate that cannot be "
+    "verified is logged at ERROR and its events fail at once (not retried). With ``session``, "
+    "True keeps the session's own ``verify``.",
+}
 
 
 def _collector(

@@ -3,8 +3,9 @@
 ``snowplow_tracker/events/track_methods.py``: the Tracker's ``track_*`` methods. Each method of
 :mod:`tools.tracker_signatures` (signature and docstring) gets the body that
 :func:`tools.compiler.source` generates from its event description; ``track_event`` builds the
-bare 1.x ``Event``. The 1.x event classes build their payloads with these functions. The result is
-formatted with ``ruff format``.
+bare 1.x ``Event``. The 1.x event classes build their payloads with these functions.
+``snowplow_tracker/emitters/constructors.py``: the HTTP emitters' constructors, from their
+profiles (see :mod:`tools.generate_emitters`). The results are formatted with ``ruff format``.
 
 Usage::
 
@@ -201,7 +202,7 @@ def track_methods() -> str:
     out.append(f"\n\n#: The generated methods.\nMETHODS = {tuple(names)!r}\n")
     out.append(classes())
     out.append(FOOTER)
-    return _format("".join(out))
+    return _format("".join(out), TARGET)
 
 
 #: The 1.x event classes: name, kind, what they are, and the order of their own arguments when
@@ -274,12 +275,18 @@ def classes() -> str:
 
 def generate_all() -> Dict[Path, str]:
     """Every generated module's path and formatted source."""
-    return {TARGET: track_methods()}
+    from tools import generate_emitters
+
+    constructors = generate_emitters.constructors(COMMAND)
+    return {
+        TARGET: track_methods(),
+        generate_emitters.TARGET: _format(constructors, generate_emitters.TARGET),
+    }
 
 
-def _ruff(code: str, *command: str) -> str:
+def _ruff(code: str, path: Path, *command: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(TARGET), "-"],
+        [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(path), "-"],
         input=code,
         capture_output=True,
         text=True,
@@ -289,10 +296,11 @@ def _ruff(code: str, *command: str) -> str:
     return done.stdout
 
 
-def _format(code: str) -> str:
-    """``ruff format``, after ruff's fixes of ``not (a is b)`` into ``a is not b`` (same code)
-    and of the imports a module does not use."""
-    return _ruff(_ruff(code, "check", "--fix-only", "--select", "E714,F401"), "format")
+def _format(code: str, path: Path) -> str:
+    """``ruff format`` (as for ``path``), after ruff's fixes of ``not (a is b)`` into
+    ``a is not b`` (same code) and of the imports a module does not use."""
+    fixed = _ruff(code, path, "check", "--fix-only", "--select", "E714,F401")
+    return _ruff(fixed, path, "format")
 
 
 def main(argv: List[str]) -> int:

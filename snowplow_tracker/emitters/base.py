@@ -8,12 +8,6 @@ Celery workers: ``CeleryEmitter``, :mod:`.celery`) and a transport
 requests built by :mod:`~snowplow_tracker.protocol.wire`), which only the emitters sending from
 the host process hold there.
 
-Example:
-    >>> from snowplow_tracker import Emitter, Tracker
-    >>> e = Emitter("collector.example.com", method="post", buffer_size=50)
-    >>> t = Tracker(e, app_id="shop")
-    >>> t.track_page_view("https://shop.example.com/")  # doctest: +SKIP
-
 Lifecycle: every emitter that holds events in this process (all five) delivers them when the
 interpreter exits (one ``atexit`` handler, bounded by ``shutdown_timeout``), and after
 ``os.fork()`` the child gets a fresh, empty emitter (new locks, queue, sending threads, flush
@@ -26,19 +20,20 @@ import functools
 import threading
 import time
 from collections import Counter, abc
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from operator import attrgetter
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from .. import arguments as _args
 from .._logging import ThrottledLog, logger
 from ..compat import EmitterAPI1x
-from ..delivery.http_client import Verify
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
 from ..errors import EncodingError
 from ..protocol.wire import PayloadDict, decode_event, decode_events, encode_event
-from ..settings import EmitterSettings, Profile, named, resolve, signature
+from ..settings import EmitterSettings, Profile
 from ..settings import FailureCallback as FailureCallback  # re-exported: emitters' callbacks
 from ..settings import SuccessCallback as SuccessCallback
+from .constructors import BaseEmitterConstructor
 
 _callback_log = ThrottledLog()
 drop_log = ThrottledLog()
@@ -176,7 +171,7 @@ class FlushTimer:
             thread.join(timeout=max(0.0, timeout))
 
 
-class BaseEmitter(EmitterAPI1x):
+class BaseEmitter(BaseEmitterConstructor, EmitterAPI1x):
     """Configuration, callbacks and the flush timer shared by the HTTP emitters.
 
     An emitter is composed of a buffer (a :class:`~snowplow_tracker.delivery.batching.Batcher`
@@ -188,42 +183,14 @@ class BaseEmitter(EmitterAPI1x):
 
     The arguments are resolved once, by :func:`~snowplow_tracker.settings.resolve`, into
     :attr:`settings` (frozen); the first nine may be given positionally, in the 0.10 order
-    below (:data:`~snowplow_tracker.settings.POSITIONAL`).
-
-    Args:
-        endpoint: Collector host, e.g. ``"collector.example.com"``; a scheme in it
-            (``"https://host"``) wins over ``protocol``.
-        protocol: ``"http"`` (default) or ``"https"``.
-        port: Collector port; default: the scheme's.
-        method: ``"get"`` (one request per event) or ``"post"`` (batches).
-        buffer_size: Events per request batch; default 1 for GET, 10 for POST.
-        on_success: Called with the list of event dicts sent, after each successful batch.
-        on_failure: Called with ``(number sent, list of event dicts not sent)`` after a batch
-            that was not wholly sent. The dicts can be passed to ``input`` again to retry.
-        byte_limit: Bytes per request batch as sent on the wire; default none.
-        request_timeout: Seconds, or a ``(connect, read)`` tuple; default ``(5, 10)``.
-        retry_policy: How failed requests are retried (see :class:`RetryPolicy`).
-        max_batch_age: Seconds after which a partial batch is sent with the next event that
-            arrives (a flush or the flush timer sends it without waiting); default none.
-        session: A ``requests.Session`` of yours that every request goes through (proxies,
-            adapters, client certificates, mocks); it is never closed by the emitter. Default:
-            the emitter's own keep-alive connections.
-        shutdown_timeout: Seconds ``close()`` and the exit handler spend delivering what is
-            left when the interpreter exits (default 5).
-        batch_size: Tracker 1.x's name of ``buffer_size`` (give one of them).
-        buffer_capacity: Most events held (1.x): ``buffer_size`` is lowered to it, and the
-            ``AsyncEmitter`` drops new batches beyond it (reported to ``on_failure``).
-        max_retry_delay_seconds: Upper bound of one retry delay (1.x; the retry policy's
-            ``max_delay``).
-        custom_retry_codes: HTTP status -> whether a request answered with it is retried (1.x;
-            changes the retry policy's ``no_retry_statuses``; 413/414 are never retried as
-            they are).
-        verify: How the collector's TLS certificate is verified, as in ``requests``: True
-            (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the path of a
-            CA bundle file or directory (a private CA), or False (no verification). It reaches
-            wherever the emitter sends from (sender processes, Celery workers). A certificate
-            that cannot be verified is logged at ERROR and its events fail at once (not
-            retried). With ``session``, True keeps the session's own ``verify``.
+    (:data:`~snowplow_tracker.settings.POSITIONAL`). The package's emitters are described by
+    data: a :class:`~snowplow_tracker.settings.Profile` (defaults, positional order, the
+    arguments it takes) and the keyword arguments of ``_setup``, which receives the arguments
+    only that kind takes. From them ``python -m tools.generate_tracker`` writes each emitter's
+    constructor, with its ``Args:`` (its docstring's entries, else
+    :data:`~snowplow_tracker.settings.DOCS`), into :mod:`.constructors`; the emitter inherits it
+    as its first base. A subclass that takes arguments of its own writes an ``__init__`` that
+    passes the resolved settings and them to :meth:`_build`.
     """
 
     _where = "Emitter"
@@ -233,24 +200,25 @@ class BaseEmitter(EmitterAPI1x):
     #: Held strongly by :mod:`~snowplow_tracker.emitters.lifecycle` (from the first event).
     _kept = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._configure(resolve(self._where, self._profile, **named(self._where, args, kwargs)))
+    def _build(self, settings: EmitterSettings, **own: Any) -> None:
+        """Build the emitter from its resolved settings and the arguments only its kind takes
+        (what its generated constructor hands over)."""
+        self._configure(settings)
+        self._setup(**own)
+
+    def _setup(self) -> None:
+        """Check and take the arguments only this kind of emitter takes (keyword-only; the
+        subclasses' add to the constructor's signature), and build its parts."""
 
     def _configure(self, settings: EmitterSettings) -> None:
         """Take the resolved settings (and start the counters and the flush timer)."""
         #: What the arguments resolved to (:class:`~snowplow_tracker.settings.EmitterSettings`).
         self.settings = settings
-        self.method = settings.limits.method
-        self.limits = settings.limits
-        self.retry_policy = settings.retry_policy
-        self.buffer_capacity = settings.buffer_capacity
-        self.custom_retry_codes: Dict[int, bool] = dict(settings.custom_retry_codes)
-        collector = settings.collector
-        self.endpoint = collector.endpoint
-        self.session = collector.session
-        self.verify: Verify = collector.verify
-        self.request_timeout = collector.request_timeout
-        self.shutdown_timeout = settings.shutdown_timeout
+        self.limits, self.retry_policy = settings.limits, settings.retry_policy
+        self.method = self.limits.method
+        c = settings.collector
+        self.endpoint, self.session, self.verify = c.endpoint, c.session, c.verify
+        self.request_timeout, self.shutdown_timeout = c.request_timeout, settings.shutdown_timeout
         self.on_success: Optional[SuccessCallback] = settings.on_success
         self.on_failure: Optional[FailureCallback] = settings.on_failure
         self._counters = Counters()
@@ -263,23 +231,8 @@ class BaseEmitter(EmitterAPI1x):
         endpoint's credentials; the same as ``transport.url`` of the emitters that have one."""
         return self.settings.url
 
-    @property
-    def buffer_size(self) -> int:
-        """Events per request batch."""
-        return self.limits.buffer_size
-
-    @property
-    def byte_limit(self) -> Optional[int]:
-        """Bytes per request batch, or None."""
-        return self.limits.byte_limit
-
-    def _report(self, sent: List[bytes], failed: List[bytes], *, dropped: bool = False) -> None:
-        """Count an outcome and call the user's callbacks (exceptions in them are logged)."""
-        if dropped:
-            self._counters.add(dropped=len(failed))
-        else:
-            self._counters.add(sent=len(sent), failed=len(failed))
-        self._notify(sent, failed)
+    buffer_size = property(attrgetter("limits.buffer_size"), doc="Events per request batch.")
+    byte_limit = property(attrgetter("limits.byte_limit"), doc="Bytes per request batch, or None.")
 
     def _notify(self, sent: List[bytes], failed: List[bytes]) -> None:
         """Call the user's callbacks for an outcome already counted.
@@ -314,10 +267,6 @@ class BaseEmitter(EmitterAPI1x):
                     logger.debug("%s: the event that could not be decoded: %r", self._where, event)
             return decoded
 
-    def _report_delivery(self, result: DeliveryResult) -> None:
-        self._counters.add(retried=result.retried)
-        self._report(result.sent, result.failed)
-
     def set_flush_timer(self, timeout: float, flush_now: bool = False) -> None:
         """Flush (asynchronously) every ``timeout`` seconds on a daemon thread.
 
@@ -346,6 +295,3 @@ class BaseEmitter(EmitterAPI1x):
     def stats(self) -> EmitterStats:
         """Counters of this emitter; see :class:`~snowplow_tracker.delivery.stats.EmitterStats`."""
         return self._counters.snapshot()
-
-
-setattr(BaseEmitter.__init__, "__signature__", signature())  # noqa: B010

@@ -12,29 +12,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import threading
 import time
 import weakref
-from collections import Counter
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from .. import arguments as _args
-from .._logging import ThrottledLog, logger
-from ..compat import HookTransport, HttpHooks1x
+from .._logging import logger
+from ..compat import HookTransport, HttpHooks1x, StoredEvents1x
 from ..delivery.batching import Batcher, split_batches
 from ..delivery.event_store import BufferView, EventStore
 from ..delivery.retry import RetryPolicy
 from ..delivery.stats import Counters, EmitterStats
 from ..delivery.throttle import Throttle
 from ..delivery.transport import DeliveryResult, deliver
-from ..protocol.wire import (
-    PayloadDict,
-    event_cost,
-    normalize_payload,
-)
+from ..protocol.wire import PayloadDict
 from ..settings import Profile
 from . import lifecycle
 from .base import (
@@ -47,8 +41,7 @@ from .base import (
     split_outcome,
     wait_until,
 )
-
-_store_log = ThrottledLog()
+from .constructors import EmitterConstructor
 
 
 def _forget_pooled_connections(session: requests.Session) -> None:
@@ -65,7 +58,7 @@ def _forget_pooled_connections(session: requests.Session) -> None:
             adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]
 
 
-class Emitter(BaseEmitter, HttpHooks1x):
+class Emitter(EmitterConstructor, BaseEmitter, HttpHooks1x):
     """Sends events synchronously, in the thread that calls ``track_*``: for scripts and tests.
 
     A ``track_*`` call that fills the buffer sends the batch before it returns (at most the
@@ -74,16 +67,6 @@ class Emitter(BaseEmitter, HttpHooks1x):
     where they can be passed to ``input`` again. Arguments as :class:`BaseEmitter` (the 0.10
     positional order: ``endpoint, protocol, port, method, buffer_size, on_success, on_failure,
     byte_limit, request_timeout``; the others are keywords).
-
-    Besides :class:`BaseEmitter`'s arguments:
-
-    Args:
-        event_store: An :class:`~snowplow_tracker.delivery.event_store.EventStore` of yours (1.x):
-        events
-            are buffered in it, taken from it to be sent, and given back to it with
-            ``cleanup(batch, need_retry=True)`` when their sending failed in a retryable way
-            (sent again after a backoff, and at each later flush); rejected ones go to
-            ``on_failure``. Default: a compact buffer of encoded bytes.
 
     Tracker 1.x's methods work too: ``sync_flush``, ``async_flush``, ``send_events``,
     ``reached_limit``, ``http_post``/``http_get`` (every request goes through them when a
@@ -100,14 +83,13 @@ class Emitter(BaseEmitter, HttpHooks1x):
     _where = "Emitter"
     _profile = Profile(retry_policy=RetryPolicy.never())  # failed events go to on_failure
 
-    def __init__(self, *args: Any, event_store: Optional[EventStore] = None, **kwargs: Any) -> None:
+    def _setup(self, *, event_store: Optional[EventStore] = None) -> None:
         _args.optional_event_store(self._where, "event_store", event_store)
-        self._store: Optional[EventStore] = event_store
-        self._store_bytes = 0
+        #: The user's event store (1.x), or None: the default compact buffer.
+        self._store = (
+            None if event_store is None else StoredEvents1x(event_store, self.method, self._where)
+        )
         self._closing = False  # close() runs: events given back to the store wait there
-        self._retry_timer: Optional[threading.Timer] = None
-        self._retry_attempt = 0
-        super().__init__(*args, **kwargs)
         #: The part that sends: HTTP to the collector from this process. (The emitters that
         #: send from other processes, ``ProcessEmitter`` and ``CeleryEmitter``, have none.)
         self.transport = self._new_transport()
@@ -155,7 +137,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
         """The user's ``event_store``, or a read-only 1.x view of the default buffer
         (``event_buffer``, ``size()``)."""
         if self._store is not None:
-            return self._store
+            return self._store.store
         return BufferView(self._buffered_events, self.method, self.buffer_capacity)
 
     def _buffered_events(self) -> List[bytes]:
@@ -173,7 +155,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
 
     def _buffered_bytes(self) -> int:
         with self._lock:
-            return self._store_bytes if self._store is not None else self._batcher.nbytes
+            return self._store.nbytes if self._store is not None else self._batcher.nbytes
 
     def reached_limit(self) -> bool:
         """Whether the buffered events reach ``batch_size`` or ``byte_limit`` (1.x)."""
@@ -181,7 +163,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
             with self._lock:
                 return self._batcher.is_full()
         limit = self.byte_limit
-        return self._store.size() >= self.buffer_size or (
+        return self._store.store.size() >= self.buffer_size or (
             limit is not None and self._buffered_bytes() >= limit
         )
 
@@ -200,9 +182,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
     def _take_buffered(self) -> Union[List[bytes], List[PayloadDict]]:
         """Take every buffered event: encoded bytes, or the event store's dicts."""
         if self._store is not None:
-            with self._lock:
-                self._store_bytes = 0
-            records = self._store.get_events_batch()
+            records = self._store.take()
             with self._lock:
                 self._taken += len(records)
             return records
@@ -282,97 +262,46 @@ class Emitter(BaseEmitter, HttpHooks1x):
             release: Called under the lock with the number of events, instead of taking them
                 out of ``_taken``: the gauge that held them (the AsyncEmitter's in flight).
         """
-        store = self._store
-        if records is None or store is None:
-            sent, failed, dropped = split_outcome(result, stopped)
-            with self._lock:
-                counts = {
-                    "sent": len(sent),
-                    "failed": len(failed),
-                    "dropped": len(dropped),
-                    "retried": result.retried,
-                }
-                if release is None:
-                    self._settle_locked(len(batch), **counts)
-                else:
-                    release(len(batch))
-                    self._counters.add_locked(**counts)
-            self._notify(sent, failed + dropped)
-            return
-        by_event: Dict[bytes, List[PayloadDict]] = {}
-        for event, record in zip(batch, records):
-            by_event.setdefault(event, []).append(record)
-        unfinished = Counter(result.unfinished)
-        rejected = []
-        for event in result.failed:
-            if unfinished[event]:
-                unfinished[event] -= 1
-            else:
-                rejected.append(event)
-        for events, need_retry in ((result.sent, False), (rejected, False)):
-            self._cleanup(store, [by_event[e].pop() for e in events], need_retry)
-        if result.unfinished:  # back in the store: queued again
-            self._cleanup(store, [by_event[e].pop() for e in result.unfinished], True)
+        store = self._store if records is not None else None
+        # Events still retryable go back to an event store (retried later); otherwise they
+        # are dropped when a shutdown stopped their retries.
+        sent, failed, left = split_outcome(result, stopped or store is not None)
+        counts = {"sent": len(sent), "failed": len(failed), "retried": result.retried}
+        if store is None:
+            counts["dropped"] = len(left)
+        else:
+            store.settle(batch, records or [], (sent, failed), left)
+            counts["retried"] += len(left)
         with self._lock:
-            counts = {
-                "sent": len(result.sent),
-                "failed": len(rejected),
-                "retried": result.retried + len(result.unfinished),
-            }
             if release is None:
                 self._settle_locked(len(batch), **counts)
             else:
                 release(len(batch))
                 self._counters.add_locked(**counts)
-        if result.unfinished:
-            if not self._closing:
-                self._schedule_retry()
-        elif result.sent:
-            self._retry_attempt = 0
-        self._notify(result.sent, rejected)
-
-    @staticmethod
-    def _cleanup(store: EventStore, records: List[PayloadDict], need_retry: bool) -> None:
-        if not records:
+        if store is None:
+            self._notify(sent, failed + left)
             return
-        try:
-            store.cleanup(records, need_retry)
-        except Exception:  # noqa: BLE001 - a user's store must not kill a sending thread
-            _store_log.log("event_store.cleanup raised", exc_info=True)
+        if left and not self._closing:
+            store.retry_later(self._retry_delay, lambda: self.flush(is_async=True))
+        elif sent and not left:
+            store.attempt = 0
+        self._notify(sent, failed)
 
-    def _schedule_retry(self) -> None:
-        """Flush again after the retry policy's backoff (events given back to the store)."""
-        with self._lock:
-            if self._retry_timer is not None:
-                return
-            self._retry_attempt += 1
-            delay = max(
-                self.retry_policy.delay(self._retry_attempt), self.transport.throttle.remaining()
-            )
-            timer = self._retry_timer = threading.Timer(delay, self._retry_flush)
-            timer.daemon = True
-        timer.start()
-
-    def _retry_flush(self) -> None:
-        with self._lock:
-            self._retry_timer = None
-        try:
-            self.flush(is_async=True)
-        except Exception:
-            logger.exception("%s: retrying the event store's events failed", self._where)
+    def _retry_delay(self, attempt: int) -> float:
+        """Seconds before events given back to the event store are sent again."""
+        return max(self.retry_policy.delay(attempt), self.transport.throttle.remaining())
 
     def _cancel_retry(self) -> None:
-        with self._lock:
-            timer, self._retry_timer = self._retry_timer, None
-        if timer is not None:
-            timer.cancel()
+        if self._store is not None:
+            self._store.cancel_retry()
 
     def _rebuild_in_child(self) -> None:
         """After ``os.fork()``, in the child: a fresh, empty emitter (the parent sends its own)."""
         interval = self.timer.interval
         self._init_process_state()  # new counters too
         self.timer = FlushTimer()
-        self._retry_timer, self._retry_attempt = None, 0
+        if self._store is not None:
+            self._store.renew()
         if self.session is not None:
             _forget_pooled_connections(self.session)
         self.transport = self._new_transport()
@@ -415,14 +344,12 @@ class Emitter(BaseEmitter, HttpHooks1x):
 
     def _input_to_store(self, payload: Mapping[str, Any], event: bytes) -> None:
         """``input`` with an ``event_store``: add a copy of the event dict to the store."""
-        if not self._store.add_event(dict(normalize_payload(payload))):  # type: ignore[union-attr]
+        if not self._store.add(payload, event):  # type: ignore[union-attr]
             drop_log.log("%s: event_store is full: dropped an event", self._where)
             self._counters.add(accepted=1, dropped=1)
             self._notify([], [event])
             return
-        with self._lock:
-            self._store_bytes += event_cost(event, self.method)
-            self._counters.accepted += 1
+        self._counters.add(accepted=1)
         if self.reached_limit():
             self.flush(True)
 
@@ -513,17 +440,11 @@ class Emitter(BaseEmitter, HttpHooks1x):
             self._settle(result, chunk, None, stopped=wait.stopped)
             gave_up = gave_up or (wait.stopped and bool(result.unfinished))
         self.transport.close()
-        self._report_dropped([left] if left else [], when)
-        return not left and not gave_up
-
-    def _report_dropped(self, batches: List[List[bytes]], when: str) -> None:
-        """Report events taken out of the buffer and given up on at a shutdown deadline:
-        counted, on_failure, one log."""
-        total = sum(map(len, batches))
-        if total:
+        if left:  # taken out of the buffer and given up on at the deadline
             with self._lock:
-                self._settle_locked(total, dropped=total)
-        self._notify_dropped(batches, when)
+                self._settle_locked(len(left), dropped=len(left))
+        self._notify_dropped([left] if left else [], when)
+        return not left and not gave_up
 
     def _drop_hint(self, when: str) -> str:
         """What to change so that a shutdown delivers everything (ends the drop warning)."""
@@ -559,13 +480,7 @@ class Emitter(BaseEmitter, HttpHooks1x):
         ``queued`` counts the buffered events (with an ``event_store``: its ``size()``),
         ``in_flight`` those being sent by a calling thread.
         """
-        stored = self._store.size() if self._store is not None else 0
+        stored = self._store.store.size() if self._store is not None else 0
         with self._lock:
             queued = stored if self._store is not None else len(self._batcher)
             return self._counters.snapshot_locked(queued=queued, in_flight=self._taken)
-
-    def _buffered_count(self) -> int:
-        if self._store is not None:
-            return self._store.size()
-        with self._lock:
-            return len(self._batcher)

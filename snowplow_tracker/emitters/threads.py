@@ -26,18 +26,10 @@ from ..delivery.batching import split_batches
 from ..delivery.host_queue import HostQueue
 from ..delivery.stats import EmitterStats
 from ..delivery.transport import DeliveryResult, deliver
-from ..protocol.wire import (
-    PayloadDict,
-)
-from ..settings import Profile
-from .base import (
-    DEFAULT_MAX_QUEUE_BYTES,
-    FailureCallback,
-    StopWatch,
-    SuccessCallback,
-    encode_or_raise,
-    wait_until,
-)
+from ..protocol.wire import PayloadDict
+from ..settings import POSITIONAL, Profile
+from .base import DEFAULT_MAX_QUEUE_BYTES, StopWatch, encode_or_raise, wait_until
+from .constructors import AsyncEmitterConstructor
 from .sync import Emitter
 
 #: Joins the events of a queued batch into one bytes object. Never inside an encoded event:
@@ -97,7 +89,7 @@ class _Run:
         self.inline = False  # threads cannot start (interpreter exit): flush sends itself
 
 
-class AsyncEmitter(Emitter):
+class AsyncEmitter(AsyncEmitterConstructor, Emitter):
     """Sends events from a pool of threads in the host process (the documented ``AsyncEmitter``).
 
     ``track_*`` only buffers; full batches go to a queue that up to ``thread_count`` threads send
@@ -112,9 +104,7 @@ class AsyncEmitter(Emitter):
     batches run on the sending threads: do not call ``flush()`` from them.
 
     Positional arguments in the documented 0.10 order: ``endpoint, protocol, port, method,
-    buffer_size, on_success, on_failure, thread_count, byte_limit`` (see :class:`BaseEmitter`);
-    the others (``request_timeout``, ``retry_policy``, ``max_batch_age``, ``session``,
-    ``shutdown_timeout`` and those below) are keywords.
+    buffer_size, on_success, on_failure, thread_count, byte_limit``; the others are keywords.
 
     Args:
         thread_count: Requests in flight at once, one sending thread each (default 1).
@@ -129,37 +119,23 @@ class AsyncEmitter(Emitter):
     """
 
     _where = "AsyncEmitter"
-    _profile = Profile(queue_arguments=frozenset({"max_queue_bytes"}))
+    _profile = Profile(
+        queue_arguments=frozenset({"max_queue_bytes"}),
+        positional=(*POSITIONAL[:7], "thread_count", "byte_limit"),
+        defaults={"max_queue_bytes": DEFAULT_MAX_QUEUE_BYTES},
+    )
 
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "get",
-        buffer_size: Optional[int] = None,
-        on_success: Optional[SuccessCallback] = None,
-        on_failure: Optional[FailureCallback] = None,
-        thread_count: int = 1,
-        byte_limit: Optional[int] = None,
-        *,
-        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
-        max_queued_batches: Optional[int] = None,
-        **kwargs: Any,
+    def _setup(
+        self, *, thread_count: int = 1, max_queued_batches: Optional[int] = None, **rest: Any
     ) -> None:
-        where = self._where
-        _args.positive_integer(where, "thread_count", thread_count)
-        _args.optional_positive_integer(where, "max_queued_batches", max_queued_batches)
+        _args.positive_integer(self._where, "thread_count", thread_count)
+        _args.optional_positive_integer(self._where, "max_queued_batches", max_queued_batches)
         self.thread_count = thread_count
         self.max_queued_batches = max_queued_batches
         # Sending threads plus those waiting out a retry backoff.
         self._max_threads = thread_count + max(thread_count, 4)
-        kwargs.update(byte_limit=byte_limit, on_success=on_success, on_failure=on_failure)
-        self.max_queue_bytes: int = max_queue_bytes  # read by _init_process_state
-        super().__init__(
-            endpoint, protocol, port, method, buffer_size, max_queue_bytes=max_queue_bytes, **kwargs
-        )
-        self.max_queue_bytes = self.settings.queue.max_bytes or max_queue_bytes
+        self.max_queue_bytes: int = self.settings.queue.max_bytes or DEFAULT_MAX_QUEUE_BYTES
+        super()._setup(**rest)
 
     def _transport_options(self) -> Dict[str, Any]:
         # One keep-alive connection per thread that may send at once.
@@ -169,12 +145,13 @@ class AsyncEmitter(Emitter):
         super()._init_process_state()
         # The batches waiting (ready) and taken by a thread (in flight: sending, retrying,
         # reporting); its lock is the counters': stats() is one consistent snapshot.
+        events = self.settings.queue.max_events  # the 1.x buffer_capacity
         full = (
             f"AsyncEmitter: queue full (max_queue_bytes={self.max_queue_bytes}, max_queued_"
-            f"batches={self.max_queued_batches}, buffer_capacity={self.buffer_capacity}): "
+            f"batches={self.max_queued_batches}, buffer_capacity={events}): "
             "dropped %d event(s), reported to on_failure"
         )
-        bounds = (self.max_queue_bytes, self.buffer_capacity)
+        bounds = (self.max_queue_bytes, events)
         self._queue: HostQueue[_Batch] = HostQueue(*bounds, full, self._notify, self._counters)
         self._queue.open_locked()
         lock = self._lock
@@ -210,7 +187,7 @@ class AsyncEmitter(Emitter):
                 return
             q.drop_locked(item.count)
         if records is not None and self._store is not None:
-            self._cleanup(self._store, records, False)
+            self._store.cleanup(records, False)
         q.report_drops(batch)
 
     def _wake_locked(self, run: Optional[_Run] = None) -> None:
@@ -359,26 +336,25 @@ class AsyncEmitter(Emitter):
                 self._send(batch)
         if is_async:
             return False
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        deadline = math.inf if timeout is None else time.monotonic() + max(0.0, timeout)
         run = self._run
         q = self._queue
         with self._done:
             # Wait for the batches queued so far only: events tracked meanwhile by other
             # threads must not keep a flush waiting for ever.
             target = q.next_ticket
+
+        def send_here() -> bool:  # no threads (interpreter exit): the flush sends, in time
+            return run.inline and bool(q.ready) and time.monotonic() < deadline
+
         while True:
             with self._done:
-                ready = q.ready
+                if not q.wait_locked(target, deadline, send_here):
+                    return False
                 if not q.pending_locked(target):
                     return True
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                if not (run.inline and ready):
-                    self._done.wait(remaining)
-                    continue
-                taken = self._take_locked()  # no threads (interpreter exit): send it here
-            self._deliver(taken, wait_until(math.inf if deadline is None else deadline, run.stop))
+                taken = self._take_locked()
+            self._deliver(taken, wait_until(deadline, run.stop))
 
     def _queue_records(self, records: List[PayloadDict]) -> None:
         """Queue the event store's dicts in batches within the limits."""
@@ -444,7 +420,7 @@ class AsyncEmitter(Emitter):
         store = self._store
         for batch in left:  # with an event store, what was not sent goes back to it
             if batch.records is not None and store is not None:
-                self._cleanup(store, batch.records, True)
+                store.cleanup(batch.records, True)
         dropped = [b.events() for b in left if b.records is None or store is None]
         self._notify_dropped(dropped, when)
         with self._done:
@@ -473,12 +449,12 @@ class AsyncEmitter(Emitter):
         ``queued`` counts buffered and queued events, ``in_flight`` those taken by a sending
         thread (sending, or waiting to retry), ``queued_bytes`` the bytes of both.
         """
-        stored = self._store.size() if self._store is not None else 0
+        stored = self._store.store.size() if self._store is not None else 0
         with self._done:
             if self._store is None:
                 buffered, buffered_bytes = len(self._batcher), self._batcher.nbytes
             else:
-                buffered, buffered_bytes = stored, self._store_bytes
+                buffered, buffered_bytes = stored, self._store.nbytes
             q = self._queue
             snapshot = self._counters.snapshot_locked(
                 queued=buffered + self._taken + q.ready_events,
@@ -488,6 +464,3 @@ class AsyncEmitter(Emitter):
             threads = list(self._run.threads)
         snapshot.senders_alive = sum(t.is_alive() for t in threads)
         return snapshot
-
-
-# -------------------------------------------------------------------- exit and fork

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 
 import pytest
 
 from snowplow_tracker import AsyncEmitter, Emitter, ProcessEmitter, RetryPolicy
 from snowplow_tracker.delivery.batching import THROUGHPUT_BYTE_LIMIT, THROUGHPUT_POST_BUFFER_SIZE
 from snowplow_tracker.emitter_configuration import EmitterConfiguration
+from snowplow_tracker.emitters.celery.emitter import CeleryEmitter
 from snowplow_tracker.errors import ConfigurationError
-from snowplow_tracker.settings import POSITIONAL, Profile, named, resolve
+from snowplow_tracker.settings import POSITIONAL, Profile, resolve
 
 ENDPOINT = "collector.example.com"
 
@@ -78,20 +80,17 @@ def test_the_emitters_hold_what_was_resolved_once() -> None:
 
 
 def test_positional_arguments_follow_the_010_order_and_misfits_are_type_errors() -> None:
-    assert named("Emitter", (ENDPOINT, "https", 8080), {"method": "post"}) == {
-        "endpoint": ENDPOINT,
-        "protocol": "https",
-        "port": 8080,
-        "method": "post",
-    }
-    with pytest.raises(TypeError, match="got multiple values for argument 'endpoint'"):
-        Emitter(ENDPOINT, endpoint=ENDPOINT)
-    with pytest.raises(TypeError, match="takes at most 9 positional arguments"):
-        Emitter(ENDPOINT, *([None] * len(POSITIONAL)))
+    emitter = Emitter(ENDPOINT, "https", 8080, "post")
+    collector = emitter.settings.collector
+    assert (collector.protocol, collector.port, emitter.method) == ("https", 8080, "post")
+    with pytest.raises(TypeError, match=r"^Emitter\.__init__\(\) got multiple values for argument"):
+        Emitter(ENDPOINT, endpoint=ENDPOINT)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="takes from 2 to 10 positional arguments but 11"):
+        Emitter(ENDPOINT, *([None] * len(POSITIONAL)))  # type: ignore[misc]
     with pytest.raises(TypeError, match="unexpected keyword argument 'thread_count'"):
-        Emitter(ENDPOINT, thread_count=2)
-    with pytest.raises(TypeError, match="missing 1 required argument: 'endpoint'"):
-        Emitter()
+        Emitter(ENDPOINT, thread_count=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'endpoint'"):
+        Emitter()  # type: ignore[call-arg]
 
 
 def test_the_introspected_signature_lists_every_argument_in_the_010_order() -> None:
@@ -104,3 +103,59 @@ def test_the_introspected_signature_lists_every_argument_in_the_010_order() -> N
 def test_bad_values_still_raise_the_emitters_own_errors() -> None:
     with pytest.raises(ConfigurationError, match=r"^Emitter: argument 'buffer_capacity' must be"):
         resolve("Emitter", endpoint=ENDPOINT, buffer_capacity=0)
+
+
+EMITTERS = (Emitter, AsyncEmitter, ProcessEmitter, CeleryEmitter)
+
+
+@pytest.mark.parametrize("cls", EMITTERS, ids=lambda c: c.__name__)
+def test_each_emitter_documents_every_argument_of_its_signature_in_order(cls: type) -> None:
+    names = list(inspect.signature(cls).parameters)
+    args = (cls.__init__.__doc__ or "").split("\n        Args:\n", 1)[1]  # type: ignore[misc]
+    documented = re.findall(r"^ {12}(\w+): ", args.split("\n\n", 1)[0], re.MULTILINE)
+    assert documented == names
+
+
+def test_the_profile_gives_each_kind_its_positional_order_and_defaults() -> None:
+    params = inspect.signature(ProcessEmitter).parameters
+    assert list(params)[: len(POSITIONAL) + 1] == [*POSITIONAL, "process_count"]
+    assert params["method"].default == "post" and params["shutdown_timeout"].default == 10.0
+    assert list(inspect.signature(AsyncEmitter).parameters)[7:9] == ["thread_count", "byte_limit"]
+    emitter = AsyncEmitter(ENDPOINT, "http", None, "post", 5, None, None, 3, 900)
+    try:
+        assert (emitter.thread_count, emitter.byte_limit, emitter.buffer_size) == (3, 900, 5)
+    finally:
+        emitter.close(timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (ProcessEmitter, {"session": None}, r"^ProcessEmitter\.__init__\(\) got an unexpected"),
+        (CeleryEmitter, {"shutdown_timeout": 1}, r"^CeleryEmitter\.__init__\(\) got an unexp"),
+        (AsyncEmitter, {"max_queue_size": 1}, r"^AsyncEmitter\.__init__\(\) got an unexpected"),
+    ],
+)
+def test_an_argument_the_kind_does_not_take_is_a_type_error(
+    cls: type, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        cls(ENDPOINT, **kwargs)
+
+
+def test_a_kind_without_callbacks_refuses_them_by_its_profile() -> None:
+    with pytest.raises(ConfigurationError, match=r"^CeleryEmitter: on_success and on_failure"):
+        CeleryEmitter(ENDPOINT, on_failure=print)
+
+
+def test_a_users_subclass_keeps_its_docstring_and_takes_its_parents_arguments() -> None:
+    class Mine(AsyncEmitter):
+        """Mine."""
+
+    assert Mine.__doc__ == "Mine."
+    assert inspect.signature(Mine) == inspect.signature(AsyncEmitter)
+    emitter = Mine(ENDPOINT, thread_count=2)
+    try:
+        assert emitter.thread_count == 2
+    finally:
+        emitter.close(timeout=0.5)

@@ -11,20 +11,9 @@ the policy carried in the message, and acknowledges late (see
 
 Celery is imported only when an app is given or built: importing ``snowplow_tracker`` or this
 module creates no Celery app and opens no connection. Install it with
-``pip install 'snowplow-multiprocess-tracker[celery]'``.
-
-Which Celery app:
-
-* ``CeleryEmitter(..., celery_app=app)`` registers the task on your app when the emitter is
-  built, and changes nothing in the app's configuration. Build the emitter in the module your
-  worker loads (``celery -A yourproject worker``), or add the task to any app in one line:
-  ``Celery(..., include=["snowplow_tracker.emitters.celery.task"])`` (or call
-  :func:`register_task`).
-* Otherwise a default app is created on first use, configured from a module named
-  ``snowplow_celery_config`` if one is importable (any Celery settings, e.g.
-  ``broker_url = "redis://redis.internal:6379/0"``), else with the broker URL from the
-  environment variable ``SNOWPLOW_CELERY_BROKER_URL`` (default ``redis://localhost:6379/0``).
-  Either way it accepts and produces JSON only.
+``pip install 'snowplow-multiprocess-tracker[celery]'``. The emitter publishes with the app
+given as ``celery_app`` (the task is registered on it: :func:`register_task`), else with a
+default app created on first use (:func:`default_app`).
 
 The tasks travel on their own queue, ``snowplow`` (argument ``queue``): a worker whose app knows
 the task consumes it automatically, and workers that do not know the task never receive (and
@@ -35,9 +24,6 @@ nothing. Run a worker for the default app with::
     SNOWPLOW_CELERY_BROKER_URL=redis://localhost:6379/0 \\
     SNOWPLOW_CELERY_ALLOWED_ENDPOINTS=https://collector.example.com \\
         celery -A snowplow_tracker.emitters worker --loglevel=info
-
-``on_success`` and ``on_failure`` cannot be used with this emitter (as documented): the events
-are sent in another process. Delivery failures are logged by the worker.
 
 Collector credentials (``https://user:password@collector.example.com``) reach the workers in
 each task message (its ``auth`` field; format version 2, which workers older than this
@@ -67,15 +53,14 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ... import arguments as _args
 from ..._logging import ThrottledLog, logger
-from ...delivery.batching import Batcher
-from ...delivery.http_client import Verify
-from ...delivery.retry import RetryPolicy
+from ...delivery.batching import Batcher, split_batches
 from ...delivery.stats import Counters, EmitterStats
-from ...delivery.transport import Timeout
 from ...protocol.credentials import mask_credentials
 from ...protocol.wire import POST_PATH, collector_credentials
+from ...settings import POSITIONAL, Profile
 from .. import lifecycle
 from ..base import BaseEmitter, FlushTimer, encode_or_raise
+from ..constructors import CeleryEmitterConstructor
 from .sending import (
     DEAD_LETTER_QUEUE,
     MESSAGE_VERSION,
@@ -215,7 +200,7 @@ def register_task(app: Any) -> Any:
 # -- the emitter (runs in the host) -------------------------------------------------------------
 
 
-class CeleryEmitter(BaseEmitter):
+class CeleryEmitter(CeleryEmitterConstructor, BaseEmitter):
     """Batches events and publishes each batch as one Celery task (see the module docs).
 
     Thread-safe. ``stats().sent`` counts events handed to the broker: their delivery to the
@@ -230,8 +215,6 @@ class CeleryEmitter(BaseEmitter):
             ``protocol``. Credentials in it (``user:password@host``, percent-encoded) travel
             in each task message through the broker, and the workers send them as HTTP basic
             auth (see the module docs).
-        protocol: ``"http"`` (default) or ``"https"``.
-        port: Collector port; default: the scheme's.
         method: ``"post"`` (default; one request per batch) or ``"get"`` (one per event).
         buffer_size: Events per task (and per POST request); default 10 for POST, 1 for GET.
         byte_limit: Bytes per task/request as sent on the wire; default none.
@@ -259,51 +242,23 @@ class CeleryEmitter(BaseEmitter):
     """
 
     _where = "CeleryEmitter"
+    _profile = Profile(
+        positional=(*POSITIONAL[:5], "byte_limit", "request_timeout", "celery_app"),
+        defaults={"method": "post"},
+        excluded=frozenset({"shutdown_timeout", "session", "batch_size", "buffer_capacity"})
+        | {"max_retry_delay_seconds", "custom_retry_codes"},
+        no_callbacks="the events are sent by a Celery worker in another process (see the "
+        "worker's logs)",
+    )
 
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "post",
-        buffer_size: Optional[int] = None,
-        byte_limit: Optional[int] = None,
-        request_timeout: Optional[Timeout] = None,
-        celery_app: Any = None,
-        *,
-        retry_policy: Optional[RetryPolicy] = None,
-        on_success: Any = None,
-        on_failure: Any = None,
-        max_batch_age: Optional[float] = None,
-        max_pending: int = 100_000,
-        queue: Optional[str] = QUEUE,
-        verify: Verify = True,
+    def _setup(
+        self, *, celery_app: Any = None, max_pending: int = 100_000, queue: Optional[str] = QUEUE
     ) -> None:
         where = self._where
-        if on_success is not None or on_failure is not None:
-            _args.refuse(
-                where,
-                "on_success and on_failure callbacks are not supported: the events are sent by "
-                "a Celery worker in another process (see the worker's logs)",
-            )
         if celery_app is not None and not callable(getattr(celery_app, "task", None)):
             expected = "a celery.Celery app or None"
             _args.fail(where, "celery_app", expected, celery_app, shown=_kind(celery_app))
         _args.positive_integer(where, "max_pending", max_pending)
-        super().__init__(
-            endpoint,
-            protocol,
-            port,
-            method,
-            buffer_size,
-            None,
-            None,
-            byte_limit,
-            request_timeout,
-            retry_policy=retry_policy,
-            max_batch_age=max_batch_age,
-            verify=verify,
-        )
         _args.optional_non_empty_string(where, "queue", queue)
         self.max_pending = max_pending
         self.queue = queue
@@ -311,11 +266,7 @@ class CeleryEmitter(BaseEmitter):
         # Registered now, not at the first publish: a worker that imports the module building
         # this emitter must know the task (else Celery drops its messages as unregistered).
         self._task: Any = None if celery_app is None else register_task(celery_app)
-        self._lock = self._counters.lock  # stats() is one consistent snapshot
-        self._publish_lock = threading.Lock()
-        self._batcher = Batcher(self.limits)
-        self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
-        self._publishing = 0  # events being handed to the broker (stats().in_flight)
+        self._init_state()
         self.task_config: Dict[str, Any] = {
             "v": 1,
             "url": self.settings.collector.post_url[: -len(POST_PATH)],
@@ -325,14 +276,25 @@ class CeleryEmitter(BaseEmitter):
             "verify": self.verify,
         }
         # The message carries the credentials; the public task_config does not (users log it).
-        credentials = collector_credentials(endpoint, protocol)
+        credentials = collector_credentials(self.endpoint, self.settings.collector.protocol)
         self._message_config = self.task_config
         if credentials is not None:
             self.task_config["v"] = MESSAGE_VERSION
             self._message_config = dict(self.task_config, auth=credentials)
-        self._pid = os.getpid()
         self._transport_loaded = False
         lifecycle.watch(self)  # at exit, what is buffered is published
+
+    def _init_state(self) -> None:
+        """Create what belongs to one process (again in a forked child): counters and locks
+        (the counters' lock is the emitter's: ``stats()`` is one consistent snapshot), the
+        buffer, and the events the broker refused."""
+        self._pid = os.getpid()
+        self._counters = Counters()
+        self._lock = self._counters.lock
+        self._publish_lock = threading.Lock()
+        self._batcher = Batcher(self.limits)
+        self._pending: List[bytes] = []  # batches the broker refused, flattened, oldest first
+        self._publishing = 0  # events being handed to the broker (stats().in_flight)
 
     def __repr__(self) -> str:
         return (
@@ -364,10 +326,8 @@ class CeleryEmitter(BaseEmitter):
             EncodingError: The payload cannot be serialised; nothing was buffered.
         """
         event = encode_or_raise(payload, "post", self._where)
-        if not self._kept:  # published at exit from now on, even if its owner drops it
-            lifecycle.keep(self)
-        if not self._transport_loaded:
-            self._load_transport()
+        if not (self._kept and self._transport_loaded):
+            self._prepare()
         with self._lock:
             ready = [] if not self._batcher.is_stale() else [self._batcher.drain()]
             ready.extend(self._batcher.add(event))
@@ -417,13 +377,18 @@ class CeleryEmitter(BaseEmitter):
             lifecycle.release(self)
 
     # ------------------------------------------------ exit and fork (emitters.lifecycle)
-    def _load_transport(self) -> None:
-        """Load the broker's transport module now, at the first event (no connection is made).
+    def _prepare(self) -> None:
+        """At the first event (after ``close()``, again): published at exit from now on, even
+        if its owner drops it; and the broker's transport module loaded (no connection made).
 
         Otherwise the first publish loads it, which may be at interpreter exit, when modules
         that register thread exit hooks (redis-py imports ``concurrent.futures``) can no longer
         be imported: the events buffered then could not be published.
         """
+        if not self._kept:
+            lifecycle.keep(self)
+        if self._transport_loaded:
+            return
         self._transport_loaded = True
         try:
             self.celery_app.connection_for_write().release()
@@ -450,13 +415,7 @@ class CeleryEmitter(BaseEmitter):
     def _rebuild_in_child(self) -> None:
         """In a forked child: empty, with locks and a flush timer of its own."""
         interval = self.timer.interval
-        self._pid = os.getpid()
-        self._counters = Counters()
-        self._lock = self._counters.lock
-        self._publish_lock = threading.Lock()
-        self._batcher = Batcher(self.limits)
-        self._pending = []
-        self._publishing = 0
+        self._init_state()
         self.timer = FlushTimer()
         if interval is not None:
             self.set_flush_timer(interval)
@@ -475,7 +434,7 @@ class CeleryEmitter(BaseEmitter):
             with self._lock:
                 pending, self._pending = self._pending, []
                 self._publishing += len(pending)
-            batches = self._split(pending) + ([batch] if batch else [])
+            batches = split_batches(pending, self.limits) + ([batch] if batch else [])
             for index, events in enumerate(batches):
                 try:
                     self.task.apply_async(
@@ -497,15 +456,6 @@ class CeleryEmitter(BaseEmitter):
                     self._publishing -= len(events)
                     self._counters.add_locked(sent=len(events))
             return True
-
-    def _split(self, events: List[bytes]) -> List[List[bytes]]:
-        """Cut kept events into batches again (they were kept flattened)."""
-        if not events:
-            return []
-        batcher = Batcher(self.limits)
-        batches = batcher.extend(events)
-        rest = batcher.drain()
-        return [*batches, rest] if rest else batches
 
     def _keep(self, events: List[bytes]) -> None:
         """Keep events the broker refused (they were being published) for the next publish."""

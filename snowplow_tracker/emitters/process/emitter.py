@@ -38,22 +38,20 @@ import dataclasses
 import multiprocessing
 import os
 import time
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Optional
 from urllib.parse import urlsplit
 
 from orjson import dumps as _dumps
 
 from ... import arguments as _args
 from ..._logging import logger
-from ...delivery.http_client import Verify
-from ...delivery.retry import RetryPolicy
 from ...delivery.stats import EmitterStats
-from ...delivery.transport import Timeout
 from ...errors import SenderStartError
 from ...protocol.wire import PayloadDict, encode_event
-from ...settings import Profile
+from ...settings import POSITIONAL, Profile
 from .. import lifecycle
-from ..base import BaseEmitter, FailureCallback, SuccessCallback, encode_or_raise
+from ..base import BaseEmitter, encode_or_raise
+from ..constructors import ProcessEmitterConstructor
 from .handles import install_fork_guard
 from .pool import DROP_PILE_BYTES, IPC_MAX_BATCH_BYTES, SenderPool
 from .sender import DEFAULT_MAX_IN_FLIGHT, SenderConfig, check_max_in_flight
@@ -81,16 +79,14 @@ def default_process_count() -> int:
     return DEFAULT_PROCESS_COUNT
 
 
-class ProcessEmitter(BaseEmitter):
+class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
     """Sends events from a pool of sender processes, so the caller only pays for serialising.
 
-    Takes every argument of :class:`~snowplow_tracker.emitters.Emitter` (with ``method``
-    defaulting to ``"post"``) plus:
+    Takes the arguments of :class:`~snowplow_tracker.emitters.Emitter` but ``session`` and
+    ``event_store`` (with ``method`` defaulting to ``"post"``), plus the queue bounds and those
+    of its senders:
 
     Args:
-        endpoint: Collector host; a scheme in it (``"https://host"``) wins over ``protocol``.
-        protocol: ``"http"`` (default) or ``"https"``.
-        port: Collector port; default: the scheme's.
         method: ``"post"`` (default; batches) or ``"get"`` (one request per event).
         buffer_size: Events per request (default 500 for POST, so that ``byte_limit`` and
             ``max_batch_age`` cut batches; 1 for GET, one request per event anyway).
@@ -102,7 +98,6 @@ class ProcessEmitter(BaseEmitter):
         byte_limit: Bytes per request as sent on the wire (default 64,000 for POST, also when
             only ``buffer_size`` is given; see
             :func:`~snowplow_tracker.delivery.batching.throughput_defaults`).
-        request_timeout: Seconds, or ``(connect, read)``; default ``(5, 10)``.
         process_count: Sender processes (default 1: :func:`default_process_count`). One sender
             delivers what one host process tracks (see README, "Sizing"); each costs memory.
         max_queue_size: Events held in the host (waiting or in flight) before new events are
@@ -130,12 +125,8 @@ class ProcessEmitter(BaseEmitter):
             about ``max_in_flight * events per request / round trip`` events per second: 64
             requests of ~125 events over a 50 ms link is 160,000/s, over 200 ms 40,000/s. With
             GET (one event per request) it is the bound: 1,280 events/s per sender over 50 ms.
-        batch_size: Tracker 1.x's name of ``buffer_size`` (give one of them).
         buffer_capacity: 1.x: also bounds the events held (``max_queue_size`` is the smaller
             of the two) and ``buffer_size``.
-        max_retry_delay_seconds: 1.x: the retry policy's ``max_delay``.
-        custom_retry_codes: 1.x: HTTP status -> whether it is retried (the retry policy's
-            ``no_retry_statuses``).
         verify: How the senders verify the collector's TLS certificate, as in ``requests``:
             True (default: the ``REQUESTS_CA_BUNDLE`` bundle when set, else certifi's), the
             path of a CA bundle file or directory (a private CA), or False.
@@ -154,59 +145,28 @@ class ProcessEmitter(BaseEmitter):
 
     _where = "ProcessEmitter"
     _profile = Profile(
-        throughput=True, queue_arguments=frozenset({"max_queue_size", "max_queue_bytes"})
+        throughput=True,
+        queue_arguments=frozenset({"max_queue_size", "max_queue_bytes"}),
+        positional=(*POSITIONAL, "process_count"),
+        defaults={
+            "method": "post",
+            "max_queue_bytes": DEFAULT_MAX_QUEUE_BYTES,
+            "max_batch_age": 0.25,
+            "shutdown_timeout": 10.0,
+        },
+        excluded=frozenset({"session"}),
     )
 
-    def __init__(
+    def _setup(
         self,
-        endpoint: str,
-        protocol: str = "http",
-        port: Optional[int] = None,
-        method: str = "post",
-        buffer_size: Optional[int] = None,
-        on_success: Optional[SuccessCallback] = None,
-        on_failure: Optional[FailureCallback] = None,
-        byte_limit: Optional[int] = None,
-        request_timeout: Optional[Timeout] = None,
-        process_count: Optional[int] = None,
         *,
-        max_queue_size: Optional[int] = None,
-        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
-        max_batch_age: float = 0.25,
-        retry_policy: Optional[RetryPolicy] = None,
+        process_count: Optional[int] = None,
         start_method: str = "spawn",
         ipc_batch_size: int = DEFAULT_IPC_BATCH_SIZE,
         ipc_max_delay: float = DEFAULT_IPC_MAX_DELAY,
-        shutdown_timeout: float = 10.0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-        batch_size: Optional[int] = None,
-        buffer_capacity: Optional[int] = None,
-        max_retry_delay_seconds: Optional[float] = None,
-        custom_retry_codes: Optional[Mapping[int, bool]] = None,
-        verify: Verify = True,
         shared_pool: Optional[bool] = None,
     ) -> None:
-        super().__init__(
-            endpoint,
-            protocol,
-            port,
-            method,
-            buffer_size,
-            on_success,
-            on_failure,
-            byte_limit,
-            request_timeout,
-            retry_policy=retry_policy,
-            max_batch_age=max_batch_age,
-            shutdown_timeout=shutdown_timeout,
-            max_queue_size=max_queue_size,
-            max_queue_bytes=max_queue_bytes,
-            batch_size=batch_size,
-            buffer_capacity=buffer_capacity,
-            max_retry_delay_seconds=max_retry_delay_seconds,
-            custom_retry_codes=custom_retry_codes,
-            verify=verify,
-        )
         where = self._where
         if process_count is None:
             process_count = default_process_count()
@@ -220,7 +180,7 @@ class ProcessEmitter(BaseEmitter):
         self.max_in_flight = check_max_in_flight(max_in_flight, where)
         queue = self.settings.queue
         self.max_queue_size = queue.max_events
-        self.max_queue_bytes: int = queue.max_bytes or max_queue_bytes
+        self.max_queue_bytes: int = queue.max_bytes or DEFAULT_MAX_QUEUE_BYTES
         self.ipc_batch_size = ipc_batch_size
         self.ipc_max_delay = float(ipc_max_delay)
         self.start_method = start_method
