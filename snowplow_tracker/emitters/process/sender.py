@@ -448,6 +448,22 @@ def forward_logs(send: Callable[[bytes], None], level: int) -> PipeLogHandler:
     return handler
 
 
+def drain_on_sigterm(target: Any) -> None:
+    """Make SIGTERM drain ``target`` (a :class:`Sender` or a shared sender's server): what it
+    holds is still sent, but retries end within :data:`SIGTERM_GRACE`.
+
+    Args:
+        target: Has ``stopping`` and ``abandon_at`` attributes, read by its loop.
+    """
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        target.stopping = True
+        if target.abandon_at is None:
+            target.abandon_at = time.monotonic() + SIGTERM_GRACE
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def sender_main(conn: Connection, config: SenderConfig) -> None:
     """Run a sender on ``conn`` until it is told to stop, SIGTERM, or the host is gone.
 
@@ -458,14 +474,7 @@ def sender_main(conn: Connection, config: SenderConfig) -> None:
         config: See :class:`SenderConfig`.
     """
     sender = Sender(conn, config)
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        # Drain: what is buffered is still sent, but retries end within SIGTERM_GRACE.
-        sender.stopping = True
-        if sender.abandon_at is None:
-            sender.abandon_at = time.monotonic() + SIGTERM_GRACE
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    drain_on_sigterm(sender)
     forward_logs(sender.send_message, config.log_level)
     try:
         # The host may be gone already, its micro-batches still in the channel: read them.

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Optional
 
 from . import ipc
-from .sender import LIVENESS_INTERVAL, SIGTERM_GRACE, Sender, SenderConfig, forward_logs
+from .sender import LIVENESS_INTERVAL, Sender, SenderConfig, drain_on_sigterm, forward_logs
 from .sender_process import set_process_title
 
 #: Seconds a shared sender lives on after its last host disconnected.
@@ -171,13 +171,7 @@ def main(argv: List[str]) -> int:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        server.stopping = True
-        if server.abandon_at is None:
-            server.abandon_at = time.monotonic() + SIGTERM_GRACE
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    drain_on_sigterm(server)
     forward_logs(server.send_message, config.log_level)
     server.serve()
     return 0
