@@ -232,12 +232,17 @@ SHUTDOWN_TIMEOUT = float(sys.argv[8])
 REQUEST_TIMEOUT = (float(sys.argv[9]), float(sys.argv[10]))
 
 
+PROCESS_OPTIONS = {"process": {"process_count": 1},
+                   "shared": {"process_count": 1, "shared_pool": True}}
+
+
 def build(kind, method, via, target, tag):
     timing = {"shutdown_timeout": SHUTDOWN_TIMEOUT}
     if via == "1x":
         config = sp.EmitterConfiguration(
-            batch_size=10, request_timeout=REQUEST_TIMEOUT, emitter=kind,
-            options={**timing, **({"process_count": 1} if kind == "process" else {})},
+            batch_size=10, request_timeout=REQUEST_TIMEOUT,
+            options={**timing, **PROCESS_OPTIONS.get(kind, {})},
+            emitter=kind if kind != "shared" else "process",
         )
         return sp.Snowplow.create_tracker(tag, target, method=method, emitter_config=config)
     if kind == "sync":
@@ -246,9 +251,9 @@ def build(kind, method, via, target, tag):
     elif kind == "async":
         e = sp.AsyncEmitter(target, method=method, buffer_size=10,
                             request_timeout=REQUEST_TIMEOUT, **timing)
-    elif kind == "process":
-        e = sp.ProcessEmitter(target, method=method, buffer_size=10, process_count=1,
-                              request_timeout=REQUEST_TIMEOUT, **timing)
+    elif kind in PROCESS_OPTIONS:
+        e = sp.ProcessEmitter(target, method=method, buffer_size=10,
+                              request_timeout=REQUEST_TIMEOUT, **PROCESS_OPTIONS[kind], **timing)
     elif kind == "redis":
         e = sp.RedisEmitter(url=target, key=tag, buffer_size=10, max_batch_age=None, **timing)
     else:
@@ -282,7 +287,7 @@ if __name__ == "__main__":
 MATRIX_SHUTDOWN_TIMEOUT = 5.0
 MATRIX_REQUEST_TIMEOUT = (2.0, 3.0)
 #: ``ProcessEmitter.close`` documents up to 2 s more: SIGTERM, then SIGKILL, to its senders.
-EXIT_SLACK = {"process": 2.0}
+EXIT_SLACK = {"process": 2.0, "shared": 2.0}
 #: Events tracked: 5, 15 and 25 with ``buffer_size=10`` are 0, 1 and 2 requests (GET: 0, 10
 #: and 20) sent before the exit.
 MATRIX_EVENTS = (5, 15, 25)
@@ -294,7 +299,9 @@ MATRIX_CONCURRENCY = 8
 class Case:
     """One script of the matrix."""
 
-    kind: str  # sync, async, process (HTTP to the collector), redis, celery (to the broker)
+    kind: str  # sync, async, process, shared (a ProcessEmitter with shared_pool=True: every
+    # such script of the matrix shares one pool; HTTP to the collector), redis, celery (to the
+    # broker)
     method: str
     via: str  # "tracker": Tracker(emitter); "1x": Snowplow.create_tracker(...)
     n: int
@@ -311,9 +318,9 @@ class Case:
 
 MATRIX = [
     Case(kind, method, via, n)
-    for kind in ("sync", "async", "process", "redis", "celery")
+    for kind in ("sync", "async", "process", "shared", "redis", "celery")
     for method in (("post",) if kind == "redis" else ("get", "post"))
-    for via in (("tracker", "1x") if kind in ("sync", "async", "process") else ("tracker",))
+    for via in (("tracker", "1x") if kind not in ("redis", "celery") else ("tracker",))
     for n in MATRIX_EVENTS
 ]
 
