@@ -65,6 +65,8 @@ CASES: Dict[Type[BaseEmitter], List[Tuple[str, Any, str]]] = {
         ("ipc_batch_size", 1.5, "a positive integer"),
         ("ipc_max_delay", -1, "a positive number of seconds"),
         ("shutdown_timeout", 0, "a positive number of seconds"),
+        ("shared_pool", "yes", "True or False"),
+        ("shared_pool", 1, "True or False"),
     ],
     CeleryEmitter: [
         *COMMON,

@@ -199,6 +199,7 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
         )
         if shared_pool is None:
             shared_pool = shared_by_default()
+        _args.boolean(where, "shared_pool", shared_pool)
         self._shared = shared_spec(self._sender_config, where) if shared_pool else None
         self.shared_pool = self._shared is not None
         self._pool = SenderPool(self, self._sender_config, self._counters)
