@@ -65,7 +65,16 @@ def is_integer(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int (not a bool) or a float, that a float can hold (settings are used as floats)."""
+    if isinstance(value, float):
+        return True
+    if not is_integer(value):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,12 @@ def buffer_size_of(
     """``batch_size`` (tracker 1.x's name) is an alias of ``buffer_size``: return the one given.
 
     Raises:
-        ConfigurationError: Both are given, with different values.
+        ConfigurationError: ``batch_size`` is not a positive integer, or both are given with
+            different values.
     """
     if batch_size is None:
         return buffer_size
+    _args.optional_positive_integer(where, "batch_size", batch_size)  # named as given
     if buffer_size is not None and buffer_size != batch_size:
         _args.refuse(
             where,

@@ -9,13 +9,21 @@ runs in well under a minute; ``PROPERTY_EXAMPLES=20`` runs twenty times more exa
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Dict, List
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snowplow_tracker import SelfDescribingJson, Subject, Tracker
+from snowplow_tracker import (
+    AsyncEmitter,
+    Emitter,
+    ProcessEmitter,
+    SelfDescribingJson,
+    Subject,
+    Tracker,
+)
 from snowplow_tracker.errors import SnowplowError
 from snowplow_tracker.events import (
     Event,
@@ -274,3 +282,33 @@ def test_a_transaction_sends_all_its_events_or_none(
         [*kind.args, *COMMON_ARGS],
     )
     assert sent in (0, 1 + len(items))
+
+
+#: Emitter constructors with every argument a caller may get wrong (the others: the endpoint, a
+#: ``requests.Session``, an event store and the Celery app, which have example-based tests).
+EMITTER_CLASSES = {
+    "Emitter": Emitter,
+    "AsyncEmitter": AsyncEmitter,
+    "ProcessEmitter": ProcessEmitter,
+}
+NOT_DRAWN = {"self", "endpoint", "session", "event_store"}
+
+
+@pytest.mark.parametrize("name", sorted(EMITTER_CLASSES))
+@settings(max_examples=examples(60), deadline=None)
+@given(data=st.data())
+def test_every_emitter_constructor_builds_or_raises_the_library_error(
+    name: str, data: st.DataObject
+) -> None:
+    """Any value for one argument: the emitter is built (and closes at once, nothing started),
+    or the call raises the library's error naming that argument."""
+    cls = EMITTER_CLASSES[name]
+    params = [p for p in inspect.signature(cls).parameters if p not in NOT_DRAWN]
+    arg = data.draw(st.sampled_from(params), "argument")
+    value = data.draw(anything, "value")
+    try:
+        emitter = cls("collector.example.com", **{arg: value})
+    except Exception as error:  # noqa: BLE001 - the property: only the library's error
+        assert_library_error(error, name, [arg])
+        return
+    assert emitter.close(timeout=1)
