@@ -14,10 +14,9 @@ process, which imports a few delivery modules, does not import the tracker); the
 :func:`register_metrics`.
 """
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
-from ._lazy import load as _load
-from ._lazy import names as _names
+from ._lazy import exports as _exports
 from ._logging import logger
 from ._version import VERSION
 
@@ -85,13 +84,7 @@ _EXPORTS = {
     "register_metrics": ".metrics",
 }
 
-
-def __getattr__(name: str) -> Any:
-    return _load(__name__, _EXPORTS, name)
-
-
-def __dir__() -> List[str]:
-    return _names(__name__, _EXPORTS)
+__getattr__, __dir__ = _exports(__name__, _EXPORTS)
 
 
 __all__ = [

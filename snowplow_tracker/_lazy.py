@@ -2,8 +2,8 @@
 
 A package ``__init__`` that imported every module it exports would make each of its submodules
 cost them all: a sender process imports a few delivery modules, not the tracker, its generated
-track methods, Celery's emitter or ``requests``. A package whose ``__init__`` calls :func:`load`
-from its ``__getattr__`` imports an exported name's module when the name is first used, and
+track methods, Celery's emitter or ``requests``. A package whose ``__getattr__`` and ``__dir__``
+come from :func:`exports` imports an exported name's module when the name is first used, and
 caches the value in the package.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Iterable, List, Mapping
+from typing import Any, Callable, Iterable, List, Mapping, Tuple
 
 
 def load(package: str, names: Mapping[str, str], name: str) -> Any:
@@ -49,3 +49,22 @@ def names(package: str, exported: Iterable[str]) -> List[str]:
         exported: The names it loads on first access.
     """
     return sorted(set(vars(sys.modules[package])).union(exported))
+
+
+def exports(
+    package: str, names_: Mapping[str, str]
+) -> Tuple[Callable[[str], Any], Callable[[], List[str]]]:
+    """The module ``__getattr__`` and ``__dir__`` of a package that loads ``names_`` lazily.
+
+    Args:
+        package: The package's ``__name__``.
+        names_: Exported name -> the module that defines it (relative to ``package``).
+    """
+
+    def __getattr__(name: str) -> Any:
+        return load(package, names_, name)
+
+    def __dir__() -> List[str]:
+        return names(package, names_)
+
+    return __getattr__, __dir__

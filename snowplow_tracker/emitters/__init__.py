@@ -12,10 +12,9 @@ fork hooks. ``from snowplow_tracker.emitters import Emitter, AsyncEmitter`` (the
 path) keeps working; each name's module is imported when the name is first used.
 """
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
-from .._lazy import load as _load
-from .._lazy import names as _names
+from .._lazy import exports as _exports
 
 if TYPE_CHECKING:
     from ..compat import DEFAULT_MAX_LENGTH
@@ -39,13 +38,7 @@ _EXPORTS = {
     "SuccessCallback": ".base",
 }
 
-
-def __getattr__(name: str) -> Any:
-    return _load(__name__, _EXPORTS, name)
-
-
-def __dir__() -> List[str]:
-    return _names(__name__, _EXPORTS)
+__getattr__, __dir__ = _exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -6,10 +6,9 @@ between them (:mod:`.ipc`).
 does not import the host side.
 """
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING
 
-from ..._lazy import load as _load
-from ..._lazy import names as _names
+from ..._lazy import exports as _exports
 
 if TYPE_CHECKING:
     from .emitter import ProcessEmitter
@@ -18,10 +17,4 @@ _EXPORTS = {"ProcessEmitter": ".emitter"}
 
 __all__ = ["ProcessEmitter"]
 
-
-def __getattr__(name: str) -> Any:
-    return _load(__name__, _EXPORTS, name)
-
-
-def __dir__() -> List[str]:
-    return _names(__name__, _EXPORTS)
+__getattr__, __dir__ = _exports(__name__, _EXPORTS)
