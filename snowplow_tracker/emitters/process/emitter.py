@@ -301,8 +301,8 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
         # The event is copied into the micro-batch message, and the bytes object is freed at
         # once: orjson returns each dump inside a buffer of several KB, so keeping the bytes
         # objects would cost ~8 KB of host memory per queued 0.5 KB event. The appends of
-        # SenderPool's micro-batch and the room of its HostQueue are inlined here: this runs
-        # once per tracked event.
+        # SenderPool's micro-batch and the room of its HostQueue are inlined here (and in the
+        # closure of _input_into, which must do the same): this runs once per tracked event.
         pool = self._pool
         q = pool.queue
         length = len(event)
