@@ -1336,6 +1336,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parts.append("### Caller overhead\n\n" + overhead_markdown(data))
     results["seconds"] = time.monotonic() - started
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print("\n\n".join(part.strip() for part in parts))
     log(f"done in {results['seconds']:.0f} s")
