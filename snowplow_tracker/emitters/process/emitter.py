@@ -35,11 +35,10 @@ sender reports that it runs; when the first one exits before that (or has not ru
 from __future__ import annotations
 
 import dataclasses
-import functools
 import multiprocessing
 import os
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 from urllib.parse import urlsplit
 
 from orjson import dumps as _dumps
@@ -203,11 +202,11 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
         _args.boolean(where, "shared_pool", shared_pool)
         self._shared = shared_spec(self._sender_config, where) if shared_pool else None
         self.shared_pool = self._shared is not None
-        # The Tracker's fast path (set with each run), unless a subclass changed what input()
-        # does: then the Tracker calls input().
-        self._fast_path = type(self).input is ProcessEmitter.input
-        self._tracker_input: Callable[[PayloadDict], None] = self.input
-        self._use_pool(SenderPool(self, self._sender_config, self._counters))
+        self._pool = SenderPool(self, self._sender_config, self._counters)
+        # The Tracker's fast path, unless a subclass changed what input() does.
+        self._tracker_input = (
+            self._input_from_tracker if type(self).input is ProcessEmitter.input else self.input
+        )
         install_fork_guard()
         lifecycle.watch(self)
 
@@ -244,75 +243,36 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
             )
         self._enqueue(bytes(event))
 
-    def _use_pool(self, pool: SenderPool) -> None:
-        """Make ``pool`` the current run, and the Tracker's fast path one into it."""
-        self._pool = pool
-        if self._fast_path:
-            self._tracker_input = self._input_into(pool)
-
-    def _input_into(self, pool: SenderPool) -> Callable[[PayloadDict], None]:
-        """``input`` for dicts built by :class:`~snowplow_tracker.tracker.Tracker`, into the
-        micro-batch of ``pool`` (the Tracker calls it as ``_tracker_input``).
+    def _input_from_tracker(self, payload: PayloadDict) -> None:
+        """``input`` for dicts built by :class:`~snowplow_tracker.tracker.Tracker`.
 
         They are already in protocol form (non-empty string values, no ``stm``: pinned by
         ``tests/unit/test_tracker_payloads.py``), so the check of ``input`` is skipped and the
-        event is only serialised. It is :meth:`_enqueue`'s fast path in one closure over this
-        run's queue, lock and micro-batch (this runs once per tracked event, and a frame, a
-        bound method and each attribute load cost the caller); every other case (the queue is
-        full, closed or not started) goes to :meth:`_enqueue`.
+        event is only serialised.
         """
-        q = pool.queue
-        lock = q.lock
-        checked_input = self.input
-        enqueue = self._enqueue
-        encode = _dumps if self.method == "post" else functools.partial(encode_event, method="get")
-        batch_size = self.ipc_batch_size
-        max_batch_bytes = IPC_MAX_BATCH_BYTES
-        monotonic = time.monotonic
-
-        def input_from_tracker(payload: PayloadDict) -> None:
-            try:
-                event = encode(payload)
-            except Exception:  # noqa: BLE001 - the checked path raises the clear EncodingError
-                checked_input(payload)
-                return
-            length = len(event)
-            size = length + 4  # ipc.EVENT_OVERHEAD
-            with lock:
-                lengths = pool.micro_lengths
-                n = len(lengths) + 1
-                if size <= q.room and n <= q.event_room:
-                    q.room -= size
-                    lengths.append(length)  # as ipc.append_event
-                    micro = pool.micro
-                    micro += event
-                    if n == 1:
-                        pool.micro_started = monotonic()
-                        if pool.feeder_idle:
-                            pool.wake_feeder_locked()
-                    elif n >= batch_size or len(micro) >= max_batch_bytes:
-                        pool.submit_locked()
-                    return
-            enqueue(event)
-
-        return input_from_tracker
+        try:
+            event = _dumps(payload) if self.method == "post" else encode_event(payload, "get")
+        except Exception:  # noqa: BLE001 - the checked path raises the clear EncodingError
+            self.input(payload)
+            return
+        self._enqueue(event)
 
     def _enqueue(self, event: bytes) -> None:
         # The event is copied into the micro-batch message, and the bytes object is freed at
         # once: orjson returns each dump inside a buffer of several KB, so keeping the bytes
         # objects would cost ~8 KB of host memory per queued 0.5 KB event. The appends of
-        # SenderPool's micro-batch and the room of its HostQueue are inlined here (and in the
-        # closure of _input_into, which must do the same): this runs once per tracked event.
+        # SenderPool's micro-batch and the room of its HostQueue are inlined here: this runs
+        # once per tracked event.
         pool = self._pool
         q = pool.queue
         length = len(event)
         size = length + 4  # ipc.EVENT_OVERHEAD
         with q.lock:
-            lengths = pool.micro_lengths
-            n = len(lengths) + 1
+            n = pool.micro_events + 1
             if size <= q.room and n <= q.event_room:
                 q.room -= size
-                lengths.append(length)  # as ipc.append_event
+                pool.micro_events = n
+                pool.micro_lengths.append(length)  # as ipc.append_event
                 micro = pool.micro
                 micro += event
                 if n == 1:
@@ -415,7 +375,7 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
 
     def _next_run(self) -> None:
         """A later ``input()`` starts a new run (called when this one stops, under its lock)."""
-        self._use_pool(SenderPool(self, self._sender_config, self._counters))
+        self._pool = SenderPool(self, self._sender_config, self._counters)
 
     def __enter__(self) -> ProcessEmitter:
         return self
@@ -462,4 +422,4 @@ class ProcessEmitter(ProcessEmitterConstructor, BaseEmitter):
         self._pool.abandon_after_fork()
         self._counters = type(self._counters)()
         self._sender_config = dataclasses.replace(self._sender_config, host_pid=os.getpid())
-        self._use_pool(SenderPool(self, self._sender_config, self._counters))
+        self._pool = SenderPool(self, self._sender_config, self._counters)

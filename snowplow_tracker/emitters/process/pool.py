@@ -81,7 +81,8 @@ class SenderPool:
         self.lock = self.queue.lock
         self.feeder_cond = threading.Condition(self.lock)
         self.micro = ipc.new_batch()  # the micro-batch being filled, framed in place
-        self.micro_lengths = ipc.new_lengths()  # the lengths of its events: their count too
+        self.micro_lengths = ipc.new_lengths()  # the lengths of its events
+        self.micro_events = 0
         self.micro_started = 0.0
         self.senders: List[Optional[SenderHandle]] = []
         self.flush_before = 0  # write FLUSH once no micro-batch older than this ticket waits
@@ -97,11 +98,6 @@ class SenderPool:
         self.feeder_idle = False
         self.ever_ready = False  # a sender of this run ran
         self.start_error: Optional[SenderStartError] = None  # no sender could start
-
-    @property
-    def micro_events(self) -> int:
-        """Events in the micro-batch being filled."""
-        return len(self.micro_lengths)
 
     # ---------------------------------------------------------------- the caller's side
     def start_locked(self) -> None:
@@ -124,7 +120,7 @@ class SenderPool:
 
     def submit_locked(self) -> None:
         """Seal the micro-batch being filled and queue it for the feeder."""
-        n = len(self.micro_lengths)
+        n = self.micro_events
         if not n:
             return
         q = self.queue
@@ -134,6 +130,7 @@ class SenderPool:
         q.put_locked(MicroBatch(q.next_ticket, message, n, size))
         self.micro = ipc.new_batch()
         self.micro_lengths = ipc.new_lengths()
+        self.micro_events = 0
         q.event_room -= n
         q.counters.accepted += n  # micro_events are added by stats()
         q.watermark.note(q.max_bytes - q.room)
@@ -222,7 +219,7 @@ class SenderPool:
         """Wait for work: seal a micro-batch once ``ipc_max_delay`` old, poll for a sender
         while micro-batches wait for one."""
         timeout: Optional[float] = None
-        if self.micro_lengths:
+        if self.micro_events:
             timeout = self.ipc_max_delay - (time.monotonic() - self.micro_started)
             if timeout <= 0:
                 self.submit_locked()
@@ -565,12 +562,11 @@ class SenderPool:
         q = self.queue
         with self.lock:
             left = [batch.undone() for batch in q.clear_locked() if batch.left]
-            if self.micro_lengths:
-                q.counters.accepted += len(self.micro_lengths)
+            if self.micro_events:
+                q.counters.accepted += self.micro_events
                 ipc.seal_batch(self.micro, self.micro_lengths, 0)
                 left.append(ipc.batch_events(self.micro))
-                self.micro = ipc.new_batch()
-                self.micro_lengths = ipc.new_lengths()
+                self.micro_events = 0
             q.counters.add_locked(dropped=sum(map(len, left)))
             self.stopped = True
             self.started = False
