@@ -572,8 +572,8 @@ class SenderPool:
             self.started = False
             q.close_locked()
             self.feeder_cond.notify_all()
-            drops = q.take_drops_locked()
             successor()
+            drops = q.take_drops_locked()  # last: report_taken must follow (settle_drops waits)
         q.report_taken(drops)
         return left
 
